@@ -1,0 +1,414 @@
+//! The result document every mode writes: `sim`, `live` and `load` (DESIGN.md, "What a run
+//! produces"). Field names are a public contract: add fields, rename none.
+//!
+//! The document is self-contained: it carries the per-second series and the resolved scenario,
+//! so `scalelab report` can re-render charts and checks later without re-running anything.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Slo;
+
+/// The version of this document's layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which kind of run produced a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The discrete-event simulator.
+    Sim,
+    /// The live runtime driven by the load generator.
+    Live,
+    /// The load generator against any URL.
+    Load,
+}
+
+/// One run: a scenario, a seed, one entry per variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The master seed used.
+    pub seed: u64,
+    /// What produced it.
+    pub mode: Mode,
+    /// One entry per variant, `baseline` first.
+    pub variants: Vec<VariantResult>,
+    /// scalelab's version.
+    #[serde(default)]
+    pub scalelab_version: String,
+    /// The scenario file, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_path: Option<String>,
+    /// The command that reproduces this document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The horizon in scenario seconds.
+    #[serde(default)]
+    pub duration_s: f64,
+    /// The time scale of a live run (1 = real time); times are reported in scenario units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// The resolved scenario (as `scalelab validate --format json` prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_scenario: Option<serde_json::Value>,
+}
+
+/// One variant's measurements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct VariantResult {
+    /// `baseline` or the variant's name.
+    pub name: String,
+    /// Request accounting: arrived = completed + rejected + timed_out + in_flight_at_end.
+    pub requests: Requests,
+    /// Latency from arrival (intended send time) to response, all requests that completed.
+    pub latency_ms: Latency,
+    /// Latency of requests delayed by a cold start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms_cold: Option<Latency>,
+    /// Latency of requests not delayed by a cold start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms_warm: Option<Latency>,
+    /// Cold starts.
+    pub cold_starts: ColdStarts,
+    /// Instance counts and time.
+    pub instances: Instances,
+    /// Autoscaler activity.
+    pub autoscaler: AutoscalerStats,
+    /// Cost per billing model.
+    pub cost: BTreeMap<String, Cost>,
+    /// SLO checks.
+    pub slo: SloResult,
+    /// Path of the per-second CSV, when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeseries: Option<String>,
+    /// The time series itself (per second, or coarser buckets for long horizons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Series>,
+    /// Mode-specific extra figures (send lag, error classes, events processed, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Request accounting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Requests {
+    /// Requests that arrived (were sent).
+    pub arrived: u64,
+    /// Requests answered successfully.
+    pub completed: u64,
+    /// Requests rejected (queue full, over max instances, HTTP errors in load mode).
+    pub rejected: u64,
+    /// Requests that hit the request timeout.
+    pub timed_out: u64,
+    /// Requests still in flight when the run ended.
+    pub in_flight_at_end: u64,
+}
+
+impl Requests {
+    /// rejected + timed out, over arrived (0 when nothing arrived).
+    pub fn error_ratio(&self) -> f64 {
+        if self.arrived == 0 {
+            0.0
+        } else {
+            (self.rejected + self.timed_out) as f64 / self.arrived as f64
+        }
+    }
+}
+
+/// A latency summary in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Latency {
+    /// Number of samples.
+    #[serde(default)]
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// Cold starts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ColdStarts {
+    /// Instances started (each start is a cold start).
+    pub count: u64,
+    /// Requests that waited for an instance to start.
+    pub requests_delayed: u64,
+    /// requests_delayed / arrived.
+    pub ratio: f64,
+}
+
+/// Instance counts and time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Instances {
+    /// Most instances alive (starting or ready) at once.
+    pub peak: u64,
+    /// Time-averaged instances alive.
+    pub mean: f64,
+    /// ∫ instances alive dt, starting included.
+    pub instance_seconds: f64,
+    /// Instance-seconds with no request in flight on a ready instance.
+    pub idle_instance_seconds: f64,
+    /// Seconds with no instance alive.
+    pub time_at_zero_s: f64,
+    /// Times the instance count reached zero after being positive.
+    pub scale_to_zero_events: u64,
+}
+
+/// Autoscaler activity.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct AutoscalerStats {
+    /// Decider evaluations (ticks and pokes).
+    pub ticks: u64,
+    /// Times panic mode was entered.
+    pub panic_episodes: u64,
+    /// Seconds spent in panic mode.
+    pub panic_seconds: f64,
+}
+
+/// One billing model's bill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Cost {
+    /// Total in USD.
+    pub total_usd: f64,
+    /// Total per million arrived requests.
+    pub per_million_requests_usd: f64,
+    /// CPU share.
+    #[serde(default)]
+    pub cpu_usd: f64,
+    /// Memory share.
+    #[serde(default)]
+    pub memory_usd: f64,
+    /// Per-request fees.
+    #[serde(default)]
+    pub requests_usd: f64,
+    /// Idle (min-instance, provisioned, node) share.
+    #[serde(default)]
+    pub idle_usd: f64,
+    /// Billable seconds under this model's rounding.
+    #[serde(default)]
+    pub billable_seconds: f64,
+    /// Model-specific figures and notes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The outcome of the `[slo]` checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloResult {
+    /// True when every check passed (and when there are none).
+    pub passed: bool,
+    /// One entry per threshold.
+    pub checks: Vec<SloCheck>,
+}
+
+impl Default for SloResult {
+    fn default() -> Self {
+        SloResult {
+            passed: true,
+            checks: Vec::new(),
+        }
+    }
+}
+
+/// One threshold and what was measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloCheck {
+    /// The `[slo]` key (`p99`, `cold_start_ratio`, …).
+    pub name: String,
+    /// The limit, in `unit`.
+    pub threshold: f64,
+    /// The measured value, in `unit`.
+    pub actual: f64,
+    /// Unit of both numbers (`ms`, `ratio`, `usd`).
+    pub unit: String,
+    /// actual ≤ threshold.
+    pub passed: bool,
+}
+
+/// The time series: one row per bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Series {
+    /// Bucket width in seconds.
+    pub bucket_s: f64,
+    /// The rows, in time order.
+    pub rows: Vec<SeriesRow>,
+}
+
+/// One bucket of the time series. Counts are sums over the bucket; levels are at its end.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SeriesRow {
+    /// Start of the bucket, seconds.
+    pub t_s: f64,
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// Requests completed.
+    pub completions: u64,
+    /// Requests rejected or timed out.
+    pub errors: u64,
+    /// Requests in flight (end of bucket).
+    pub in_flight: u64,
+    /// Requests waiting for an instance slot (end of bucket).
+    pub queued: u64,
+    /// Ready instances (end of bucket).
+    pub ready: u64,
+    /// Instances starting (end of bucket).
+    pub starting: u64,
+    /// The autoscaler's desired count (end of bucket).
+    pub desired: u64,
+    /// Panic mode at any time in the bucket.
+    pub panic: bool,
+    /// Cold starts begun in the bucket.
+    pub cold_starts: u64,
+    /// p99 latency of requests completed in the bucket, ms (0 when none).
+    #[serde(default)]
+    pub p99_ms: f64,
+}
+
+/// The CSV header for [`SeriesRow`]s.
+pub const SERIES_CSV_HEADER: &str = "t_s,arrivals,completions,errors,in_flight,queued,ready,starting,desired,panic,cold_starts,p99_ms";
+
+impl Series {
+    /// The series as CSV, with [`SERIES_CSV_HEADER`].
+    pub fn to_csv(&self) -> String {
+        let mut out = String::with_capacity(64 * (self.rows.len() + 1));
+        out.push_str(SERIES_CSV_HEADER);
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.t_s,
+                r.arrivals,
+                r.completions,
+                r.errors,
+                r.in_flight,
+                r.queued,
+                r.ready,
+                r.starting,
+                r.desired,
+                u8::from(r.panic),
+                r.cold_starts,
+                round3(r.p99_ms)
+            ));
+        }
+        out
+    }
+}
+
+/// Rounds to 3 decimals (for stable, readable documents).
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Checks a variant's measurements against the scenario's `[slo]`. `cost_model` picks the bill
+/// that `cost_per_million_usd` applies to (the scenario's first model when the SLO names none).
+pub fn check_slo(slo: &Slo, v: &VariantResult, default_cost_model: Option<&str>) -> SloResult {
+    let mut checks = Vec::new();
+    let mut lat = |name: &str, limit: Option<std::time::Duration>, actual: f64| {
+        if let Some(limit) = limit {
+            let threshold = limit.as_secs_f64() * 1000.0;
+            checks.push(SloCheck {
+                name: name.into(),
+                threshold,
+                actual,
+                unit: "ms".into(),
+                passed: actual <= threshold,
+            });
+        }
+    };
+    lat("p50", slo.p50, v.latency_ms.p50);
+    lat("p90", slo.p90, v.latency_ms.p90);
+    lat("p99", slo.p99, v.latency_ms.p99);
+    lat("p999", slo.p999, v.latency_ms.p999);
+    let mut ratio = |name: &str, limit: Option<f64>, actual: f64, unit: &str| {
+        if let Some(threshold) = limit {
+            checks.push(SloCheck {
+                name: name.into(),
+                threshold,
+                actual,
+                unit: unit.into(),
+                passed: actual <= threshold,
+            });
+        }
+    };
+    ratio(
+        "cold_start_ratio",
+        slo.cold_start_ratio,
+        v.cold_starts.ratio,
+        "ratio",
+    );
+    ratio(
+        "error_ratio",
+        slo.error_ratio,
+        v.requests.error_ratio(),
+        "ratio",
+    );
+    if let Some(limit) = slo.cost_per_million_usd {
+        let model = slo.cost_model.as_deref().or(default_cost_model);
+        if let Some(cost) = model.and_then(|m| v.cost.get(m)) {
+            ratio(
+                "cost_per_million_usd",
+                Some(limit),
+                cost.per_million_requests_usd,
+                "usd",
+            );
+        }
+    }
+    SloResult {
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn slo_checks_each_threshold() {
+        let slo = Slo {
+            p99: Some(Duration::from_millis(500)),
+            error_ratio: Some(0.01),
+            cold_start_ratio: Some(0.1),
+            ..Slo::default()
+        };
+        let mut v = VariantResult::default();
+        v.latency_ms.p99 = 400.0;
+        v.requests = Requests {
+            arrived: 100,
+            completed: 98,
+            rejected: 2,
+            ..Requests::default()
+        };
+        v.cold_starts.ratio = 0.05;
+        let r = check_slo(&slo, &v, None);
+        assert_eq!(r.checks.len(), 3);
+        assert!(!r.passed);
+        let failed: Vec<_> = r
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| &c.name)
+            .collect();
+        assert_eq!(failed, ["error_ratio"]);
+    }
+
+    #[test]
+    fn no_thresholds_pass() {
+        assert!(check_slo(&Slo::default(), &VariantResult::default(), None).passed);
+    }
+}

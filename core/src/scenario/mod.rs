@@ -1,0 +1,305 @@
+//! Scenario files: the TOML format in DESIGN.md, parsed in two layers.
+//!
+//! [`raw`] mirrors the file one-to-one with every key optional and unknown keys rejected;
+//! [`Scenario`] is the resolved layer: defaults filled in, ranges and cross-field rules checked
+//! (traffic percentages sum to 100, `min_scale ≤ max_scale`, lognormal `p99 > median`, …), trace
+//! files read, and each `[[variants]]` entry applied as dotted-key overrides to give a complete
+//! scenario of its own. Every problem is a [`ScenarioError`] naming the file, line, column and
+//! key.
+
+pub mod error;
+pub mod load;
+pub mod raw;
+mod resolve;
+mod variants;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use error::ScenarioError;
+pub use load::{LoadSettings, RequestSpec};
+
+use crate::autoscaler::AutoscalerSettings;
+use crate::billing::BillingConfig;
+use crate::router::RouterPolicy;
+use crate::workload::spec::{DistSpec, WorkloadSpec};
+
+/// A resolved scenario: everything a run needs, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    /// `name`.
+    pub name: String,
+    /// `description`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `seed`: the master seed, unless `--seed` overrides it.
+    pub seed: Option<u64>,
+    /// `duration`: arrivals stop at this horizon; in-flight work drains.
+    #[serde(with = "crate::duration::serde_duration")]
+    pub duration: Duration,
+    /// The revisions; one named `default` with 100 % of traffic when the file has only
+    /// `[service]`.
+    pub revisions: Vec<Revision>,
+    /// `[router]`.
+    pub router: RouterSettings,
+    /// `[workload]`.
+    pub workload: WorkloadSpec,
+    /// `[billing]`.
+    pub billing: BillingConfig,
+    /// `[slo]`.
+    pub slo: Slo,
+    /// `[load]`.
+    pub load: LoadSettings,
+    /// `[sim]`.
+    pub sim: SimSettings,
+    /// `[[variants]]`, each resolved to a complete scenario of its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    /// The file this came from (trace files resolve relative to its directory).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// One revision of the service, with its share of traffic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revision {
+    /// Its name.
+    pub name: String,
+    /// Percentage of requests it receives (all revisions sum to 100).
+    pub traffic_percent: f64,
+    /// Optional tag (a tagged URL in the live runtime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `[service]`.
+    pub service: Service,
+    /// `[autoscaler]`.
+    pub autoscaler: AutoscalerSettings,
+}
+
+/// `[service]`, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    /// Hard per-instance limit; 0 = unlimited (Knative's default).
+    pub container_concurrency: u32,
+    /// vCPU per instance.
+    pub vcpu: f64,
+    /// Memory per instance in GiB.
+    pub memory_gib: f64,
+    /// Request timeout (504 after it).
+    #[serde(with = "crate::duration::serde_duration")]
+    pub timeout: Duration,
+    /// Time a request holds an instance.
+    pub service_time: DistSpec,
+    /// Instance start until ready.
+    pub cold_start: DistSpec,
+    /// Total time of a request that triggered a cold start, replacing cold start + service time
+    /// for that request (SimFaaS / Lambda convention).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_service_time: Option<DistSpec>,
+    /// Instances that exist at t = 0 (min / initial scale) are already warm.
+    pub warm_at_start: bool,
+    /// Time from the decision to remove an instance until it is gone (billed as shut-down).
+    #[serde(with = "crate::duration::serde_duration")]
+    pub shutdown: Duration,
+    /// Cloud Run startup CPU boost (billing only).
+    pub startup_cpu_boost: bool,
+}
+
+/// `[router]`, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouterSettings {
+    /// Load-balancing policy.
+    pub policy: RouterPolicy,
+    /// Extra latency the router adds to every request (measured on the live system).
+    #[serde(with = "crate::duration::serde_duration")]
+    pub overhead: Duration,
+    /// The activator's revision-level queue depth (Knative: 10 000).
+    pub activator_queue_depth: u32,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings {
+            policy: RouterPolicy::Knative,
+            overhead: Duration::ZERO,
+            activator_queue_depth: 10_000,
+        }
+    }
+}
+
+/// `[slo]`: thresholds checked after a run; a breach exits with code 3.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Slo {
+    /// Median latency limit.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub p50: Option<Duration>,
+    /// 90th percentile latency limit.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub p90: Option<Duration>,
+    /// 99th percentile latency limit.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub p99: Option<Duration>,
+    /// 99.9th percentile latency limit.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub p999: Option<Duration>,
+    /// Largest allowed share of requests delayed by a cold start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_start_ratio: Option<f64>,
+    /// Largest allowed share of requests rejected or timed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_ratio: Option<f64>,
+    /// Largest allowed cost per million requests, in USD, under `cost_model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_million_usd: Option<f64>,
+    /// The billing model `cost_per_million_usd` refers to (default: the first listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_model: Option<String>,
+}
+
+impl Slo {
+    /// True when no threshold is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Slo::default()
+    }
+}
+
+/// `[sim]`: simulator guards and output resolution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimSettings {
+    /// End the run with an error after this many events (a runaway guard).
+    pub max_events: u64,
+    /// Width of a time-series row (None: 1 s, coarser for long horizons).
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub timeseries_bucket: Option<Duration>,
+    /// How long after `duration` in-flight work may drain before the run stops.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    pub drain: Option<Duration>,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        SimSettings {
+            max_events: 50_000_000_000,
+            timeseries_bucket: None,
+            drain: None,
+        }
+    }
+}
+
+/// A named set of overrides and the complete scenario it gives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variant {
+    /// Its name (unique, not `baseline`).
+    pub name: String,
+    /// Optional description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The overrides as written: dotted key → value.
+    pub set: Vec<(String, serde_json::Value)>,
+    /// The scenario with the overrides applied.
+    #[serde(skip)]
+    pub scenario: Box<Scenario>,
+}
+
+mod opt_duration {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => crate::duration::serde_duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// The name of the scenario as given, before variants.
+pub const BASELINE: &str = "baseline";
+
+impl Scenario {
+    /// Reads and resolves a scenario file. Errors name the file, line, column and key.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            ScenarioError::whole_file(
+                path,
+                format!("cannot read scenario file: {}", io_reason(&e)),
+            )
+        })?;
+        if meta.is_dir() {
+            return Err(ScenarioError::whole_file(
+                path,
+                "is a directory, not a scenario file (give the path of a .toml file)",
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| {
+            ScenarioError::whole_file(
+                path,
+                format!("cannot read scenario file: {}", io_reason(&e)),
+            )
+        })?;
+        let src = String::from_utf8(bytes).map_err(|e| {
+            let (line, col) = error::line_col(
+                &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
+                usize::MAX,
+            );
+            ScenarioError {
+                file: path.to_path_buf(),
+                position: Some((line, col)),
+                key: None,
+                message: "the file is not valid UTF-8 text (is it a TOML scenario file?)".into(),
+                snippet: None,
+            }
+        })?;
+        Scenario::from_toml_str(&src, path)
+    }
+
+    /// Resolves a scenario from TOML text; `path` names it in errors and anchors trace files.
+    pub fn from_toml_str(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        if src.trim().is_empty() {
+            return Err(ScenarioError::whole_file(
+                path,
+                "the file is empty: a scenario needs at least `duration` and [[workload.phases]]",
+            ));
+        }
+        let raw = resolve::parse_raw(src, path)?;
+        let mut scenario = resolve::Resolver { file: path, src }.scenario(&raw)?;
+        scenario.variants = variants::resolve_variants(src, path, &raw)?;
+        Ok(scenario)
+    }
+
+    /// The runs this scenario asks for: `baseline` first, then each variant, in file order.
+    pub fn runs(&self) -> Vec<(&str, &Scenario)> {
+        let mut out = vec![(BASELINE, self)];
+        out.extend(
+            self.variants
+                .iter()
+                .map(|v| (v.name.as_str(), v.scenario.as_ref())),
+        );
+        out
+    }
+
+    /// The run called `name` (`baseline` or a variant's name).
+    pub fn run(&self, name: &str) -> Option<&Scenario> {
+        self.runs()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+    }
+
+    /// The directory trace files are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

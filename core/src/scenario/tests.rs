@@ -1,0 +1,133 @@
+use std::path::Path;
+
+use super::*;
+use crate::autoscaler::AutoscalerSettings;
+
+fn parse(src: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::from_toml_str(src, Path::new("t.toml"))
+}
+
+const MIN: &str = r#"
+name = "t"
+duration = "1m"
+[[workload.phases]]
+duration = "1m"
+arrival = { process = "poisson", rate = 5 }
+"#;
+
+#[test]
+fn minimal_scenario_gets_knative_defaults() {
+    let s = parse(MIN).unwrap();
+    assert_eq!(s.revisions.len(), 1);
+    assert_eq!(s.revisions[0].traffic_percent, 100.0);
+    let AutoscalerSettings::Kpa(k) = &s.revisions[0].autoscaler else {
+        panic!()
+    };
+    assert_eq!(k.target_burst_capacity, 211.0);
+    assert_eq!(k.stable_window, Duration::from_secs(60));
+    assert_eq!(s.revisions[0].service.container_concurrency, 0);
+}
+
+#[test]
+fn errors_name_line_and_key() {
+    let src = format!("{MIN}[service]\ntimeout = 300\n");
+    let e = parse(&src).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("service.timeout"), "{e}");
+    assert_eq!(e.position.map(|p| p.0), Some(8), "{e}");
+    assert!(e.message.contains("no unit"), "{e}");
+}
+
+#[test]
+fn unknown_key_is_an_error() {
+    let e = parse(&format!("{MIN}[autoscaler]\ntargett = 3\n")).unwrap_err();
+    assert!(e.message.contains("unknown key"), "{e}");
+    assert!(e.message.contains("targett"), "{e}");
+    assert_eq!(e.position, Some((8, 1)), "{e}");
+}
+
+#[test]
+fn traffic_must_sum_to_100() {
+    let src = format!(
+        "{MIN}[[revisions]]\nname = \"a\"\ntraffic = 90\n[[revisions]]\nname = \"b\"\ntraffic = 5\n"
+    );
+    let e = parse(&src).unwrap_err();
+    assert!(e.message.contains("sum to 95"), "{e}");
+}
+
+#[test]
+fn revisions_inherit_and_override() {
+    let src = format!(
+        "{MIN}[service]\ncontainer_concurrency = 10\n[autoscaler]\ntarget = 7\n\
+         [[revisions]]\nname = \"a\"\ntraffic = 90\n\
+         [[revisions]]\nname = \"b\"\ntraffic = 10\nautoscaler = {{ min_scale = 2 }}\n"
+    );
+    let s = parse(&src).unwrap();
+    assert_eq!(s.revisions[1].service.container_concurrency, 10);
+    let AutoscalerSettings::Kpa(k) = &s.revisions[1].autoscaler else {
+        panic!()
+    };
+    assert_eq!((k.min_scale, k.target), (2, Some(7.0)));
+}
+
+#[test]
+fn variants_override_dotted_keys() {
+    let src = format!(
+        "{MIN}[[variants]]\nname = \"min-1\"\nset = {{ \"autoscaler.min_scale\" = 1, \
+         \"workload.phases.0.arrival.rate\" = 9 }}\n"
+    );
+    let s = parse(&src).unwrap();
+    let runs = s.runs();
+    assert_eq!(runs.len(), 2);
+    let v = runs[1].1;
+    let AutoscalerSettings::Kpa(k) = &v.revisions[0].autoscaler else {
+        panic!()
+    };
+    assert_eq!(k.min_scale, 1);
+    assert_eq!(
+        v.workload.phases[0].arrival,
+        crate::workload::ArrivalSpec::Poisson { rate: 9.0 }
+    );
+}
+
+#[test]
+fn variant_errors_point_at_the_override() {
+    let src = format!("{MIN}[[variants]]\nname = \"v\"\nset = {{ \"autoscaler.min_scal\" = 1 }}\n");
+    let e = parse(&src).unwrap_err();
+    assert_eq!(e.position, Some((9, 9)), "{e}");
+    assert!(e.message.contains("variant \"v\""), "{e}");
+    assert!(e.message.contains("min_scal"), "{e}");
+}
+
+#[test]
+fn bad_distributions_and_processes() {
+    let e = parse(&format!(
+        "{MIN}[service]\nservice_time = {{ dist = \"gauss\", mean = \"1s\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("unknown distribution \"gauss\""), "{e}");
+    let e = parse(&format!(
+        "{MIN}[service]\nservice_time = {{ dist = \"lognormal\", median = \"1s\", p99 = \"0.5s\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("median < p99"), "{e}");
+    let e = parse(&MIN.replace("poisson\", rate = 5", "poisson\", rate = -5")).unwrap_err();
+    assert!(e.message.contains("≥ 0"), "{e}");
+    let e = parse(&MIN.replace("poisson", "bursty")).unwrap_err();
+    assert!(e.message.contains("unknown arrival process"), "{e}");
+}
+
+#[test]
+fn empty_and_syntax_errors() {
+    assert!(parse("  \n").unwrap_err().message.contains("empty"));
+    let e = parse("name = \"x\nduration = 3").unwrap_err();
+    assert!(e.position.is_some(), "{e}");
+}
+
+#[test]
+fn min_above_max_is_rejected() {
+    let e = parse(&format!(
+        "{MIN}[autoscaler]\nmin_scale = 5\nmax_scale = 2\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("autoscaler.min_scale"));
+}

@@ -1,0 +1,7 @@
+//! Workload models shared by the simulator and the load generator: arrival processes that
+//! produce intended send offsets, and distributions of service and cold-start times. All are
+//! pure seeded generators: the same spec and generator state give the same sequence.
+
+pub mod spec;
+
+pub use spec::{ArrivalSpec, DistSpec, MixturePart, Phase, WorkloadSpec};

@@ -1,0 +1,126 @@
+//! Resolved workload specifications, as the scenario file describes them (validated: rates are
+//! finite and non-negative, lognormal p99 > median, uniform min ≤ max, mixture weights > 0,
+//! trace files already read).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A distribution of durations (service times, cold starts).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "dist", rename_all = "lowercase")]
+pub enum DistSpec {
+    /// Always `value`.
+    Fixed {
+        /// The value.
+        #[serde(with = "crate::duration::serde_duration")]
+        value: Duration,
+    },
+    /// Exponential with the given mean.
+    Exponential {
+        /// The mean.
+        #[serde(with = "crate::duration::serde_duration")]
+        mean: Duration,
+    },
+    /// Lognormal given by its median and 99th percentile (p99 > median).
+    Lognormal {
+        /// The median, e^μ.
+        #[serde(with = "crate::duration::serde_duration")]
+        median: Duration,
+        /// The 99th percentile, e^(μ + 2.326 σ).
+        #[serde(with = "crate::duration::serde_duration")]
+        p99: Duration,
+    },
+    /// Uniform on [min, max].
+    Uniform {
+        /// Lower bound.
+        #[serde(with = "crate::duration::serde_duration")]
+        min: Duration,
+        /// Upper bound (≥ min).
+        #[serde(with = "crate::duration::serde_duration")]
+        max: Duration,
+    },
+    /// A weighted mixture: a part is chosen with probability weight / Σ weights.
+    Mixture {
+        /// The parts, each with a weight > 0.
+        parts: Vec<MixturePart>,
+    },
+}
+
+/// One part of a mixture.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MixturePart {
+    /// Relative weight, > 0.
+    pub weight: f64,
+    /// The part's distribution.
+    #[serde(flatten)]
+    pub dist: DistSpec,
+}
+
+/// An arrival process: how intended send times are spread over a phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "process", rename_all = "lowercase")]
+pub enum ArrivalSpec {
+    /// Poisson arrivals at `rate` per second.
+    Poisson {
+        /// Requests per second, ≥ 0.
+        rate: f64,
+    },
+    /// Evenly spaced arrivals, `rate` per second (deterministic).
+    Constant {
+        /// Requests per second, ≥ 0.
+        rate: f64,
+    },
+    /// Poisson arrivals whose rate changes linearly from `from` to `to` over the phase.
+    Ramp {
+        /// Rate at the start of the phase.
+        from: f64,
+        /// Rate at the end of the phase.
+        to: f64,
+    },
+    /// Poisson arrivals with rate `mean + amplitude · sin(2πt / period)` (amplitude ≤ mean).
+    Sine {
+        /// Mean rate.
+        mean: f64,
+        /// Amplitude, ≤ mean.
+        amplitude: f64,
+        /// Period.
+        #[serde(with = "crate::duration::serde_duration")]
+        period: Duration,
+    },
+    /// Bursts: Poisson at `rate` for `on`, then nothing for `off`, repeated.
+    Onoff {
+        /// Rate while on.
+        rate: f64,
+        /// Length of a burst.
+        #[serde(with = "crate::duration::serde_duration")]
+        on: Duration,
+        /// Length of a pause.
+        #[serde(with = "crate::duration::serde_duration")]
+        off: Duration,
+    },
+    /// Arrivals at the given offsets from the start of the phase (sorted, from `at` or a CSV
+    /// file).
+    Trace {
+        /// Offsets from the phase start, non-decreasing.
+        #[serde(serialize_with = "crate::duration::serde_duration::serialize_vec")]
+        at: Vec<Duration>,
+    },
+}
+
+/// One phase of the workload; phases run back to back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Phase {
+    /// How long the phase lasts.
+    #[serde(with = "crate::duration::serde_duration")]
+    pub duration: Duration,
+    /// Its arrival process.
+    pub arrival: ArrivalSpec,
+}
+
+/// The whole workload: phases back to back from t = 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+pub struct WorkloadSpec {
+    /// The phases, in order.
+    pub phases: Vec<Phase>,
+}

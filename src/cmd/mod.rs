@@ -1,0 +1,60 @@
+//! Dispatch: one function per subcommand, calling into the member crates.
+
+mod validate;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, KpaCommand};
+
+/// Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    Runtime = 1,
+    BadInput = 2,
+    SloBreach = 3,
+}
+
+impl From<Code> for ExitCode {
+    fn from(c: Code) -> ExitCode {
+        ExitCode::from(c as u8)
+    }
+}
+
+/// An error with the exit code it should produce.
+pub struct Failure {
+    pub code: Code,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn bad_input(e: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: Code::BadInput,
+            error: e.into(),
+        }
+    }
+    pub fn runtime(e: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: Code::Runtime,
+            error: e.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::runtime(e)
+    }
+}
+
+pub type CmdResult = Result<Code, Failure>;
+
+pub fn dispatch(cli: Cli) -> CmdResult {
+    match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Kpa(KpaCommand::Replay(_a)) => Err(Failure::runtime(anyhow::anyhow!(
+            "kpa replay is not built yet"
+        ))),
+    }
+}

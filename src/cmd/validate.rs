@@ -1,0 +1,50 @@
+//! `scalelab validate FILE...`
+
+use std::io::Write;
+
+use scalelab_core::scenario::Scenario;
+
+use super::{CmdResult, Code, Failure};
+use crate::cli::{Format, ValidateArgs};
+
+pub fn run(a: ValidateArgs) -> CmdResult {
+    let mut ok = Vec::new();
+    let mut failed = 0;
+    for f in &a.files {
+        match Scenario::from_file(f) {
+            Ok(s) => ok.push(s),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            let docs: Vec<_> = ok.iter().map(scalelab_reports::scenario_json).collect();
+            let v = if a.files.len() == 1 && docs.len() == 1 {
+                docs.into_iter().next().expect("one")
+            } else {
+                serde_json::Value::Array(docs)
+            };
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&v).map_err(Failure::runtime)?
+            )?;
+        }
+        Format::Text => {
+            for s in &ok {
+                write!(out, "{}", scalelab_reports::scenario_text(s))?;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "{failed} of {} scenario file(s) invalid",
+            a.files.len()
+        )));
+    }
+    Ok(Code::Ok)
+}
