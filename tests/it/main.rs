@@ -1,0 +1,4 @@
+//! End-to-end tests of the `scalelab` command: one test binary, one module per area.
+
+mod support;
+mod validate;

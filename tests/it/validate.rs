@@ -1,0 +1,69 @@
+//! `scalelab validate`: every bundled scenario is valid; every file in the bad corpus fails
+//! with exit code 2 and the message recorded beside it, never a panic.
+
+use crate::support::*;
+
+#[test]
+fn every_bundled_scenario_validates() {
+    let files = bundled_scenarios();
+    assert!(files.len() >= 5, "at least five bundled scenarios");
+    for f in files {
+        let o = scalelab(&["validate", &rel(&f)]);
+        assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+        let o = scalelab(&["validate", "--format", "json", &rel(&f)]);
+        assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+        assert!(v["revisions"].is_array());
+    }
+}
+
+/// Each `tests/bad/*.toml` starts with `# expect: <text>` lines; every one must appear in the
+/// error, which must name the file and come with exit code 2.
+#[test]
+fn bad_scenarios_fail_cleanly() {
+    let dir = root().join("tests/bad");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/bad exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "the bad corpus has {} files", files.len());
+    for f in files {
+        let bytes = std::fs::read(&f).expect("readable");
+        let text = String::from_utf8_lossy(&bytes);
+        let mut expects: Vec<String> =
+            text.lines().filter_map(|l| l.strip_prefix("# expect: ")).map(str::to_string).collect();
+        if let Ok(s) = std::fs::read_to_string(f.with_extension("expect")) {
+            expects.extend(s.lines().filter(|l| !l.is_empty()).map(str::to_string));
+        }
+        assert!(!expects.is_empty(), "{} has no expectations", f.display());
+        let o = scalelab(&["validate", &rel(&f)]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", f.display());
+        assert!(!err.contains("panicked"), "{}: {err}", f.display());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(err.contains(&name), "{}: the error names the file: {err}", f.display());
+        for e in expects {
+            assert!(err.contains(&e), "{}: expected {e:?} in:\n{err}", f.display());
+        }
+    }
+}
+
+#[test]
+fn missing_file_and_directory_are_clean_errors() {
+    let o = scalelab(&["validate", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+    let o = scalelab(&["validate", "scenarios"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = scalelab(&["validate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = scalelab(&["no-such-command"]);
+    assert_eq!(o.status.code(), Some(2));
+}
