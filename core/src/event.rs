@@ -1,2 +1,91 @@
 //! The event vocabulary shared by the simulator and the live runtime (`--events FILE`, JSON
-//! lines). Reports consume only these.
+//! lines, one `{"t_s": …, "variant": …, "type": …, "data": {…}}` object per line). Reports and
+//! tools consume only these. Request-level events are not logged (a run has millions); the
+//! lifecycle of every instance and every autoscaler decision is.
+
+use serde::{Deserialize, Serialize};
+
+/// One state change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// An instance was created and begins its cold start.
+    ColdStartBegan {
+        /// Revision name.
+        revision: String,
+        /// Instance number (unique in the run).
+        instance: u64,
+        /// The sampled start-up time, seconds.
+        cold_start_s: f64,
+    },
+    /// An instance finished starting and accepts requests.
+    InstanceReady {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+    },
+    /// An instance was chosen for removal; it takes no new requests and finishes its own.
+    InstanceDraining {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+    },
+    /// An instance is gone.
+    InstanceStopped {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+        /// Seconds from creation to stop.
+        lifetime_s: f64,
+    },
+    /// The decider ran (a 2 s tick or a poke) and produced a valid decision.
+    ScaleDecision {
+        /// Revision name.
+        revision: String,
+        /// Desired pods.
+        desired: i32,
+        /// Excess burst capacity.
+        excess_burst_capacity: i32,
+        /// Panic mode.
+        panic: bool,
+        /// Ready pods seen.
+        ready: u32,
+        /// True for a poke (first request to a revision at zero).
+        poke: bool,
+    },
+    /// The reconciler changed the Deployment's replicas.
+    ReplicasChanged {
+        /// Revision name.
+        revision: String,
+        /// New replica count.
+        replicas: u32,
+    },
+    /// The activator entered or left the request path.
+    ModeChanged {
+        /// Revision name.
+        revision: String,
+        /// "proxy" or "serve".
+        mode: String,
+    },
+    /// The live runtime fell behind a deadline.
+    DriverLag {
+        /// How late, seconds.
+        lag_s: f64,
+    },
+}
+
+/// An event with its time and the run (variant) it belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stamped {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// The variant.
+    pub variant: String,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}

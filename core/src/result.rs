@@ -73,6 +73,10 @@ pub struct VariantResult {
     /// Latency of requests not delayed by a cold start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms_warm: Option<Latency>,
+    /// Optional latency distribution: a few dozen points `(ms, fraction ≤ ms)` in increasing
+    /// order, for the CDF chart. Without it the chart is drawn through the percentiles above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_cdf: Option<Vec<CdfPoint>>,
     /// Cold starts.
     pub cold_starts: ColdStarts,
     /// Instance counts and time.
@@ -138,6 +142,15 @@ pub struct Latency {
     pub p999: f64,
     /// Maximum.
     pub max: f64,
+}
+
+/// One point of a latency distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct CdfPoint {
+    /// Latency, ms.
+    pub ms: f64,
+    /// Share of completed requests at or below `ms`, 0..=1.
+    pub fraction: f64,
 }
 
 /// Cold starts.

@@ -1,3 +1,275 @@
-//! scalelab's discrete-event simulator: the simulated platform (arrivals, activator, instances,
-//! autoscaler ticks) built from `scalelab-core`'s policies, in virtual integer time.
+//! scalelab's discrete-event simulator: a Knative / Cloud Run service, simulated.
+//!
+//! The simulator owns time and state; every decision comes from `scalelab-core`: the workload
+//! generators give intended arrival times, the activator and queue-proxy breakers route, the KPA
+//! decider and reconciler (or the keepalive pool) scale, the billing meters price. A simulated run
+//! therefore predicts what the live runtime, which drives the same code, does.
+//!
+//! ```text
+//!  arrivals ──▶ traffic split ──▶ revision router ──▶ instance (starting → ready → draining → stopped)
+//!   (core)        (core)         activator / breaker        │ cold start sampled from the scenario
+//!                                      ▲                    ▼
+//!            1 s scrape ──▶ decider (2 s tick, pokes) ──▶ KPA reconciler ──▶ replicas, SKS mode
+//! ```
+//!
+//! - [`simulate`]: runs every variant of a scenario (in parallel across cores) into a
+//!   [`RunResult`](scalelab_core::result::RunResult).
+//! - [`run_variant`]: one variant, one thread.
+//! - [`SimError`]: a run that could not finish (the event guard tripped).
+//!
+//! # Ordering guarantees
+//!
+//! - Time is an integer number of nanoseconds since the start of the run ([`scalelab_core::Time`]).
+//! - Events are processed in order of time; events scheduled for the same instant are processed in
+//!   the order they were scheduled (FIFO, by an insertion sequence number).
+//! - The next arrival is generated lazily; when it falls at the same instant as a scheduled event,
+//!   the scheduled event is processed first.
+//! - The per-second metric scrape at t = k s comes before the decider tick of the same second
+//!   (even k), which uses it; a poke (the first request to a revision at zero) runs the decider at
+//!   once, after the activator's immediate stat is recorded.
+//! - A run is a function of (scenario, seed): the same inputs give byte-identical results. Each
+//!   component draws from its own named stream of the master seed; all variants see the same
+//!   arrivals and the same service time for the n-th request of a revision, so variants differ
+//!   only by their settings.
+//!
+//! ```
+//! use scalelab_core::scenario::Scenario;
+//! let s = Scenario::from_toml_str(r#"
+//!     duration = "2m"
+//!     [service]
+//!     service_time = { dist = "fixed", value = "100ms" }
+//!     cold_start = { dist = "fixed", value = "1s" }
+//!     [[workload.phases]]
+//!     duration = "2m"
+//!     arrival = { process = "poisson", rate = 20 }
+//! "#, "doc.toml".as_ref()).unwrap();
+//! let r = scalelab_sim::simulate(&s, &scalelab_sim::SimOptions { seed: 1, ..Default::default() }).unwrap();
+//! let v = &r.variants[0];
+//! assert_eq!(v.requests.arrived, v.requests.completed + v.requests.rejected + v.requests.timed_out + v.requests.in_flight_at_end);
+//! ```
+
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod engine;
+mod measure;
+mod platform;
+
+use std::sync::atomic::AtomicU64;
+
+use scalelab_core::result::{
+    AutoscalerStats, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION, VariantResult,
+    check_slo, round3,
+};
+use scalelab_core::scenario::Scenario;
+use scalelab_core::Time;
+
+pub use engine::EventQueue;
+pub use platform::{Platform, RunOptions};
+
+/// Why a simulation stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// More events than `[sim] max_events` (a runaway run); fatal for that variant.
+    #[error("the run exceeded {limit} events at t = {at} (raise [sim] max_events if this is expected)")]
+    TooManyEvents {
+        /// The limit.
+        limit: u64,
+        /// Simulated time when it tripped.
+        at: Time,
+    },
+    /// An invariant checker found a bug in the accounting; fatal.
+    #[error("invariant violated in variant {variant}: {what}")]
+    Invariant {
+        /// The variant.
+        variant: String,
+        /// What was wrong.
+        what: String,
+    },
+    /// `--variant` named a variant the scenario does not have.
+    #[error("no variant named \"{0}\" (the scenario has: {1})")]
+    NoSuchVariant(String, String),
+}
+
+/// Options of [`simulate`].
+#[derive(Default)]
+pub struct SimOptions<'a> {
+    /// The master seed.
+    pub seed: u64,
+    /// Only this variant (`baseline` or a variant's name).
+    pub variant: Option<String>,
+    /// Check invariants on every event (slower); they are always checked at the end.
+    pub check: bool,
+    /// Collect the event log (JSON lines, all variants in order).
+    pub events: bool,
+    /// Threads to use (0 = all cores).
+    pub threads: usize,
+    /// One progress counter per variant (simulated nanoseconds), for a progress bar.
+    pub progress: Option<&'a [AtomicU64]>,
+}
+
+/// What [`simulate`] returns besides the result: the event log when asked for, and run
+/// statistics.
+#[derive(Default)]
+pub struct SimExtras {
+    /// The event log, JSON lines.
+    pub events: Vec<u8>,
+    /// Events processed per variant.
+    pub events_processed: Vec<u64>,
+}
+
+/// Simulates every variant (or the one asked for) and returns the result document.
+pub fn simulate(s: &Scenario, o: &SimOptions<'_>) -> Result<RunResult, SimError> {
+    simulate_with(s, o).map(|(r, _)| r)
+}
+
+/// [`simulate`], also returning the event log and statistics.
+pub fn simulate_with(s: &Scenario, o: &SimOptions<'_>) -> Result<(RunResult, SimExtras), SimError> {
+    let runs: Vec<(&str, &Scenario)> = match &o.variant {
+        None => s.runs(),
+        Some(v) => {
+            let all = s.runs();
+            let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+            let found = all.into_iter().find(|(n, _)| n == v);
+            vec![found.ok_or_else(|| SimError::NoSuchVariant(v.clone(), names.join(", ")))?]
+        }
+    };
+    let threads = if o.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        o.threads
+    };
+    let mut outs: Vec<Option<Result<(VariantResult, Vec<u8>, u64), SimError>>> =
+        (0..runs.len()).map(|_| None).collect();
+    // Variants are independent: run them on up to `threads` threads, each a whole run.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(&mut outs);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(runs.len()).max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= runs.len() {
+                    break;
+                }
+                let (name, sc) = runs[i];
+                let progress = o.progress.and_then(|p| p.get(i));
+                let r = run_variant(sc, name, o.seed, o.check, o.events, progress);
+                results.lock().expect("no thread panicked")[i] = Some(r);
+            });
+        }
+    });
+    let mut variants = Vec::new();
+    let mut extras = SimExtras::default();
+    for r in outs {
+        let (v, ev, n) = r.expect("every variant ran")?;
+        extras.events.extend_from_slice(&ev);
+        extras.events_processed.push(n);
+        variants.push(v);
+    }
+    let result = RunResult {
+        schema: SCHEMA_VERSION,
+        scenario: s.name.clone(),
+        seed: o.seed,
+        mode: Mode::Sim,
+        variants,
+        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_path: Some(s.path.display().to_string()),
+        command: None,
+        duration_s: s.duration.as_secs_f64(),
+        time_scale: None,
+        resolved_scenario: None,
+    };
+    Ok((result, extras))
+}
+
+/// Runs one variant on the calling thread.
+pub fn run_variant(
+    s: &Scenario,
+    name: &str,
+    seed: u64,
+    check: bool,
+    events: bool,
+    progress: Option<&AtomicU64>,
+) -> Result<(VariantResult, Vec<u8>, u64), SimError> {
+    let mut log = Vec::new();
+    let opts = RunOptions {
+        seed,
+        variant: name,
+        check,
+        events: if events { Some(&mut log) } else { None },
+        progress,
+    };
+    let (m, billing, series) = Platform::new(s, opts).run()?;
+    if let Some(v) = m.violations.first() {
+        return Err(SimError::Invariant { variant: name.to_string(), what: v.clone() });
+    }
+    let end = m.end;
+    let horizon_s = end.as_secs_f64().max(1e-9);
+    let instance_seconds = m.alive.total_secs(end);
+    let mut cost = billing.finish(end);
+    for c in cost.values_mut() {
+        c.per_million_requests_usd = if m.arrived > 0 {
+            c.total_usd * 1e6 / m.arrived as f64
+        } else {
+            0.0
+        };
+    }
+    let mut v = VariantResult {
+        name: name.to_string(),
+        requests: Requests {
+            arrived: m.arrived,
+            completed: m.completed,
+            rejected: m.rejected,
+            timed_out: m.timed_out,
+            in_flight_at_end: m.in_flight_end,
+        },
+        latency_ms: m.latency.summary(),
+        latency_ms_cold: Some(m.latency_cold.summary()),
+        latency_ms_warm: Some(m.latency_warm.summary()),
+        latency_cdf: Some(
+            m.latency
+                .cdf()
+                .into_iter()
+                .map(|(ms, fraction)| scalelab_core::result::CdfPoint { ms, fraction })
+                .collect(),
+        ),
+        cold_starts: ColdStarts {
+            count: m.cold_starts,
+            requests_delayed: m.delayed,
+            ratio: if m.arrived > 0 { m.delayed as f64 / m.arrived as f64 } else { 0.0 },
+        },
+        instances: Instances {
+            peak: m.peak,
+            mean: round3(instance_seconds / horizon_s),
+            instance_seconds: round3(instance_seconds),
+            idle_instance_seconds: round3(m.idle_ready.total_secs(end)),
+            time_at_zero_s: round3(m.at_zero.total_secs(end)),
+            scale_to_zero_events: m.scale_to_zero_events,
+        },
+        autoscaler: AutoscalerStats {
+            ticks: m.ticks,
+            panic_episodes: m.panic_episodes,
+            panic_seconds: round3(m.panic.total_secs(end)),
+        },
+        cost,
+        slo: Default::default(),
+        timeseries: None,
+        series: Some(series.finish()),
+        extra: Default::default(),
+    };
+    let little_l = m.in_system.total_secs(end) / horizon_s;
+    let busy = m.busy_instances.total_secs(end) / horizon_s;
+    v.extra.insert("events".into(), m.events.into());
+    v.extra.insert("end_s".into(), round3(end.as_secs_f64()).into());
+    v.extra.insert("mean_in_system".into(), round3(little_l).into());
+    v.extra.insert("mean_busy_instances".into(), round3(busy).into());
+    if let Some(note) = scalelab_core::billing::break_even_note(&v.cost) {
+        v.extra.insert("billing_note".into(), note.into());
+    }
+    let first_model = s.billing.models.first().map(String::as_str);
+    v.slo = check_slo(&s.slo, &v, first_model);
+    let _ = m.latency_sum_ns;
+    let _ = m.busy_ns_total;
+    Ok((v, log, m.events))
+}

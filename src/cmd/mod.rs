@@ -1,5 +1,9 @@
 //! Dispatch: one function per subcommand, calling into the member crates.
 
+mod common;
+mod kpa;
+mod sim;
+mod report;
 mod validate;
 
 use std::process::ExitCode;
@@ -53,8 +57,8 @@ pub type CmdResult = Result<Code, Failure>;
 pub fn dispatch(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Validate(a) => validate::run(a),
-        Command::Kpa(KpaCommand::Replay(_a)) => Err(Failure::runtime(anyhow::anyhow!(
-            "kpa replay is not built yet"
-        ))),
+        Command::Sim(a) => sim::run(a),
+        Command::Kpa(KpaCommand::Replay(a)) => kpa::replay(a),
+        Command::Report(a) => report::run(a),
     }
 }

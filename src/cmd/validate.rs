@@ -41,10 +41,10 @@ pub fn run(a: ValidateArgs) -> CmdResult {
         }
     }
     if failed > 0 {
-        return Err(Failure::bad_input(anyhow::anyhow!(
-            "{failed} of {} scenario file(s) invalid",
-            a.files.len()
-        )));
+        if a.files.len() > 1 {
+            eprintln!("{failed} of {} scenario files are invalid", a.files.len());
+        }
+        return Ok(Code::BadInput);
     }
     Ok(Code::Ok)
 }

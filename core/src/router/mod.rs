@@ -2,6 +2,11 @@
 //! and its load-balancing policies, traffic split across revisions. Sans-IO: randomness comes
 //! from the generator the caller passes in.
 
+pub mod lb;
+pub mod revision;
+
+pub use revision::{InstanceId, Mode, ReqId, Reject, RevisionRouter, Route, Started, TrafficSplit};
+
 use serde::Serialize;
 
 /// How the activator picks an instance for a request.

@@ -47,7 +47,37 @@ fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) 
     if let Some(rest) = message.strip_prefix("unknown field") {
         message = format!("unknown key{rest}");
     }
+    for (rust, human) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        message = message.replace(rust, human);
+    }
+    let key = key.or_else(|| e.span().and_then(|sp| key_at(src, sp.start)));
     ScenarioError::at(path, src, e.span(), key, message)
+}
+
+/// The dotted key on the line holding byte `offset` (`[table]` header + `key =`), for syntax
+/// errors, which the parser reports without one.
+fn key_at(src: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next().unwrap_or("");
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    if k.is_empty() || k.starts_with('#') || k.starts_with('[') {
+        return None;
+    }
+    let table = src[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{k}"),
+        _ => k.to_string(),
+    })
 }
 
 pub(super) struct Resolver<'a> {

@@ -2,6 +2,10 @@
 //! produce intended send offsets, and distributions of service and cold-start times. All are
 //! pure seeded generators: the same spec and generator state give the same sequence.
 
+pub mod arrival;
+pub mod dist;
 pub mod spec;
 
+pub use arrival::{Arrivals, expected_count, rate_at};
+pub use dist::Sampler;
 pub use spec::{ArrivalSpec, DistSpec, MixturePart, Phase, WorkloadSpec};

@@ -1,0 +1,105 @@
+//! Bad targets never hang or panic: each fault is counted under its own outcome and the run
+//! ends on time.
+
+use std::time::Duration;
+
+use scalelab_core::workload::ArrivalSpec;
+use scalelab_loadgen::{Bucket, LoadReport, Outcome, run};
+
+use crate::measure::config;
+use crate::servers::{Behaviour, Fault, fault_server, hyper_server, refused_url};
+
+const D: Duration = Duration::from_millis(500);
+
+async fn load(url: &str, tweak: impl FnOnce(&mut scalelab_loadgen::LoadConfig)) -> LoadReport {
+    let mut cfg = config(url, ArrivalSpec::Constant { rate: 40.0 }, D);
+    cfg.timeout = Duration::from_millis(300);
+    cfg.connect_timeout = Duration::from_millis(200);
+    cfg.grace = Duration::from_millis(400);
+    tweak(&mut cfg);
+    let report = run(&cfg).await.unwrap();
+    assert!(
+        report.elapsed <= D + cfg.grace + Duration::from_millis(300),
+        "the run took {:?}",
+        report.elapsed
+    );
+    let r = &report.recorder;
+    assert_eq!(r.dispatched, 20);
+    assert_eq!(
+        r.outcomes.iter().sum::<u64>(),
+        20,
+        "every request has one outcome"
+    );
+    report
+}
+
+#[tokio::test]
+async fn refused_connections_are_counted() {
+    let r = load(&refused_url().await, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::ConnectRefused), 20);
+    assert_eq!(r.recorder.count(Bucket::Rejected), 20);
+}
+
+#[tokio::test]
+async fn garbage_responses_are_protocol_errors() {
+    let r = load(&fault_server(Fault::Garbage).await, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::Protocol), 20);
+}
+
+#[tokio::test]
+async fn resets_are_counted() {
+    let r = load(&fault_server(Fault::Reset).await, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::Reset), 20);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out() {
+    let r = load(&fault_server(Fault::Stall).await, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::Timeout), 20);
+    assert_eq!(r.recorder.count(Bucket::TimedOut), 20);
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_ends_is_a_connect_timeout() {
+    let url = fault_server(Fault::Blackhole)
+        .await
+        .replace("http://", "https://");
+    let r = load(&url, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::ConnectTimeout), 20);
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_server_is_a_connect_error() {
+    let url = fault_server(Fault::Garbage)
+        .await
+        .replace("http://", "https://");
+    let r = load(&url, |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::ConnectError), 20);
+}
+
+#[tokio::test]
+async fn h2c_against_garbage_is_a_protocol_error() {
+    let r = load(&fault_server(Fault::Garbage).await, |c| c.http2 = true).await;
+    let bad = r.recorder.outcome(Outcome::Protocol) + r.recorder.outcome(Outcome::Reset);
+    assert_eq!(bad, 20, "{:?}", r.recorder.outcomes);
+}
+
+#[tokio::test]
+async fn a_5xx_flood_is_rejected() {
+    let server = hyper_server(Behaviour::Status(503)).await;
+    let r = load(&server.url(), |_| {}).await;
+    assert_eq!(r.recorder.outcome(Outcome::Http5xx), 20);
+    assert_eq!(r.recorder.count(Bucket::Rejected), 20);
+    assert!(
+        r.recorder.latency.is_empty(),
+        "only completed requests have a latency"
+    );
+}
+
+#[tokio::test]
+async fn slow_responses_past_the_grace_are_aborted_at_the_end() {
+    let server = hyper_server(Behaviour::Slow(Duration::from_secs(10))).await;
+    let r = load(&server.url(), |c| c.timeout = Duration::from_secs(30)).await;
+    assert_eq!(r.recorder.outcome(Outcome::Aborted), 20);
+    assert_eq!(r.recorder.count(Bucket::InFlightAtEnd), 20);
+}

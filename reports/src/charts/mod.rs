@@ -1,0 +1,422 @@
+//! Charts drawn with plotters, as SVG (for the HTML page) or PNG (for everything else).
+//!
+//! Text is rendered from DejaVu Sans, bundled in the binary and registered with plotters once, so
+//! no system font library is needed at run time. In SVG output the text stays text
+//! (`font-family="sans-serif"`), which any browser renders.
+//!
+//! Colours are fixed per variant index, so a variant has the same colour in every chart.
+
+mod bars;
+mod time;
+
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use scalelab_core::result::{RunResult, SeriesRow};
+
+use crate::ReportError;
+
+/// Default chart size in pixels (readable on a laptop screen and in the HTML page).
+pub const SIZE: (u32, u32) = (1200, 700);
+
+/// The font family name charts use (registered from the bundled DejaVu Sans).
+pub(crate) const FONT: &str = "sans-serif";
+
+static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Registers the bundled font with plotters (once per process).
+fn ensure_font() -> Result<(), ReportError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ReportError::Chart {
+            chart: "font".into(),
+            message: "the bundled DejaVu Sans font could not be loaded".into(),
+        })
+    }
+}
+
+/// Which chart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChartKind {
+    /// Requests per second and ready/desired instances over time for the variant at this index,
+    /// with panic periods and time at zero shaded.
+    Timeline(usize),
+    /// Ready instances of every variant over time, overlaid.
+    Instances,
+    /// Latency percentiles per variant: all requests, warm, cold-delayed.
+    Latency,
+    /// The latency distribution (CDF) per variant.
+    LatencyCdf,
+    /// Cumulative cold starts over time per variant.
+    ColdStarts,
+    /// Cost per million requests per billing model, grouped by variant.
+    Cost,
+}
+
+/// A chart that applies to a given run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chart {
+    /// File stem: `timeline-baseline`, `latency`, ….
+    pub name: String,
+    /// A one-line caption.
+    pub title: String,
+    /// What it draws.
+    pub kind: ChartKind,
+}
+
+/// The charts that have data in `r`, in reading order.
+pub fn charts_for(r: &RunResult) -> Vec<Chart> {
+    let mut v = Vec::new();
+    let has_series = |i: usize| {
+        r.variants[i]
+            .series
+            .as_ref()
+            .is_some_and(|s| !s.rows.is_empty())
+    };
+    let mut used = Vec::new();
+    for (i, var) in r.variants.iter().enumerate() {
+        if has_series(i) {
+            let mut name = format!("timeline-{}", crate::fmt::slug(&var.name));
+            while used.contains(&name) {
+                name.push('_');
+            }
+            used.push(name.clone());
+            v.push(Chart {
+                name,
+                title: format!("{}: traffic and instances over time", var.name),
+                kind: ChartKind::Timeline(i),
+            });
+        }
+    }
+    let any_series = (0..r.variants.len()).any(has_series);
+    if any_series && r.variants.len() > 1 {
+        v.push(Chart {
+            name: "instances".into(),
+            title: "Ready instances over time, all variants".into(),
+            kind: ChartKind::Instances,
+        });
+    }
+    if r.variants
+        .iter()
+        .any(|v| v.latency_ms.count > 0 || v.latency_ms.max > 0.0)
+    {
+        v.push(Chart {
+            name: "latency".into(),
+            title: "Latency percentiles per variant".into(),
+            kind: ChartKind::Latency,
+        });
+        v.push(Chart {
+            name: "latency-cdf".into(),
+            title: "Latency distribution (CDF)".into(),
+            kind: ChartKind::LatencyCdf,
+        });
+    }
+    if any_series {
+        v.push(Chart {
+            name: "cold-starts".into(),
+            title: "Cold starts over time".into(),
+            kind: ChartKind::ColdStarts,
+        });
+    }
+    if r.variants.iter().any(|v| !v.cost.is_empty()) {
+        v.push(Chart {
+            name: "cost".into(),
+            title: "Cost per million requests by billing model".into(),
+            kind: ChartKind::Cost,
+        });
+    }
+    v
+}
+
+fn chart_err(chart: &Chart, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Chart {
+        chart: chart.name.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// Draws `chart` as an SVG document of `size` pixels.
+pub fn render_svg(r: &RunResult, chart: &Chart, size: (u32, u32)) -> Result<String, ReportError> {
+    ensure_font()?;
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
+        draw(&root, r, chart).map_err(|e| chart_err(chart, e))?;
+        root.present().map_err(|e| chart_err(chart, e))?;
+    }
+    Ok(s)
+}
+
+/// Draws `chart` as a PNG image of `size` pixels.
+pub fn render_png(r: &RunResult, chart: &Chart, size: (u32, u32)) -> Result<Vec<u8>, ReportError> {
+    use image::ImageEncoder;
+    ensure_font()?;
+    let (w, h) = size;
+    let mut buf = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
+        draw(&root, r, chart).map_err(|e| chart_err(chart, e))?;
+        root.present().map_err(|e| chart_err(chart, e))?;
+    }
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&buf, w, h, image::ColorType::Rgb8)
+        .map_err(|e| chart_err(chart, e))?;
+    Ok(out)
+}
+
+pub(crate) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    chart: &Chart,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    match chart.kind {
+        ChartKind::Timeline(i) => time::timeline(root, r, i, &chart.title),
+        ChartKind::Instances => time::instances(root, r, &chart.title),
+        ChartKind::ColdStarts => time::cold_starts(root, r, &chart.title),
+        ChartKind::Latency => bars::latency(root, r, &chart.title),
+        ChartKind::LatencyCdf => bars::latency_cdf(root, r, &chart.title),
+        ChartKind::Cost => bars::cost(root, r, &chart.title),
+    }
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Swatch {
+    /// A line of this colour and width; dashed when `true`.
+    Line(RGBColor, u32, bool),
+    /// A filled box (shaded regions, bars).
+    Patch(RGBAColor),
+}
+
+/// Splits a titled chart area into a legend strip on top (wrapped into rows, centred) and the
+/// rest, which it returns. Legends live outside the plot so they never hide data.
+pub(crate) fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, Swatch)],
+    size: f64,
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    if items.is_empty() {
+        return Ok(area.clone());
+    }
+    let style = TextStyle::from((FONT, size)).color(&BLACK);
+    let (w, _) = area.dim_in_pixel();
+    let usable = w as i32 - 40;
+    let widths: Vec<i32> = items
+        .iter()
+        .map(|(label, _)| {
+            area.estimate_text_size(label, &style)
+                .map_or(9 * label.len() as i32, |(tw, _)| tw as i32)
+                + 36
+                + 28
+        })
+        .collect();
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = 0;
+    for (i, wi) in widths.iter().enumerate() {
+        let row = rows.last_mut().expect("one row");
+        if !row.is_empty() && used + wi > usable {
+            rows.push(vec![i]);
+            used = *wi;
+        } else {
+            row.push(i);
+            used += wi;
+        }
+    }
+    let row_h = (size * 1.6) as i32;
+    let strip_h = row_h * rows.len() as i32 + 6;
+    let (strip, rest) = area.split_vertically(strip_h);
+    for (r, row) in rows.iter().enumerate() {
+        let total: i32 = row.iter().map(|&i| widths[i]).sum::<i32>() - 28;
+        let mut x = (w as i32 - total).max(0) / 2;
+        let y = row_h * r as i32 + row_h / 2 + 3;
+        for &i in row {
+            let (label, swatch) = &items[i];
+            match *swatch {
+                Swatch::Line(c, width, false) => {
+                    strip.draw(&PathElement::new(
+                        vec![(x, y), (x + 28, y)],
+                        c.stroke_width(width + 1),
+                    ))?;
+                }
+                Swatch::Line(c, width, true) => {
+                    for k in 0..3 {
+                        let x0 = x + k * 11;
+                        strip.draw(&PathElement::new(
+                            vec![(x0, y), (x0 + 6, y)],
+                            c.stroke_width(width + 1),
+                        ))?;
+                    }
+                }
+                Swatch::Patch(c) => {
+                    strip.draw(&Rectangle::new([(x, y - 9), (x + 28, y + 9)], c.filled()))?;
+                }
+            }
+            strip.draw(&Text::new(
+                label.clone(),
+                (x + 36, y),
+                style.pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+            x += widths[i];
+        }
+    }
+    Ok(rest)
+}
+
+/// The area below a title (with a small top margin so the title is not clipped).
+pub(crate) fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: f64,
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.margin(8, 0, 0, 0).titled(title, (FONT, size))
+}
+
+/// Legend entries naming every variant with its colour.
+pub(crate) fn variant_items(r: &RunResult) -> Vec<(String, Swatch)> {
+    r.variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.clone(), Swatch::Patch(variant_color(i).to_rgba())))
+        .collect()
+}
+
+/// The colour of the variant at index `i` (Tableau 10).
+pub(crate) fn variant_color(i: usize) -> RGBColor {
+    const P: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    P[i % P.len()]
+}
+
+/// Font sizes, chosen for 1200×700 and scaled with the chart's height.
+pub(crate) struct Fonts {
+    pub title: f64,
+    pub axis: f64,
+    pub tick: f64,
+    pub legend: f64,
+}
+
+pub(crate) fn fonts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Fonts {
+    let h = f64::from(root.dim_in_pixel().1.max(300));
+    let k = (h / 700.0).clamp(0.6, 2.0);
+    Fonts {
+        title: 26.0 * k,
+        axis: 19.0 * k,
+        tick: 16.0 * k,
+        legend: 17.0 * k,
+    }
+}
+
+/// The time axis unit for a horizon: divisor from seconds and its label.
+pub(crate) fn time_unit(horizon_s: f64) -> (f64, &'static str) {
+    if horizon_s <= 600.0 {
+        (1.0, "time (s)")
+    } else if horizon_s <= 48.0 * 3600.0 {
+        (60.0, "time (min)")
+    } else if horizon_s <= 60.0 * 86_400.0 {
+        (3600.0, "time (h)")
+    } else {
+        (86_400.0, "time (days)")
+    }
+}
+
+/// Merges consecutive rows so at most `max` remain: counts are summed, levels keep the
+/// bucket's maximum (so peaks stay visible), panic is "any".
+pub(crate) fn downsample(rows: &[SeriesRow], bucket_s: f64, max: usize) -> (Vec<SeriesRow>, f64) {
+    if rows.len() <= max || max == 0 {
+        return (rows.to_vec(), bucket_s);
+    }
+    let k = rows.len().div_ceil(max);
+    let out = rows
+        .chunks(k)
+        .map(|c| {
+            let mut m = c[0];
+            for r in &c[1..] {
+                m.arrivals += r.arrivals;
+                m.completions += r.completions;
+                m.errors += r.errors;
+                m.cold_starts += r.cold_starts;
+                m.in_flight = m.in_flight.max(r.in_flight);
+                m.queued = m.queued.max(r.queued);
+                m.ready = m.ready.max(r.ready);
+                m.starting = m.starting.max(r.starting);
+                m.desired = m.desired.max(r.desired);
+                m.panic |= r.panic;
+                m.p99_ms = m.p99_ms.max(r.p99_ms);
+            }
+            m
+        })
+        .collect();
+    (out, bucket_s * k as f64)
+}
+
+/// Axis tick text: short and stable (`0`, `2.5`, `1200`, `15k`).
+pub(crate) fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100_000.0 {
+        format!("{}k", crate::fmt::num(v / 1000.0, 0))
+    } else if a >= 10_000.0 {
+        format!("{}k", crate::fmt::num(v / 1000.0, 1))
+    } else if a >= 100.0 || a == 0.0 {
+        crate::fmt::num(v, 0)
+    } else if a >= 1.0 {
+        crate::fmt::num(v, 2)
+    } else {
+        crate::fmt::num(v, 3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_sums_and_peaks() {
+        let rows: Vec<SeriesRow> = (0..10)
+            .map(|i| SeriesRow {
+                t_s: f64::from(i),
+                arrivals: 1,
+                ready: u64::from(i == 3) * 5,
+                panic: i == 7,
+                ..Default::default()
+            })
+            .collect();
+        let (d, b) = downsample(&rows, 1.0, 4);
+        assert_eq!(b, 3.0);
+        assert_eq!(d.len(), 4);
+        assert_eq!(d.iter().map(|r| r.arrivals).sum::<u64>(), 10);
+        assert_eq!(d[1].ready, 5);
+        assert!(d[2].panic && !d[0].panic);
+        assert_eq!(d[1].t_s, 3.0);
+    }
+
+    #[test]
+    fn time_units_follow_the_horizon() {
+        assert_eq!(time_unit(60.0).1, "time (s)");
+        assert_eq!(time_unit(1800.0).1, "time (min)");
+        assert_eq!(time_unit(86_400.0 * 7.0).1, "time (h)");
+        assert_eq!(time_unit(86_400.0 * 90.0).1, "time (days)");
+    }
+}

@@ -1,0 +1,330 @@
+//! Charts over time: the per-variant timeline, all variants' instances, cold starts.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use scalelab_core::result::{RunResult, SeriesRow};
+
+use super::{
+    DrawResult, FONT, Swatch, downsample, fonts, legend_strip, tick, time_unit, titled,
+    variant_color,
+};
+
+/// Most points per line: beyond this, buckets are merged (a chart is 1200 px wide).
+const MAX_POINTS: usize = 1200;
+
+const PANIC_SHADE: RGBColor = RGBColor(255, 170, 60);
+const ZERO_SHADE: RGBColor = RGBColor(150, 150, 150);
+const ARRIVALS: RGBColor = RGBColor(31, 119, 180);
+const ERRORS: RGBColor = RGBColor(214, 39, 40);
+const READY: RGBColor = RGBColor(44, 160, 44);
+const DESIRED: RGBColor = RGBColor(30, 30, 30);
+const STARTING: RGBColor = RGBColor(255, 127, 14);
+
+/// The horizon shown: the document's duration, or the series' end when longer.
+fn horizon(r: &RunResult) -> f64 {
+    let end = r
+        .variants
+        .iter()
+        .filter_map(|v| v.series.as_ref())
+        .filter_map(|s| s.rows.last().map(|row| row.t_s + s.bucket_s))
+        .fold(0.0, f64::max);
+    r.duration_s.max(end).max(1.0)
+}
+
+/// `(start, end)` intervals, in seconds, where `pred` holds for consecutive rows.
+fn spans(rows: &[SeriesRow], bucket_s: f64, pred: impl Fn(&SeriesRow) -> bool) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut open: Option<(f64, f64)> = None;
+    for r in rows {
+        if pred(r) {
+            open = Some(match open {
+                Some((s, _)) => (s, r.t_s + bucket_s),
+                None => (r.t_s, r.t_s + bucket_s),
+            });
+        } else if let Some(span) = open.take() {
+            out.push(span);
+        }
+    }
+    out.extend(open);
+    out
+}
+
+/// Step-line points: each value holds for its whole bucket.
+fn steps(
+    rows: &[SeriesRow],
+    bucket_s: f64,
+    div: f64,
+    f: impl Fn(&SeriesRow) -> f64,
+) -> Vec<(f64, f64)> {
+    let mut pts = Vec::with_capacity(rows.len() * 2);
+    for r in rows {
+        let y = f(r);
+        pts.push((r.t_s / div, y));
+        pts.push(((r.t_s + bucket_s) / div, y));
+    }
+    pts
+}
+
+pub(super) fn timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    index: usize,
+    title: &str,
+) -> DrawResult<DB> {
+    let f = fonts(root);
+    let root = titled(root, title, f.title)?;
+    let Some(series) = r.variants.get(index).and_then(|v| v.series.as_ref()) else {
+        return Ok(());
+    };
+    let (rows, bucket) = downsample(&series.rows, series.bucket_s.max(1e-9), MAX_POINTS);
+    let hz = horizon(r);
+    let (div, xlabel) = time_unit(hz);
+    let x_max = hz / div;
+    let panic = spans(&rows, bucket, |x| x.panic);
+    let zero = spans(&rows, bucket, |x| x.ready + x.starting == 0);
+    let any_errors = rows.iter().any(|x| x.errors > 0);
+    let any_starting = rows.iter().any(|x| x.starting > 0);
+
+    let mut items = vec![("arrivals/s".to_string(), Swatch::Line(ARRIVALS, 2, false))];
+    if any_errors {
+        items.push(("errors/s".into(), Swatch::Line(ERRORS, 2, false)));
+    }
+    items.push(("ready instances".into(), Swatch::Line(READY, 3, false)));
+    if any_starting {
+        items.push(("ready + starting".into(), Swatch::Line(STARTING, 1, false)));
+    }
+    items.push((
+        "desired (autoscaler)".into(),
+        Swatch::Line(DESIRED, 2, true),
+    ));
+    if !panic.is_empty() {
+        items.push(("panic mode".into(), Swatch::Patch(PANIC_SHADE.mix(0.4))));
+    }
+    if !zero.is_empty() {
+        items.push((
+            "no instance (scaled to zero)".into(),
+            Swatch::Patch(ZERO_SHADE.mix(0.25)),
+        ));
+    }
+    let root = legend_strip(&root, &items, f.legend)?;
+    let height = root.dim_in_pixel().1;
+    let (top, bottom) = root.split_vertically(height * 45 / 100);
+
+    // Requests per second.
+    let rate = |n: u64| n as f64 / bucket;
+    let y_max = rows
+        .iter()
+        .map(|x| rate(x.arrivals).max(rate(x.errors)))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let mut c = ChartBuilder::on(&top)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(5)
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+    c.configure_mesh()
+        .y_desc("requests/s")
+        .axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    shade(&mut c, &panic, &zero, div, y_max)?;
+    c.draw_series(LineSeries::new(
+        steps(&rows, bucket, div, |x| rate(x.arrivals)),
+        ARRIVALS.stroke_width(2),
+    ))?;
+    if any_errors {
+        c.draw_series(LineSeries::new(
+            steps(&rows, bucket, div, |x| rate(x.errors)),
+            ERRORS.stroke_width(2),
+        ))?;
+    }
+
+    // Instances.
+    let i_max = rows
+        .iter()
+        .map(|x| (x.ready + x.starting).max(x.desired))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        * 1.15;
+    let mut c = ChartBuilder::on(&bottom)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(10)
+        .margin_bottom(5)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..i_max)?;
+    c.configure_mesh()
+        .x_desc(xlabel)
+        .y_desc("instances")
+        .axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    shade(&mut c, &panic, &zero, div, i_max)?;
+    if any_starting {
+        c.draw_series(LineSeries::new(
+            steps(&rows, bucket, div, |x| (x.ready + x.starting) as f64),
+            STARTING.stroke_width(1),
+        ))?;
+    }
+    c.draw_series(LineSeries::new(
+        steps(&rows, bucket, div, |x| x.ready as f64),
+        READY.stroke_width(3),
+    ))?;
+    c.draw_series(DashedLineSeries::new(
+        steps(&rows, bucket, div, |x| x.desired as f64),
+        8,
+        5,
+        DESIRED.stroke_width(2),
+    ))?;
+    Ok(())
+}
+
+fn shade<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    panic: &[(f64, f64)],
+    zero: &[(f64, f64)],
+    div: f64,
+    y_max: f64,
+) -> DrawResult<DB> {
+    c.draw_series(zero.iter().map(|&(a, b)| {
+        Rectangle::new(
+            [(a / div, 0.0), (b / div, y_max)],
+            ZERO_SHADE.mix(0.25).filled(),
+        )
+    }))?;
+    c.draw_series(panic.iter().map(|&(a, b)| {
+        Rectangle::new(
+            [(a / div, 0.0), (b / div, y_max)],
+            PANIC_SHADE.mix(0.4).filled(),
+        )
+    }))?;
+    Ok(())
+}
+
+/// One line per variant from `f` over its (downsampled) rows.
+fn per_variant<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    title: &str,
+    ylabel: &str,
+    f: impl Fn(&[SeriesRow], f64, f64) -> Vec<(f64, f64)>,
+) -> DrawResult<DB> {
+    let fs = fonts(root);
+    let root = titled(root, title, fs.title)?;
+    let items: Vec<(String, Swatch)> = r
+        .variants
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.series.is_some())
+        .map(|(i, v)| (v.name.clone(), Swatch::Line(variant_color(i), 3, false)))
+        .collect();
+    let root = legend_strip(&root, &items, fs.legend)?;
+    let hz = horizon(r);
+    let (div, xlabel) = time_unit(hz);
+    let lines: Vec<(usize, &str, Vec<(f64, f64)>)> = r
+        .variants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let s = v.series.as_ref()?;
+            let (rows, bucket) = downsample(&s.rows, s.bucket_s.max(1e-9), MAX_POINTS);
+            Some((i, v.name.as_str(), f(&rows, bucket, div)))
+        })
+        .collect();
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, _, p)| p.iter().map(|q| q.1))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let mut c = ChartBuilder::on(&root)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(10)
+        .margin_bottom(5)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..hz / div, 0.0..y_max)?;
+    c.configure_mesh()
+        .x_desc(xlabel)
+        .y_desc(ylabel)
+        .axis_desc_style((FONT, fs.axis))
+        .label_style((FONT, fs.tick))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    for (i, _, pts) in lines {
+        c.draw_series(LineSeries::new(pts, variant_color(i).stroke_width(3)))?;
+    }
+    Ok(())
+}
+
+pub(super) fn instances<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    title: &str,
+) -> DrawResult<DB> {
+    per_variant(root, r, title, "ready instances", |rows, bucket, div| {
+        steps(rows, bucket, div, |x| x.ready as f64)
+    })
+}
+
+pub(super) fn cold_starts<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    title: &str,
+) -> DrawResult<DB> {
+    per_variant(
+        root,
+        r,
+        title,
+        "cold starts (cumulative)",
+        |rows, bucket, div| {
+            let mut total = 0u64;
+            let mut pts = vec![(rows.first().map_or(0.0, |x| x.t_s / div), 0.0)];
+            for x in rows {
+                total += x.cold_starts;
+                pts.push(((x.t_s + bucket) / div, total as f64));
+            }
+            pts
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_join_consecutive_rows() {
+        let rows: Vec<SeriesRow> = [false, true, true, false, true]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| SeriesRow {
+                t_s: i as f64 * 2.0,
+                panic: p,
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(spans(&rows, 2.0, |r| r.panic), [(2.0, 6.0), (8.0, 10.0)]);
+    }
+}

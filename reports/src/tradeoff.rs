@@ -1,0 +1,132 @@
+//! The trade-off between variants in words: what each variant costs or saves against the first
+//! (the baseline), and what it does to tail latency and cold starts.
+
+use scalelab_core::result::{RunResult, VariantResult};
+
+use crate::exporters::cost_models;
+use crate::fmt;
+
+/// One sentence per variant after the first, comparing it with the first. Empty when the run
+/// has a single variant.
+pub fn tradeoff_sentences(r: &RunResult) -> Vec<String> {
+    let Some((base, rest)) = r.variants.split_first() else {
+        return Vec::new();
+    };
+    let models = cost_models(r);
+    rest.iter().map(|v| sentence(base, v, &models)).collect()
+}
+
+fn sentence(base: &VariantResult, v: &VariantResult, models: &[String]) -> String {
+    let mut clauses = Vec::new();
+    let cost: Vec<String> = models
+        .iter()
+        .filter_map(|m| {
+            let (b, o) = (base.cost.get(m)?, v.cost.get(m)?);
+            let (b, o) = (b.per_million_requests_usd, o.per_million_requests_usd);
+            let d = o - b;
+            let how = if d.abs() < 1e-9 {
+                "the same".to_string()
+            } else if d > 0.0 {
+                format!("{} more", fmt::usd(d))
+            } else {
+                format!("{} less", fmt::usd(-d))
+            };
+            Some((how, m, b, o))
+        })
+        .enumerate()
+        .map(|(i, (how, m, b, o))| {
+            let per = if i == 0 { " per million requests" } else { "" };
+            format!("{how}{per} under {m} ({} → {})", fmt::usd(b), fmt::usd(o))
+        })
+        .collect();
+    if !cost.is_empty() {
+        clauses.push(format!("costs {}", join_and(&cost)));
+    }
+    let (b99, o99) = (base.latency_ms.p99, v.latency_ms.p99);
+    clauses.push(if o99 < b99 {
+        format!("cuts p99 from {} ms to {} ms", fmt::ms(b99), fmt::ms(o99))
+    } else if o99 > b99 {
+        format!("raises p99 from {} ms to {} ms", fmt::ms(b99), fmt::ms(o99))
+    } else {
+        format!("keeps p99 at {} ms", fmt::ms(b99))
+    });
+    let (bc, oc) = (base.cold_starts.ratio, v.cold_starts.ratio);
+    if bc != oc {
+        clauses.push(format!(
+            "{} the share of requests delayed by a cold start from {} to {}",
+            if oc < bc { "lowers" } else { "raises" },
+            fmt::pct(bc),
+            fmt::pct(oc)
+        ));
+    }
+    let (be, oe) = (base.requests.error_ratio(), v.requests.error_ratio());
+    if be != oe {
+        clauses.push(format!(
+            "{} the error ratio from {} to {}",
+            if oe < be { "lowers" } else { "raises" },
+            fmt::pct(be),
+            fmt::pct(oe)
+        ));
+    }
+    format!("{} (vs {}) {}.", v.name, base.name, join_and(&clauses))
+}
+
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalelab_core::result::{Cost, Mode, SCHEMA_VERSION};
+
+    fn variant(name: &str, p99: f64, cost: f64, cold: f64) -> VariantResult {
+        let mut v = VariantResult {
+            name: name.into(),
+            ..Default::default()
+        };
+        v.latency_ms.p99 = p99;
+        v.cold_starts.ratio = cold;
+        v.cost.insert(
+            "cloud-run-instance".into(),
+            Cost {
+                per_million_requests_usd: cost,
+                ..Default::default()
+            },
+        );
+        v
+    }
+
+    #[test]
+    fn names_cost_and_latency_change() {
+        let r = RunResult {
+            schema: SCHEMA_VERSION,
+            scenario: "s".into(),
+            seed: 1,
+            mode: Mode::Sim,
+            variants: vec![
+                variant("baseline", 2310.0, 1.2, 0.032),
+                variant("min-1", 180.0, 1.62, 0.0),
+            ],
+            scalelab_version: String::new(),
+            scenario_path: None,
+            command: None,
+            duration_s: 60.0,
+            time_scale: None,
+            resolved_scenario: None,
+        };
+        let s = tradeoff_sentences(&r);
+        assert_eq!(
+            s,
+            [
+                "min-1 (vs baseline) costs $0.4200 more per million requests under cloud-run-instance \
+              ($1.200 → $1.620), cuts p99 from 2310.0 ms to 180.0 ms and lowers the share of \
+              requests delayed by a cold start from 3.20% to 0%."
+            ]
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Pieces several subcommands share: loading a scenario, choosing the seed, colour.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use scalelab_core::scenario::Scenario;
+
+use super::Failure;
+
+/// Reads and resolves a scenario; problems are bad input (exit 2).
+pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
+    Scenario::from_file(path).map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))
+}
+
+/// `--seed` if given, else the scenario's, else a fresh one (announced on stderr so the run can
+/// be reproduced).
+pub fn resolve_seed(flag: Option<&str>, scenario: Option<u64>) -> Result<u64, Failure> {
+    if let Some(s) = flag {
+        return scalelab_core::rng::parse_seed(s)
+            .map_err(|e| Failure::bad_input(anyhow::anyhow!("--seed: {e}")));
+    }
+    if let Some(s) = scenario {
+        return Ok(s);
+    }
+    let seed = crate::clock::random_seed();
+    eprintln!("seed: {seed} (pass --seed {seed} to reproduce)");
+    Ok(seed)
+}
+
+/// Parses a duration flag.
+pub fn duration_flag(name: &str, v: &str) -> Result<std::time::Duration, Failure> {
+    scalelab_core::duration::parse_duration(v)
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("{name}: {e}")))
+}
+
+/// Colour on stdout: only on a terminal, never with `NO_COLOR`.
+pub fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Progress bars only when stderr is a terminal.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
