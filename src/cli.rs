@@ -38,6 +38,179 @@ pub enum Command {
     Kpa(KpaCommand),
     /// Re-render saved results without re-running them; with two or more, compare them.
     Report(ReportArgs),
+    /// HTTP load against a URL: open loop at a rate or a scenario's workload (latency from the
+    /// intended send time), or closed loop with --connections; --merge combines shards.
+    Load(LoadArgs),
+    /// Serve a scenario live: a router/activator on 127.0.0.1 with real instances that the KPA
+    /// scales from zero and back; Ctrl-C drains and writes the result.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+scalelab serve scenarios/steady-api.toml --allow-unauthenticated\n  \
+scalelab serve scenarios/steady-api.toml --cmd \"python3 app.py\" --out live-run\n  \
+curl -H \"Authorization: Bearer $TOKEN\" \"$URL/?message=Hello\"   (URL and TOKEN are printed)\n\
+Metrics: $URL/_scalelab/metrics (and $URL/metrics unless --no-root-metrics).\n\
+A revision by tag: header x-scalelab-revision: TAG, or the path prefix /@TAG/.")]
+pub struct ServeArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Address to listen on; the default is loopback only, on a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Run each instance as this shell command, which must serve HTTP on $PORT (default:
+    /// synthetic in-process instances with the scenario's cold start and service times).
+    #[arg(long, value_name = "CMD")]
+    pub cmd: Option<String>,
+    /// Time from SIGTERM to SIGKILL when a --cmd instance is stopped.
+    #[arg(long, value_name = "D", default_value = "10s")]
+    pub termination_grace: String,
+    /// Master seed: a number or a git commit id (default: the scenario's `seed`, else random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Serve this variant (`baseline` or a `[[variants]]` name).
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Let requests in without a bearer token (Cloud Run's --allow-unauthenticated).
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+    /// The bearer token requests must carry (default: one is generated and printed).
+    #[arg(long, value_name = "TOKEN", env = "SCALELAB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Access-Control-Allow-Origin of the synthetic hello function.
+    #[arg(long, value_name = "ORIGIN", env = "ALLOWED_ORIGIN", default_value = "*")]
+    pub allowed_origin: String,
+    /// Synthetic instances answer an empty 200 instead of the hello function.
+    #[arg(long)]
+    pub no_hello: bool,
+    /// Leave /metrics to the service (metrics stay at /_scalelab/metrics).
+    #[arg(long)]
+    pub no_root_metrics: bool,
+    /// Wall seconds per scenario second (0.1 runs every duration ten times faster).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Stop by itself after this long (scenario time), as if interrupted.
+    #[arg(long, value_name = "D")]
+    pub stop_after: Option<String>,
+    /// Write result.json, timeseries.csv, charts and reports into DIR at the end.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write the event log (instance lifecycle, decisions; JSON lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Write one JSON line per request to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Output format of the final summary on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// No status line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The arrival process of quick mode (`scalelab load URL --rate R`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ArrivalKind {
+    /// Evenly spaced sends.
+    #[default]
+    Constant,
+    /// Exponential gaps (a Poisson process).
+    Poisson,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+scalelab load http://127.0.0.1:8080/ --rate 200 --duration 30s\n  \
+scalelab load http://127.0.0.1:8080/ --connections 50 --duration 10s\n  \
+scalelab load scenarios/spiky-api.toml --url http://127.0.0.1:8080 --shard 0/4 --out shard-0\n  \
+scalelab load --merge shard-*/result.json")]
+pub struct LoadArgs {
+    /// A URL (quick mode) or a scenario file whose workload to drive.
+    #[arg(value_name = "URL|SCENARIO", required_unless_present = "merge")]
+    pub target: Option<String>,
+    /// The target URL in scenario mode (default: the scenario's `[load] url`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Open-loop rate in quick mode: `200`, `200/s`, `600/m`.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<String>,
+    /// How long to send (quick mode), or the part of the scenario's workload to drive.
+    #[arg(long, short, value_name = "D")]
+    pub duration: Option<String>,
+    /// Arrival process of quick mode.
+    #[arg(long, value_enum, default_value_t)]
+    pub arrival: ArrivalKind,
+    /// Master seed: a number or a git commit id (default: the scenario's `seed`, else random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Closed loop with N connections when no rate is given; with --rate, caps the pool.
+    #[arg(long, short, value_name = "N")]
+    pub connections: Option<u32>,
+    /// Most HTTP/1.1 connections open at once in open loop (default 1000 or `[load]`).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Stop after N requests (of the unsharded schedule in open loop).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub requests: Option<u64>,
+    /// HTTP/2: prior knowledge (h2c) for http://, offered through ALPN for https://.
+    #[arg(long)]
+    pub http2: bool,
+    /// HTTP/2 connections to multiplex over.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub h2_connections: u32,
+    /// Request timeout, from send to the end of the response (default 30s or `[load]`).
+    #[arg(long, value_name = "D")]
+    pub timeout: Option<String>,
+    /// Connect timeout: TCP, TLS and HTTP handshake (default 5s or `[load]`).
+    #[arg(long, value_name = "D")]
+    pub connect_timeout: Option<String>,
+    /// How long in-flight requests may finish after the duration before they are aborted
+    /// (default: the timeout, at most 5s).
+    #[arg(long, value_name = "D")]
+    pub grace: Option<String>,
+    /// HTTP method in quick mode.
+    #[arg(long, short = 'm', value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// A request header in quick mode, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "H")]
+    pub headers: Vec<String>,
+    /// Request body in quick mode.
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body from a file in quick mode.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Fail the run (exit 1) as soon as a request is sent later than this after its intended
+    /// time: the generator could not keep up.
+    #[arg(long, value_name = "D")]
+    pub max_lag: Option<String>,
+    /// Write an HdrHistogram interval log (one latency histogram per second).
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// Send only shard i of n of the schedule (arrival index mod n = i); merge with --merge.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+    /// Merge result documents of shards (exact histograms) instead of running.
+    #[arg(long, num_args = 1.., value_name = "RESULT.json", conflicts_with = "target")]
+    pub merge: Vec<PathBuf>,
+    /// Runtime threads for the generator (1 is the most efficient on a small machine).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// Progress line on stderr every second (default: when stderr is a terminal).
+    #[arg(long)]
+    pub progress: bool,
+    /// No progress and no warnings on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write result.json and timeseries.csv into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -136,6 +136,9 @@ impl LoadConfig {
         if self.shard.count == 0 || self.shard.index >= self.shard.count {
             return bad("invalid shard");
         }
+        if self.shard.count > 1 && matches!(self.mode, LoopMode::Closed { .. }) {
+            return bad("--shard splits an open-loop schedule; a closed loop has none to split");
+        }
         Ok(())
     }
 }

@@ -490,3 +490,124 @@ pub fn summary(doc: &RunResult) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use scalelab_core::Time;
+    use scalelab_core::workload::WorkloadSpec;
+
+    use super::*;
+    use crate::recorder::Recorder;
+    use crate::{Outcome, Shard};
+
+    fn report(samples: &[(u64, u64, Outcome)]) -> LoadReport {
+        let mut r = Recorder::default();
+        let mut ends = Vec::new();
+        for &(at_us, lat_us, o) in samples {
+            let at = Time::from_nanos(at_us * 1000);
+            r.dispatched(at, at + Duration::from_micros(at_us % 97), true);
+            ends.push((at + Duration::from_micros(lat_us), at, o));
+        }
+        // A run records completions in time order.
+        ends.sort();
+        for (end, at, o) in ends {
+            r.finished(at, end, o, 2);
+        }
+        r.finish(Time::from_secs(3));
+        LoadReport {
+            recorder: r,
+            elapsed: Duration::from_secs(3),
+            connections_opened: 1,
+            peak_connections: 1,
+            unsent: 0,
+            stopped_early: None,
+        }
+    }
+
+    /// Merging the shards' documents gives exactly the histogram of one run over all samples.
+    #[test]
+    fn merged_histograms_equal_the_single_run() {
+        let samples: Vec<(u64, u64, Outcome)> = (0..5000u64)
+            .map(|i| {
+                let lat = 200 + (i * 7919) % 250_000;
+                let o = if i % 13 == 0 {
+                    Outcome::Http5xx
+                } else {
+                    Outcome::Http2xx
+                };
+                (i * 500, lat, o)
+            })
+            .collect();
+        let cfg = |shard| {
+            let mut c = LoadConfig::new(
+                "http://127.0.0.1:1/",
+                WorkloadSpec::default(),
+                Duration::from_secs(3),
+            );
+            c.shard = shard;
+            c
+        };
+        let whole = to_result(&cfg(Shard::ALL), &report(&samples));
+        let n = 3;
+        let docs: Vec<RunResult> = (0..n)
+            .map(|i| {
+                let part: Vec<_> = samples
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|(k, _)| *k as u32 % n == i)
+                    .map(|(_, s)| s)
+                    .collect();
+                to_result(&cfg(Shard { index: i, count: n }), &report(&part))
+            })
+            .collect();
+        let merged = merge(&docs).unwrap();
+        let (m, w) = (&merged.variants[0], &whole.variants[0]);
+        let hist =
+            |v: &VariantResult, k: &str| decode_histogram(v.extra[k].as_str().unwrap()).unwrap();
+        assert_eq!(hist(m, "latency_hdr"), hist(w, "latency_hdr"));
+        assert_eq!(hist(m, "send_lag_hdr"), hist(w, "send_lag_hdr"));
+        assert_eq!(m.latency_ms, w.latency_ms);
+        assert_eq!(m.requests, w.requests);
+        assert_eq!(m.extra["outcomes"], w.extra["outcomes"]);
+        assert_eq!(m.extra["send_lag_ms"], w.extra["send_lag_ms"]);
+        assert_eq!(m.extra["target_rate_per_s"], w.extra["target_rate_per_s"]);
+        let rows = |v: &VariantResult| {
+            v.series
+                .as_ref()
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| (r.arrivals, r.completions, r.errors))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(m), rows(w));
+    }
+
+    #[test]
+    fn merge_rejects_what_does_not_belong_together() {
+        let cfg = LoadConfig::new(
+            "http://127.0.0.1:1/",
+            WorkloadSpec::default(),
+            Duration::from_secs(1),
+        );
+        let a = to_result(&cfg, &report(&[(1, 100, Outcome::Http2xx)]));
+        assert!(merge(&[]).is_err());
+        let mut b = a.clone();
+        b.seed = 9;
+        assert!(merge(&[a.clone(), b]).is_err());
+        let mut c = a.clone();
+        c.mode = Mode::Sim;
+        assert!(merge(&[a.clone(), c]).is_err());
+        let mut d = a.clone();
+        d.variants[0].extra.remove("latency_hdr");
+        assert!(merge(&[a.clone(), d]).is_err());
+        let mut e = a.clone();
+        e.variants[0]
+            .extra
+            .insert("latency_hdr".into(), json!("%%%"));
+        assert!(merge(&[a, e]).is_err());
+    }
+}

@@ -24,8 +24,9 @@
 //! let workload = WorkloadSpec {
 //!     phases: vec![Phase { duration: d, arrival: ArrivalSpec::Poisson { rate: 200.0 } }],
 //! };
-//! let report = run(&LoadConfig::new("http://127.0.0.1:8080/", workload, d)).await?;
-//! let doc = to_result(&LoadConfig::new("http://127.0.0.1:8080/", WorkloadSpec::default(), d), &report);
+//! let cfg = LoadConfig::new("http://127.0.0.1:8080/", workload, d);
+//! let report = run(&cfg).await?;
+//! let doc = to_result(&cfg, &report);
 //! println!("p99 {} ms", doc.variants[0].latency_ms.p99);
 //! # Ok(()) }
 //! ```
@@ -50,7 +51,7 @@ mod target;
 
 pub use config::{LoadConfig, LoopMode};
 pub use document::{decode_histogram, encode_histogram, merge, summary, to_result};
-pub use engine::{LoadReport, run};
+pub use engine::{LoadReport, run, run_blocking};
 pub use error::LoadError;
 pub use outcome::{Bucket, OUTCOMES, Outcome};
 pub use recorder::{HIST_MAX_US, HIST_SIGFIG, Recorder, SecondRow, new_histogram};

@@ -83,9 +83,11 @@ fn chart_help(kind: &ChartKind) -> &'static str {
     }
 }
 
-/// Inline SVG without an XML prolog.
-fn inline_svg(svg: &str) -> &str {
-    svg.find("<svg").map_or(svg, |i| &svg[i..])
+/// Inline SVG without an XML prolog or namespace declaration (HTML5 does not need it, and the
+/// page then names no URL at all).
+fn inline_svg(svg: &str) -> String {
+    let s = svg.find("<svg").map_or(svg, |i| &svg[i..]);
+    s.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
 impl HtmlExporter {

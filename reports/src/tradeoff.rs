@@ -31,12 +31,16 @@ fn sentence(base: &VariantResult, v: &VariantResult, models: &[String]) -> Strin
             } else {
                 format!("{} less", fmt::usd(-d))
             };
-            Some((how, m, b, o))
+            Some((how, m, b, o, d.abs() < 1e-9))
         })
         .enumerate()
-        .map(|(i, (how, m, b, o))| {
+        .map(|(i, (how, m, b, o, same))| {
             let per = if i == 0 { " per million requests" } else { "" };
-            format!("{how}{per} under {m} ({} → {})", fmt::usd(b), fmt::usd(o))
+            if same {
+                format!("{how}{per} under {m}")
+            } else {
+                format!("{how}{per} under {m} ({} → {})", fmt::usd(b), fmt::usd(o))
+            }
         })
         .collect();
     if !cost.is_empty() {
@@ -68,7 +72,8 @@ fn sentence(base: &VariantResult, v: &VariantResult, models: &[String]) -> Strin
             fmt::pct(oe)
         ));
     }
-    format!("{} (vs {}) {}.", v.name, base.name, join_and(&clauses))
+    // Clauses are separated by semicolons: the cost clause has its own commas and "and".
+    format!("{} (vs {}): {}.", v.name, base.name, clauses.join("; "))
 }
 
 fn join_and(parts: &[String]) -> String {
@@ -123,9 +128,9 @@ mod tests {
         assert_eq!(
             s,
             [
-                "min-1 (vs baseline) costs $0.4200 more per million requests under cloud-run-instance \
-              ($1.200 → $1.620), cuts p99 from 2310.0 ms to 180.0 ms and lowers the share of \
-              requests delayed by a cold start from 3.20% to 0%."
+                "min-1 (vs baseline): costs $0.4200 more per million requests under \
+                 cloud-run-instance ($1.200 → $1.620); cuts p99 from 2310.0 ms to 180.0 ms; lowers \
+                 the share of requests delayed by a cold start from 3.20% to 0%."
             ]
         );
     }

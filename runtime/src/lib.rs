@@ -1,3 +1,583 @@
-//! scalelab's live runtime: a real router/activator on tokio + hyper in front of real instances,
-//! scaled by the same `scalelab-core` policies as the simulator.
+//! scalelab's live runtime: a real router/activator on tokio + hyper in front of real
+//! instances, scaled by the same `scalelab-core` policies as the simulator.
+//!
+//! ```text
+//!  client ─▶ router (auth, /_scalelab/metrics, tag or traffic split)
+//!              │  core::router::RevisionRouter: start, queue in the activator / queue-proxy, 503
+//!              ▼
+//!           instance (synthetic hyper server, or a child process listening on $PORT)
+//!              ▲ ready after a sampled cold start / when the port answers
+//!  driver: 1 s scrape ─▶ core Decider (2 s tick, pokes) ─▶ core KpaScaler ─▶ start / stop
+//! ```
+//!
+//! The platform (`platform.rs`) makes exactly the simulator's calls (`sim/src/platform.rs`)
+//! with scenario time from one clock (`clock.rs`), so a live run and a simulated run of the
+//! same scenario can be compared. A run is started with [`start`] and ended with
+//! [`Handle::shutdown`], which stops accepting, drains the requests in flight, stops the
+//! instances and returns the result document (mode `live`).
+//!
+//! ```no_run
+//! # async fn demo(scenario: scalelab_core::scenario::Scenario) -> Result<(), scalelab_runtime::Error> {
+//! let handle = scalelab_runtime::start(&scenario, scalelab_runtime::Options::default()).await?;
+//! println!("listening on {} (token {:?})", handle.url(), handle.token());
+//! // ... send requests ...
+//! let result = handle.shutdown().await;
+//! println!("{} requests", result.variants[0].requests.arrived);
+//! # Ok(()) }
+//! ```
+//!
+//! Reserved paths: `/_scalelab/metrics` (Prometheus text) always, and `/metrics` as well unless
+//! [`Options::root_metrics`] is false (then `/metrics` goes to the service). Both need the
+//! bearer token when authentication is on.
+
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+mod driver;
+mod front;
+mod hello;
+mod instance;
+mod measure;
+mod platform;
+mod prom;
+mod sink;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use scalelab_core::Time;
+use scalelab_core::billing::{Meter, RevisionBilling};
+use scalelab_core::result::{
+    AutoscalerStats, CdfPoint, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION,
+    VariantResult, check_slo, round3,
+};
+use scalelab_core::scenario::{BASELINE, Scenario};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use clock::Clock;
+pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER};
+pub use hello::{message_and_name, respond as hello_respond};
+pub use instance::SERVICE_NS_HEADER;
+
+use crate::platform::{Shared, lock};
+
+/// What the instances are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InstanceKind {
+    /// In-process HTTP servers with the scenario's sampled cold start and service times.
+    Synthetic {
+        /// Serve the hello-function contract (else an empty `200`).
+        hello: bool,
+        /// `Access-Control-Allow-Origin` of the hello function (`*` by default).
+        allowed_origin: String,
+    },
+    /// A child process per instance, `sh -c CMD` with `PORT` set (the Cloud Run contract).
+    Command {
+        /// The shell command.
+        cmd: String,
+        /// Time between SIGTERM and SIGKILL when the instance is stopped (wall time).
+        termination_grace: Duration,
+    },
+}
+
+impl Default for InstanceKind {
+    fn default() -> Self {
+        InstanceKind::Synthetic {
+            hello: true,
+            allowed_origin: "*".into(),
+        }
+    }
+}
+
+/// Who may call the service.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// Requests need `Authorization: Bearer <token>` with a token generated at start (see
+    /// [`Handle::token`]). Cloud Run's default.
+    #[default]
+    Generate,
+    /// Requests need `Authorization: Bearer <this token>`.
+    Token(String),
+    /// Anyone who can reach the address (`--allow-unauthenticated`).
+    AllowUnauthenticated,
+}
+
+/// Options of [`start`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The master seed (cold starts, service times, routing and traffic split draw from its
+    /// named streams, as in the simulator).
+    pub seed: u64,
+    /// The variant to serve (`None`: the baseline).
+    pub variant: Option<String>,
+    /// Where the router listens (default `127.0.0.1:0`, an OS-assigned port on loopback).
+    pub listen: SocketAddr,
+    /// Synthetic or command instances.
+    pub instances: InstanceKind,
+    /// Access control.
+    pub auth: Auth,
+    /// Wall seconds per scenario second (1 = real time; 0.1 runs ten times faster).
+    pub time_scale: f64,
+    /// Write the event log (JSON lines) to this file.
+    pub events: Option<PathBuf>,
+    /// Write one JSON line per request to this file.
+    pub request_log: Option<PathBuf>,
+    /// Serve metrics at `/metrics` as well as `/_scalelab/metrics`.
+    pub root_metrics: bool,
+    /// How long shutdown waits for requests in flight (scenario time; default: the longest
+    /// request timeout of the scenario).
+    pub drain_timeout: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 0,
+            variant: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            instances: InstanceKind::default(),
+            auth: Auth::default(),
+            time_scale: 1.0,
+            events: None,
+            request_log: None,
+            root_metrics: true,
+            drain_timeout: None,
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An output file could not be created.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `variant` names no variant of the scenario.
+    #[error("no variant named \"{0}\" (the scenario has: {1})")]
+    NoSuchVariant(String, String),
+    /// An option is out of range.
+    #[error("{0}")]
+    InvalidOption(String),
+}
+
+/// A snapshot of the platform, for a status line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Status {
+    /// Scenario time.
+    pub t: Time,
+    /// Ready instances.
+    pub ready: u64,
+    /// Starting instances.
+    pub starting: u64,
+    /// The autoscaler's desired instances.
+    pub desired: u64,
+    /// Requests arrived and not answered (queued included).
+    pub in_flight: u64,
+    /// Requests waiting for an instance slot.
+    pub queued: u64,
+    /// Any revision in panic mode.
+    pub panic: bool,
+    /// Requests arrived so far.
+    pub arrived: u64,
+    /// Requests answered by an instance so far.
+    pub completed: u64,
+    /// Requests rejected, failed or timed out so far.
+    pub errors: u64,
+}
+
+/// A running live platform.
+pub struct Handle {
+    addr: SocketAddr,
+    token: Option<String>,
+    sh: Arc<Shared>,
+    front: Arc<front::Front>,
+    stop_accept: watch::Sender<bool>,
+    stop_driver: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    driver: JoinHandle<()>,
+    drain: Duration,
+    grace: Duration,
+    scenario: Scenario,
+    seed: u64,
+}
+
+/// A bearer token nobody can guess: 128 bits from the process's random hasher keys (no clock,
+/// no global RNG, and not derived from the run's seed).
+fn generate_token() -> String {
+    use std::hash::BuildHasher;
+    let a = std::collections::hash_map::RandomState::new().hash_one(0x746f_6b65_6e5f_6131_u64);
+    let b = std::collections::hash_map::RandomState::new().hash_one(a);
+    format!("{a:016x}{b:016x}")
+}
+
+/// Starts the platform for `scenario` (its baseline, or `opts.variant`): binds the router,
+/// starts the initial instances and the autoscaler. Must be called within a tokio runtime
+/// with time and I/O enabled.
+pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> {
+    if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
+        return Err(Error::InvalidOption(format!(
+            "time scale must be a number > 0, got {}",
+            opts.time_scale
+        )));
+    }
+    let variant = opts.variant.clone().unwrap_or_else(|| BASELINE.to_string());
+    let s = match scenario.run(&variant) {
+        Some(s) => s.clone(),
+        None => {
+            let names: Vec<&str> = scenario.runs().iter().map(|(n, _)| *n).collect();
+            return Err(Error::NoSuchVariant(variant, names.join(", ")));
+        }
+    };
+    if let InstanceKind::Command { cmd, .. } = &opts.instances
+        && cmd.trim().is_empty()
+    {
+        return Err(Error::InvalidOption("the instance command is empty".into()));
+    }
+    let create = |p: &PathBuf| {
+        sink::Sink::create(p).map_err(|source| Error::Create {
+            path: p.clone(),
+            source,
+        })
+    };
+    let events = opts.events.as_ref().map(create).transpose()?;
+    let request_log = opts.request_log.as_ref().map(create).transpose()?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let token = match &opts.auth {
+        Auth::Generate => Some(generate_token()),
+        Auth::Token(t) => Some(t.clone()),
+        Auth::AllowUnauthenticated => None,
+    };
+    if token
+        .as_deref()
+        .is_some_and(|t| t.is_empty() || t.chars().any(|c| c.is_whitespace()))
+    {
+        return Err(Error::InvalidOption(
+            "the token must be non-empty and without spaces".into(),
+        ));
+    }
+    let grace = match &opts.instances {
+        InstanceKind::Command {
+            termination_grace, ..
+        } => *termination_grace,
+        InstanceKind::Synthetic { .. } => Duration::ZERO,
+    };
+    let clock = Clock::start(opts.time_scale);
+    let sh = Arc::new(Shared::new(
+        &s,
+        opts.seed,
+        variant,
+        clock,
+        opts.instances.clone(),
+        events,
+        request_log,
+    ));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1024)
+        .build({
+            let mut c = hyper_util::client::legacy::connect::HttpConnector::new();
+            c.set_nodelay(true);
+            c
+        });
+    let front = Arc::new(front::Front {
+        sh: sh.clone(),
+        client,
+        token: token.clone(),
+        root_metrics: opts.root_metrics,
+        draining: std::sync::atomic::AtomicBool::new(false),
+    });
+    sh.boot();
+    let (stop_accept, accept_rx) = watch::channel(false);
+    let (stop_driver, driver_rx) = watch::channel(false);
+    let driver = tokio::spawn(driver::run(sh.clone(), driver_rx));
+    let server = tokio::spawn(accept_loop(listener, front.clone(), accept_rx));
+    let max_timeout = s
+        .revisions
+        .iter()
+        .map(|r| r.service.timeout)
+        .max()
+        .unwrap_or_default();
+    Ok(Handle {
+        addr,
+        token,
+        sh,
+        front,
+        stop_accept,
+        stop_driver,
+        server,
+        driver,
+        drain: opts.drain_timeout.unwrap_or(max_timeout),
+        grace,
+        scenario: s,
+        seed: opts.seed,
+    })
+}
+
+/// Accepts connections until told to stop, then lets open connections finish their requests.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    front: Arc<front::Front>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let f = front.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let f = f.clone();
+            async move { Ok::<_, Infallible>(front::handle(f, req).await) }
+        });
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+impl Handle {
+    /// The router's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bearer token requests need (`None` when unauthenticated access is allowed).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The scenario clock of this run.
+    pub fn clock(&self) -> Clock {
+        self.sh.clock
+    }
+
+    /// The current state, for a status line.
+    pub fn status(&self) -> Status {
+        let l = self.sh.levels();
+        let g = lock(&self.sh.global);
+        Status {
+            t: self.sh.clock.now(),
+            ready: l.ready,
+            starting: l.starting,
+            desired: l.desired,
+            in_flight: l.in_flight,
+            queued: l.queued,
+            panic: l.panic,
+            arrived: g.m.arrived,
+            completed: g.m.completed,
+            errors: g.m.rejected + g.m.timed_out,
+        }
+    }
+
+    /// The Prometheus exposition `/metrics` serves.
+    pub fn metrics(&self) -> String {
+        prom::render(&self.sh)
+    }
+
+    /// Ends the run: stops accepting connections and answers new requests on open ones with
+    /// 503, waits (up to the drain timeout) for the requests in flight, stops every instance
+    /// (SIGTERM, grace period, SIGKILL for commands), and returns the result document.
+    pub async fn shutdown(self) -> RunResult {
+        let sh = self.sh.clone();
+        self.front.draining.store(true, Ordering::Relaxed);
+        let _ = self.stop_accept.send(true);
+        // Drain: the autoscaler keeps running, so queued requests still get instances.
+        let drain_until = sh.clock.wall_now() + sh.clock.to_wall(self.drain);
+        while sh.in_system() > 0 && sh.clock.wall_now() < drain_until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        sh.closing.store(true, Ordering::Relaxed);
+        let _ = self.stop_driver.send(true);
+        let _ = self.driver.await;
+        for r in 0..sh.revs.len() {
+            sh.ctx(r).stop_all();
+        }
+        // Instances stop after their shutdown time (synthetic) or their grace period.
+        let longest_shutdown = self
+            .scenario
+            .revisions
+            .iter()
+            .map(|r| r.service.shutdown)
+            .max()
+            .unwrap_or_default();
+        let stop_until = sh.clock.wall_now()
+            + sh.clock.to_wall(longest_shutdown)
+            + self.grace
+            + Duration::from_secs(2);
+        while sh.alive() > 0 && sh.clock.wall_now() < stop_until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Requests still queued or running after the drain are reported in flight at the end.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
+        let end = sh.clock.now();
+        driver::roll_series(&sh, end);
+        finish(&sh, &self.scenario, self.seed, end)
+    }
+}
+
+/// The result document, from the run's measurements at `end`.
+fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, end: Time) -> RunResult {
+    let levels = sh.levels();
+    let mut g = lock(&sh.global);
+    if !end.0.is_multiple_of(g.series.bucket_ns()) {
+        g.series.close(levels);
+    }
+    let series =
+        std::mem::replace(&mut g.series, measure::SeriesBuilder::new(1_000_000_000)).finish();
+    let billing = std::mem::replace(
+        &mut g.billing,
+        Meter::new(&s.billing, &RevisionBilling::from_scenario(s)),
+    );
+    let m = &g.m;
+    let horizon_s = end.as_secs_f64().max(1e-9);
+    let instance_seconds = m.alive.total_secs(end);
+    let mut cost = billing.finish(end);
+    for c in cost.values_mut() {
+        c.per_million_requests_usd = if m.arrived > 0 {
+            c.total_usd * 1e6 / m.arrived as f64
+        } else {
+            0.0
+        };
+    }
+    let in_flight_at_end = m.in_system.level();
+    let mut v = VariantResult {
+        name: sh.variant.clone(),
+        requests: Requests {
+            arrived: m.arrived,
+            completed: m.completed,
+            rejected: m.rejected,
+            timed_out: m.timed_out,
+            in_flight_at_end,
+        },
+        latency_ms: m.latency.summary(),
+        latency_ms_cold: Some(m.latency_cold.summary()),
+        latency_ms_warm: Some(m.latency_warm.summary()),
+        latency_cdf: Some(
+            m.latency
+                .cdf()
+                .into_iter()
+                .map(|(ms, fraction)| CdfPoint { ms, fraction })
+                .collect(),
+        ),
+        cold_starts: ColdStarts {
+            count: m.cold_starts,
+            requests_delayed: m.delayed,
+            ratio: if m.arrived > 0 {
+                m.delayed as f64 / m.arrived as f64
+            } else {
+                0.0
+            },
+        },
+        instances: Instances {
+            peak: m.peak,
+            mean: round3(instance_seconds / horizon_s),
+            instance_seconds: round3(instance_seconds),
+            idle_instance_seconds: round3(m.idle_ready.total_secs(end)),
+            time_at_zero_s: round3(m.at_zero.total_secs(end)),
+            scale_to_zero_events: m.scale_to_zero_events,
+        },
+        autoscaler: AutoscalerStats {
+            ticks: m.ticks,
+            panic_episodes: m.panic_episodes,
+            panic_seconds: round3(m.panic.total_secs(end)),
+        },
+        cost,
+        slo: Default::default(),
+        timeseries: None,
+        series: Some(series),
+        extra: Default::default(),
+    };
+    let e = &mut v.extra;
+    e.insert("end_s".into(), round3(end.as_secs_f64()).into());
+    e.insert(
+        "mean_in_system".into(),
+        round3(m.in_system.total_secs(end) / horizon_s).into(),
+    );
+    e.insert(
+        "mean_busy_instances".into(),
+        round3(m.busy_instances.total_secs(end) / horizon_s).into(),
+    );
+    e.insert("instance_errors".into(), m.failed.into());
+    e.insert("instance_crashes".into(), m.crashes.into());
+    e.insert("driver_lag_events".into(), m.lag_events.into());
+    e.insert("driver_lag_max_s".into(), round3(m.lag_max_s).into());
+    if let Some(note) = scalelab_core::billing::break_even_note(&v.cost) {
+        v.extra.insert("billing_note".into(), note.into());
+    }
+    drop(g);
+    for (name, sink) in [
+        ("event_log_error", &sh.events),
+        ("request_log_error", &sh.request_log),
+    ] {
+        if let Some(sink) = sink
+            && let Err(e) = sink.close()
+        {
+            v.extra.insert(name.into(), e.into());
+        }
+    }
+    let first_model = s.billing.models.first().map(String::as_str);
+    v.slo = check_slo(&s.slo, &v, first_model);
+    RunResult {
+        schema: SCHEMA_VERSION,
+        scenario: s.name.clone(),
+        seed,
+        mode: Mode::Live,
+        variants: vec![v],
+        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_path: Some(s.path.display().to_string()),
+        command: None,
+        duration_s: round3(end.as_secs_f64()),
+        time_scale: Some(sh.clock.scale()),
+        resolved_scenario: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -22,8 +22,9 @@
 //! - Time is an integer number of nanoseconds since the start of the run ([`scalelab_core::Time`]).
 //! - Events are processed in order of time; events scheduled for the same instant are processed in
 //!   the order they were scheduled (FIFO, by an insertion sequence number).
-//! - The next arrival is generated lazily; when it falls at the same instant as a scheduled event,
-//!   the scheduled event is processed first.
+//! - Arrivals are events like the others: the next arrival is generated lazily and scheduled
+//!   when the previous one is processed, so among equal times it takes its place by that
+//!   insertion.
 //! - The per-second metric scrape at t = k s comes before the decider tick of the same second
 //!   (even k), which uses it; a poke (the first request to a revision at zero) runs the decider at
 //!   once, after the activator's immediate stat is recorded.
@@ -269,7 +270,18 @@ pub fn run_variant(
     }
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
-    let _ = m.latency_sum_ns;
-    let _ = m.busy_ns_total;
+    let started = m.begun;
+    v.extra.insert(
+        "waited_ratio".into(),
+        (if m.begun > 0 { m.waited as f64 / m.begun as f64 } else { 0.0 }).into(),
+    );
+    v.extra.insert(
+        "mean_wait_ms".into(),
+        (if started > 0 { round3(m.wait_ns_total as f64 / started as f64 / 1e6) } else { 0.0 }).into(),
+    );
+    v.extra.insert(
+        "mean_latency_exact_ms".into(),
+        (if m.completed > 0 { m.latency_sum_ns as f64 / m.completed as f64 / 1e6 } else { 0.0 }).into(),
+    );
     Ok((v, log, m.events))
 }

@@ -39,6 +39,8 @@ enum Ev {
     Reconcile(u16),
     Stopped(u32),
     Expire(u16),
+    /// The next intended arrival (scheduled when the previous one is processed).
+    Arrival,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +152,9 @@ pub struct Measured {
     pub(crate) panic_episodes: u64,
     pub(crate) events: u64,
     pub(crate) end: Time,
-    pub(crate) busy_ns_total: u128,
+    pub(crate) waited: u64,
+    pub(crate) begun: u64,
+    pub(crate) wait_ns_total: u128,
     pub(crate) violations: Vec<String>,
 }
 
@@ -158,7 +162,6 @@ pub struct Measured {
 pub struct Platform<'a> {
     q: EventQueue<Ev>,
     arrivals: Arrivals,
-    next_arrival: Option<Time>,
     split: TrafficSplit,
     rng_split: SimRng,
     revs: Vec<Rev>,
@@ -240,12 +243,10 @@ impl<'a> Platform<'a> {
             || bucket_for(duration_nanos(s.duration)),
             duration_nanos,
         );
-        let mut arrivals = Arrivals::new(&s.workload, s.duration, stream(seed, "arrivals"));
-        let next_arrival = arrivals.next();
+        let arrivals = Arrivals::new(&s.workload, s.duration, stream(seed, "arrivals"));
         let mut p = Platform {
             q: EventQueue::default(),
             arrivals,
-            next_arrival,
             split: TrafficSplit::new(&s.revisions.iter().map(|r| r.traffic_percent).collect::<Vec<_>>()),
             rng_split: stream(seed, "split"),
             revs,
@@ -281,7 +282,9 @@ impl<'a> Platform<'a> {
                 panic_episodes: 0,
                 events: 0,
                 end: Time::ZERO,
-                busy_ns_total: 0,
+                waited: 0,
+                begun: 0,
+                wait_ns_total: 0,
                 violations: Vec::new(),
             },
             opts,
@@ -312,6 +315,9 @@ impl<'a> Platform<'a> {
             }
         }
         self.q.push(Time::from_secs(1), Ev::Second);
+        if let Some(t) = self.arrivals.next() {
+            self.q.push(t, Ev::Arrival);
+        }
     }
 
     fn log(&mut self, now: Time, event: Event) {
@@ -333,25 +339,14 @@ impl<'a> Platform<'a> {
     /// request finishes or the drain limit passes.
     pub fn run(mut self) -> Result<(Measured, Meter, SeriesBuilder), SimError> {
         let mut now = Time::ZERO;
-        loop {
-            let next_ev = self.q.peek_time();
-            let take_arrival = match (self.next_arrival, next_ev) {
-                (Some(a), Some(e)) => a < e,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if take_arrival {
-                now = self.next_arrival.take().expect("checked");
-                self.next_arrival = self.arrivals.next();
-                self.arrival(now);
-            } else {
-                let Some((t, ev)) = self.q.pop() else { break };
-                now = t;
-                if now > self.hard_end || (now >= self.horizon && self.m.in_system.level() == 0 && self.next_arrival.is_none() && matches!(ev, Ev::Second)) {
-                    break;
-                }
-                self.handle(now, ev);
+        while let Some((t, ev)) = self.q.pop() {
+            now = t;
+            // After the horizon, stop at the first whole second with nothing left in flight.
+            let drained = now >= self.horizon && self.m.in_system.level() == 0;
+            if now > self.hard_end || (drained && matches!(ev, Ev::Second)) {
+                break;
             }
+            self.handle(now, ev);
             self.m.events += 1;
             if self.m.events > self.max_events {
                 return Err(SimError::TooManyEvents { limit: self.max_events, at: now });
@@ -424,6 +419,12 @@ impl<'a> Platform<'a> {
             }
             Ev::Stopped(i) => self.stopped(now, i),
             Ev::Expire(r) => self.expire(now, r as usize),
+            Ev::Arrival => {
+                self.arrival(now);
+                if let Some(t) = self.arrivals.next() {
+                    self.q.push(t, Ev::Arrival);
+                }
+            }
         }
     }
 
@@ -571,6 +572,11 @@ impl<'a> Platform<'a> {
             i.meter.on_arrival(now, req.proxied);
         }
         req.state = ReqState::Running(inst);
+        self.m.begun += 1;
+        if now > req.arrival {
+            self.m.waited += 1;
+            self.m.wait_ns_total += u128::from(now.0 - req.arrival.0);
+        }
         if i.ready_at > req.arrival {
             req.cold = true;
         }

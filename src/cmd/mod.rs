@@ -2,8 +2,10 @@
 
 mod common;
 mod kpa;
+mod load;
 mod sim;
 mod report;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -60,5 +62,7 @@ pub fn dispatch(cli: Cli) -> CmdResult {
         Command::Sim(a) => sim::run(a),
         Command::Kpa(KpaCommand::Replay(a)) => kpa::replay(a),
         Command::Report(a) => report::run(a),
+        Command::Load(a) => load::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -1,5 +1,9 @@
 //! End-to-end tests of the `scalelab` command: one test binary, one module per area.
 
 mod report;
+mod serve;
+mod sim;
+mod kpa;
+mod load;
 mod support;
 mod validate;

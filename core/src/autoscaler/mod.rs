@@ -35,7 +35,8 @@
 //!   activator's `report(now)`, recorded the same way (same second = summed).
 //! - **Every 2 s (tick, t = 2m s + phase)**: `let t = decider.tick(now, ready, reachable)`; if
 //!   `t.notify`, reconcile.
-//! - **Reconcile** (on notify, when the ready count changes, at `scaler.next_requeue()`):
+//! - **Reconcile** (once at creation, then on notify, when the ready count changes, and at
+//!   `scaler.next_requeue()`):
 //!   `scaler.reconcile(now, ScalerInput { decider: decider.status(), ready, reachable })`, then
 //!   apply `replicas` (start or stop instances), route through the activator while
 //!   `activator_in_path`, and schedule the next reconcile at `requeue_at`.

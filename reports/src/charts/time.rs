@@ -147,13 +147,12 @@ pub(super) fn timeline<DB: DrawingBackend>(
     }
 
     // Instances.
-    let i_max = rows
-        .iter()
-        .map(|x| (x.ready + x.starting).max(x.desired))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        * 1.15;
+    let (i_max, i_labels) = count_axis(
+        rows.iter()
+            .map(|x| (x.ready + x.starting).max(x.desired))
+            .max()
+            .unwrap_or(0),
+    );
     let mut c = ChartBuilder::on(&bottom)
         .margin_left(10)
         .margin_right(30)
@@ -165,10 +164,11 @@ pub(super) fn timeline<DB: DrawingBackend>(
     c.configure_mesh()
         .x_desc(xlabel)
         .y_desc("instances")
+        .y_labels(i_labels)
         .axis_desc_style((FONT, f.axis))
         .label_style((FONT, f.tick))
         .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&count_tick)
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.1))
         .draw()?;
@@ -238,19 +238,19 @@ fn per_variant<DB: DrawingBackend>(
     let root = legend_strip(&root, &items, fs.legend)?;
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
-    let lines: Vec<(usize, &str, Vec<(f64, f64)>)> = r
+    let lines: Vec<(usize, Vec<(f64, f64)>)> = r
         .variants
         .iter()
         .enumerate()
         .filter_map(|(i, v)| {
             let s = v.series.as_ref()?;
             let (rows, bucket) = downsample(&s.rows, s.bucket_s.max(1e-9), MAX_POINTS);
-            Some((i, v.name.as_str(), f(&rows, bucket, div)))
+            Some((i, f(&rows, bucket, div)))
         })
         .collect();
     let y_max = lines
         .iter()
-        .flat_map(|(_, _, p)| p.iter().map(|q| q.1))
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.15;
@@ -272,20 +272,112 @@ fn per_variant<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.1))
         .draw()?;
-    for (i, _, pts) in lines {
+    for (i, pts) in lines {
         c.draw_series(LineSeries::new(pts, variant_color(i).stroke_width(3)))?;
     }
     Ok(())
 }
 
+/// A y range for a count that peaks at `max`, and how many labels to ask for so small counts
+/// get whole-number ticks.
+fn count_axis(max: u64) -> (f64, usize) {
+    let top = max.max(1);
+    if top <= 10 {
+        (top as f64 + 0.5, top as usize + 1)
+    } else {
+        (top as f64 * 1.1, 10)
+    }
+}
+
+/// Tick text for counts: whole numbers only.
+fn count_tick(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        tick(*v)
+    } else {
+        String::new()
+    }
+}
+
+/// Ready instances of every variant, one small panel per variant on a shared time axis and a
+/// shared scale (overlaid step lines of equal height hide each other).
 pub(super) fn instances<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &RunResult,
     title: &str,
 ) -> DrawResult<DB> {
-    per_variant(root, r, title, "ready instances", |rows, bucket, div| {
-        steps(rows, bucket, div, |x| x.ready as f64)
-    })
+    let fs = fonts(root);
+    let root = titled(root, title, fs.title)?;
+    let hz = horizon(r);
+    let (div, xlabel) = time_unit(hz);
+    let panels: Vec<(usize, &str, Vec<SeriesRow>, f64)> = r
+        .variants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let s = v.series.as_ref()?;
+            let (rows, bucket) = downsample(&s.rows, s.bucket_s.max(1e-9), MAX_POINTS);
+            Some((i, v.name.as_str(), rows, bucket))
+        })
+        .collect();
+    let peak = panels
+        .iter()
+        .flat_map(|p| p.2.iter().map(|x| x.ready))
+        .max()
+        .unwrap_or(0);
+    let (y_max, _) = count_axis(peak);
+    let n = panels.len().max(1);
+    let h = root.dim_in_pixel().1;
+    let x_area = 50u32;
+    let panel_h = (h.saturating_sub(x_area)) / n as u32;
+    let mut rest = root.clone();
+    for (k, (i, name, rows, bucket)) in panels.iter().enumerate() {
+        let last = k + 1 == n;
+        let height = if last { rest.dim_in_pixel().1 } else { panel_h };
+        let (area, below) = rest.split_vertically(height);
+        rest = below;
+        let labels = if panel_h < 150 { 2 } else { 3 };
+        let mut c = ChartBuilder::on(&area)
+            .margin_left(10)
+            .margin_right(30)
+            .margin_top(6)
+            .x_label_area_size(if last { x_area } else { 0 })
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..hz / div, 0.0..y_max)?;
+        let mut mesh = c.configure_mesh();
+        mesh.y_labels(labels)
+            .y_label_formatter(&count_tick)
+            .x_label_formatter(&|v| tick(*v))
+            .axis_desc_style((FONT, fs.axis))
+            .label_style((FONT, fs.tick))
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(BLACK.mix(0.1));
+        if last {
+            mesh.x_desc(xlabel);
+        }
+        mesh.draw()?;
+        let col = variant_color(*i);
+        c.draw_series(AreaSeries::new(
+            steps(rows, *bucket, div, |x| x.ready as f64),
+            0.0,
+            col.mix(0.18),
+        ))?;
+        c.draw_series(LineSeries::new(
+            steps(rows, *bucket, div, |x| x.ready as f64),
+            col.stroke_width(3),
+        ))?;
+        let label = format!("{name}: ready instances");
+        c.plotting_area().draw(&Text::new(
+            label,
+            (hz / div * 0.005, y_max * 0.97),
+            TextStyle::from((FONT, fs.legend)).color(&col).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Left,
+                    plotters::style::text_anchor::VPos::Top,
+                ),
+            ),
+        ))?;
+    }
+    Ok(())
 }
 
 pub(super) fn cold_starts<DB: DrawingBackend>(

@@ -11,7 +11,7 @@ use scalelab_core::result::{
 /// Arrivals per second at `t`: quiet, idle (nothing), then a burst, then a tail.
 fn rate(t: u32) -> u64 {
     match t {
-        0..=119 => 4 + u64::from(t % 7 == 0),
+        0..=119 => 4 + u64::from(t.is_multiple_of(7)),
         120..=239 => 0,
         240..=299 => 60 + u64::from(t % 5) * 10,
         _ => 6,

@@ -25,7 +25,7 @@ fn html_has_summary_tradeoff_scenario_and_reproduction() {
     let html = page();
     assert!(html.contains("<table>"));
     assert!(
-        html.contains("min-1 (vs baseline) costs"),
+        html.contains("min-1 (vs baseline): costs"),
         "the trade-off in words"
     );
     assert!(html.contains("scalelab sim scenarios/burst-after-idle.toml --seed 42"));

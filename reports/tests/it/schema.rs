@@ -42,7 +42,8 @@ fn written_documents_validate() {
 fn contract_violations_are_rejected() {
     let v = validator();
     let good = serde_json::to_value(two_variants()).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Breaker = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Breaker)> = vec![
         (
             "no variants",
             Box::new(|d| {

@@ -22,7 +22,11 @@ fn linear(window_s: u64, granularity_s: u64) -> WindowBuckets {
 }
 
 fn weighted(window_s: u64) -> WindowBuckets {
-    WindowBuckets::new(Duration::from_secs(window_s), BUCKET, Aggregation::WeightedExponential)
+    WindowBuckets::new(
+        Duration::from_secs(window_s),
+        BUCKET,
+        Aggregation::WeightedExponential,
+    )
 }
 
 /// Knative's test helper `forEachBucket`: the buckets of the last window, newest first.
@@ -53,7 +57,13 @@ fn round_to(n: i32, f: f64) -> f64 {
 /// TestComputeDecayMultiplier.
 #[test]
 fn knative_smoothing_coefficient() {
-    for (nb, want) in [(100, MIN_SMOOTHING), (60, MIN_SMOOTHING), (40, 0.20567), (6, 0.78456), (5, 0.84151)] {
+    for (nb, want) in [
+        (100, MIN_SMOOTHING),
+        (60, MIN_SMOOTHING),
+        (40, 0.20567),
+        (6, 0.78456),
+        (5, 0.84151),
+    ] {
         assert!((smoothing_coefficient(nb) - want).abs() < 1e-5, "nb = {nb}");
     }
 }
@@ -63,10 +73,18 @@ fn knative_smoothing_coefficient() {
 fn knative_buckets_simple() {
     let mut b = linear(120, 1);
     assert!(b.is_empty_at(s(10)));
-    for (t, v) in [(ms(10_000), 1.0), (ms(10_100), 10.0), (s(11), 1.0), (s(13), 1.0)] {
+    for (t, v) in [
+        (ms(10_000), 1.0),
+        (ms(10_100), 10.0),
+        (s(11), 1.0),
+        (s(13), 1.0),
+    ] {
         b.record(t, v);
     }
-    let mut got: Vec<_> = buckets_at(&b, s(70)).into_iter().filter(|(_, v)| *v > 0.0).collect();
+    let mut got: Vec<_> = buckets_at(&b, s(70))
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
     got.sort_by_key(|(t, _)| *t);
     let ns = |x: u64| (x * 1_000_000_000) as i64;
     assert_eq!(got, vec![(ns(10), 11.0), (ns(11), 1.0), (ns(13), 1.0)]);
@@ -75,7 +93,10 @@ fn knative_buckets_simple() {
     for (t, v) in [(s(10), 1.0), (s(13), 11.0), (s(16), 1.0)] {
         b.record(t, v);
     }
-    let mut got: Vec<_> = buckets_at(&b, s(70)).into_iter().filter(|(_, v)| *v > 0.0).collect();
+    let mut got: Vec<_> = buckets_at(&b, s(70))
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
     got.sort_by_key(|(t, _)| *t);
     assert_eq!(got, vec![(ns(10), 12.0), (ns(15), 1.0)]);
 }
@@ -115,7 +136,8 @@ fn knative_weighted_average() {
         b.record(now + Duration::from_secs(2 + i), (i + 2) as f64);
     }
     let q = 1.0 - m;
-    let want = 6.0 * m + 5.0 * m * q + 4.0 * m * q * q + 3.0 * m * q * q * q + 2.0 * m * q * q * q * q;
+    let want =
+        6.0 * m + 5.0 * m * q + 4.0 * m * q * q + 3.0 * m * q * q * q + 2.0 * m * q * q * q * q;
     assert!((b.window_average(now + Duration::from_secs(6)) - want).abs() < 1e-12);
     assert_eq!(b.window_average(now + Duration::from_secs(16)), 0.0);
 }
@@ -132,26 +154,48 @@ fn knative_linear_window_average() {
         b.record(at(now, i), (i + 1) as f64);
     }
     assert_eq!(b.window_average(at(now, 4)), 15.0 / 5.0);
-    assert_eq!(b.window_average(now + Duration::from_millis(3600)), 15.0 / 5.0);
+    assert_eq!(
+        b.window_average(now + Duration::from_millis(3600)),
+        15.0 / 5.0
+    );
     assert_eq!(b.window_average(at(now, 6)), (15.0 - 1.0 - 2.0) / 3.0);
     assert_eq!(b.window_average(at(now, 10)), 0.0);
     b.record(at(now, 6), 91.0);
-    assert_eq!(b.window_average(at(now, 6)), (15.0 - 1.0 - 2.0 + 91.0) / 5.0);
+    assert_eq!(
+        b.window_average(at(now, 6)),
+        (15.0 - 1.0 - 2.0 + 91.0) / 5.0
+    );
 
     now = at(now, 60);
     b.record(now, 1984.0);
-    assert_eq!(b.window_average(now), 1984.0, "a gap of a window starts afresh");
+    assert_eq!(
+        b.window_average(now),
+        1984.0,
+        "a gap of a window starts afresh"
+    );
     b.record(at(now, -3), 4.0);
-    assert_eq!(b.window_average(now), (4.0 + 1984.0) / 4.0, "late write widens the series");
+    assert_eq!(
+        b.window_average(now),
+        (4.0 + 1984.0) / 4.0,
+        "late write widens the series"
+    );
     now = at(now, 1);
     b.record(now, 5.0);
     assert_eq!(b.window_average(now), (4.0 + 1984.0 + 5.0) / 5.0);
     b.record(at(now, -3), 10.0);
     assert_eq!(b.window_average(now), (4.0 + 10.0 + 1984.0 + 5.0) / 5.0);
     b.record(at(now, -6), 10.0);
-    assert_eq!(b.window_average(now), (4.0 + 10.0 + 1984.0 + 5.0) / 5.0, "too old: dropped");
+    assert_eq!(
+        b.window_average(now),
+        (4.0 + 10.0 + 1984.0 + 5.0) / 5.0,
+        "too old: dropped"
+    );
     b.record(at(now, -5), 10.0);
-    assert_eq!(b.window_average(now), (4.0 + 10.0 + 1984.0 + 5.0) / 5.0, "exactly a window old");
+    assert_eq!(
+        b.window_average(now),
+        (4.0 + 10.0 + 1984.0 + 5.0) / 5.0,
+        "exactly a window old"
+    );
     b.record(at(now, 5), 10.0);
     assert_eq!(b.window_average(at(now, 5)), 10.0);
 }
@@ -233,7 +277,15 @@ fn knative_resize_with_3s_granularity() {
     let t0 = s(99);
     let mut b = linear(5, 3);
     assert_eq!(b.buckets.len(), 2);
-    for (d, v) in [(0, 10.0), (1, 2.0), (2, 3.0), (3, 4.0), (4, 5.0), (5, 6.0), (6, 7.0)] {
+    for (d, v) in [
+        (0, 10.0),
+        (1, 2.0),
+        (2, 3.0),
+        (3, 4.0),
+        (4, 5.0),
+        (5, 6.0),
+        (6, 7.0),
+    ] {
         b.record(t0 + Duration::from_secs(d), v);
     }
     let mut want = 4.0 + 5.0 + 6.0 + 7.0;
@@ -280,7 +332,11 @@ fn first_write_at_time_zero_counts() {
     b.record(Time::ZERO, 4.0);
     assert!(!b.is_empty_at(Time::ZERO));
     assert_eq!(b.window_average(Time::ZERO), 4.0);
-    assert_eq!(b.window_average(s(30)), 4.0, "seconds after the last write are not zeros");
+    assert_eq!(
+        b.window_average(s(30)),
+        4.0,
+        "seconds after the last write are not zeros"
+    );
     assert!(!b.is_empty_at(s(60)));
     assert!(b.is_empty_at(s(61)));
 }

@@ -92,33 +92,123 @@ fn knative_autoscaler_scale_table() {
         ebc,
     };
     let cases = [
-        c("AutoscalerNoDataAtZeroNoAutoscale", 10.0, 100.0, 0.0, 0.0, 1, 0, -87),
-        c("AutoscalerStableModeUnlimitedTBC", 181.0, -1.0, 21.0, 26.0, 1, 1, -1),
+        c(
+            "AutoscalerNoDataAtZeroNoAutoscale",
+            10.0,
+            100.0,
+            0.0,
+            0.0,
+            1,
+            0,
+            -87,
+        ),
+        c(
+            "AutoscalerStableModeUnlimitedTBC",
+            181.0,
+            -1.0,
+            21.0,
+            26.0,
+            1,
+            1,
+            -1,
+        ),
         c("Autoscaler0TBC", 10.0, 0.0, 50.0, 49.0, 1, 5, 0),
-        c("AutoscalerStableModeNoChange", 10.0, 100.0, 50.0, 50.0, 1, 5, -137),
+        c(
+            "AutoscalerStableModeNoChange",
+            10.0,
+            100.0,
+            50.0,
+            50.0,
+            1,
+            5,
+            -137,
+        ),
         Case {
             prep: in_panic_5,
-            ..c("AutoscalerPanicStableLargerThanPanic", 1.0, 100.0, 50.0, 30.0, 5, 50, -124)
+            ..c(
+                "AutoscalerPanicStableLargerThanPanic",
+                1.0,
+                100.0,
+                50.0,
+                30.0,
+                5,
+                50,
+                -124,
+            )
         },
         Case {
             prep: in_panic_5,
-            ..c("AutoscalerPanicStableLessThanPanic", 1.0, 100.0, 20.0, 30.0, 5, 30, -124)
+            ..c(
+                "AutoscalerPanicStableLessThanPanic",
+                1.0,
+                100.0,
+                20.0,
+                30.0,
+                5,
+                30,
+                -124,
+            )
         },
-        c("AutoscalerStableModeNoChangeAlreadyScaled", 10.0, 100.0, 50.0, 50.0, 5, 5, -84),
+        c(
+            "AutoscalerStableModeNoChangeAlreadyScaled",
+            10.0,
+            100.0,
+            50.0,
+            50.0,
+            5,
+            5,
+            -84,
+        ),
         Case {
             prep: up_1_1,
-            ..c("AutoscalerStableModeIncreaseWithSmallScaleUpRate", 1.0, 1982.0, 3.0, 3.1, 2, 3, -1983)
+            ..c(
+                "AutoscalerStableModeIncreaseWithSmallScaleUpRate",
+                1.0,
+                1982.0,
+                3.0,
+                3.1,
+                2,
+                3,
+                -1983,
+            )
         },
         Case {
             prep: down_1_1,
-            ..c("AutoscalerStableModeDecreaseWithSmallScaleDownRate", 10.0, 1982.0, 1.0, 1.0, 100, 90, -650)
+            ..c(
+                "AutoscalerStableModeDecreaseWithSmallScaleDownRate",
+                10.0,
+                1982.0,
+                1.0,
+                1.0,
+                100,
+                90,
+                -650,
+            )
         },
         Case {
             prep: down_1_1,
             reachable: false,
-            ..c("AutoscalerStableModeDecreaseNonReachable", 10.0, 1982.0, 1.0, 1.0, 100, 1, -650)
+            ..c(
+                "AutoscalerStableModeDecreaseNonReachable",
+                10.0,
+                1982.0,
+                1.0,
+                1.0,
+                100,
+                1,
+                -650,
+            )
         },
-        c("AutoscalerPanicModeDoublePodCount", 10.0, 84.0, 50.0, 100.0, 1, 10, -171),
+        c(
+            "AutoscalerPanicModeDoublePodCount",
+            10.0,
+            84.0,
+            50.0,
+            100.0,
+            1,
+            10,
+            -171,
+        ),
     ];
     for case in cases {
         let mut d = decider(case.target, case.tbc);
@@ -126,7 +216,11 @@ fn knative_autoscaler_scale_table() {
         let r = d.scale_observed(T0, case.ready, case.reachable, obs(case.stable, case.panic));
         assert!(r.valid, "{}", case.label);
         assert_eq!(r.desired, case.want, "{}", case.label);
-        assert!((r.excess_burst_capacity - case.ebc).abs() <= 1, "{}: {r:?}", case.label);
+        assert!(
+            (r.excess_burst_capacity - case.ebc).abs() <= 1,
+            "{}: {r:?}",
+            case.label
+        );
     }
 }
 
@@ -162,10 +256,22 @@ fn knative_scale_down_delay_not_reachable() {
     s.panic_threshold = 100.0;
     s.scale_down_delay = secs(300);
     let mut d = Decider::new(Time::ZERO, s.clone(), 0);
-    assert_eq!(d.scale_observed(Time::from_secs(2), 0, true, obs(40.0, 40.0)).desired, 4);
-    assert_eq!(d.scale_observed(Time::from_secs(60), 0, true, obs(0.0, 0.0)).desired, 4);
+    assert_eq!(
+        d.scale_observed(Time::from_secs(2), 0, true, obs(40.0, 40.0))
+            .desired,
+        4
+    );
+    assert_eq!(
+        d.scale_observed(Time::from_secs(60), 0, true, obs(0.0, 0.0))
+            .desired,
+        4
+    );
     d.update(Time::from_secs(60), s);
-    assert_eq!(d.scale_observed(Time::from_secs(62), 0, false, obs(0.0, 0.0)).desired, 0);
+    assert_eq!(
+        d.scale_observed(Time::from_secs(62), 0, false, obs(0.0, 0.0))
+            .desired,
+        0
+    );
 }
 
 /// TestAutoscalerScaleDownDelayZero: no delay window, decreases apply at once.
@@ -174,8 +280,16 @@ fn knative_scale_down_delay_zero() {
     let mut s = spec(10.0, 0.0);
     s.panic_threshold = 100.0;
     let mut d = Decider::new(Time::ZERO, s, 0);
-    assert_eq!(d.scale_observed(Time::ZERO, 0, true, obs(40.0, 40.0)).desired, 4);
-    assert_eq!(d.scale_observed(Time::from_millis(500), 0, true, obs(20.0, 20.0)).desired, 2);
+    assert_eq!(
+        d.scale_observed(Time::ZERO, 0, true, obs(40.0, 40.0))
+            .desired,
+        4
+    );
+    assert_eq!(
+        d.scale_observed(Time::from_millis(500), 0, true, obs(20.0, 20.0))
+            .desired,
+        2
+    );
 }
 
 /// TestAutoscalerNoDataNoAutoscale: no data → invalid, nothing changes.
@@ -200,7 +314,11 @@ fn knative_metrics_decisions() {
     let mut s = spec(10.0, 100.0);
     s.metric = Metric::Rps;
     let mut d = Decider::new(T0, s, 1);
-    expect(d.scale_observed(T0 + secs(61), 1, true, obs(100.0, 99.0)), 10, -186);
+    expect(
+        d.scale_observed(T0 + secs(61), 1, true, obs(100.0, 99.0)),
+        10,
+        -186,
+    );
 }
 
 /// TestAutoscalerStableModeIncreaseWithConcurrencyDefault and ...WithRPS.
@@ -278,10 +396,18 @@ fn knative_panic_exponential_track() {
     let tm = tm + secs(1);
     expect(d.scale_observed(tm, 36, true, obs(216.0, 216.0)), 216, -269);
     assert_eq!(d.panic_start, Some(tm));
-    expect(d.scale_observed(tm, 216, true, obs(1296.0, 1296.0)), 1296, -1109);
+    expect(
+        d.scale_observed(tm, 216, true, obs(1296.0, 1296.0)),
+        1296,
+        -1109,
+    );
     assert_eq!(d.panic_start, Some(tm));
     let tm = tm + secs(1);
-    expect(d.scale_observed(tm, 1296, true, obs(1296.0, 1296.0)), 1296, 331);
+    expect(
+        d.scale_observed(tm, 1296, true, obs(1296.0, 1296.0)),
+        1296,
+        331,
+    );
 }
 
 /// TestAutoscalerPanicThenUnPanicScaleDown: in panic the high-water mark holds; after a
@@ -291,17 +417,37 @@ fn knative_panic_then_unpanic_scale_down() {
     let mut d = decider(10.0, 93.0);
     expect(d.scale_observed(T0, 1, true, obs(100.0, 100.0)), 10, -180);
     let pt = T0 + secs(1);
-    expect(d.scale_observed(pt, 10, true, obs(100.0, 1000.0)), 100, -960);
-    expect(d.scale_observed(pt + secs(30), 10, true, obs(1.0, 1.0)), 100, 39);
-    expect(d.scale_observed(pt + secs(61), 10, true, obs(1.0, 1.0)), 1, 39);
+    expect(
+        d.scale_observed(pt, 10, true, obs(100.0, 1000.0)),
+        100,
+        -960,
+    );
+    expect(
+        d.scale_observed(pt + secs(30), 10, true, obs(1.0, 1.0)),
+        100,
+        39,
+    );
+    expect(
+        d.scale_observed(pt + secs(61), 10, true, obs(1.0, 1.0)),
+        1,
+        39,
+    );
 }
 
 /// TestAutoscalerRateLimitScaleUp / ScaleDown.
 #[test]
 fn knative_rate_limits() {
     let mut d = decider(10.0, 61.0);
-    expect(d.scale_observed(T0, 1, true, obs(1000.0, 1001.0)), 10, -1049);
-    expect(d.scale_observed(T0, 10, true, obs(1000.0, 1001.0)), 100, -929);
+    expect(
+        d.scale_observed(T0, 1, true, obs(1000.0, 1001.0)),
+        10,
+        -1049,
+    );
+    expect(
+        d.scale_observed(T0, 10, true, obs(1000.0, 1001.0)),
+        100,
+        -929,
+    );
     let mut d = decider(10.0, 61.0);
     expect(d.scale_observed(T0, 100, true, obs(1.0, 1.0)), 10, 1271);
     expect(d.scale_observed(T0, 10, true, obs(1.0, 1.0)), 1, 71);
@@ -347,10 +493,21 @@ fn knative_start_in_panic_mode() {
 #[test]
 fn restart_holds_scale_for_a_stable_window() {
     let mut d = Decider::new(T0, spec(10.0, 100.0), 5);
-    assert_eq!(d.scale_observed(T0 + secs(2), 5, true, obs(10.0, 10.0)).desired, 5);
-    assert_eq!(d.scale_observed(T0 + secs(60), 5, true, obs(10.0, 10.0)).desired, 5);
+    assert_eq!(
+        d.scale_observed(T0 + secs(2), 5, true, obs(10.0, 10.0))
+            .desired,
+        5
+    );
+    assert_eq!(
+        d.scale_observed(T0 + secs(60), 5, true, obs(10.0, 10.0))
+            .desired,
+        5
+    );
     let r = d.scale_observed(T0 + secs(62), 5, true, obs(10.0, 10.0));
-    assert_eq!(r.desired, 1, "panic exits after the window; floor(5/10) = 0, ceil(10/10) = 1");
+    assert_eq!(
+        r.desired, 1,
+        "panic exits after the window; floor(5/10) = 0, ceil(10/10) = 1"
+    );
     assert!(!r.panic);
 }
 
@@ -362,8 +519,19 @@ fn status_notifies_on_change_or_ebc_sign_flip() {
     s.total_value = 25.0;
     s.initial_scale = 2;
     let st = DeciderStatus::initial(&s);
-    assert_eq!(st, DeciderStatus { desired_scale: -1, excess_burst_capacity: 8 });
-    let r = |desired, ebc| ScaleResult { desired, excess_burst_capacity: ebc, valid: true, panic: false };
+    assert_eq!(
+        st,
+        DeciderStatus {
+            desired_scale: -1,
+            excess_burst_capacity: 8
+        }
+    );
+    let r = |desired, ebc| ScaleResult {
+        desired,
+        excess_burst_capacity: ebc,
+        valid: true,
+        panic: false,
+    };
     let mut st = st;
     let cases = [
         (r(1, 5), true),   // desired −1 → 1
@@ -379,7 +547,10 @@ fn status_notifies_on_change_or_ebc_sign_flip() {
         assert_eq!(st.desired_scale, res.desired);
         assert_eq!(st.excess_burst_capacity, res.excess_burst_capacity);
     }
-    assert!(!st.update(&ScaleResult { valid: false, ..r(7, -7) }));
+    assert!(!st.update(&ScaleResult {
+        valid: false,
+        ..r(7, -7)
+    }));
     assert_eq!(st.desired_scale, 2);
     for (tbc, want) in [(-1.0, -1), (0.0, 0), (211.0, -111)] {
         let mut s = spec(75.0, tbc);
@@ -399,14 +570,43 @@ fn spec_derivation_follows_knative() {
     assert_eq!(s.initial_excess_burst_capacity(), -111);
     let s = DeciderSpec::new(&d, 10);
     assert_eq!((s.total_value, s.target_value), (10.0, 7.0));
-    let t = |target: f64, cc| DeciderSpec::new(&KpaSettings { target: Some(target), ..d.clone() }, cc);
-    assert_eq!(t(10.0, 0).target_value, 7.0, "the target annotation is a total");
-    assert_eq!(t(50.0, 10).total_value, 10.0, "capped by container concurrency");
+    let t = |target: f64, cc| {
+        DeciderSpec::new(
+            &KpaSettings {
+                target: Some(target),
+                ..d.clone()
+            },
+            cc,
+        )
+    };
+    assert_eq!(
+        t(10.0, 0).target_value,
+        7.0,
+        "the target annotation is a total"
+    );
+    assert_eq!(
+        t(50.0, 10).total_value,
+        10.0,
+        "capped by container concurrency"
+    );
     assert_eq!(t(0.001, 0).target_value, TARGET_MIN);
-    let rps = DeciderSpec::new(&KpaSettings { metric: Metric::Rps, ..d.clone() }, 10);
+    let rps = DeciderSpec::new(
+        &KpaSettings {
+            metric: Metric::Rps,
+            ..d.clone()
+        },
+        10,
+    );
     assert_eq!((rps.total_value, rps.target_value), (200.0, 140.0));
     // Panic window: 60 s × 51 % = 30.6 s → 31 s; 6 s × 1 % = 0.06 s → 1 s; half rounds up.
-    let cases = [(60, 10.0, 6), (60, 51.0, 31), (6, 1.0, 1), (10, 15.0, 2), (10, 25.0, 3), (3600, 100.0, 3600)];
+    let cases = [
+        (60, 10.0, 6),
+        (60, 51.0, 31),
+        (6, 1.0, 1),
+        (10, 15.0, 2),
+        (10, 25.0, 3),
+        (3600, 100.0, 3600),
+    ];
     for (sw, pct, want) in cases {
         assert_eq!(panic_window(secs(sw), pct), secs(want), "{sw}s × {pct}%");
     }
@@ -414,29 +614,53 @@ fn spec_derivation_follows_knative() {
     let s = DeciderSpec::new(&d, 0);
     assert_eq!(s.num_activators(0), 3); // ceil(211 / 100)
     assert_eq!(s.num_activators(10), 13); // ceil(1211 / 100)
-    let s0 = DeciderSpec::new(&KpaSettings { target_burst_capacity: 0.0, ..d.clone() }, 0);
+    let s0 = DeciderSpec::new(
+        &KpaSettings {
+            target_burst_capacity: 0.0,
+            ..d.clone()
+        },
+        0,
+    );
     assert_eq!(s0.num_activators(50), 2);
-    let sm = DeciderSpec::new(&KpaSettings { target_burst_capacity: -1.0, ..d }, 0);
+    let sm = DeciderSpec::new(
+        &KpaSettings {
+            target_burst_capacity: -1.0,
+            ..d
+        },
+        0,
+    );
     assert_eq!(sm.num_activators(1), 2);
     assert_eq!(sm.num_activators(5), 5);
 }
 
 fn defaults_decider(cc: u32, ready: u32) -> Decider {
-    Decider::new(Time::ZERO, DeciderSpec::new(&KpaSettings::default(), cc), ready)
+    Decider::new(
+        Time::ZERO,
+        DeciderSpec::new(&KpaSettings::default(), cc),
+        ready,
+    )
 }
 
 /// VALIDATION.md K1: containerConcurrency 10 → 7 per pod; stable average 20 → 3 pods.
 #[test]
 fn k1_container_concurrency_10_average_20_is_3_pods() {
     let mut d = defaults_decider(10, 3);
-    assert_eq!(d.scale_observed(Time::from_secs(2), 3, true, obs(20.0, 20.0)).desired, 3);
+    assert_eq!(
+        d.scale_observed(Time::from_secs(2), 3, true, obs(20.0, 20.0))
+            .desired,
+        3
+    );
 }
 
 /// VALIDATION.md K2: unlimited concurrency → target 70; average 300 → 5 pods.
 #[test]
 fn k2_unlimited_average_300_is_5_pods() {
     let mut d = defaults_decider(0, 5);
-    assert_eq!(d.scale_observed(Time::from_secs(2), 5, true, obs(300.0, 300.0)).desired, 5);
+    assert_eq!(
+        d.scale_observed(Time::from_secs(2), 5, true, obs(300.0, 300.0))
+            .desired,
+        5
+    );
 }
 
 /// VALIDATION.md K3: ready 2, target 7, 6 s average 30 → ⌈30/7⌉ = 5; 5/2 ≥ 2 → panic, 5.
@@ -452,8 +676,16 @@ fn k3_panic_at_twice_the_ready_pods() {
 #[test]
 fn k4_scale_down_rate_halves_per_tick() {
     let mut d = defaults_decider(10, 1);
-    assert_eq!(d.scale_observed(Time::from_secs(2), 10, true, obs(21.0, 21.0)).desired, 5);
-    assert_eq!(d.scale_observed(Time::from_secs(4), 5, true, obs(21.0, 21.0)).desired, 3);
+    assert_eq!(
+        d.scale_observed(Time::from_secs(2), 10, true, obs(21.0, 21.0))
+            .desired,
+        5
+    );
+    assert_eq!(
+        d.scale_observed(Time::from_secs(4), 5, true, obs(21.0, 21.0))
+            .desired,
+        3
+    );
 }
 
 /// Raw per-second stats through the windows: the collector subtracts proxied load and sums
@@ -462,19 +694,43 @@ fn k4_scale_down_rate_halves_per_tick() {
 fn record_sums_same_second_and_subtracts_proxied() {
     let mut d = defaults_decider(10, 1);
     let t = Time::from_secs(1);
-    d.record(t, &Stat { avg_concurrency: 9.0, avg_proxied_concurrency: 4.0, ..Stat::default() });
-    d.record(t + Duration::from_millis(300), &Stat { avg_concurrency: 4.0, ..Stat::default() });
-    assert_eq!(d.collector().observed(t, Metric::Concurrency), Some((9.0, 9.0)));
+    d.record(
+        t,
+        &Stat {
+            avg_concurrency: 9.0,
+            avg_proxied_concurrency: 4.0,
+            ..Stat::default()
+        },
+    );
+    d.record(
+        t + Duration::from_millis(300),
+        &Stat {
+            avg_concurrency: 4.0,
+            ..Stat::default()
+        },
+    );
+    assert_eq!(
+        d.collector().observed(t, Metric::Concurrency),
+        Some((9.0, 9.0))
+    );
     let tick = d.tick(Time::from_secs(2), 1, true);
     assert_eq!(tick.result.desired, 2); // ceil(9 / 7)
-    assert!(d.wants_poke(&Stat { avg_concurrency: 1.0, ..Stat::default() }) == false);
+    let one = Stat {
+        avg_concurrency: 1.0,
+        ..Stat::default()
+    };
+    assert!(!d.wants_poke(&one), "the last decision is 2, not 0");
 }
 
 /// Poke: only when the last decision is 0 and the stat has concurrency.
 #[test]
 fn poke_only_from_zero() {
     let mut d = defaults_decider(0, 1);
-    let one = Stat { avg_concurrency: 1.0, request_count: 1.0, ..Stat::default() };
+    let one = Stat {
+        avg_concurrency: 1.0,
+        request_count: 1.0,
+        ..Stat::default()
+    };
     assert!(!d.wants_poke(&one), "desired −1 is not 0");
     d.tick_observed(Time::from_secs(2), 1, true, obs(0.0, 0.0));
     assert_eq!(d.status().desired_scale, 0);
@@ -485,7 +741,13 @@ fn poke_only_from_zero() {
 /// TBC −1: no scraping, so empty windows read 0 (valid) instead of "no data".
 #[test]
 fn unlimited_tbc_disables_no_data() {
-    let s = DeciderSpec::new(&KpaSettings { target_burst_capacity: -1.0, ..KpaSettings::default() }, 0);
+    let s = DeciderSpec::new(
+        &KpaSettings {
+            target_burst_capacity: -1.0,
+            ..KpaSettings::default()
+        },
+        0,
+    );
     let mut d = Decider::new(Time::ZERO, s, 0);
     let t = d.tick(Time::from_secs(2), 0, true);
     assert!(t.result.valid);

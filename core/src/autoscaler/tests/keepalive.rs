@@ -5,7 +5,11 @@ use std::time::Duration;
 use super::*;
 
 fn settings(idle_s: u64, max: u32, min: u32) -> KeepaliveSettings {
-    KeepaliveSettings { idle_timeout: Duration::from_secs(idle_s), max_instances: max, min_instances: min }
+    KeepaliveSettings {
+        idle_timeout: Duration::from_secs(idle_s),
+        max_instances: max,
+        min_instances: min,
+    }
 }
 
 fn t(s: u64) -> Time {
@@ -15,8 +19,12 @@ fn t(s: u64) -> Time {
 #[test]
 fn one_instance_per_concurrent_request_then_reuse() {
     let mut k = Keepalive::new(settings(600, 0, 0));
-    let Route::ColdStart(a) = k.on_request(t(0)) else { panic!("cold start expected") };
-    let Route::ColdStart(b) = k.on_request(t(0)) else { panic!("second concurrent request: cold") };
+    let Route::ColdStart(a) = k.on_request(t(0)) else {
+        panic!("cold start expected")
+    };
+    let Route::ColdStart(b) = k.on_request(t(0)) else {
+        panic!("second concurrent request: cold")
+    };
     assert_ne!(a, b);
     k.on_ready(t(1), a, true);
     k.on_ready(t(1), b, true);
@@ -63,8 +71,14 @@ fn max_instances_rejects_and_min_instances_stay_warm() {
     k.on_ready(t(1), warm[0], false);
     assert_eq!(k.idle(), 1);
     assert_eq!(k.on_request(t(2)), Route::Warm(warm[0]));
-    let Route::ColdStart(b) = k.on_request(t(2)) else { panic!() };
-    assert_eq!(k.on_request(t(2)), Route::Reject, "at max_instances with none idle");
+    let Route::ColdStart(b) = k.on_request(t(2)) else {
+        panic!()
+    };
+    assert_eq!(
+        k.on_request(t(2)),
+        Route::Reject,
+        "at max_instances with none idle"
+    );
     k.on_ready(t(3), b, true);
     k.on_done(t(4), warm[0]);
     k.on_done(t(5), b);

@@ -88,7 +88,10 @@ fn run(c: &Case) -> (i32, Option<u32>, Option<Time>) {
     k.mode = c.sks;
     k.proxy_since = c.proxy_for.map(ago);
     let input = ScalerInput {
-        decider: DeciderStatus { desired_scale: c.scale_to, excess_burst_capacity: 0 },
+        decider: DeciderStatus {
+            desired_scale: c.scale_to,
+            excess_burst_capacity: 0,
+        },
         ready: c.start,
         reachable: c.reachable,
     };
@@ -138,78 +141,310 @@ fn knative_scaler_table() {
     }
     let activation_timeout = PROGRESS + ACTIVATION_TIMEOUT_BUFFER;
     let cases = vec![
-        Case { state: active(STABLE - sec(1)), want: 1, requeue: true,
-            ..base("waits to scale to zero (just before idle period)", 1, 0) },
-        Case { state: active(PA_STABLE - sec(1)), tweak: pa_window, want: 1, requeue: true,
-            ..base("waits to scale to zero (just before idle period), custom PA window", 1, 0) },
-        Case { state: active(STABLE), tweak: pa_window,
-            ..base("custom PA window, check for standard window, no probe", 1, 0) },
-        Case { state: active(STABLE - sec(1)), want: 1, patch: Some(1), requeue: true,
-            ..base("scale to 1 waiting for idle expires", 10, 0) },
-        Case { state: active(STABLE), ..base("waits to scale to zero after idle period", 1, 0) },
-        Case { state: active(STABLE), sks: SksMode::Proxy, requeue: true,
-            ..base("waits to scale to zero after idle period; sks in proxy mode", 1, 0) },
-        Case { state: active(PA_STABLE), tweak: pa_window,
-            ..base("waits to scale to zero after idle period (custom PA window)", 1, 0) },
-        Case { state: inactive(GRACE), tweak: retention_0, patch: Some(0),
-            ..base("can scale to zero after grace period, but 0 PA retention", 1, 0) },
-        Case { state: inactive(GRACE), tweak: retention_2g, requeue: true,
-            ..base("can't scale to zero after grace period, but before last pod retention", 1, 0) },
-        Case { state: inactive(GRACE), tweak: retention_g, patch: Some(0),
-            ..base("scale to zero after grace period, and after last pod retention", 1, 0) },
-        Case { state: inactive(GRACE), patch: Some(0), ..base("scale to zero after grace period", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), requeue: true,
-            ..base("waits to scale to zero (just before grace period)", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), proxy_for: Some(GRACE - sec(1)), requeue: true,
-            ..base("waits to scale to zero (just before grace period, sks short)", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), proxy_for: Some(GRACE), tweak: retention_42, patch: Some(0),
-            ..base("waits to scale to zero (just before grace period, sks in proxy long) and last pod timeout positive", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), proxy_for: Some(GRACE), patch: Some(0),
-            ..base("waits to scale to zero (just before grace period, sks in proxy long)", 1, 0) },
-        Case { state: inactive(GRACE), proxy_for: None, tweak: tbc_unlimited, patch: Some(0),
-            ..base("scale to zero with TBC=-1", 1, 0) },
-        Case { state: inactive(GRACE), proxy_for: None, requeue: true,
-            ..base("scale to zero after grace period, but fail prober", 1, 0) },
-        Case { state: activating(activation_timeout / 2), want: -1, requeue: true,
-            ..base("waits to scale to zero while activating until after deadline exceeded", 1, 0) },
-        Case { state: activating(activation_timeout + sec(1)), patch: Some(0),
-            ..base("scale to zero while activating after deadline exceeded", 1, 0) },
-        Case { state: activating(sec(5) + ACTIVATION_TIMEOUT_BUFFER + sec(1)), tweak: deadline_5s, patch: Some(0),
-            ..base("scale to zero while activating after revision deadline exceeded", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), min: 2, want: 2, patch: Some(2),
-            ..base("scale down to minScale before grace period", 10, 0) },
-        Case { state: inactive(GRACE), min: 2, want: 2, patch: Some(2),
-            ..base("scale down to minScale after grace period", 10, 0) },
-        Case { state: inactive(GRACE), reachable: false, tweak: retention_10g, patch: Some(0),
-            ..base("scale to zero ignore last pod retention if revision is unreachable", 1, 0) },
-        Case { state: inactive(GRACE - sec(1)), reachable: false, tweak: retention_10g, requeue: true,
-            ..base("can't scale to zero if revision is unreachable, but before deadline", 1, 0) },
-        Case { state: inactive(GRACE), min: 2, reachable: false, patch: Some(0),
-            ..base("ignore minScale if unreachable", 10, 0) },
-        Case { state: inactive(GRACE), min: 2, want: 2, patch: Some(2),
-            ..base("observe minScale if reachability unknown", 10, 0) },
-        Case { patch: Some(10), ..base("scales up", 1, 10) },
-        Case { max: 8, want: 8, patch: Some(8), ..base("scales up to maxScale", 1, 10) },
-        Case { state: inactive(GRACE / 2), patch: Some(10), ..base("scale up inactive revision", 1, 10) },
-        Case { state: inactive(Duration::ZERO), ..base("does not scale up from zero with no metrics", 0, -1) },
-        Case { patch: Some(1), ..base("scales up from zero to desired one", 0, 1) },
-        Case { patch: Some(10), ..base("scales up from zero to desired high scale", 0, 10) },
-        Case { state: active(Duration::ZERO), ..base("negative scale does not scale", 12, -1) },
-        Case { state: active(sec(120)), initialized: true, tweak: initial_2, want: 1, patch: Some(1), requeue: true,
-            ..base("initial scale attained, but now time to scale down", 2, 0) },
-        Case { tweak: initial_2, want: 2, patch: Some(2),
-            ..base("haven't scaled to initial scale, override desired scale with initial scale", 0, 1) },
-        Case { tweak: initial_5, want: 5, ..base("initial scale reached for the first time", 5, 1) },
-        Case { state: inactive(Duration::ZERO), tweak: initial_0, requeue: true,
-            ..base("reaching initial scale zero", 0, 0) },
-        Case { state: active(sec(120)), reachable: false, tweak: initial_2, want: 1, patch: Some(1), requeue: true,
-            ..base("unreachable revision with initialScale > 1 can scale to 0", 2, 0) },
+        Case {
+            state: active(STABLE - sec(1)),
+            want: 1,
+            requeue: true,
+            ..base("waits to scale to zero (just before idle period)", 1, 0)
+        },
+        Case {
+            state: active(PA_STABLE - sec(1)),
+            tweak: pa_window,
+            want: 1,
+            requeue: true,
+            ..base(
+                "waits to scale to zero (just before idle period), custom PA window",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: active(STABLE),
+            tweak: pa_window,
+            ..base(
+                "custom PA window, check for standard window, no probe",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: active(STABLE - sec(1)),
+            want: 1,
+            patch: Some(1),
+            requeue: true,
+            ..base("scale to 1 waiting for idle expires", 10, 0)
+        },
+        Case {
+            state: active(STABLE),
+            ..base("waits to scale to zero after idle period", 1, 0)
+        },
+        Case {
+            state: active(STABLE),
+            sks: SksMode::Proxy,
+            requeue: true,
+            ..base(
+                "waits to scale to zero after idle period; sks in proxy mode",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: active(PA_STABLE),
+            tweak: pa_window,
+            ..base(
+                "waits to scale to zero after idle period (custom PA window)",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            tweak: retention_0,
+            patch: Some(0),
+            ..base(
+                "can scale to zero after grace period, but 0 PA retention",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            tweak: retention_2g,
+            requeue: true,
+            ..base(
+                "can't scale to zero after grace period, but before last pod retention",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            tweak: retention_g,
+            patch: Some(0),
+            ..base(
+                "scale to zero after grace period, and after last pod retention",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            patch: Some(0),
+            ..base("scale to zero after grace period", 1, 0)
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            requeue: true,
+            ..base("waits to scale to zero (just before grace period)", 1, 0)
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            proxy_for: Some(GRACE - sec(1)),
+            requeue: true,
+            ..base(
+                "waits to scale to zero (just before grace period, sks short)",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            proxy_for: Some(GRACE),
+            tweak: retention_42,
+            patch: Some(0),
+            ..base(
+                "waits to scale to zero (just before grace period, sks in proxy long) and last pod timeout positive",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            proxy_for: Some(GRACE),
+            patch: Some(0),
+            ..base(
+                "waits to scale to zero (just before grace period, sks in proxy long)",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            proxy_for: None,
+            tweak: tbc_unlimited,
+            patch: Some(0),
+            ..base("scale to zero with TBC=-1", 1, 0)
+        },
+        Case {
+            state: inactive(GRACE),
+            proxy_for: None,
+            requeue: true,
+            ..base("scale to zero after grace period, but fail prober", 1, 0)
+        },
+        Case {
+            state: activating(activation_timeout / 2),
+            want: -1,
+            requeue: true,
+            ..base(
+                "waits to scale to zero while activating until after deadline exceeded",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: activating(activation_timeout + sec(1)),
+            patch: Some(0),
+            ..base(
+                "scale to zero while activating after deadline exceeded",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: activating(sec(5) + ACTIVATION_TIMEOUT_BUFFER + sec(1)),
+            tweak: deadline_5s,
+            patch: Some(0),
+            ..base(
+                "scale to zero while activating after revision deadline exceeded",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            min: 2,
+            want: 2,
+            patch: Some(2),
+            ..base("scale down to minScale before grace period", 10, 0)
+        },
+        Case {
+            state: inactive(GRACE),
+            min: 2,
+            want: 2,
+            patch: Some(2),
+            ..base("scale down to minScale after grace period", 10, 0)
+        },
+        Case {
+            state: inactive(GRACE),
+            reachable: false,
+            tweak: retention_10g,
+            patch: Some(0),
+            ..base(
+                "scale to zero ignore last pod retention if revision is unreachable",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE - sec(1)),
+            reachable: false,
+            tweak: retention_10g,
+            requeue: true,
+            ..base(
+                "can't scale to zero if revision is unreachable, but before deadline",
+                1,
+                0,
+            )
+        },
+        Case {
+            state: inactive(GRACE),
+            min: 2,
+            reachable: false,
+            patch: Some(0),
+            ..base("ignore minScale if unreachable", 10, 0)
+        },
+        Case {
+            state: inactive(GRACE),
+            min: 2,
+            want: 2,
+            patch: Some(2),
+            ..base("observe minScale if reachability unknown", 10, 0)
+        },
+        Case {
+            patch: Some(10),
+            ..base("scales up", 1, 10)
+        },
+        Case {
+            max: 8,
+            want: 8,
+            patch: Some(8),
+            ..base("scales up to maxScale", 1, 10)
+        },
+        Case {
+            state: inactive(GRACE / 2),
+            patch: Some(10),
+            ..base("scale up inactive revision", 1, 10)
+        },
+        Case {
+            state: inactive(Duration::ZERO),
+            ..base("does not scale up from zero with no metrics", 0, -1)
+        },
+        Case {
+            patch: Some(1),
+            ..base("scales up from zero to desired one", 0, 1)
+        },
+        Case {
+            patch: Some(10),
+            ..base("scales up from zero to desired high scale", 0, 10)
+        },
+        Case {
+            state: active(Duration::ZERO),
+            ..base("negative scale does not scale", 12, -1)
+        },
+        Case {
+            state: active(sec(120)),
+            initialized: true,
+            tweak: initial_2,
+            want: 1,
+            patch: Some(1),
+            requeue: true,
+            ..base("initial scale attained, but now time to scale down", 2, 0)
+        },
+        Case {
+            tweak: initial_2,
+            want: 2,
+            patch: Some(2),
+            ..base(
+                "haven't scaled to initial scale, override desired scale with initial scale",
+                0,
+                1,
+            )
+        },
+        Case {
+            tweak: initial_5,
+            want: 5,
+            ..base("initial scale reached for the first time", 5, 1)
+        },
+        Case {
+            state: inactive(Duration::ZERO),
+            tweak: initial_0,
+            requeue: true,
+            ..base("reaching initial scale zero", 0, 0)
+        },
+        Case {
+            state: active(sec(120)),
+            reachable: false,
+            tweak: initial_2,
+            want: 1,
+            patch: Some(1),
+            requeue: true,
+            ..base(
+                "unreachable revision with initialScale > 1 can scale to 0",
+                2,
+                0,
+            )
+        },
     ];
     for c in &cases {
         let (want, patch, requeue) = run(c);
         assert_eq!(want, c.want, "{}: want", c.label);
         assert_eq!(patch, c.patch, "{}: patch", c.label);
-        assert_eq!(requeue.is_some(), c.requeue, "{}: requeue {requeue:?}", c.label);
+        assert_eq!(
+            requeue.is_some(),
+            c.requeue,
+            "{}: requeue {requeue:?}",
+            c.label
+        );
     }
 }
 
@@ -218,19 +453,41 @@ fn knative_scaler_table() {
 fn requeue_times_follow_the_gating() {
     let sec = Duration::from_secs;
     let at = |c: Case| run(&c).2;
-    let c = Case { state: (ActiveState::Active, STABLE - sec(7)), ..base("hold", 1, 0) };
+    let c = Case {
+        state: (ActiveState::Active, STABLE - sec(7)),
+        ..base("hold", 1, 0)
+    };
     assert_eq!(at(c), Some(NOW + sec(7)), "the rest of the stable window");
-    let c = Case { state: (ActiveState::Active, STABLE), sks: SksMode::Proxy, ..base("proxy", 1, 0) };
+    let c = Case {
+        state: (ActiveState::Active, STABLE),
+        sks: SksMode::Proxy,
+        ..base("proxy", 1, 0)
+    };
     assert_eq!(at(c), Some(NOW + PROXY_REQUEUE));
-    let c = Case { state: (ActiveState::Inactive, sec(10)), proxy_for: Some(sec(25)), ..base("grace", 1, 0) };
+    let c = Case {
+        state: (ActiveState::Inactive, sec(10)),
+        proxy_for: Some(sec(25)),
+        ..base("grace", 1, 0)
+    };
     assert_eq!(at(c), Some(NOW + sec(35)), "grace − proxy for");
     fn retention_50(s: &mut KpaSettings) {
         s.scale_to_zero_pod_retention = Duration::from_secs(50);
     }
-    let c = Case { state: (ActiveState::Inactive, sec(10)), tweak: retention_50, ..base("retention", 1, 0) };
+    let c = Case {
+        state: (ActiveState::Inactive, sec(10)),
+        tweak: retention_50,
+        ..base("retention", 1, 0)
+    };
     assert_eq!(at(c), Some(NOW + sec(40)), "retention − inactive for");
-    let c = Case { state: (ActiveState::Activating, sec(10)), ..base("activating", 1, 0) };
-    assert_eq!(at(c), Some(NOW + PROGRESS + ACTIVATION_TIMEOUT_BUFFER), "the full activation timeout");
+    let c = Case {
+        state: (ActiveState::Activating, sec(10)),
+        ..base("activating", 1, 0)
+    };
+    assert_eq!(
+        at(c),
+        Some(NOW + PROGRESS + ACTIVATION_TIMEOUT_BUFFER),
+        "the full activation timeout"
+    );
 }
 
 /// TestDisableScaleToZero.
@@ -241,11 +498,30 @@ fn knative_disable_scale_to_zero() {
     }
     let active = (ActiveState::Active, Duration::ZERO);
     let cases = [
-        Case { state: active, tweak: off, want: 1, patch: Some(1),
-            ..base("EnableScaleToZero == false and minScale == 0", 10, 0) },
-        Case { state: active, tweak: off, min: 2, want: 2, patch: Some(2),
-            ..base("EnableScaleToZero == false and minScale == 2", 10, 0) },
-        Case { state: active, tweak: off, ..base("EnableScaleToZero == false and desire pod is -1(initial value)", 10, -1) },
+        Case {
+            state: active,
+            tweak: off,
+            want: 1,
+            patch: Some(1),
+            ..base("EnableScaleToZero == false and minScale == 0", 10, 0)
+        },
+        Case {
+            state: active,
+            tweak: off,
+            min: 2,
+            want: 2,
+            patch: Some(2),
+            ..base("EnableScaleToZero == false and minScale == 2", 10, 0)
+        },
+        Case {
+            state: active,
+            tweak: off,
+            ..base(
+                "EnableScaleToZero == false and desire pod is -1(initial value)",
+                10,
+                -1,
+            )
+        },
     ];
     for c in &cases {
         let (want, patch, _) = run(c);
@@ -271,7 +547,10 @@ fn knative_active_condition_table() {
         (-1, 1, 1, Active, Active),
     ];
     for (i, (want, ready, min, from, to)) in cases.into_iter().enumerate() {
-        let s = KpaSettings { min_scale: min, ..settings() };
+        let s = KpaSettings {
+            min_scale: min,
+            ..settings()
+        };
         let mut k = KpaScaler::new(Time::ZERO, &s, 0);
         k.initialized = true;
         k.active = from;
@@ -279,14 +558,20 @@ fn knative_active_condition_table() {
         assert_eq!(k.active, to, "case {i}");
     }
     // Before initialisation the threshold is the initial scale: 3 pods wanted, 2 ready.
-    let s = KpaSettings { initial_scale: 3, ..settings() };
+    let s = KpaSettings {
+        initial_scale: 3,
+        ..settings()
+    };
     let mut k = KpaScaler::new(Time::ZERO, &s, 0);
     k.compute_status(NOW, 3, 2, true);
     assert_eq!((k.active, k.initialized), (Activating, false));
     k.compute_status(NOW, 3, 3, true);
     assert_eq!((k.active, k.initialized), (Active, true));
     // Initial scale 0 (allowed): inactive from the start.
-    let s = KpaSettings { initial_scale: 0, ..settings() };
+    let s = KpaSettings {
+        initial_scale: 0,
+        ..settings()
+    };
     let mut k = KpaScaler::new(Time::ZERO, &s, 0);
     k.compute_status(NOW, -1, 0, true);
     assert_eq!(k.active, Inactive);
@@ -297,7 +582,10 @@ fn knative_active_condition_table() {
 fn sks_mode_follows_want_and_ebc() {
     let s = KpaSettings::default();
     let input = |desired, ebc, ready| ScalerInput {
-        decider: DeciderStatus { desired_scale: desired, excess_burst_capacity: ebc },
+        decider: DeciderStatus {
+            desired_scale: desired,
+            excess_burst_capacity: ebc,
+        },
         ready,
         reachable: true,
     };
@@ -306,7 +594,11 @@ fn sks_mode_follows_want_and_ebc() {
     assert_eq!((o.sks_mode, o.activator_in_path), (SksMode::Proxy, true));
     let o = k.reconcile(Time::from_secs(2), input(3, 0, 3));
     assert_eq!((o.sks_mode, o.activator_in_path), (SksMode::Serve, false));
-    assert_eq!(o.requeue_at, Some(Time::from_secs(2)), "the SKS changed: reconcile again");
+    assert_eq!(
+        o.requeue_at,
+        Some(Time::from_secs(2)),
+        "the SKS changed: reconcile again"
+    );
     let o = k.reconcile(Time::from_secs(2), input(3, 0, 3));
     assert_eq!(o.requeue_at, None, "level-triggered: nothing changes");
     // No ready pod: the SKS controller forces the activator into the path.

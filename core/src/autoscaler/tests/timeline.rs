@@ -31,7 +31,11 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(settings: KpaSettings, cold_start: Duration, load: impl Fn(Time) -> f64 + 'static) -> Driver {
+    fn new(
+        settings: KpaSettings,
+        cold_start: Duration,
+        load: impl Fn(Time) -> f64 + 'static,
+    ) -> Driver {
         let spec = DeciderSpec::new(&settings, 0);
         let scaler = KpaScaler::new(Time::ZERO, &settings, 0);
         let starting = vec![Time::ZERO + cold_start; scaler.replicas() as usize];
@@ -52,7 +56,11 @@ impl Driver {
     fn reconcile(&mut self) {
         let out = self.scaler.reconcile(
             self.now,
-            ScalerInput { decider: self.decider.status(), ready: self.ready, reachable: true },
+            ScalerInput {
+                decider: self.decider.status(),
+                ready: self.ready,
+                reachable: true,
+            },
         );
         if let Some(r) = out.replicas {
             self.patches.push((self.now, r));
@@ -98,16 +106,22 @@ impl Driver {
             let n = self.starting.len();
             self.starting.retain(|&t| t > now);
             self.ready += (n - self.starting.len()) as u32;
-            if ms % 1000 == 0 {
+            if ms.is_multiple_of(1000) {
                 if self.ready > 0 {
                     let load = (self.load)(self.now);
-                    self.decider.record(self.now, &Stat { avg_concurrency: load, ..Stat::default() });
+                    self.decider.record(
+                        self.now,
+                        &Stat {
+                            avg_concurrency: load,
+                            ..Stat::default()
+                        },
+                    );
                 }
                 if let Some(s) = self.activator.report(self.now) {
                     self.decider.record(self.now, &s);
                 }
             }
-            if ms % 2000 == 0 {
+            if ms.is_multiple_of(2000) {
                 self.tick();
             }
             if self.ready != before || self.scaler.next_requeue().is_some_and(|r| r <= self.now) {
@@ -119,7 +133,9 @@ impl Driver {
 
 fn scale_to_zero_after_traffic(load: f64) -> Driver {
     let t0 = Time::from_secs(100);
-    let mut d = Driver::new(KpaSettings::default(), Duration::from_secs(1), move |t| if t < t0 { load } else { 0.0 });
+    let mut d = Driver::new(KpaSettings::default(), Duration::from_secs(1), move |t| {
+        if t < t0 { load } else { 0.0 }
+    });
     d.run_until(Time::from_secs(300));
     d
 }
@@ -132,15 +148,26 @@ fn scale_to_zero_last_instance_goes_60_to_90s_after_traffic_stops() {
         let d = scale_to_zero_after_traffic(load);
         let peak = d.patches.iter().map(|p| p.1).max().unwrap_or(0).max(1); // created at 1
         let want_peak = (load / 70.0_f64).ceil() as u32;
-        assert!(peak >= want_peak, "load {load}: scaled up to {peak}, want ≥ {want_peak}");
-        let zero = d.decisions.iter().find(|(_, n)| *n == 0).expect("desired reaches 0").0;
+        assert!(
+            peak >= want_peak,
+            "load {load}: scaled up to {peak}, want ≥ {want_peak}"
+        );
+        let zero = d
+            .decisions
+            .iter()
+            .find(|(_, n)| *n == 0)
+            .expect("desired reaches 0")
+            .0;
         assert!(
             zero >= Time::from_secs(160) && zero <= Time::from_secs(162),
             "load {load}: desired 0 at {zero}"
         );
         let (gone, r) = *d.patches.last().expect("patched");
         assert_eq!(r, 0, "load {load}: {:?}", d.patches);
-        assert!(gone >= Time::from_secs(160) && gone <= Time::from_secs(190), "load {load}: last pod at {gone}");
+        assert!(
+            gone >= Time::from_secs(160) && gone <= Time::from_secs(190),
+            "load {load}: last pod at {gone}"
+        );
         assert_eq!(d.scaler.active(), ActiveState::Inactive);
         assert_eq!(d.ready, 0);
     }
@@ -151,7 +178,12 @@ fn scale_to_zero_last_instance_goes_60_to_90s_after_traffic_stops() {
 #[test]
 fn scale_to_zero_activator_already_in_path_takes_the_fast_path() {
     let d = scale_to_zero_after_traffic(5.0);
-    let zero = d.decisions.iter().find(|(_, n)| *n == 0).expect("desired 0").0;
+    let zero = d
+        .decisions
+        .iter()
+        .find(|(_, n)| *n == 0)
+        .expect("desired 0")
+        .0;
     assert_eq!(d.patches.last(), Some(&(zero + PROXY_REQUEUE, 0)));
 }
 
@@ -166,21 +198,27 @@ fn scale_from_zero_first_request_pokes_a_tick() {
     d.activator_request();
     assert_eq!(d.decisions.last(), Some(&(t1, 1)));
     assert_eq!(d.patches.last(), Some(&(t1, 1)));
-    assert_eq!(d.scaler.active(), ActiveState::Activating, "pods wanted, none ready yet");
+    assert_eq!(
+        d.scaler.active(),
+        ActiveState::Activating,
+        "pods wanted, none ready yet"
+    );
     d.run_until(Time::from_secs(310));
     assert_eq!(d.ready, 1);
     assert_eq!(d.scaler.active(), ActiveState::Active);
 }
 
 fn settings_strategy() -> impl Strategy<Value = KpaSettings> {
-    (0u32..4, 0u32..20, 1u32..4, 0u32..3, any::<bool>()).prop_map(|(min, extra, initial, tbc, stz)| KpaSettings {
-        min_scale: min,
-        max_scale: if extra == 0 { 0 } else { min.max(1) + extra },
-        initial_scale: initial,
-        target_burst_capacity: [211.0, 0.0, -1.0][tbc as usize],
-        enable_scale_to_zero: stz,
-        ..KpaSettings::default()
-    })
+    (0u32..4, 0u32..20, 1u32..4, 0u32..3, any::<bool>()).prop_map(
+        |(min, extra, initial, tbc, stz)| KpaSettings {
+            min_scale: min,
+            max_scale: if extra == 0 { 0 } else { min.max(1) + extra },
+            initial_scale: initial,
+            target_burst_capacity: [211.0, 0.0, -1.0][tbc as usize],
+            enable_scale_to_zero: stz,
+            ..KpaSettings::default()
+        },
+    )
 }
 
 proptest! {

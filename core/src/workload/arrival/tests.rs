@@ -154,6 +154,24 @@ fn sine_follows_its_rate_curve() {
     });
     assert!((rate_at(&spec, Duration::from_millis(2500)) - 3500.0).abs() < 1e-9);
     assert!((rate_at(&spec, Duration::from_millis(7500)) - 500.0).abs() < 1e-9);
+    // A short period (many segment boundaries), folded onto one period in 8 bins.
+    let p_ns = 1_000_000u64;
+    let fast = one(
+        secs(20),
+        ArrivalSpec::Sine {
+            mean: 5000.0,
+            amplitude: 5000.0,
+            period: Duration::from_nanos(p_ns),
+        },
+    );
+    let v = run(&fast, secs(20), 9);
+    within_sigma(v.len(), 100_000.0, 4.0);
+    let folded: Vec<u64> = v.iter().map(|x| x % p_ns).collect();
+    let cycles = 20_000.0;
+    let w = TAU / (p_ns as f64 / 1e9);
+    follows(&folded, p_ns, p_ns / 8, |a, b| {
+        cycles * (5000.0 * (b - a) + 5000.0 / w * ((w * a).cos() - (w * b).cos()))
+    });
     // Part of a period: mean·t + amp·P/2π·(1 − cos 2πt/P).
     let quarter = expected_count(&spec, Duration::from_millis(2500));
     assert!((quarter - (5000.0 + 1500.0 * 10.0 / TAU)).abs() < 1e-6);
@@ -353,20 +371,20 @@ fn extreme_rates_are_clamped_and_end() {
             assert_eq!(expected_count(&spec, Duration::MAX), 0.0);
         }
     }
-    // An amplitude above the mean (the resolver refuses it) cuts the rate at zero.
-    let spec = one(
-        secs(20),
-        ArrivalSpec::Sine {
-            mean: 100.0,
-            amplitude: 300.0,
-            period: secs(4),
-        },
-    );
-    let v = run(&spec, secs(20), 1);
-    assert!(v.iter().all(|x| {
-        let phase = (x % (4 * SEC)) as f64 / (4 * SEC) as f64;
-        100.0 + 300.0 * (TAU * phase).sin() > 0.0
-    }));
+    // An amplitude above the mean (the resolver refuses it) is cut to the mean.
+    let sine = |amplitude| {
+        one(
+            secs(20),
+            ArrivalSpec::Sine {
+                mean: 100.0,
+                amplitude,
+                period: secs(4),
+            },
+        )
+    };
+    let spec = sine(300.0);
+    assert_eq!(run(&spec, secs(20), 1), run(&sine(100.0), secs(20), 1));
+    assert_eq!(expected_count(&spec, secs(20)), 2000.0);
     assert_eq!(rate_at(&spec, secs(3)), 0.0);
 }
 
@@ -463,4 +481,47 @@ proptest! {
             prop_assert!(r >= 0.0 && !r.is_nan(), "rate {}", r);
         }
     }
+}
+
+/// Throughput check, run by hand in release mode and timed from outside (code in `core` reads
+/// no clock): `time cargo test --release -p scalelab-core --lib
+/// workload::arrival::tests::throughput_<process> -- --ignored --nocapture`. Each produces
+/// 10⁸ offsets.
+fn throughput(arrival: ArrivalSpec) {
+    let spec = one(secs(100), arrival);
+    let mut n = 0u64;
+    let mut last = 0;
+    for t in Arrivals::new(&spec, secs(100), rng::stream(1, "bench")) {
+        n += 1;
+        last = t.as_nanos();
+    }
+    println!("{n} offsets, last at {last} ns");
+}
+
+#[test]
+#[ignore = "a manual throughput measurement"]
+fn throughput_poisson() {
+    throughput(ArrivalSpec::Poisson { rate: 1e6 });
+}
+
+#[test]
+#[ignore = "a manual throughput measurement"]
+fn throughput_ramp() {
+    throughput(ArrivalSpec::Ramp { from: 0.0, to: 2e6 });
+}
+
+#[test]
+#[ignore = "a manual throughput measurement"]
+fn throughput_sine() {
+    throughput(ArrivalSpec::Sine {
+        mean: 1e6,
+        amplitude: 5e5,
+        period: secs(10),
+    });
+}
+
+#[test]
+#[ignore = "a manual throughput measurement"]
+fn throughput_constant() {
+    throughput(ArrivalSpec::Constant { rate: 1e6 });
 }

@@ -90,7 +90,10 @@ fn exponential_matches_its_closed_form() {
     v.sort_unstable();
     for q in [0.1, 0.5, 0.9, 0.99] {
         let expected = ns(s.quantile(q));
-        close(expected, -40e6 * (1.0 - q).ln(), 1e-9);
+        assert!(
+            (expected - -40e6 * (1.0 - q).ln()).abs() <= 1.0,
+            "rounded to the ns"
+        );
         close(empirical(&v, q), expected, 0.03);
     }
     assert_eq!(s.mean(), ms(40));
@@ -108,7 +111,7 @@ fn lognormal_matches_its_median_p99_and_mean() {
     let mut v = draws(&s, 3, N);
     let sigma = (600f64 / 80.0).ln() / Z_P99;
     let mean = 80e6 * (sigma * sigma / 2.0).exp();
-    close(s.mean().as_nanos() as f64, mean, 1e-9);
+    close(s.mean().as_nanos() as f64, mean, 1e-8);
     close(mean_of(&v), mean, 0.02);
     close(
         s.second_moment_secs2(),
@@ -168,7 +171,7 @@ fn mixture_picks_parts_by_weight() {
     let tens = v.iter().filter(|&&x| x == 10_000_000).count() as f64 / N as f64;
     close(tens, 0.75, 0.01);
     let mean = 0.75 * 10e6 + 0.25 * 1000e6;
-    close(s.mean().as_nanos() as f64, mean, 1e-9);
+    close(s.mean().as_nanos() as f64, mean, 1e-8);
     close(mean_of(&v), mean, 0.02);
     close(
         s.second_moment_secs2(),
@@ -328,4 +331,22 @@ proptest! {
         let known: Vec<Duration> = qs.iter().flatten().copied().collect();
         prop_assert!(known.windows(2).all(|w| w[0] <= w[1]), "{:?}", qs);
     }
+}
+
+/// Throughput check, run by hand in release mode and timed from outside (code in `core` reads
+/// no clock): `time cargo test --release -p scalelab-core --lib
+/// workload::dist::tests::throughput -- --ignored --nocapture`. Draws 10⁸ lognormal samples.
+#[test]
+#[ignore = "a manual throughput measurement"]
+fn throughput() {
+    let s = Sampler::new(&DistSpec::Lognormal {
+        median: ms(80),
+        p99: ms(600),
+    });
+    let mut r = rng::stream(1, "bench");
+    let mut sum = 0u64;
+    for _ in 0..100_000_000 {
+        sum = sum.wrapping_add(s.sample_nanos(&mut r));
+    }
+    println!("10^8 lognormal draws, checksum {sum}");
 }

@@ -1,0 +1,222 @@
+//! The platform's wiring of the core policies, on tokio's paused clock: requests enter through
+//! the same admission calls the router makes, synthetic instances start after their sampled
+//! cold start, and the driver runs the scrape, tick and reconciler, all in virtual time, so the
+//! timelines are exact and the tests take no wall time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scalelab_core::Time;
+use scalelab_core::scenario::Scenario;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::platform::{Admit, Outcome, Running, Shared, lock};
+use crate::{InstanceKind, driver};
+
+fn scenario(extra: &str) -> Scenario {
+    let src = format!(
+        r#"
+        name = "paused"
+        duration = "1m"
+        [service]
+        container_concurrency = 1
+        timeout = "10s"
+        service_time = {{ dist = "fixed", value = "100ms" }}
+        cold_start = {{ dist = "fixed", value = "300ms" }}
+        [autoscaler]
+        stable_window = "6s"
+        scale_to_zero_grace_period = "1s"
+        initial_scale = 0
+        target = 1
+        target_utilization = 1.0
+        {extra}
+        [[workload.phases]]
+        duration = "1m"
+        arrival = {{ process = "poisson", rate = 1 }}
+        "#
+    );
+    Scenario::from_toml_str(&src, "paused.toml".as_ref()).expect("valid test scenario")
+}
+
+struct Run {
+    sh: Arc<Shared>,
+    stop: watch::Sender<bool>,
+}
+
+fn boot(s: &Scenario) -> Run {
+    let sh = Arc::new(Shared::new(
+        s,
+        7,
+        "baseline".into(),
+        Clock::start(1.0),
+        InstanceKind::Synthetic {
+            hello: true,
+            allowed_origin: "*".into(),
+        },
+        None,
+        None,
+    ));
+    sh.boot();
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(driver::run(sh.clone(), rx));
+    Run { sh, stop }
+}
+
+/// Admits a request and waits until it runs.
+async fn admit(sh: &Arc<Shared>) -> Running {
+    let admit = sh.ctx(0).arrive();
+    match admit {
+        Admit::Run(r) => r,
+        Admit::Wait {
+            slot,
+            generation,
+            rx,
+            ..
+        } => {
+            rx.await.expect("started");
+            sh.ctx(0).running(slot, generation).expect("running")
+        }
+        Admit::Reject { reason, .. } => panic!("rejected: {reason}"),
+    }
+}
+
+/// A request that holds its instance for `service`, like a synthetic instance does.
+async fn request(sh: Arc<Shared>, service: Duration) -> (Time, Time, bool) {
+    let t0 = sh.clock.now();
+    let run = admit(&sh).await;
+    sh.clock.sleep(service).await;
+    sh.ctx(0).finish(
+        run.slot,
+        run.generation,
+        Outcome::Answered(hyper::StatusCode::OK),
+    );
+    (t0, sh.clock.now(), run.cold)
+}
+
+async fn wait_for_zero(sh: &Arc<Shared>, limit: Duration) -> Option<Time> {
+    let until = sh.clock.now() + limit;
+    while sh.clock.now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if sh.alive() == 0 {
+            return Some(sh.clock.now());
+        }
+    }
+    None
+}
+
+#[tokio::test(start_paused = true)]
+async fn scale_from_zero_waits_one_cold_start_then_scales_back_to_zero() {
+    let run = boot(&scenario(""));
+    let sh = run.sh.clone();
+    assert_eq!(sh.alive(), 0, "initial_scale = 0 starts nothing");
+    // A new revision's decider has made no decision yet (desired −1, Knative's initial
+    // status), so the first request does not poke: the 2 s tick starts the instance.
+    let (t0, t1, cold) = request(sh.clone(), Duration::from_millis(100)).await;
+    assert_eq!((t0, t1, cold), (Time::ZERO, Time::from_millis(2400), true));
+    let (_, t2, cold) = request(sh.clone(), Duration::from_millis(100)).await;
+    assert_eq!(t2, Time::from_millis(2500));
+    assert!(!cold, "the second request finds the instance warm");
+    // Idle: the stable window empties, the PA goes inactive, the grace period passes.
+    let zero_at = wait_for_zero(&sh, Duration::from_secs(30))
+        .await
+        .expect("scaled to zero");
+    assert!(
+        zero_at >= Time::from_millis(8500) && zero_at <= Time::from_millis(14_500),
+        "scale to zero at {zero_at}: after the 6 s window, within window + grace + ticks"
+    );
+    // At zero with desired = 0, a request pokes the decider: one cold start of latency.
+    let (t3, t4, cold) = request(sh.clone(), Duration::from_millis(100)).await;
+    assert_eq!(
+        t4 - t3,
+        Duration::from_millis(400),
+        "300 ms cold start + 100 ms service"
+    );
+    assert!(cold);
+    let g = lock(&sh.global);
+    assert_eq!(g.m.cold_starts, 2);
+    assert_eq!(g.m.delayed, 2);
+    assert_eq!(g.m.scale_to_zero_events, 1);
+    assert_eq!(g.m.completed, 3);
+    assert_eq!(g.m.in_system.level(), 0);
+    drop(g);
+    let _ = run.stop.send(true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_panics_and_scales_up_within_max_scale() {
+    let run = boot(&scenario("max_scale = 5"));
+    let sh = run.sh.clone();
+    let reqs: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(request(sh.clone(), Duration::from_secs(2))))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    {
+        let rev = lock(&sh.revs[0].state);
+        assert!(
+            rev.panic,
+            "20 requests on 1 pod is over the 200 % panic threshold"
+        );
+        assert_eq!(
+            rev.desired, 20,
+            "the decider wants one pod per request; the reconciler caps"
+        );
+        assert_eq!(
+            rev.ready + rev.starting,
+            5,
+            "max_scale bounds the instances"
+        );
+    }
+    let mut done = 0;
+    for r in reqs {
+        let (_, _, _) = r.await.expect("request task");
+        done += 1;
+    }
+    assert_eq!(done, 20);
+    let g = lock(&sh.global);
+    assert!(g.m.panic_episodes >= 1);
+    assert_eq!(g.m.peak, 5);
+    assert_eq!(g.m.completed, 20);
+    drop(g);
+    let _ = run.stop.send(true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
+    let s = scenario(
+        r#"max_scale = 1
+        [router]
+        activator_queue_depth = 2"#,
+    );
+    let run = boot(&s);
+    let sh = run.sh.clone();
+    let a = sh.ctx(0).arrive();
+    let b = sh.ctx(0).arrive();
+    let c = sh.ctx(0).arrive();
+    assert!(matches!(a, Admit::Wait { .. }));
+    assert!(matches!(b, Admit::Wait { .. }));
+    match c {
+        Admit::Reject { status, reason, .. } => {
+            assert_eq!(status, hyper::StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(reason, "activator-queue-full");
+        }
+        _ => panic!("the third request should be rejected"),
+    }
+    // The second waits behind the first (cc = 1, one instance) and gives up at its deadline.
+    let Admit::Wait {
+        slot,
+        generation,
+        rx,
+        ..
+    } = b
+    else {
+        unreachable!()
+    };
+    drop(rx);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(sh.ctx(0).give_up(slot, generation));
+    let g = lock(&sh.global);
+    assert_eq!((g.m.arrived, g.m.rejected, g.m.timed_out), (3, 1, 1));
+    drop(g);
+    let _ = run.stop.send(true);
+}

@@ -1,0 +1,534 @@
+//! The live platform over real sockets on 127.0.0.1 (OS-assigned ports), with short windows in
+//! the test scenarios. Each test takes at most a few seconds of wall time; the timelines are
+//! checked exactly on the paused clock in the crate's unit tests.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scalelab_core::scenario::Scenario;
+use scalelab_runtime::{Auth, Handle, InstanceKind, Options, start};
+
+/// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
+/// and may open further tables.
+fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
+    let src = format!(
+        r#"
+        name = "live-test"
+        duration = "1m"
+        [service]
+        container_concurrency = 1
+        timeout = "3s"
+        service_time = {{ dist = "fixed", value = "{service_ms}ms" }}
+        cold_start = {{ dist = "fixed", value = "{cold_ms}ms" }}
+        [autoscaler]
+        stable_window = "6s"
+        scale_to_zero_grace_period = "1s"
+        target = 1
+        target_utilization = 1.0
+        {extra}
+        [[workload.phases]]
+        duration = "1m"
+        arrival = {{ process = "poisson", rate = 1 }}
+        "#
+    );
+    Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
+}
+
+fn scenario(extra: &str) -> Scenario {
+    scenario_with(300, 100, extra)
+}
+
+fn open() -> Options {
+    Options {
+        auth: Auth::AllowUnauthenticated,
+        ..Options::default()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+async fn call(
+    base: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut req = Request::new(Full::new(Bytes::from(body.to_string())));
+    *req.method_mut() = method;
+    *req.uri_mut() = format!("{base}{path}").parse().expect("uri");
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            v.parse().expect("value"),
+        );
+    }
+    let resp = client().request(req).await.expect("the router answers");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+async fn get(base: &str, path: &str) -> Reply {
+    call(base, Method::GET, path, &[], "").await
+}
+
+/// Waits (polling the status) until `pred` holds, up to `limit` of scenario time.
+async fn wait_until(
+    h: &Handle,
+    limit: Duration,
+    pred: impl Fn(&scalelab_runtime::Status) -> bool,
+) -> bool {
+    let until = h.clock().now() + limit;
+    while h.clock().now() < until {
+        if pred(&h.status()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pred(&h.status())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_contract_with_cors() {
+    let s = scenario_with(0, 100, "initial_scale = 1");
+    let o = Options {
+        instances: InstanceKind::Synthetic {
+            hello: true,
+            allowed_origin: "https://app.example".into(),
+        },
+        ..open()
+    };
+    let h = start(&s, o).await.expect("starts");
+    let r = get(&h.url(), "/?message=Hello&name=Ada").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, r#"{"message":"Hello welcomes you, Ada!"}"#);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(r.headers["x-scalelab-revision"], "default");
+    let r = call(
+        &h.url(),
+        Method::POST,
+        "/",
+        &[("content-type", "application/json")],
+        r#"{"message":"Hi"}"#,
+    )
+    .await;
+    assert_eq!(r.body, r#"{"message":"Hi welcomes you, world!"}"#);
+    let r = get(&h.url(), "/").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, r#"{"error":"No message provided"}"#);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let r = call(
+        &h.url(),
+        Method::OPTIONS,
+        "/",
+        &[("origin", "https://app.example")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(
+        r.headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let result = h.shutdown().await;
+    let v = &result.variants[0];
+    assert_eq!(v.requests.arrived, 4);
+    assert_eq!(
+        v.requests.completed, 4,
+        "4xx answers of the function are completed requests"
+    );
+    assert_eq!(result.mode, scalelab_core::result::Mode::Live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
+    let s = scenario("initial_scale = 1");
+    let h = start(
+        &s,
+        Options {
+            auth: Auth::Token("s3cret".into()),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("starts");
+    assert_eq!(h.token(), Some("s3cret"));
+    let r = get(&h.url(), "/?message=x").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let r = call(
+        &h.url(),
+        Method::GET,
+        "/?message=x",
+        &[("authorization", "Bearer wrong")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &h.url(),
+        Method::GET,
+        "/?message=x",
+        &[("authorization", "Bearer s3cret")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &h.url(),
+        Method::GET,
+        "/_scalelab/metrics",
+        &[("authorization", "Bearer s3cret")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .contains("scalelab_requests_total{revision=\"default\",code=\"200\"} 1"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("scalelab_instances{revision=\"default\",state=\"ready\"} 1"),
+        "{}",
+        r.body
+    );
+    let result = h.shutdown().await;
+    assert_eq!(
+        result.variants[0].requests.arrived, 1,
+        "refused requests never reach a revision"
+    );
+    // A generated token is long and random.
+    let h = start(&s, Options::default()).await.expect("starts");
+    let t = h.token().expect("a token").to_string();
+    assert_eq!(t.len(), 32);
+    let h2 = start(&s, Options::default()).await.expect("starts");
+    assert_ne!(h2.token(), Some(t.as_str()));
+    h.shutdown().await;
+    h2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_request_after_scale_to_zero_waits_one_cold_start() {
+    // min 0, initial 1: the first instance idles out (6 s window + 1 s grace, at time scale
+    // 0.25 that is about 2 s of wall time), then a request brings one back.
+    let s = scenario("initial_scale = 1");
+    let h = start(
+        &s,
+        Options {
+            time_scale: 0.25,
+            ..open()
+        },
+    )
+    .await
+    .expect("starts");
+    assert!(
+        wait_until(&h, Duration::from_secs(30), |st| st.ready + st.starting
+            == 0)
+        .await,
+        "scaled to zero"
+    );
+    let t0 = h.clock().now();
+    let r = get(&h.url(), "/?message=cold").await;
+    let waited = h.clock().now() - t0;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_millis(2000),
+        "one 300 ms cold start + 100 ms service (the paused-clock test checks it exactly), got {waited:?}"
+    );
+    let r = get(&h.url(), "/?message=warm").await;
+    assert!(!r.headers.contains_key("x-scalelab-cold-start"));
+    let result = h.shutdown().await;
+    let v = &result.variants[0];
+    assert_eq!(v.cold_starts.count, 2);
+    assert_eq!(v.cold_starts.requests_delayed, 1);
+    assert!(v.instances.scale_to_zero_events >= 1);
+    assert!(v.instances.time_at_zero_s > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_load_scales_up_then_back_to_zero() {
+    let s = scenario_with(300, 500, "initial_scale = 1\nmax_scale = 4");
+    let h = start(
+        &s,
+        Options {
+            time_scale: 0.25,
+            ..open()
+        },
+    )
+    .await
+    .expect("starts");
+    // Eight clients back to back for 6 scenario seconds (1.5 s of wall time).
+    let until = h.clock().now() + Duration::from_secs(6);
+    let url = h.url();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            let clock = h.clock();
+            tokio::spawn(async move {
+                let c = client();
+                let mut ok = 0;
+                while clock.now() < until {
+                    let req = Request::get(format!("{url}/?message=load"))
+                        .body(Full::new(Bytes::new()))
+                        .expect("request");
+                    if c.request(req)
+                        .await
+                        .is_ok_and(|r| r.status() == StatusCode::OK)
+                    {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for c in clients {
+        ok += c.await.expect("client");
+    }
+    assert!(ok >= 8, "{ok} requests answered");
+    let peak_ready = h.status().ready;
+    assert!(
+        wait_until(&h, Duration::from_secs(40), |st| st.ready + st.starting
+            == 0)
+        .await,
+        "back to zero"
+    );
+    let result = h.shutdown().await;
+    let v = &result.variants[0];
+    assert_eq!(
+        v.instances.peak, 4,
+        "scaled up to max_scale (ready at the end of the load: {peak_ready})"
+    );
+    assert!(
+        v.autoscaler.panic_episodes >= 1,
+        "8 requests on 1 pod is a burst"
+    );
+    assert!(v.instances.scale_to_zero_events >= 1);
+    assert_eq!(
+        v.requests.arrived,
+        v.requests.completed + v.requests.rejected + v.requests.timed_out
+    );
+    let series = v.series.as_ref().expect("series");
+    assert!(
+        series.rows.iter().any(|r| r.ready == 4),
+        "the series saw 4 ready instances"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_is_503_and_timeouts_are_504() {
+    let s = scenario_with(
+        2000,
+        2500,
+        "initial_scale = 0\nmax_scale = 1\n[router]\nactivator_queue_depth = 2",
+    );
+    let h = start(&s, open()).await.expect("starts");
+    let mut tasks = Vec::new();
+    for i in 0..3 {
+        let url = h.url();
+        tasks.push(tokio::spawn(async move {
+            get(&url, &format!("/?message={i}")).await
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut replies = Vec::new();
+    for t in tasks {
+        replies.push(t.await.expect("task"));
+    }
+    // No instance for 2 s: two requests wait in the activator, the third is turned away.
+    assert_eq!(replies[2].status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        replies[2].headers["x-scalelab-reason"],
+        "activator-queue-full"
+    );
+    // The first starts at ~2 s (tick) + 2 s cold start > its 3 s timeout: 504 while queued;
+    // so does the second.
+    for r in &replies[..2] {
+        assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{}", r.body);
+        assert_eq!(r.headers["x-scalelab-reason"], "timeout");
+    }
+    let result = h.shutdown().await;
+    let v = &result.variants[0];
+    assert_eq!(
+        (
+            v.requests.arrived,
+            v.requests.rejected,
+            v.requests.timed_out
+        ),
+        (3, 1, 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_running_past_its_timeout_is_504() {
+    let src = r#"
+        name = "timeout"
+        duration = "1m"
+        [service]
+        timeout = "300ms"
+        service_time = { dist = "fixed", value = "1s" }
+        cold_start = { dist = "fixed", value = "0s" }
+        warm_at_start = true
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+    "#;
+    let s = Scenario::from_toml_str(src, "t.toml".as_ref()).expect("valid");
+    let h = start(&s, open()).await.expect("starts");
+    assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
+    let t0 = h.clock().now();
+    let r = get(&h.url(), "/?message=slow").await;
+    let took = h.clock().now() - t0;
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(900),
+        "{took:?}"
+    );
+    let result = h.shutdown().await;
+    assert_eq!(result.variants[0].requests.timed_out, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_requests_in_flight() {
+    let src = r#"
+        name = "drain"
+        duration = "1m"
+        [service]
+        container_concurrency = 0
+        service_time = { dist = "fixed", value = "600ms" }
+        cold_start = { dist = "fixed", value = "0s" }
+        warm_at_start = true
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+    "#;
+    let s = Scenario::from_toml_str(src, "drain.toml".as_ref()).expect("valid");
+    let h = start(&s, open()).await.expect("starts");
+    assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let url = h.url();
+            tokio::spawn(async move { get(&url, "/?message=drain").await.status })
+        })
+        .collect();
+    assert!(wait_until(&h, Duration::from_secs(2), |st| st.in_flight == 3).await);
+    let url = h.url();
+    let result = h.shutdown().await;
+    for t in tasks {
+        assert_eq!(
+            t.await.expect("task"),
+            StatusCode::OK,
+            "requests in flight finish"
+        );
+    }
+    let v = &result.variants[0];
+    assert_eq!(
+        (
+            v.requests.arrived,
+            v.requests.completed,
+            v.requests.in_flight_at_end
+        ),
+        (3, 3, 0)
+    );
+    assert!(v.latency_ms.p50 >= 600.0);
+    // The router no longer accepts connections.
+    let req = Request::get(format!("{url}/?message=late"))
+        .body(Full::new(Bytes::new()))
+        .expect("req");
+    assert!(client().request(req).await.is_err());
+}
+
+/// A Cloud Run-style app: listens on $PORT, answers "ok", exits with status 3 on /crash.
+const CRASHY_APP: &str = r#"
+import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/crash":
+            os._exit(3)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
+    let dir = std::env::temp_dir().join(format!("scalelab-crashy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let app = dir.join("app.py");
+    std::fs::write(&app, CRASHY_APP).expect("write app");
+    let s = scenario("initial_scale = 1\nmin_scale = 1");
+    let o = Options {
+        instances: InstanceKind::Command {
+            cmd: format!("python3 {}", app.display()),
+            termination_grace: Duration::from_secs(2),
+        },
+        ..open()
+    };
+    let h = start(&s, o).await.expect("starts");
+    assert!(
+        wait_until(&h, Duration::from_secs(8), |st| st.ready == 1).await,
+        "the app started"
+    );
+    let r = get(&h.url(), "/").await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ok"));
+    let first = r.headers["x-scalelab-instance"].clone();
+    let r = get(&h.url(), "/crash").await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.headers["x-scalelab-reason"], "instance-failed");
+    // The exit is noticed, and a replacement starts and gets ready.
+    let crashed = "scalelab_instance_crashes_total{revision=\"default\"} 1";
+    let until = h.clock().now() + Duration::from_secs(8);
+    while !(h.metrics().contains(crashed) && h.status().ready == 1) && h.clock().now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.status().ready, 1, "replaced");
+    let r = get(&h.url(), "/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_ne!(
+        r.headers["x-scalelab-instance"], first,
+        "a new instance serves"
+    );
+    assert!(h.metrics().contains(crashed));
+    let result = h.shutdown().await;
+    let v = &result.variants[0];
+    assert_eq!((v.requests.completed, v.requests.rejected), (2, 1));
+    assert_eq!(v.extra["instance_crashes"], 1);
+    assert_eq!(v.cold_starts.count, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

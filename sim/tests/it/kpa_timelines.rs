@@ -1,0 +1,114 @@
+//! Whole KPA timelines with Knative's defaults (KPA.md §2.7).
+
+use scalelab_core::event::{Event, Stamped};
+use scalelab_sim::{SimOptions, simulate_with};
+
+use crate::support::*;
+
+fn events(toml: &str, seed: u64) -> (scalelab_core::result::VariantResult, Vec<Stamped>) {
+    let s = scenario(toml);
+    let (r, x) = simulate_with(&s, &SimOptions { seed, threads: 1, check: true, events: true, ..Default::default() })
+        .unwrap();
+    let evs = String::from_utf8(x.events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Stamped>(l).unwrap())
+        .collect();
+    (r.variants.into_iter().next().unwrap(), evs)
+}
+
+#[test]
+fn a_single_request_to_a_revision_at_zero_waits_one_cold_start() {
+    let (v, evs) = events(
+        r#"
+        duration = "4m"
+        [service]
+        service_time = { dist = "fixed", value = "100ms" }
+        cold_start = { dist = "fixed", value = "2s" }
+        [[workload.phases]]
+        duration = "4m"
+        arrival = { process = "trace", at = ["200s"] }
+        "#,
+        1,
+    );
+    // The initial pod (initial_scale 1) starts, idles for a stable window and goes; the
+    // request at t = 200 s finds the revision at zero.
+    assert_eq!(v.requests.completed, 1);
+    assert_eq!(v.cold_starts.count, 2);
+    assert_eq!(v.instances.scale_to_zero_events, 1);
+    assert_eq!(v.cold_starts.requests_delayed, 1);
+    // The activator's immediate stat pokes the decider: the pod is created at once, so the
+    // request waits exactly the cold start plus its service time.
+    assert!((v.latency_ms.max - 2100.0).abs() < 2.5, "latency {}", v.latency_ms.max);
+    let poke = evs.iter().find(|e| matches!(e.event, Event::ScaleDecision { poke: true, .. }));
+    assert!(poke.is_some_and(|e| e.t_s == 200.0), "a poke at the first request");
+}
+
+#[test]
+fn after_traffic_stops_the_last_instance_goes_60_to_90_s_later() {
+    // Traffic for 2 minutes, then nothing; the run continues so the scale-down is observed.
+    let toml = r#"
+        duration = "6m"
+        [service]
+        service_time = { dist = "fixed", value = "50ms" }
+        cold_start = { dist = "fixed", value = "1s" }
+        [[workload.phases]]
+        duration = "2m"
+        arrival = { process = "constant", rate = 20 }
+        [[workload.phases]]
+        duration = "4m"
+        arrival = { process = "constant", rate = 0 }
+    "#;
+    for seed in 1..=3 {
+        let (v, evs) = events(toml, seed);
+        let t0 = 120.0 - 1.0 / 20.0 + 0.05; // the last request ends
+        let stops: Vec<f64> = evs
+            .iter()
+            .filter(|e| matches!(e.event, Event::InstanceStopped { .. }))
+            .map(|e| e.t_s)
+            .collect();
+        let last = stops.last().copied().expect("instances were stopped");
+        assert!(last >= t0 + 60.0 && last <= t0 + 90.0 + 2.0, "last stop at {last}, t0 {t0}");
+        assert_eq!(v.instances.scale_to_zero_events, 1);
+        assert!(v.instances.time_at_zero_s > 360.0 - t0 - 92.0);
+    }
+}
+
+#[test]
+fn a_burst_enters_panic_and_never_scales_down_during_it() {
+    let toml = r#"
+        duration = "4m"
+        [service]
+        container_concurrency = 10
+        service_time = { dist = "fixed", value = "200ms" }
+        cold_start = { dist = "fixed", value = "2s" }
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 10 }
+        [[workload.phases]]
+        duration = "20s"
+        arrival = { process = "poisson", rate = 400 }
+        [[workload.phases]]
+        duration = "2m40s"
+        arrival = { process = "poisson", rate = 10 }
+    "#;
+    let (v, evs) = events(toml, 5);
+    assert!(v.autoscaler.panic_episodes >= 1);
+    let mut in_panic = false;
+    let mut high = 0;
+    for e in &evs {
+        if let Event::ScaleDecision { desired, panic, .. } = e.event {
+            if panic {
+                if in_panic {
+                    assert!(desired >= high, "panic never scales down: {desired} < {high} at {}", e.t_s);
+                }
+                high = high.max(desired);
+            } else {
+                high = 0;
+            }
+            in_panic = panic;
+        }
+    }
+    // 400 req/s × 0.2 s = 80 in flight; target 7 per pod → at least 12 pods at the peak.
+    assert!(v.instances.peak >= 12, "peak {}", v.instances.peak);
+}

@@ -1,0 +1,8 @@
+//! The simulator checked against queueing theory, Knative's timelines and its own invariants.
+
+mod determinism;
+mod keepalive;
+mod kpa_timelines;
+mod queueing;
+mod swarm;
+mod support;

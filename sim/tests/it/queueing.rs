@@ -1,0 +1,114 @@
+//! VALIDATION.md: a pinned pool behaves as M/M/c (Erlang C), a pool without a queue as a loss
+//! system (Erlang B), and Little's law holds.
+
+use crate::support::*;
+
+/// c instances pinned (min = max = initial = c), concurrency 1, warm from the start, activator
+/// always in the path (FIFO queue), Poisson arrivals, exponential service with mean 1 s.
+fn pinned(c: u32, lambda: f64, horizon_s: u64, queue: bool) -> String {
+    let depth = if queue { 1_000_000 } else { 0 };
+    format!(
+        r#"
+        duration = "{horizon_s}s"
+        [service]
+        container_concurrency = 1
+        timeout = "1h"
+        warm_at_start = true
+        service_time = {{ dist = "exponential", mean = "1s" }}
+        cold_start = {{ dist = "fixed", value = "0s" }}
+        [autoscaler]
+        min_scale = {c}
+        max_scale = {c}
+        initial_scale = {c}
+        target_burst_capacity = -1
+        [router]
+        activator_queue_depth = {depth}
+        [[workload.phases]]
+        duration = "{horizon_s}s"
+        arrival = {{ process = "poisson", rate = {lambda} }}
+        [billing]
+        models = ["cloud-run-request"]
+        "#
+    )
+}
+
+#[test]
+fn reference_values_of_the_formulas() {
+    // VALIDATION.md's table.
+    assert!((erlang_b(10, 8.0) - 0.121661).abs() < 1e-6);
+    let (pw, wq) = erlang_c(10, 8.0, 1.0);
+    assert!((pw - 0.409180).abs() < 1e-6 && (wq - 0.204590).abs() < 1e-6);
+    let (pw, wq) = erlang_c(3, 2.0, 1.0);
+    assert!((pw - 0.444444).abs() < 1e-6 && (wq - 0.444444).abs() < 1e-6);
+}
+
+#[test]
+fn mmc_wait_matches_erlang_c() {
+    // M/M/10 at ρ = 0.8: P(wait) = 0.409180, Wq = 0.204590 s. Ten replications of 25 000 s
+    // (about 200 000 requests each); the estimate must sit within 3.5 standard errors.
+    let s = scenario(&pinned(10, 8.0, 25_000, true));
+    let (pw_want, wq_want) = erlang_c(10, 8.0, 1.0);
+    let mut pw = Vec::new();
+    let mut wq = Vec::new();
+    for seed in 1..=10 {
+        let v = run(&s, seed);
+        assert_eq!(v.requests.rejected, 0);
+        assert_eq!(v.instances.peak, 10, "the pool is pinned");
+        assert_eq!(v.cold_starts.count, 0, "warm from the start");
+        pw.push(extra(&v, "waited_ratio"));
+        wq.push(extra(&v, "mean_wait_ms") / 1000.0);
+    }
+    let (m, se) = mean_se(&pw);
+    assert!((m - pw_want).abs() < 3.5 * se + 0.002, "P(wait) {m} ± {se} vs {pw_want}");
+    let (m, se) = mean_se(&wq);
+    assert!((m - wq_want).abs() < 3.5 * se + 0.002, "Wq {m} ± {se} vs {wq_want}");
+    assert!((m - wq_want).abs() / wq_want < 0.05, "Wq {m} within 5 % of {wq_want}");
+}
+
+#[test]
+fn mm1_wait_matches_closed_form() {
+    // M/M/1 at ρ = 0.5: Wq = 1 s, P(wait) = 0.5.
+    let s = scenario(&pinned(1, 0.5, 200_000, true));
+    let mut wq = Vec::new();
+    let mut pw = Vec::new();
+    for seed in 1..=6 {
+        let v = run(&s, seed);
+        wq.push(extra(&v, "mean_wait_ms") / 1000.0);
+        pw.push(extra(&v, "waited_ratio"));
+    }
+    let (m, se) = mean_se(&wq);
+    assert!((m - 1.0).abs() < 3.5 * se + 0.01, "Wq {m} ± {se}");
+    let (m, se) = mean_se(&pw);
+    assert!((m - 0.5).abs() < 3.5 * se + 0.005, "P(wait) {m} ± {se}");
+}
+
+#[test]
+fn loss_system_matches_erlang_b() {
+    // No queue: c = 10 instances, offered load A = 8 → blocking 0.121661, for any service
+    // distribution with that mean.
+    let s = scenario(&pinned(10, 8.0, 20_000, false));
+    let mut block = Vec::new();
+    for seed in 1..=8 {
+        let v = run(&s, seed);
+        block.push(v.requests.rejected as f64 / v.requests.arrived as f64);
+    }
+    let (m, se) = mean_se(&block);
+    let want = erlang_b(10, 8.0);
+    assert!((m - want).abs() < 3.5 * se + 0.002, "blocking {m} ± {se} vs {want}");
+}
+
+#[test]
+fn littles_law_holds() {
+    // L = λW for requests in the system, and E[busy instances] = λ_accepted · E[S] with cc = 1.
+    let s = scenario(&pinned(10, 8.0, 50_000, true));
+    let v = run(&s, 3);
+    let horizon = extra(&v, "end_s");
+    let lambda = v.requests.completed as f64 / horizon;
+    let w = extra(&v, "mean_latency_exact_ms") / 1000.0;
+    let l = extra(&v, "mean_in_system");
+    assert!((l - lambda * w).abs() / l < 0.01, "L {l} vs λW {}", lambda * w);
+    let busy = extra(&v, "mean_busy_instances");
+    // E[S] = 1 s: busy instances ≈ λ. The measured mean service time is W − Wq.
+    let es = w - extra(&v, "mean_wait_ms") / 1000.0;
+    assert!((busy - lambda * es).abs() / busy < 0.01, "busy {busy} vs λE[S] {}", lambda * es);
+}

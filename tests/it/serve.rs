@@ -1,0 +1,207 @@
+//! `scalelab serve`: prints the URL and token, answers on 127.0.0.1, stops on SIGTERM or
+//! `--stop-after` with the requests drained, and writes the result, the event log and the
+//! request log; bad flags are bad input (exit 2).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::*;
+
+const SCENARIO: &str = r#"
+name = "serve-test"
+duration = "1m"
+[service]
+container_concurrency = 4
+service_time = { dist = "fixed", value = "20ms" }
+cold_start = { dist = "fixed", value = "100ms" }
+[autoscaler]
+stable_window = "6s"
+scale_to_zero_grace_period = "1s"
+[[workload.phases]]
+duration = "1m"
+arrival = { process = "poisson", rate = 1 }
+"#;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("scalelab-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Starts `scalelab serve` and reads the URL and token lines it prints first.
+fn serve(args: &[&str]) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .arg("serve")
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scalelab starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut url = String::new();
+    let mut token = String::new();
+    lines.read_line(&mut url).expect("url line");
+    lines.read_line(&mut token).expect("token line");
+    let url = url
+        .trim()
+        .strip_prefix("url: ")
+        .expect("a url line")
+        .to_string();
+    let token = token
+        .trim()
+        .strip_prefix("token: ")
+        .expect("a token line")
+        .to_string();
+    // Keep reading stdout in the background so the child never blocks on a full pipe.
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = lines.read_to_string(&mut s);
+        s
+    });
+    STDOUT_REST.with(|r| *r.borrow_mut() = Some(rest));
+    (child, url, token)
+}
+
+thread_local! {
+    static STDOUT_REST: std::cell::RefCell<Option<std::thread::JoinHandle<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The rest of the child's stdout (after it exited).
+fn rest_of_stdout() -> String {
+    STDOUT_REST
+        .with(|r| r.borrow_mut().take())
+        .map(|h| h.join().expect("reader"))
+        .unwrap_or_default()
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body.
+fn http_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let hostport = url.strip_prefix("http://").expect("http url");
+    let mut s = TcpStream::connect(hostport).expect("connects");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).expect("sends");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("reads");
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn write_scenario(dir: &Path) -> String {
+    let p = dir.join("serve.toml");
+    std::fs::write(&p, SCENARIO).expect("scenario written");
+    p.display().to_string()
+}
+
+#[test]
+fn serve_answers_and_writes_result_events_and_request_log() {
+    let dir = temp_dir("out");
+    let scen = write_scenario(&dir);
+    let out = dir.join("run");
+    let events = dir.join("events.jsonl");
+    let log = dir.join("requests.jsonl");
+    let (mut child, url, token) = serve(&[
+        &scen,
+        "--allow-unauthenticated",
+        "--stop-after",
+        "2s",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--request-log",
+        log.to_str().unwrap(),
+    ]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(token.starts_with("none"), "{token}");
+    let (status, body) = http_get(&url, "/?message=Hi&name=CLI", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, r#"{"message":"Hi welcomes you, CLI!"}"#);
+    let (status, metrics) = http_get(&url, "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("scalelab_requests_total{revision=\"default\",code=\"200\"} 1"),
+        "{metrics}"
+    );
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "{exit:?}");
+    let doc: serde_json::Value = serde_json::from_str(&rest_of_stdout()).expect("json summary");
+    assert_eq!(doc["mode"], "live");
+    assert_eq!(doc["seed"], 5);
+    assert_eq!(doc["variants"][0]["requests"]["arrived"], 1);
+    assert_eq!(doc["variants"][0]["requests"]["completed"], 1);
+    assert!(out.join("result.json").exists());
+    let ev = std::fs::read_to_string(&events).expect("events");
+    assert!(ev.lines().any(|l| l.contains("\"instance_ready\"")), "{ev}");
+    let reqs = std::fs::read_to_string(&log).expect("request log");
+    let line: serde_json::Value =
+        serde_json::from_str(reqs.lines().next().expect("a line")).expect("json");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["revision"], "default");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_needs_its_token_and_drains_on_sigterm() {
+    let dir = temp_dir("token");
+    let scen = write_scenario(&dir);
+    let (mut child, url, token) = serve(&[&scen, "--token", "t0ken", "-q"]);
+    assert_eq!(token, "t0ken");
+    assert_eq!(http_get(&url, "/?message=x", &[]).0, 401);
+    assert_eq!(
+        http_get(&url, "/?message=x", &[("Authorization", "Bearer nope")]).0,
+        403
+    );
+    assert_eq!(
+        http_get(&url, "/?message=x", &[("Authorization", "Bearer t0ken")]).0,
+        200
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "SIGTERM is a normal stop: {exit:?}");
+    assert!(rest_of_stdout().contains("live"), "the summary is printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_serve_flags_are_bad_input() {
+    let dir = temp_dir("bad");
+    let scen = write_scenario(&dir);
+    for args in [
+        vec!["serve", "no-such-file.toml"],
+        vec!["serve", &scen, "--listen", "nowhere"],
+        vec!["serve", &scen, "--time-scale", "0"],
+        vec!["serve", &scen, "--variant", "nope"],
+        vec!["serve", &scen, "--stop-after", "soon"],
+    ] {
+        let o = scalelab(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
