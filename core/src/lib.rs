@@ -17,6 +17,7 @@
 //! - [`billing`]: what a run costs under each platform's billing rules.
 //! - [`result`]: the result document every mode writes (the JSON contract).
 //! - [`event`]: the event vocabulary shared by the simulator and the runtime.
+//! - [`tune`]: `[tune]` searches: candidates, objective, Pareto front, shards.
 //!
 //! ```
 //! use scalelab_core::scenario::Scenario;
@@ -41,6 +42,7 @@ pub mod rng;
 pub mod router;
 pub mod scenario;
 pub mod time;
+pub mod tune;
 pub mod workload;
 
 pub use time::Time;

@@ -392,3 +392,40 @@ async fn ticker(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An overloaded open loop holds one task per request waiting for a connection; each must
+    /// stay small so memory does not balloon (the connect path is boxed for this).
+    #[test]
+    fn a_waiting_request_is_small() {
+        fn size<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let target = Target::parse("http://127.0.0.1:1/").unwrap();
+            let connector = Connector::new(&target, false, Duration::from_secs(1))
+                .await
+                .unwrap();
+            let pool = Pool::new(Arc::new(connector), false, 1, 1);
+            let ctx = Ctx {
+                clock: Clock::start(),
+                prepared: vec![],
+                rec: Mutex::default(),
+                timeout: Duration::from_secs(1),
+                hard_end: Time::ZERO,
+                in_flight: AtomicU64::default(),
+                drained: Notify::default(),
+            };
+            assert!(size(&pool.acquire()) <= 512, "{}", size(&pool.acquire()));
+            let f = one_request(&ctx, &pool, 0, Time::ZERO, Time::ZERO);
+            assert!(size(&f) <= 2048, "{}", size(&f));
+        });
+    }
+}

@@ -207,14 +207,16 @@ impl Pool {
     /// connection that turns out to be dead is replaced; a new one that fails is the request's
     /// outcome. The caller bounds the whole wait with the request's deadline.
     pub(crate) async fn acquire(&self) -> Result<Lease, Outcome> {
+        // Opening a connection (TCP, TLS, handshake) is a large future and rare; boxing it keeps
+        // the many requests that wait for a connection in an overloaded open loop small.
         loop {
             let (mut lease, reused) = match self.next() {
                 Next::Ready(lease) => (lease, true),
-                Next::Open(slot) => (self.open(slot).await?, false),
+                Next::Open(slot) => (Box::pin(self.open(slot)).await?, false),
                 Next::Wait(rx) => match rx.await {
                     Ok(Grant::Reuse(slot)) => (Lease::H1(slot), true),
                     Ok(Grant::H2(sender)) => (Lease::H2(sender), true),
-                    Ok(Grant::Open(slot)) => (self.open(slot).await?, false),
+                    Ok(Grant::Open(slot)) => (Box::pin(self.open(slot)).await?, false),
                     Err(_) => continue,
                 },
             };

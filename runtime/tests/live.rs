@@ -532,3 +532,60 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
     assert_eq!(v.cold_starts.count, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
+    let src = r#"
+        name = "canary"
+        duration = "1m"
+        [service]
+        container_concurrency = 0
+        service_time = { dist = "fixed", value = "0s" }
+        cold_start = { dist = "fixed", value = "0s" }
+        [[revisions]]
+        name = "stable"
+        traffic = 80
+        [[revisions]]
+        name = "canary"
+        traffic = 20
+        tag = "next"
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+    "#;
+    let s = Scenario::from_toml_str(src, "canary.toml".as_ref()).expect("valid");
+    let h = start(&s, open()).await.expect("starts");
+    let url = h.url();
+    let r = get(&url, "/@next/?message=tagged").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers["x-scalelab-revision"], "canary");
+    assert_eq!(
+        r.body, r#"{"message":"tagged welcomes you, world!"}"#,
+        "the tag prefix is stripped"
+    );
+    let r = call(
+        &url,
+        Method::GET,
+        "/?message=x",
+        &[("x-scalelab-revision", "stable")],
+        "",
+    )
+    .await;
+    assert_eq!(r.headers["x-scalelab-revision"], "stable");
+    let r = get(&url, "/@nope/?message=x").await;
+    assert_eq!(
+        (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
+        (StatusCode::NOT_FOUND, "unknown-revision")
+    );
+    let mut canary = 0;
+    for _ in 0..200 {
+        if get(&url, "/?message=split").await.headers["x-scalelab-revision"] == "canary" {
+            canary += 1;
+        }
+    }
+    assert!(
+        (20..=60).contains(&canary),
+        "about 20 % of 200 went to the canary: {canary}"
+    );
+    h.shutdown().await;
+}

@@ -16,6 +16,7 @@
 //!   [`RunResult`](scalelab_core::result::RunResult).
 //! - [`run_variant`]: one variant, one thread.
 //! - [`SimError`]: a run that could not finish (the event guard tripped).
+//! - [`tune`]: many whole runs in parallel, for parameter searches.
 //!
 //! # Ordering guarantees
 //!
@@ -55,6 +56,7 @@
 mod engine;
 mod measure;
 mod platform;
+pub mod tune;
 
 use std::sync::atomic::AtomicU64;
 

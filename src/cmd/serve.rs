@@ -30,8 +30,8 @@ fn parse_listen(s: &str) -> Result<SocketAddr, Failure> {
 
 fn status_line(s: &Status) -> String {
     format!(
-        "[{}] instances: {} ready / {} desired ({} starting) | {} in flight, {} queued | panic: {} | {} requests, {} errors",
-        s.t,
+        "[t={}s] instances: {} ready / {} desired ({} starting) | {} in flight, {} queued | panic: {} | {} requests, {} errors",
+        s.t.whole_secs(),
         s.ready,
         s.desired,
         s.starting,

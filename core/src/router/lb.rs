@@ -54,7 +54,7 @@ pub fn pick(
     }
     match policy {
         RouterPolicy::Knative => match cc {
-            0 => power_of_two(cands, rng),
+            0 => power_of_two(cands, true, rng),
             1..=3 => first_available(cands),
             _ => round_robin(cands, cursor),
         },
@@ -68,9 +68,12 @@ pub fn pick(
 /// Knative's `randomChoice2`: two distinct random candidates, the one with fewer requests in
 /// flight; ties broken at random. With one candidate, that one. Only candidates with a free slot
 /// are considered (with cc = 0 all of them are).
-pub fn power_of_two(cands: &[Candidate], rng: &mut impl rand::Rng) -> Option<usize> {
+///
+/// `unlimited` says every candidate has capacity 0 (container concurrency 0), which makes the
+/// pick O(1).
+pub fn power_of_two(cands: &[Candidate], unlimited: bool, rng: &mut impl rand::Rng) -> Option<usize> {
     let n = cands.len();
-    if cands.iter().all(|c| c.capacity == 0) {
+    if unlimited {
         if n == 1 {
             return Some(0);
         }
@@ -200,14 +203,14 @@ mod tests {
     #[test]
     fn power_of_two_prefers_less_loaded() {
         let mut rng = stream(1, "t");
-        assert_eq!(power_of_two(&[c(9, 0)], &mut rng), Some(0));
+        assert_eq!(power_of_two(&[c(9, 0)], true, &mut rng), Some(0));
         for _ in 0..100 {
-            assert_eq!(power_of_two(&[c(3, 0), c(1, 0)], &mut rng), Some(1));
+            assert_eq!(power_of_two(&[c(3, 0), c(1, 0)], true, &mut rng), Some(1));
         }
         // Over many picks with three equal trackers, all are used.
         let mut seen = [0; 3];
         for _ in 0..300 {
-            seen[power_of_two(&[c(0, 0), c(0, 0), c(0, 0)], &mut rng).unwrap()] += 1;
+            seen[power_of_two(&[c(0, 0), c(0, 0), c(0, 0)], true, &mut rng).unwrap()] += 1;
         }
         assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
     }

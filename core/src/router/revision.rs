@@ -496,4 +496,141 @@ mod tests {
         assert!((share - 0.10).abs() < 0.005, "{share}");
         assert_eq!(TrafficSplit::new(&[100.0]).pick(&mut rng), 0);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::{BTreeMap, BTreeSet};
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Arrive,
+            Ready,
+            Complete(usize),
+            Drain(usize),
+            Cancel(usize),
+            Mode(bool),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => Just(Op::Arrive),
+                1 => Just(Op::Ready),
+                4 => (0usize..64).prop_map(Op::Complete),
+                1 => (0usize..64).prop_map(Op::Drain),
+                1 => (0usize..64).prop_map(Op::Cancel),
+                1 => prop::bool::ANY.prop_map(Op::Mode),
+            ]
+        }
+
+        fn policy() -> impl Strategy<Value = RouterPolicy> {
+            prop::sample::select(vec![
+                RouterPolicy::Knative,
+                RouterPolicy::NewestIdle,
+                RouterPolicy::Random,
+                RouterPolicy::RoundRobin,
+                RouterPolicy::LeastLoaded,
+            ])
+        }
+
+        proptest! {
+            /// The router never starts a request on an instance that is not routable (or, for a
+            /// new arrival, draining) or full, and every request is accounted for exactly once:
+            /// running, waiting, rejected or cancelled.
+            #[test]
+            fn never_overfills_and_conserves_requests(
+                cc in prop::sample::select(vec![0u32, 1, 2, 4]),
+                depth in 0u32..8,
+                pol in policy(),
+                ops in prop::collection::vec(op(), 1..200),
+            ) {
+                let mut rng = crate::rng::stream(7, "prop");
+                let mut r = RevisionRouter::new(pol, cc, depth);
+                let mut next_inst: InstanceId = 0;
+                let mut ready: BTreeSet<InstanceId> = BTreeSet::new();
+                let mut draining: BTreeSet<InstanceId> = BTreeSet::new();
+                let mut running: BTreeMap<ReqId, InstanceId> = BTreeMap::new();
+                let mut waiting: BTreeMap<ReqId, Option<InstanceId>> = BTreeMap::new();
+                let mut cancelled: BTreeSet<ReqId> = BTreeSet::new();
+                let (mut arrived, mut rejected, mut completed) = (0u64, 0u64, 0u64);
+                let mut now = Time::ZERO;
+                for o in ops {
+                    now = now + std::time::Duration::from_millis(1);
+                    let mut started: Vec<Started> = Vec::new();
+                    {
+                        let w = waiting.clone();
+                        let mut live = |q: ReqId| w.contains_key(&q);
+                        match o {
+                            Op::Arrive => {
+                                let id = arrived;
+                                arrived += 1;
+                                match r.route(now, id, &mut rng) {
+                                    Route::Start(i) => {
+                                        prop_assert!(ready.contains(&i), "started on non-routable {i}");
+                                        running.insert(id, i);
+                                    }
+                                    Route::QueuedActivator => { waiting.insert(id, None); }
+                                    Route::QueuedProxy(i) => {
+                                        prop_assert!(ready.contains(&i));
+                                        waiting.insert(id, Some(i));
+                                    }
+                                    Route::Rejected(_) => rejected += 1,
+                                }
+                            }
+                            Op::Ready => {
+                                let i = next_inst;
+                                next_inst += 1;
+                                ready.insert(i);
+                                started = r.add_ready(now, i, &mut rng, &mut live);
+                            }
+                            Op::Complete(k) => {
+                                if let Some((&q, &i)) = running.iter().nth(k % running.len().max(1)) {
+                                    running.remove(&q);
+                                    completed += 1;
+                                    if let Some(s) = r.complete(now, i, &mut live) { started.push(s); }
+                                    if draining.contains(&i) && r.is_idle(i) {
+                                        r.remove(i);
+                                        draining.remove(&i);
+                                    }
+                                }
+                            }
+                            Op::Drain(k) => {
+                                if let Some(&i) = ready.iter().nth(k % ready.len().max(1)) {
+                                    ready.remove(&i);
+                                    r.begin_drain(i);
+                                    if r.is_idle(i) { r.remove(i); } else { draining.insert(i); }
+                                }
+                            }
+                            Op::Cancel(k) => {
+                                if let Some((&q, &at)) = waiting.iter().nth(k % waiting.len().max(1)) {
+                                    waiting.remove(&q);
+                                    cancelled.insert(q);
+                                    r.cancel_queued(at);
+                                }
+                            }
+                            Op::Mode(serve) => r.set_mode(if serve { Mode::Serve } else { Mode::Proxy }),
+                        }
+                    }
+                    for s in started {
+                        let from = waiting.remove(&s.req);
+                        prop_assert!(from.is_some(), "started request {} was not waiting", s.req);
+                        if let Some(Some(at)) = from {
+                            prop_assert_eq!(at, s.instance, "a proxy-queued request moved instance");
+                        }
+                        prop_assert!(ready.contains(&s.instance) || draining.contains(&s.instance));
+                        running.insert(s.req, s.instance);
+                    }
+                    // Capacity: never more than cc executing on one instance.
+                    if cc > 0 {
+                        for &i in ready.iter().chain(draining.iter()) {
+                            prop_assert!(r.in_flight(i) <= cc, "instance {i} holds {} > cc {cc}", r.in_flight(i));
+                        }
+                    }
+                    prop_assert_eq!(r.queued() as usize, waiting.len());
+                    let total = running.len() + waiting.len() + cancelled.len() + (rejected + completed) as usize;
+                    prop_assert_eq!(total as u64, arrived);
+                }
+            }
+        }
+    }
 }

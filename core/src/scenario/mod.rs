@@ -11,7 +11,7 @@ pub mod error;
 pub mod load;
 pub mod raw;
 mod resolve;
-mod variants;
+pub(crate) mod variants;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub struct Scenario {
     /// `[[variants]]`, each resolved to a complete scenario of its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// `[tune]`: the search `scalelab tune` runs (None in variants and candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tune: Option<crate::tune::TuneSpec>,
     /// The file this came from (trace files resolve relative to its directory).
     #[serde(skip)]
     pub path: PathBuf,
@@ -265,6 +268,7 @@ impl Scenario {
         let raw = resolve::parse_raw(src, path)?;
         let mut scenario = resolve::Resolver { file: path, src }.scenario(&raw)?;
         scenario.variants = variants::resolve_variants(src, path, &raw)?;
+        scenario.tune = crate::tune::resolve_tune(src, path, &raw, &scenario.billing.models)?;
         Ok(scenario)
     }
 

@@ -30,6 +30,7 @@ pub struct RawScenario {
     pub variants: Option<Vec<S<RawVariant>>>,
     pub load: Option<S<super::load::RawLoad>>,
     pub sim: Option<S<RawSim>>,
+    pub tune: Option<S<crate::tune::RawTune>>,
 }
 
 /// `[service]` (and a revision's own `service` table).

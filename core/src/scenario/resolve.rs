@@ -199,6 +199,7 @@ impl Resolver<'_> {
             load,
             sim,
             variants: Vec::new(),
+            tune: None,
             path: self.file.to_path_buf(),
         })
     }

@@ -104,7 +104,7 @@ pub(super) fn resolve_variants(
 }
 
 /// Sets `key` (dotted; numeric segments index arrays) in `table`, creating tables on the way.
-fn apply(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+pub(crate) fn apply(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
     let segs: Vec<&str> = key.split('.').collect();
     if segs.iter().any(|s| s.is_empty()) {
         return Err(format!(
