@@ -31,6 +31,10 @@ pub enum Format {
 pub enum Command {
     /// Simulate a scenario (every variant, side by side): latency, cold starts, instances, cost.
     Sim(SimArgs),
+    /// Run a scenario live: the runtime on loopback driven by the load generator, one command.
+    Run(RunArgs),
+    /// Simulate and run a scenario live with the same seed; side by side with a verdict per metric.
+    Compare(CompareArgs),
     /// Parse and resolve scenario files and print them with every default filled in.
     Validate(ValidateArgs),
     /// The Knative autoscaler on its own.
@@ -44,6 +48,16 @@ pub enum Command {
     /// Serve a scenario live: a router/activator on 127.0.0.1 with real instances that the KPA
     /// scales from zero and back; Ctrl-C drains and writes the result.
     Serve(ServeArgs),
+    /// Search the scenario's [tune] settings for the lowest cost under the [slo] (or the Pareto
+    /// front of cost, p99 and cold starts), simulating candidates in parallel.
+    Tune(TuneArgs),
+    /// Write a scenario's (or the tuned winner's) settings as a Knative Service manifest or
+    /// `gcloud run deploy` flags.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Start a scenario from what runs today: a Knative Service manifest to scenario tables.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +290,10 @@ pub struct ReportArgs {
     /// Compare every input with this run (default: the first input is the baseline).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Merge the inputs, shards of one `scalelab load --shard i/n` run, into one result (HDR
+    /// histograms added exactly) and render that.
+    #[arg(long, conflicts_with = "baseline")]
+    pub merge: bool,
 }
 
 #[derive(Debug, Args)]
@@ -314,4 +332,152 @@ pub struct SimArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `scalelab tune --search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TuneSearch {
+    /// Every combination of the values.
+    Grid,
+    /// --samples combinations drawn from the grid with the seed.
+    Random,
+    /// Successive halving: all on a short horizon, the best fraction on twice the horizon, …
+    Halving,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+scalelab tune scenarios/tune-api.toml --out tuned\n  \
+scalelab sim tuned/tuned.toml --out report          (the winner next to the baseline)\n  \
+scalelab tune scenarios/tune-api.toml --shard 0/4 --out shard-0   (… through 3/4)\n  \
+scalelab tune --merge shard-*/tune.json --out tuned\n\
+Exit codes: 0 a candidate meets the [slo], 3 none does, 1 interrupted (what finished is \
+written), 2 bad input.")]
+pub struct TuneArgs {
+    /// The scenario file (TOML) with a [tune] table.
+    #[arg(value_name = "SCENARIO", required_unless_present = "merge")]
+    pub scenario: Option<PathBuf>,
+    /// Master seed: a number or a git commit id (default: the scenario's `seed`, else random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Seeds per candidate (overrides [tune] seeds).
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u32>,
+    /// How candidates are chosen (overrides [tune] search).
+    #[arg(long, value_enum)]
+    pub search: Option<TuneSearch>,
+    /// Candidates to draw in random search, or to start halving from (overrides [tune] samples).
+    #[arg(long, value_name = "N")]
+    pub samples: Option<u64>,
+    /// Run only shard i of n of the candidates (every n-th, from the i-th); merge with --merge.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+    /// Merge shard documents (tune.json, or the directories holding them) instead of running.
+    #[arg(long, num_args = 1.., value_name = "TUNE.json", conflicts_with = "scenario")]
+    pub merge: Vec<PathBuf>,
+    /// Write tune.json, tune.csv, pareto.svg, pareto.png and tuned.toml into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Threads (default: all cores); each simulation runs on one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Rows of the front shown in the text output.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations.
+    Knative(ExportArgs),
+    /// The `gcloud run deploy` command with the matching flags.
+    Gcloud(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Export this variant (`baseline` or a `[[variants]]` name).
+    #[arg(long, value_name = "NAME", conflicts_with = "from_tune")]
+    pub variant: Option<String>,
+    /// Export the winner of a `scalelab tune` run of this scenario (its tune.json or --out DIR).
+    #[arg(long, value_name = "FILE")]
+    pub from_tune: Option<PathBuf>,
+    /// The service name (default: the scenario's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The container image.
+    #[arg(long, value_name = "IMAGE", default_value = "REPLACE-ME/your-image:latest")]
+    pub image: String,
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Read a Knative Service manifest; write [service] and [autoscaler] tables and a placeholder
+    /// workload to edit.
+    Knative(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The manifest (YAML); `-` reads standard input.
+    #[arg(value_name = "SERVICE.yaml")]
+    pub manifest: PathBuf,
+    /// Write the scenario to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Master seed (default: the scenario's, else random and printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Run only this variant (default: every variant, one after another).
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Wall seconds per scenario second: 0.1 runs ten times faster (every duration of the
+    /// scenario shrinks, every rate grows); results are reported in scenario units.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Override the scenario's duration, e.g. `2m`.
+    #[arg(long, value_name = "D")]
+    pub duration: Option<String>,
+    /// Write result.json, timeseries.csv, charts and the HTML report into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Instances run this command (listening on $PORT) instead of synthetic in-process servers.
+    #[arg(long, value_name = "CMD")]
+    pub cmd: Option<String>,
+    /// Write the live event log (JSON lines) to FILE (one file per variant: FILE.<variant>
+    /// when several run).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Relative tolerance in percent for every metric (default: per metric, see --help of
+    /// the report: cold starts 10 %, instance-seconds 10 %, p50 20 %, …).
+    #[arg(long, value_name = "PCT")]
+    pub tolerance: Option<f64>,
 }

@@ -33,6 +33,7 @@ mod bundle;
 pub mod charts;
 mod compare;
 mod exporters;
+mod fidelity;
 mod fmt;
 mod html;
 mod load;
@@ -47,6 +48,7 @@ pub use compare::{Comparison, MetricDelta, RunInfo, compare};
 pub use exporters::{
     CsvExporter, JsonExporter, JunitExporter, MarkdownExporter, TextExporter, slo_failures,
 };
+pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown, fidelity_text};
 pub use html::HtmlExporter;
 pub use load::{load_result, parse_result};
 pub use scenario::{arrival_text, dist_text, scenario_json, scenario_text};

@@ -203,7 +203,11 @@ pub fn run_variant(
         events: if events { Some(&mut log) } else { None },
         progress,
     };
-    let (m, billing, series) = Platform::new(s, opts).run()?;
+    let (mut m, billing, series) = Platform::new(s, opts).run()?;
+    // Every completed request is recorded once, as warm or cold; the overall distribution is
+    // their sum (one histogram update per request instead of two).
+    m.latency.merge(&m.latency_warm);
+    m.latency.merge(&m.latency_cold);
     if let Some(v) = m.violations.first() {
         return Err(SimError::Invariant { variant: name.to_string(), what: v.clone() });
     }

@@ -25,9 +25,9 @@ impl LatencyHist {
         self.h.saturating_record(us);
     }
 
-    /// Number of samples.
-    pub fn len(&self) -> u64 {
-        self.h.len()
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &LatencyHist) {
+        self.h.add(&other.h).expect("histograms with the same bounds merge");
     }
 
     /// Forgets every sample (memory stays allocated).

@@ -90,16 +90,28 @@ mod tests {
     #[test]
     fn results_come_back_in_job_order_whatever_the_threads() {
         let s: Vec<Scenario> = (1..=6).map(|r| scenario(r * 5)).collect();
-        let jobs: Vec<Job<'_>> = s.iter().map(|sc| Job { scenario: sc, seed: 3 }).collect();
+        let jobs: Vec<Job<'_>> = s
+            .iter()
+            .map(|sc| Job {
+                scenario: sc,
+                seed: 3,
+            })
+            .collect();
         let run = |threads| {
             let c = Control::default();
-            let out = run_jobs(&jobs, threads, &c, |i, r| (i, r.expect("runs").requests.arrived));
+            let out = run_jobs(&jobs, threads, &c, |i, r| {
+                (i, r.expect("runs").requests.arrived)
+            });
             assert_eq!(c.done.load(Ordering::Relaxed), jobs.len());
             out
         };
         let one = run(1);
         assert_eq!(one, run(3));
-        assert!(one.iter().enumerate().all(|(i, o)| o.map(|(j, _)| j) == Some(i)));
+        assert!(
+            one.iter()
+                .enumerate()
+                .all(|(i, o)| o.map(|(j, _)| j) == Some(i))
+        );
         let arrived: Vec<u64> = one.iter().map(|o| o.expect("ran").1).collect();
         assert!(arrived.windows(2).all(|w| w[0] < w[1]), "{arrived:?}");
     }
@@ -107,7 +119,13 @@ mod tests {
     #[test]
     fn a_cancel_stops_new_jobs() {
         let s = scenario(5);
-        let jobs = vec![Job { scenario: &s, seed: 1 }; 4];
+        let jobs = vec![
+            Job {
+                scenario: &s,
+                seed: 1
+            };
+            4
+        ];
         let c = Control::default();
         c.cancel.store(true, Ordering::Relaxed);
         let out = run_jobs(&jobs, 2, &c, |_, r| r.is_ok());

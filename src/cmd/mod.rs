@@ -3,9 +3,13 @@
 mod common;
 mod kpa;
 mod load;
+mod run;
 mod sim;
 mod report;
 mod serve;
+mod export;
+mod import;
+mod tune;
 mod validate;
 
 use std::process::ExitCode;
@@ -60,9 +64,14 @@ pub fn dispatch(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Compare(a) => run::compare(a),
         Command::Kpa(KpaCommand::Replay(a)) => kpa::replay(a),
         Command::Report(a) => report::run(a),
         Command::Load(a) => load::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Tune(a) => tune::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Import(a) => import::run(a),
     }
 }

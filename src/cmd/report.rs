@@ -29,6 +29,11 @@ pub fn run(a: ReportArgs) -> CmdResult {
         runs.push((p.display().to_string(), load(p)?));
     }
     dedup_labels(&mut runs);
+    if a.merge {
+        let docs: Vec<RunResult> = runs.drain(..).map(|(_, r)| r).collect();
+        let merged = scalelab_loadgen::merge(&docs).map_err(Failure::bad_input)?;
+        runs.push(("merged".to_string(), merged));
+    }
 
     let to_stdout = a.output.as_ref().is_none_or(|o| o.as_os_str() == "-");
     let color = to_stdout

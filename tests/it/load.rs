@@ -52,10 +52,10 @@ fn serve(conn: TcpStream, counter: &AtomicU64) {
                 break;
             }
             first = false;
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; length];
@@ -175,6 +175,13 @@ fn shards_merge_into_the_whole_run() {
     ]);
     assert!(o.status.success());
     assert_eq!(whole["variants"][0]["requests"]["arrived"], arrived);
+    // `scalelab report --merge` gives the same merged document.
+    let mut args = vec!["report", "--merge", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let (o, r) = json(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(r["variants"][0]["requests"]["arrived"].as_u64(), Some(arrived));
+    assert_eq!(r["variants"][0]["extra"]["latency_hdr"], v["variants"][0]["extra"]["latency_hdr"]);
     // Merging a shard with itself is refused (exit 2).
     let o = scalelab(&["load", "--merge", &files[0], &files[0]]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -4,6 +4,8 @@ mod report;
 mod serve;
 mod sim;
 mod kpa;
+mod live;
 mod load;
 mod support;
+mod tune;
 mod validate;

@@ -177,7 +177,11 @@ pub fn summarize(samples: &[Sample], slo: &Slo, model: &str) -> Summary {
         p50_ms,
         p99_ms,
         cold_start_ratio,
-        error_ratio: if arrived == 0 { 0.0 } else { errors as f64 / arrived as f64 },
+        error_ratio: if arrived == 0 {
+            0.0
+        } else {
+            errors as f64 / arrived as f64
+        },
         instances_mean: stat(|s| s.instances_mean),
         slo: check_slo(slo, &mean, Some(model)),
         slo_passed_seeds: samples.iter().filter(|s| s.slo_passed).count() as u32,
@@ -204,7 +208,11 @@ impl Summary {
 
     /// The three figures of the Pareto front: cost, p99, cold-start ratio (all minimised).
     pub fn point(&self) -> [f64; 3] {
-        [self.cost_usd.mean, self.p99_ms.mean, self.cold_start_ratio.mean]
+        [
+            self.cost_usd.mean,
+            self.p99_ms.mean,
+            self.cold_start_ratio.mean,
+        ]
     }
 }
 
@@ -222,7 +230,11 @@ pub fn pareto_ranks(points: &[[f64; 3]]) -> Vec<u32> {
         let front: Vec<usize> = left
             .iter()
             .copied()
-            .filter(|&i| !left.iter().any(|&j| j != i && dominates(&points[j], &points[i])))
+            .filter(|&i| {
+                !left
+                    .iter()
+                    .any(|&j| j != i && dominates(&points[j], &points[i]))
+            })
             .collect();
         for &i in &front {
             rank[i] = r;
@@ -255,7 +267,12 @@ fn cost_order(a: &Summary, b: &Summary) -> Ordering {
 /// passing before failing, then by cost. Ties go to the lower id, so the order is total.
 pub fn rank(entries: &[Entry<'_>], objective: Objective) -> Vec<usize> {
     let ranks = match objective {
-        Objective::Pareto => pareto_ranks(&entries.iter().map(|e| e.summary.point()).collect::<Vec<_>>()),
+        Objective::Pareto => pareto_ranks(
+            &entries
+                .iter()
+                .map(|e| e.summary.point())
+                .collect::<Vec<_>>(),
+        ),
         Objective::MinCost => vec![0; entries.len()],
     };
     let mut order: Vec<usize> = (0..entries.len()).collect();
@@ -294,9 +311,16 @@ pub struct Outcome {
 /// Ranks `entries`, finds the front and the winner.
 pub fn outcome(entries: &[Entry<'_>], objective: Objective) -> Outcome {
     let order = rank(entries, objective);
-    let ranks = pareto_ranks(&entries.iter().map(|e| e.summary.point()).collect::<Vec<_>>());
+    let ranks = pareto_ranks(
+        &entries
+            .iter()
+            .map(|e| e.summary.point())
+            .collect::<Vec<_>>(),
+    );
     let mut front: Vec<usize> = (0..entries.len()).filter(|&i| ranks[i] == 0).collect();
-    front.sort_by(|&i, &j| cost_order(entries[i].summary, entries[j].summary).then(entries[i].id.cmp(&entries[j].id)));
+    front.sort_by(|&i, &j| {
+        cost_order(entries[i].summary, entries[j].summary).then(entries[i].id.cmp(&entries[j].id))
+    });
     let winner = match objective {
         Objective::MinCost => order.first().filter(|&&i| entries[i].summary.slo.passed),
         Objective::Pareto => front.iter().find(|&&i| entries[i].summary.slo.passed),
@@ -310,14 +334,16 @@ pub fn outcome(entries: &[Entry<'_>], objective: Objective) -> Outcome {
 }
 
 /// The horizons of successive halving: `first` (default: an eighth of `full`, at least 1 s,
-/// whole seconds), doubled at each rung, the last rung at `full`.
+/// whole seconds), doubled at each rung while below three quarters of `full`, then `full`.
 pub fn halving_horizons(full: Duration, first: Option<Duration>) -> Vec<Duration> {
     let first = first
         .unwrap_or_else(|| Duration::from_secs((full.as_secs() / 8).max(1)))
         .min(full);
     let mut out = Vec::new();
     let mut h = first;
-    while h < full {
+    // A rung within a quarter of the full horizon would cost nearly a full run for little
+    // information: go to the full horizon instead.
+    while h.saturating_mul(4) < full.saturating_mul(3) {
         out.push(h);
         h = h.saturating_mul(2);
     }

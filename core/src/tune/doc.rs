@@ -150,7 +150,11 @@ impl TuneDoc {
             .rows
             .iter()
             .filter(|r| r.full)
-            .filter_map(|r| r.summary.as_ref().map(|summary| Entry { id: r.id, summary }))
+            .filter_map(|r| {
+                r.summary
+                    .as_ref()
+                    .map(|summary| Entry { id: r.id, summary })
+            })
             .collect();
         outcome(&entries, self.setup.spec.objective)
     }
@@ -181,7 +185,13 @@ impl TuneDoc {
 
     /// The full table as CSV: one line per row, by id; params as columns.
     pub fn to_csv(&self) -> String {
-        let keys: Vec<&str> = self.setup.spec.params.iter().map(|p| p.key.as_str()).collect();
+        let keys: Vec<&str> = self
+            .setup
+            .spec
+            .params
+            .iter()
+            .map(|p| p.key.as_str())
+            .collect();
         let mut out = String::from("id");
         for k in &keys {
             out.push(',');
@@ -198,9 +208,18 @@ impl TuneDoc {
             let _ = write!(out, "{}", r.id);
             for k in &keys {
                 out.push(',');
-                out.push_str(&csv_field(&r.settings.get(*k).map(value_text).unwrap_or_default()));
+                out.push_str(&csv_field(
+                    &r.settings.get(*k).map(value_text).unwrap_or_default(),
+                ));
             }
-            let _ = write!(out, ",{},{},{},{}", r.rung, r.horizon_s, u8::from(r.full), r.samples.len());
+            let _ = write!(
+                out,
+                ",{},{},{},{}",
+                r.rung,
+                r.horizon_s,
+                u8::from(r.full),
+                r.samples.len()
+            );
             match &r.summary {
                 Some(s) => {
                     let _ = write!(
@@ -288,7 +307,10 @@ pub fn merge(docs: Vec<TuneDoc>) -> Result<TuneDoc, TuneError> {
     let mut rows: BTreeMap<u64, Row> = BTreeMap::new();
     for (n, d) in docs.into_iter().enumerate() {
         let Some(shard) = d.shard else {
-            return Err(TuneError::Merge(format!("document {} is not a shard", n + 1)));
+            return Err(TuneError::Merge(format!(
+                "document {} is not a shard",
+                n + 1
+            )));
         };
         if shard.count != count {
             return Err(TuneError::Merge(format!(
@@ -307,13 +329,18 @@ pub fn merge(docs: Vec<TuneDoc>) -> Result<TuneDoc, TuneError> {
             )));
         }
         if std::mem::replace(&mut seen[shard.index as usize], true) {
-            return Err(TuneError::Merge(format!("shard {}/{count} is given twice", shard.index)));
+            return Err(TuneError::Merge(format!(
+                "shard {}/{count} is given twice",
+                shard.index
+            )));
         }
         complete &= d.complete;
         for r in d.rows {
             let id = r.id;
             if rows.insert(id, r).is_some() {
-                return Err(TuneError::Merge(format!("candidate {id} appears in two shards")));
+                return Err(TuneError::Merge(format!(
+                    "candidate {id} appears in two shards"
+                )));
             }
         }
     }
@@ -324,7 +351,10 @@ pub fn merge(docs: Vec<TuneDoc>) -> Result<TuneDoc, TuneError> {
         .map(|(i, _)| format!("{i}/{count}"))
         .collect();
     if !missing.is_empty() {
-        return Err(TuneError::Merge(format!("missing shard(s): {}", missing.join(", "))));
+        return Err(TuneError::Merge(format!(
+            "missing shard(s): {}",
+            missing.join(", ")
+        )));
     }
     Ok(TuneDoc::new(
         scenario_path,
@@ -343,7 +373,11 @@ fn setup_difference(a: &Setup, b: &Setup) -> String {
     } else if a.seeds != b.seeds {
         format!("{} seeds vs {}", b.seeds.len(), a.seeds.len())
     } else if a.spec.search != b.spec.search {
-        format!("search {} vs {}", b.spec.search.label(), a.spec.search.label())
+        format!(
+            "search {} vs {}",
+            b.spec.search.label(),
+            a.spec.search.label()
+        )
     } else {
         "different [tune] settings".into()
     }

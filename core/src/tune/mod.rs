@@ -11,6 +11,9 @@
 //! model = "cloud-run-request"     # the bill to minimise (default: each candidate's first model)
 //! seeds = 3                       # per candidate; results averaged, spread reported
 //! search = "grid"                 # or "random" (with samples = N) or "halving"
+//! # samples = 50                  # random: candidates drawn; halving: start from a sample
+//! # keep = 0.5                    # halving: fraction kept per rung
+//! # min_duration = "2m"           # halving: first horizon (default: duration / 8)
 //! [tune.params]
 //! "autoscaler.target" = [10, 25, 50, 100]
 //! "autoscaler.min_scale" = { min = 0, max = 3, step = 1 }
@@ -47,6 +50,11 @@
 //! let c = tune.candidates(7).unwrap();
 //! assert_eq!(tune.settings(&c[1])[0].0, "autoscaler.min_scale");
 //! ```
+//!
+//! Each value of a param must give a valid scenario with every other key at its base setting
+//! (checked when the file is read, so typos fail with the file, line and key); a combination
+//! that is invalid (say `min_scale` above `max_scale`) is listed with its reason and skipped.
+//! Candidates are the scenario itself with the settings applied: `[[variants]]` are not tuned.
 //!
 //! Guarantees: the candidate list, each candidate's id and the seed of every simulation depend
 //! only on the scenario file and the master seed, never on threads or shards; seed `k` is the
@@ -225,7 +233,9 @@ mod opt_duration {
         }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         use serde::Deserialize;
         Option::<crate::duration::Dur>::deserialize(d).map(|o| o.map(|d| d.0))
     }

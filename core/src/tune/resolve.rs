@@ -17,7 +17,14 @@ type R<T> = Result<T, ScenarioError>;
 
 /// Keys a search may not set: they are not settings of the service (the seed and the horizon
 /// belong to the search itself).
-const FORBIDDEN: [&str; 6] = ["tune", "variants", "seed", "duration", "name", "description"];
+const FORBIDDEN: [&str; 6] = [
+    "tune",
+    "variants",
+    "seed",
+    "duration",
+    "name",
+    "description",
+];
 
 /// Resolves `[tune]` of a scenario whose other tables resolved to `models` billing models.
 /// Called once per file, after the scenario itself; candidates are built without `[tune]`, so
@@ -65,7 +72,11 @@ pub(crate) fn resolve_tune(
         Some(s) => {
             let n = *s.get_ref();
             if !(1..=1000).contains(&n) {
-                return Err(r.err(s, "tune.seeds", format!("{n} is out of range: expected 1 to 1000")));
+                return Err(r.err(
+                    s,
+                    "tune.seeds",
+                    format!("{n} is out of range: expected 1 to 1000"),
+                ));
             }
             n as u32
         }
@@ -92,7 +103,9 @@ pub(crate) fn resolve_tune(
                 return Err(r.err(
                     k,
                     "tune.keep",
-                    format!("{x} is out of range: expected a fraction between 0 and 1 (0.5 keeps half)"),
+                    format!(
+                        "{x} is out of range: expected a fraction between 0 and 1 (0.5 keeps half)"
+                    ),
                 ));
             }
             x
@@ -125,7 +138,9 @@ pub(crate) fn resolve_tune(
             return Err(r.err(
                 k,
                 &name,
-                format!("malformed key \"{key}\": expected dotted names like \"autoscaler.min_scale\""),
+                format!(
+                    "malformed key \"{key}\": expected dotted names like \"autoscaler.min_scale\""
+                ),
             ));
         }
         if FORBIDDEN.contains(&first) {
@@ -150,7 +165,9 @@ pub(crate) fn resolve_tune(
         });
     }
     if let Some(m) = &table.model {
-        let tuned = out.iter().any(|p| p.key == "billing" || p.key.starts_with("billing.models"));
+        let tuned = out
+            .iter()
+            .any(|p| p.key == "billing" || p.key.starts_with("billing.models"));
         if !tuned && !models.iter().any(|x| x == m.get_ref()) {
             return Err(r.err(
                 m,
@@ -205,7 +222,13 @@ struct TuneResolver<'a> {
 
 impl TuneResolver<'_> {
     fn err<T>(&self, v: &S<T>, key: &str, msg: impl Into<String>) -> ScenarioError {
-        ScenarioError::at(self.path, self.src, Some(v.span()), Some(key.to_string()), msg)
+        ScenarioError::at(
+            self.path,
+            self.src,
+            Some(v.span()),
+            Some(key.to_string()),
+            msg,
+        )
     }
 
     fn values(&self, v: &S<Value>, name: &str) -> R<Vec<Value>> {
@@ -216,7 +239,11 @@ impl TuneResolver<'_> {
                 }
                 for (i, x) in a.iter().enumerate() {
                     if a[..i].contains(x) {
-                        return Err(self.err(v, name, format!("value {} is listed twice", show(x))));
+                        return Err(self.err(
+                            v,
+                            name,
+                            format!("value {} is listed twice", show(x)),
+                        ));
                     }
                 }
                 Ok(a.clone())
@@ -235,7 +262,10 @@ impl TuneResolver<'_> {
     }
 
     fn range(&self, _v: &S<Value>, t: &toml::Table, _name: &str) -> Result<Vec<Value>, String> {
-        if let Some(k) = t.keys().find(|k| !["min", "max", "step", "n", "log"].contains(&k.as_str())) {
+        if let Some(k) = t
+            .keys()
+            .find(|k| !["min", "max", "step", "n", "log"].contains(&k.as_str()))
+        {
             return Err(format!(
                 "unknown key `{k}` in a range: expected min, max and step, or min, max, n (and log = true)"
             ));
@@ -246,11 +276,18 @@ impl TuneResolver<'_> {
         let log = match t.get("log") {
             None => false,
             Some(Value::Boolean(b)) => *b,
-            Some(other) => return Err(format!("`log` must be true or false, found {}", show(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`log` must be true or false, found {}",
+                    show(other)
+                ));
+            }
         };
         let n = match t.get("n") {
             None => None,
-            Some(Value::Integer(n)) if *n >= 1 && (*n as usize) <= MAX_RANGE_VALUES => Some(*n as usize),
+            Some(Value::Integer(n)) if *n >= 1 && (*n as usize) <= MAX_RANGE_VALUES => {
+                Some(*n as usize)
+            }
             Some(other) => {
                 return Err(format!(
                     "`n` must be an integer from 1 to {MAX_RANGE_VALUES}, found {}",
@@ -308,7 +345,8 @@ fn points(min: f64, max: f64, how: &How) -> Result<Vec<f64>, String> {
     }
     let out: Vec<f64> = match how {
         How::Step(s) => {
-            let s = number(s).ok_or_else(|| format!("`step` must be a number, found {}", show(s)))?;
+            let s =
+                number(s).ok_or_else(|| format!("`step` must be a number, found {}", show(s)))?;
             if s <= 0.0 {
                 return Err(format!("`step` must be greater than zero, found {s}"));
             }
@@ -318,7 +356,9 @@ fn points(min: f64, max: f64, how: &How) -> Result<Vec<f64>, String> {
                     "the range has {count} values, more than {MAX_RANGE_VALUES}: use a larger step"
                 ));
             }
-            (0..count as usize).map(|i| tidy(min + i as f64 * s)).collect()
+            (0..count as usize)
+                .map(|i| tidy(min + i as f64 * s))
+                .collect()
         }
         How::Linear(n) => {
             if *n == 1 || min == max {
@@ -369,9 +409,7 @@ fn number_range(min: &Value, max: &Value, how: How) -> Result<Vec<Value>, String
 }
 
 fn duration_range(min: &str, max: &str, how: How) -> Result<Vec<Value>, String> {
-    let parse = |name: &str, s: &str| {
-        parse_duration(s).map_err(|e| format!("`{name}`: {e}"))
-    };
+    let parse = |name: &str, s: &str| parse_duration(s).map_err(|e| format!("`{name}`: {e}"));
     let (a, b) = (parse("min", min)?, parse("max", max)?);
     let whole = a.subsec_nanos() == 0 && b.subsec_nanos() == 0;
     let durations: Vec<Duration> = match &how {

@@ -54,27 +54,44 @@ fn ranges_expand_as_written() {
             .clone()
     };
     let ints = |v: &[i64]| v.iter().map(|&i| Value::Integer(i)).collect::<Vec<_>>();
-    let strs = |v: &[&str]| v.iter().map(|s| Value::String(s.to_string())).collect::<Vec<_>>();
+    let strs = |v: &[&str]| {
+        v.iter()
+            .map(|s| Value::String(s.to_string()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(values("autoscaler.min_scale"), ints(&[0, 1, 2, 3]));
     assert_eq!(
         values("autoscaler.target_utilization"),
         [0.5, 0.6, 0.7, 0.8].map(Value::Float).to_vec()
     );
-    assert_eq!(values("service.container_concurrency"), ints(&[1, 10, 100, 1000]));
-    assert_eq!(values("autoscaler.stable_window"), strs(&["30s", "1m", "1m30s", "2m"]));
-    assert_eq!(values("autoscaler.scale_down_delay"), strs(&["1s", "10s", "1m40s"]));
+    assert_eq!(
+        values("service.container_concurrency"),
+        ints(&[1, 10, 100, 1000])
+    );
+    assert_eq!(
+        values("autoscaler.stable_window"),
+        strs(&["30s", "1m", "1m30s", "2m"])
+    );
+    assert_eq!(
+        values("autoscaler.scale_down_delay"),
+        strs(&["1s", "10s", "1m40s"])
+    );
     // Keys are sorted; the grid is the product.
     let keys: Vec<&str> = s.params.iter().map(|p| p.key.as_str()).collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
     assert_eq!(s.grid_size().unwrap(), 4 * 4 * 4 * 4 * 3);
-    assert_eq!((s.objective, s.search, s.seeds), (Objective::MinCost, Search::Grid, 1));
+    assert_eq!(
+        (s.objective, s.search, s.seeds),
+        (Objective::MinCost, Search::Grid, 1)
+    );
 }
 
 #[test]
 fn log_range_of_integers_drops_repeats() {
-    let s = spec("[tune.params]\n\"autoscaler.max_scale\" = { min = 1, max = 4, log = true, n = 6 }\n");
+    let s =
+        spec("[tune.params]\n\"autoscaler.max_scale\" = { min = 1, max = 4, log = true, n = 6 }\n");
     assert_eq!(
         s.params[0].values,
         [1, 2, 3, 4].map(Value::Integer).to_vec()
@@ -84,25 +101,93 @@ fn log_range_of_integers_drops_repeats() {
 #[test]
 fn bad_tune_tables_name_line_and_key() {
     let cases = [
-        ("[tune]\nobjective = \"cheapest\"\n[tune.params]\n\"autoscaler.target\" = [1]\n", "tune.objective", "unknown objective"),
-        ("[tune]\nsearch = \"bayes\"\n[tune.params]\n\"autoscaler.target\" = [1]\n", "tune.search", "unknown search"),
-        ("[tune]\nseeds = 0\n[tune.params]\n\"autoscaler.target\" = [1]\n", "tune.seeds", "out of range"),
-        ("[tune]\nkeep = 1.5\n[tune.params]\n\"autoscaler.target\" = [1]\n", "tune.keep", "out of range"),
+        (
+            "[tune]\nobjective = \"cheapest\"\n[tune.params]\n\"autoscaler.target\" = [1]\n",
+            "tune.objective",
+            "unknown objective",
+        ),
+        (
+            "[tune]\nsearch = \"bayes\"\n[tune.params]\n\"autoscaler.target\" = [1]\n",
+            "tune.search",
+            "unknown search",
+        ),
+        (
+            "[tune]\nseeds = 0\n[tune.params]\n\"autoscaler.target\" = [1]\n",
+            "tune.seeds",
+            "out of range",
+        ),
+        (
+            "[tune]\nkeep = 1.5\n[tune.params]\n\"autoscaler.target\" = [1]\n",
+            "tune.keep",
+            "out of range",
+        ),
         ("[tune]\nbogus = 1\n", "tune.bogus", "unknown key"),
         ("[tune]\nseeds = 2\n", "tune.params", "at least one key"),
-        ("[tune.params]\n\"autoscaler.target\" = 5\n", "tune.params.\"autoscaler.target\"", "expected a list"),
-        ("[tune.params]\n\"autoscaler.target\" = []\n", "tune.params.\"autoscaler.target\"", "empty list"),
-        ("[tune.params]\n\"autoscaler.target\" = [1, 1]\n", "tune.params.\"autoscaler.target\"", "listed twice"),
-        ("[tune.params]\n\"autoscaler.target\" = { min = 1, max = 5 }\n", "tune.params.\"autoscaler.target\"", "`step` or `n`"),
-        ("[tune.params]\n\"autoscaler.target\" = { min = 5, max = 1, step = 1 }\n", "tune.params.\"autoscaler.target\"", "below `min`"),
-        ("[tune.params]\n\"autoscaler.target\" = { min = 1, max = 5, stride = 1 }\n", "tune.params.\"autoscaler.target\"", "unknown key `stride`"),
-        ("[tune.params]\n\"autoscaler.target\" = { min = 0, max = 5, log = true, n = 3 }\n", "tune.params.\"autoscaler.target\"", "above zero"),
-        ("[tune.params]\n\"autoscaler.stable_window\" = { min = \"6s\", max = 60, step = 1 }\n", "tune.params.\"autoscaler.stable_window\"", "both be numbers or both be durations"),
-        ("[tune.params]\n\"autoscaler.targett\" = [1, 2]\n", "tune.params.\"autoscaler.targett\"", "unknown key"),
-        ("[tune.params]\n\"autoscaler.stable_window\" = [\"1s\"]\n", "tune.params.\"autoscaler.stable_window\"", "at least 6s"),
-        ("[tune.params]\n\"seed\" = [1, 2]\n", "tune.params.\"seed\"", "cannot be searched"),
-        ("[tune.params]\n\"autoscaler..target\" = [1, 2]\n", "tune.params.\"autoscaler..target\"", "malformed key"),
-        ("[tune]\nmodel = \"lambda\"\n[tune.params]\n\"autoscaler.target\" = [1]\n", "tune.model", "not one of the scenario's billing models"),
+        (
+            "[tune.params]\n\"autoscaler.target\" = 5\n",
+            "tune.params.\"autoscaler.target\"",
+            "expected a list",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = []\n",
+            "tune.params.\"autoscaler.target\"",
+            "empty list",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = [1, 1]\n",
+            "tune.params.\"autoscaler.target\"",
+            "listed twice",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = { min = 1, max = 5 }\n",
+            "tune.params.\"autoscaler.target\"",
+            "`step` or `n`",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = { min = 5, max = 1, step = 1 }\n",
+            "tune.params.\"autoscaler.target\"",
+            "below `min`",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = { min = 1, max = 5, stride = 1 }\n",
+            "tune.params.\"autoscaler.target\"",
+            "unknown key `stride`",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.target\" = { min = 0, max = 5, log = true, n = 3 }\n",
+            "tune.params.\"autoscaler.target\"",
+            "above zero",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.stable_window\" = { min = \"6s\", max = 60, step = 1 }\n",
+            "tune.params.\"autoscaler.stable_window\"",
+            "both be numbers or both be durations",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.targett\" = [1, 2]\n",
+            "tune.params.\"autoscaler.targett\"",
+            "unknown key",
+        ),
+        (
+            "[tune.params]\n\"autoscaler.stable_window\" = [\"1s\"]\n",
+            "tune.params.\"autoscaler.stable_window\"",
+            "at least 6s",
+        ),
+        (
+            "[tune.params]\n\"seed\" = [1, 2]\n",
+            "tune.params.\"seed\"",
+            "cannot be searched",
+        ),
+        (
+            "[tune.params]\n\"autoscaler..target\" = [1, 2]\n",
+            "tune.params.\"autoscaler..target\"",
+            "malformed key",
+        ),
+        (
+            "[tune]\nmodel = \"lambda\"\n[tune.params]\n\"autoscaler.target\" = [1]\n",
+            "tune.model",
+            "not one of the scenario's billing models",
+        ),
     ];
     let base_lines = BASE.lines().count();
     for (extra, key, msg) in cases {
@@ -110,14 +195,23 @@ fn bad_tune_tables_name_line_and_key() {
         assert!(e.starts_with("t.toml:"), "{extra}: {e}");
         assert!(e.contains(&format!("key `{key}`")), "{extra}: {e}");
         assert!(e.contains(msg), "{extra}: {e}");
-        let line: usize = e.split(':').nth(1).and_then(|l| l.parse().ok()).expect("a line");
-        assert!(line > base_lines, "{extra}: the error points into [tune]: {e}");
+        let line: usize = e
+            .split(':')
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .expect("a line");
+        assert!(
+            line > base_lines,
+            "{extra}: the error points into [tune]: {e}"
+        );
     }
 }
 
 #[test]
 fn grid_order_is_mixed_radix_with_the_last_key_fastest() {
-    let s = spec("[tune.params]\n\"autoscaler.min_scale\" = [0, 1]\n\"autoscaler.target\" = [10, 20, 30]\n");
+    let s = spec(
+        "[tune.params]\n\"autoscaler.min_scale\" = [0, 1]\n\"autoscaler.target\" = [10, 20, 30]\n",
+    );
     let c = s.candidates(1).unwrap();
     assert_eq!(c.len(), 6);
     let got: Vec<(i64, i64)> = c
@@ -144,7 +238,11 @@ fn random_search_draws_distinct_ids_from_the_seed() {
     assert_ne!(a, s.candidates(12).unwrap(), "another seed, another draw");
     let mut all = s.clone();
     all.samples = Some(1000);
-    assert_eq!(all.candidates(11).unwrap().len(), 150, "asking for more takes the grid");
+    assert_eq!(
+        all.candidates(11).unwrap().len(),
+        150,
+        "asking for more takes the grid"
+    );
 }
 
 #[test]
@@ -179,7 +277,10 @@ fn candidates_apply_their_settings_and_combinations_can_fail() {
     // Keys are sorted: max_scale varies slowest, so candidate 1 is (max 3, min 5).
     let e = built[1].as_ref().expect_err("min 5 > max 3");
     assert!(e.contains("min_scale 5 exceeds max_scale 3"), "{e}");
-    assert!(built[0].as_ref().unwrap().tune.is_none(), "candidates carry no [tune]");
+    assert!(
+        built[0].as_ref().unwrap().tune.is_none(),
+        "candidates carry no [tune]"
+    );
 }
 
 fn sample(cost: f64, p99: f64, cold: f64) -> Sample {
@@ -216,7 +317,11 @@ fn summary_checks_the_slo_on_the_means() {
         ..Slo::default()
     };
     // One lucky seed under the limit does not make a pass: the mean is 550 ms.
-    let s = summarize(&[sample(1.0, 400.0, 0.0), sample(1.2, 700.0, 0.0)], &slo, "m");
+    let s = summarize(
+        &[sample(1.0, 400.0, 0.0), sample(1.2, 700.0, 0.0)],
+        &slo,
+        "m",
+    );
     assert!(!s.slo.passed);
     assert!((s.p99_ms.mean - 550.0).abs() < 1e-9);
     assert!((s.violation() - 0.1).abs() < 1e-9);
@@ -225,7 +330,13 @@ fn summary_checks_the_slo_on_the_means() {
 
 #[test]
 fn pareto_ranks_peel_fronts() {
-    let pts = [[1.0, 5.0, 0.0], [2.0, 2.0, 0.0], [3.0, 3.0, 0.0], [1.0, 5.0, 0.0], [4.0, 6.0, 1.0]];
+    let pts = [
+        [1.0, 5.0, 0.0],
+        [2.0, 2.0, 0.0],
+        [3.0, 3.0, 0.0],
+        [1.0, 5.0, 0.0],
+        [4.0, 6.0, 1.0],
+    ];
     assert_eq!(pareto_ranks(&pts), [0, 0, 1, 0, 2]);
 }
 
@@ -274,7 +385,13 @@ fn rows() -> Vec<Row> {
 
 #[test]
 fn min_cost_picks_the_cheapest_passing_candidate() {
-    let d = TuneDoc::new("t.toml".into(), setup(Objective::MinCost), None, true, rows());
+    let d = TuneDoc::new(
+        "t.toml".into(),
+        setup(Objective::MinCost),
+        None,
+        true,
+        rows(),
+    );
     assert_eq!(d.outcome.winner, Some(1));
     assert_eq!(d.outcome.order, [1, 2, 3, 4, 5, 0]);
     assert_eq!(d.outcome.front, [0, 1, 2, 3, 5]);
@@ -282,7 +399,13 @@ fn min_cost_picks_the_cheapest_passing_candidate() {
 
 #[test]
 fn pareto_picks_the_cheapest_passing_front_member() {
-    let d = TuneDoc::new("t.toml".into(), setup(Objective::Pareto), None, true, rows());
+    let d = TuneDoc::new(
+        "t.toml".into(),
+        setup(Objective::Pareto),
+        None,
+        true,
+        rows(),
+    );
     assert_eq!(d.outcome.winner, Some(1));
     assert_eq!(d.outcome.order, [1, 2, 3, 5, 0, 4]);
     let mut r = rows();
@@ -295,13 +418,25 @@ fn pareto_picks_the_cheapest_passing_front_member() {
 
 #[test]
 fn shards_merge_into_the_unsharded_document() {
-    let whole = TuneDoc::new("t.toml".into(), setup(Objective::MinCost), None, true, rows());
+    let whole = TuneDoc::new(
+        "t.toml".into(),
+        setup(Objective::MinCost),
+        None,
+        true,
+        rows(),
+    );
     let n = 3;
     let shards: Vec<TuneDoc> = (0..n)
         .rev()
         .map(|i| {
             let sh = Shard { index: i, count: n };
-            TuneDoc::new("t.toml".into(), setup(Objective::MinCost), Some(sh), true, sh.select(rows()))
+            TuneDoc::new(
+                "t.toml".into(),
+                setup(Objective::MinCost),
+                Some(sh),
+                true,
+                sh.select(rows()),
+            )
         })
         .collect();
     let merged = merge(shards.clone()).unwrap();
@@ -310,13 +445,19 @@ fn shards_merge_into_the_unsharded_document() {
 
     let e = merge(shards[..2].to_vec()).unwrap_err().to_string();
     assert!(e.contains("missing shard(s): 0/3"), "{e}");
-    let e = merge(vec![shards[0].clone(), shards[0].clone(), shards[1].clone()])
-        .unwrap_err()
-        .to_string();
+    let e = merge(vec![
+        shards[0].clone(),
+        shards[0].clone(),
+        shards[1].clone(),
+    ])
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("given twice"), "{e}");
     let mut other = shards[1].clone();
     other.setup.seed = 99;
-    let e = merge(vec![shards[0].clone(), other, shards[2].clone()]).unwrap_err().to_string();
+    let e = merge(vec![shards[0].clone(), other, shards[2].clone()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("seed 99 vs 1"), "{e}");
     let e = merge(vec![whole]).unwrap_err().to_string();
     assert!(e.contains("not a shard"), "{e}");
@@ -338,7 +479,15 @@ fn halving_doubles_the_horizon_up_to_the_full_one() {
     let secs: Vec<u64> = h.iter().map(Duration::as_secs).collect();
     assert_eq!(secs, [450, 900, 1800, 3600]);
     let h = halving_horizons(Duration::from_secs(100), Some(Duration::from_secs(30)));
-    assert_eq!(h.iter().map(Duration::as_secs).collect::<Vec<_>>(), [30, 60, 100]);
+    assert_eq!(
+        h.iter().map(Duration::as_secs).collect::<Vec<_>>(),
+        [30, 60, 100]
+    );
+    let h = halving_horizons(Duration::from_secs(300), None);
+    assert_eq!(
+        h.iter().map(Duration::as_secs).collect::<Vec<_>>(),
+        [37, 74, 148, 300]
+    );
     assert_eq!(keep_count(10, 0.5), 5);
     assert_eq!(keep_count(5, 0.5), 3);
     assert_eq!(keep_count(1, 0.1), 1);
@@ -347,13 +496,30 @@ fn halving_doubles_the_horizon_up_to_the_full_one() {
 
 #[test]
 fn csv_has_one_line_per_row_and_marks_front_and_winner() {
-    let d = TuneDoc::new("t.toml".into(), setup(Objective::MinCost), None, true, rows());
+    let d = TuneDoc::new(
+        "t.toml".into(),
+        setup(Objective::MinCost),
+        None,
+        true,
+        rows(),
+    );
     let csv = d.to_csv();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 7);
-    assert!(lines[0].starts_with("id,autoscaler.target,rung,horizon_s,full,seeds,cost_model,cost_usd_mean"));
+    assert!(
+        lines[0]
+            .starts_with("id,autoscaler.target,rung,horizon_s,full,seeds,cost_model,cost_usd_mean")
+    );
     let cols = lines[0].split(',').count();
     assert!(lines.iter().all(|l| l.split(',').count() == cols));
-    assert!(lines[2].ends_with(",1,1,"), "row 1 is on the front and wins: {}", lines[2]);
-    assert!(lines[5].ends_with(",0,0,"), "row 4 is dominated: {}", lines[5]);
+    assert!(
+        lines[2].ends_with(",1,1,"),
+        "row 1 is on the front and wins: {}",
+        lines[2]
+    );
+    assert!(
+        lines[5].ends_with(",0,0,"),
+        "row 4 is dominated: {}",
+        lines[5]
+    );
 }

@@ -124,3 +124,58 @@ pub struct WorkloadSpec {
     /// The phases, in order.
     pub phases: Vec<Phase>,
 }
+
+impl WorkloadSpec {
+    /// The same workload on a clock that runs `scale` times as fast as scenario time (`scale`
+    /// 0.1: every duration a tenth, every rate ten times). Used by live runs at a time scale;
+    /// with inversion-based generators the arrival offsets are the scenario's, multiplied by
+    /// `scale`.
+    pub fn time_scaled(&self, scale: f64) -> WorkloadSpec {
+        let d = |x: Duration| x.mul_f64(scale);
+        let r = |x: f64| x / scale;
+        WorkloadSpec {
+            phases: self
+                .phases
+                .iter()
+                .map(|p| Phase {
+                    duration: d(p.duration),
+                    arrival: match &p.arrival {
+                        ArrivalSpec::Poisson { rate } => ArrivalSpec::Poisson { rate: r(*rate) },
+                        ArrivalSpec::Constant { rate } => ArrivalSpec::Constant { rate: r(*rate) },
+                        ArrivalSpec::Ramp { from, to } => ArrivalSpec::Ramp { from: r(*from), to: r(*to) },
+                        ArrivalSpec::Sine { mean, amplitude, period } => ArrivalSpec::Sine {
+                            mean: r(*mean),
+                            amplitude: r(*amplitude),
+                            period: d(*period),
+                        },
+                        ArrivalSpec::Onoff { rate, on, off } => {
+                            ArrivalSpec::Onoff { rate: r(*rate), on: d(*on), off: d(*off) }
+                        }
+                        ArrivalSpec::Trace { at } => ArrivalSpec::Trace { at: at.iter().map(|x| d(*x)).collect() },
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_scaling_shrinks_durations_and_raises_rates() {
+        let w = WorkloadSpec {
+            phases: vec![Phase {
+                duration: Duration::from_secs(60),
+                arrival: ArrivalSpec::Onoff { rate: 10.0, on: Duration::from_secs(5), off: Duration::from_secs(15) },
+            }],
+        };
+        let s = w.time_scaled(0.1);
+        assert_eq!(s.phases[0].duration, Duration::from_secs(6));
+        assert_eq!(
+            s.phases[0].arrival,
+            ArrivalSpec::Onoff { rate: 100.0, on: Duration::from_millis(500), off: Duration::from_millis(1500) }
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! `scalelab run SCENARIO` (the live runtime driven by the load generator on loopback) and
+//! `scalelab compare SCENARIO` (the same scenario and seed through the simulator and live).
+
+use std::io::Write;
+use std::time::Duration;
+
+use scalelab_core::result::{RunResult, VariantResult, check_slo};
+use scalelab_core::scenario::Scenario;
+
+use super::common::{duration_flag, load_scenario, resolve_seed, stdout_color};
+use super::{CmdResult, Code, Failure};
+use crate::cli::{CompareArgs, Format, RunArgs};
+
+struct Prepared {
+    scenario: Scenario,
+    seed: u64,
+    names: Vec<String>,
+}
+
+fn prepare(a: &RunArgs) -> Result<Prepared, Failure> {
+    let mut scenario = load_scenario(&a.scenario)?;
+    let seed = resolve_seed(a.seed.as_deref(), scenario.seed)?;
+    if !(a.time_scale.is_finite() && a.time_scale > 0.0 && a.time_scale <= 100.0) {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--time-scale: expected a number in (0, 100], got {}",
+            a.time_scale
+        )));
+    }
+    if let Some(d) = &a.duration {
+        let d = duration_flag("--duration", d)?;
+        if d.is_zero() {
+            return Err(Failure::bad_input(anyhow::anyhow!("--duration: must be greater than zero")));
+        }
+        scenario.duration = d;
+        for v in &mut scenario.variants {
+            v.scenario.duration = d;
+        }
+    }
+    let names: Vec<String> = match &a.variant {
+        Some(v) => {
+            if scenario.run(v).is_none() {
+                let all: Vec<&str> = scenario.runs().iter().map(|(n, _)| *n).collect();
+                return Err(Failure::bad_input(anyhow::anyhow!(
+                    "--variant: no variant named \"{v}\" in {} (it has: {})",
+                    a.scenario.display(),
+                    all.join(", ")
+                )));
+            }
+            vec![v.clone()]
+        }
+        None => scenario.runs().iter().map(|(n, _)| n.to_string()).collect(),
+    };
+    Ok(Prepared { scenario, seed, names })
+}
+
+/// One variant, live: start the runtime, drive it with the scenario's workload (time-scaled) from
+/// the load generator, shut down, and return the runtime's measurements (scenario units) with
+/// the generator's client-side view added under `extra`.
+fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, Failure> {
+    let sc = p.scenario.run(name).expect("checked").clone();
+    let scale = a.time_scale;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Failure::runtime)?;
+    rt.block_on(async {
+        let instances = match &a.cmd {
+            Some(cmd) => scalelab_runtime::InstanceKind::Command {
+                cmd: cmd.clone(),
+                termination_grace: Duration::from_secs(10),
+            },
+            None => scalelab_runtime::InstanceKind::default(),
+        };
+        let opts = scalelab_runtime::Options {
+            seed: p.seed,
+            variant: (name != scalelab_core::scenario::BASELINE).then(|| name.to_string()),
+            auth: scalelab_runtime::Auth::AllowUnauthenticated,
+            time_scale: scale,
+            instances,
+            root_metrics: false,
+            events: a.events.as_ref().map(|f| {
+                if p.names.len() > 1 { f.with_extension(name) } else { f.clone() }
+            }),
+            ..Default::default()
+        };
+        let handle = scalelab_runtime::start(&p.scenario, opts)
+            .await
+            .map_err(|e| Failure::runtime(anyhow::anyhow!("starting the runtime: {e}")))?;
+        let max_timeout = sc.revisions.iter().map(|r| r.service.timeout).max().unwrap_or_default();
+        let mut cfg = scalelab_loadgen::LoadConfig::new(
+            handle.url(),
+            sc.workload.time_scaled(scale),
+            sc.duration.mul_f64(scale),
+        )
+        .with_settings(&sc.load);
+        // Open loop always: a live run reproduces the scenario's arrivals.
+        cfg.mode = scalelab_loadgen::LoopMode::Open(sc.workload.time_scaled(scale));
+        cfg.seed = p.seed;
+        cfg.name = sc.name.clone();
+        cfg.timeout = max_timeout.mul_f64(scale) + Duration::from_secs(5);
+        cfg.grace = cfg.timeout;
+        cfg.warnings = false;
+        cfg.progress = super::common::stderr_is_terminal();
+        cfg.max_connections = cfg.max_connections.max(4096);
+        let report = scalelab_loadgen::run(&cfg).await;
+        // Like the simulator, keep the platform up to the scenario's horizon so the scale-down
+        // after the last request is observed too.
+        handle.clock().sleep_until(scalelab_core::Time::ZERO + sc.duration).await;
+        let doc = handle.shutdown().await;
+        let report = report.map_err(|e| Failure::runtime(anyhow::anyhow!("load generator: {e}")))?;
+        let client = scalelab_loadgen::to_result(&cfg, &report);
+        let mut v = doc.variants.into_iter().next().ok_or_else(|| {
+            Failure::runtime(anyhow::anyhow!("the runtime returned no result"))
+        })?;
+        v.name = name.to_string();
+        if let Some(c) = client.variants.first() {
+            let ms = |x: f64| x / scale; // the client measures wall time
+            v.extra.insert(
+                "client_latency_ms".into(),
+                serde_json::json!({
+                    "p50": ms(c.latency_ms.p50), "p90": ms(c.latency_ms.p90),
+                    "p99": ms(c.latency_ms.p99), "max": ms(c.latency_ms.max),
+                }),
+            );
+            v.extra.insert("client_requests".into(), serde_json::to_value(c.requests).unwrap_or_default());
+            for k in ["send_lag_ms", "errors", "generator_behind_seconds"] {
+                if let Some(x) = c.extra.get(k) {
+                    v.extra.insert(format!("client_{k}"), x.clone());
+                }
+            }
+        }
+        v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));
+        Ok(v)
+    })
+}
+
+fn live_result(p: &Prepared, a: &RunArgs) -> Result<RunResult, Failure> {
+    let mut variants = Vec::new();
+    for name in &p.names {
+        if a.format == Format::Text || p.names.len() > 1 {
+            eprintln!(
+                "running {name} live at time scale {} ({} of wall time)…",
+                a.time_scale,
+                scalelab_core::duration::format_duration(p.scenario.duration.mul_f64(a.time_scale))
+            );
+        }
+        variants.push(live_variant(p, name, a)?);
+    }
+    let mut cmd = format!("scalelab run {} --seed {} --time-scale {}", a.scenario.display(), p.seed, a.time_scale);
+    if let Some(d) = &a.duration {
+        cmd += &format!(" --duration {d}");
+    }
+    Ok(RunResult {
+        schema: scalelab_core::result::SCHEMA_VERSION,
+        scenario: p.scenario.name.clone(),
+        seed: p.seed,
+        mode: scalelab_core::result::Mode::Live,
+        variants,
+        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_path: Some(a.scenario.display().to_string()),
+        command: Some(cmd),
+        duration_s: p.scenario.duration.as_secs_f64(),
+        time_scale: Some(a.time_scale),
+        resolved_scenario: Some(scalelab_reports::scenario_json(&p.scenario)),
+    })
+}
+
+fn sim_result(p: &Prepared) -> Result<RunResult, Failure> {
+    let mut variants = Vec::new();
+    for name in &p.names {
+        let r = scalelab_sim::simulate(
+            &p.scenario,
+            &scalelab_sim::SimOptions { seed: p.seed, variant: Some(name.clone()), ..Default::default() },
+        )
+        .map_err(Failure::runtime)?;
+        variants.extend(r.variants);
+    }
+    Ok(RunResult {
+        schema: scalelab_core::result::SCHEMA_VERSION,
+        scenario: p.scenario.name.clone(),
+        seed: p.seed,
+        mode: scalelab_core::result::Mode::Sim,
+        variants,
+        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_path: Some(p.scenario.path.display().to_string()),
+        command: None,
+        duration_s: p.scenario.duration.as_secs_f64(),
+        time_scale: None,
+        resolved_scenario: None,
+    })
+}
+
+fn write_out(dir: &std::path::Path, r: &RunResult) -> Result<(), Failure> {
+    let written = scalelab_reports::write_bundle(dir, r, &scalelab_reports::BundleOptions::default())
+        .map_err(Failure::runtime)?;
+    eprintln!("wrote {} files to {}", written.len(), dir.display());
+    Ok(())
+}
+
+pub fn run(a: RunArgs) -> CmdResult {
+    let p = prepare(&a)?;
+    let result = live_result(&p, &a)?;
+    if let Some(dir) = &a.out {
+        write_out(dir, &result)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&result).map_err(Failure::runtime)?)?,
+        Format::Text => write!(out, "{}", scalelab_reports::render_text(&result, stdout_color()))?,
+    }
+    Ok(if result.variants.iter().all(|v| v.slo.passed) { Code::Ok } else { Code::SloBreach })
+}
+
+pub fn compare(a: CompareArgs) -> CmdResult {
+    if a.tolerance.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+        return Err(Failure::bad_input(anyhow::anyhow!("--tolerance: expected a percentage ≥ 0")));
+    }
+    let p = prepare(&a.run)?;
+    let sim = sim_result(&p)?;
+    let live = live_result(&p, &a.run)?;
+    let mut all_ok = true;
+    let mut text = String::new();
+    let mut md = String::new();
+    let mut rows_json = Vec::new();
+    for (s, l) in sim.variants.iter().zip(&live.variants) {
+        let rows = scalelab_reports::fidelity(s, l, a.tolerance);
+        all_ok &= rows.iter().all(|r| r.passed);
+        let title = format!(
+            "{} / {} · seed {} · time scale {}",
+            p.scenario.name, s.name, p.seed, a.run.time_scale
+        );
+        text += &scalelab_reports::fidelity_text(&title, &rows);
+        text.push('\n');
+        md += &scalelab_reports::fidelity_markdown(&title, &rows);
+        md.push('\n');
+        rows_json.push(serde_json::json!({ "variant": s.name, "rows": rows }));
+    }
+    if let Some(dir) = &a.run.out {
+        // One document with both runs as variants, so the charts (instances and desired over
+        // time, latency) show sim and live side by side.
+        let mut both = sim.clone();
+        both.variants = sim
+            .variants
+            .iter()
+            .map(|v| VariantResult { name: format!("sim: {}", v.name), ..v.clone() })
+            .chain(live.variants.iter().map(|v| VariantResult { name: format!("live: {}", v.name), ..v.clone() }))
+            .collect();
+        both.command = Some(format!(
+            "scalelab compare {} --seed {} --time-scale {}",
+            a.run.scenario.display(),
+            p.seed,
+            a.run.time_scale
+        ));
+        write_out(dir, &both)?;
+        std::fs::write(dir.join("fidelity.md"), &md).map_err(Failure::runtime)?;
+        std::fs::write(
+            dir.join("fidelity.json"),
+            serde_json::to_string_pretty(&rows_json).map_err(Failure::runtime)?,
+        )
+        .map_err(Failure::runtime)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match a.run.format {
+        Format::Json => {
+            let doc = serde_json::json!({ "sim": sim, "live": live, "fidelity": rows_json, "passed": all_ok });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc).map_err(Failure::runtime)?)?;
+        }
+        Format::Text => {
+            write!(out, "{text}")?;
+            writeln!(out, "{}", if all_ok { "sim and live agree within tolerance" } else { "sim and live DIFFER beyond tolerance" })?;
+        }
+    }
+    Ok(if all_ok { Code::Ok } else { Code::SloBreach })
+}

@@ -1,0 +1,50 @@
+//! `scalelab run` and `scalelab compare`: the live runtime driven by the load generator on
+//! loopback, against the simulator on the same scenario and seed. One short time-scaled
+//! scenario (scale from zero, a burst into panic, scale to zero), about 15 s of wall time.
+
+use crate::support::*;
+
+#[test]
+fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
+    let dir = std::env::temp_dir().join(format!("scalelab-compare-{}", std::process::id()));
+    let o = scalelab(&[
+        "compare", "tests/live/burst.toml", "--time-scale", "0.5", "--format", "json", "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(doc["live"]["mode"], "live");
+    assert_eq!(doc["live"]["time_scale"], 0.5);
+    assert_eq!(doc["sim"]["mode"], "sim");
+    let sim = &doc["sim"]["variants"][0];
+    let live = &doc["live"]["variants"][0];
+    let f = |v: &serde_json::Value, a: &str, b: &str| v[a][b].as_f64().unwrap();
+    // Every request was answered in both.
+    assert_eq!(sim["requests"]["completed"], live["requests"]["completed"], "{live}");
+    // Cold starts: equal, or within one.
+    let (cs, cl) = (f(sim, "cold_starts", "count"), f(live, "cold_starts", "count"));
+    assert!((cs - cl).abs() <= 1.0_f64.max(0.1 * cs), "cold starts sim {cs} live {cl}");
+    // Instance-seconds within 10 %, p50 within 20 % (plus 2 ms of router overhead).
+    let (is, il) = (f(sim, "instances", "instance_seconds"), f(live, "instances", "instance_seconds"));
+    assert!((is - il).abs() <= 0.1 * is, "instance-seconds sim {is} live {il}");
+    let (ps, pl) = (f(sim, "latency_ms", "p50"), f(live, "latency_ms", "p50"));
+    assert!((ps - pl).abs() <= 0.2 * ps + 2.0, "p50 sim {ps} live {pl}");
+    // The panic burst happened in both, and both went back to zero.
+    assert!(f(sim, "autoscaler", "panic_episodes") >= 1.0 && f(live, "autoscaler", "panic_episodes") >= 1.0);
+    assert!(f(live, "instances", "scale_to_zero_events") >= 1.0, "{live}");
+    for name in ["fidelity.md", "fidelity.json", "report.html", "result.json"] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn run_rejects_bad_flags() {
+    let o = scalelab(&["run", "tests/live/burst.toml", "--time-scale", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = scalelab(&["compare", "tests/live/burst.toml", "--tolerance", "-5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = scalelab(&["run", "tests/live/burst.toml", "--variant", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
