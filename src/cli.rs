@@ -91,10 +91,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_unauthenticated: bool,
     /// The bearer token requests must carry (default: one is generated and printed).
-    #[arg(long, value_name = "TOKEN", env = "SCALELAB_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SCALELAB_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// Access-Control-Allow-Origin of the synthetic hello function.
-    #[arg(long, value_name = "ORIGIN", env = "ALLOWED_ORIGIN", default_value = "*")]
+    #[arg(
+        long,
+        value_name = "ORIGIN",
+        env = "ALLOWED_ORIGIN",
+        default_value = "*"
+    )]
     pub allowed_origin: String,
     /// Synthetic instances answer an empty 200 instead of the hello function.
     #[arg(long)]
@@ -415,7 +425,11 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The container image.
-    #[arg(long, value_name = "IMAGE", default_value = "REPLACE-ME/your-image:latest")]
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "REPLACE-ME/your-image:latest"
+    )]
     pub image: String,
     /// Write to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -480,4 +494,9 @@ pub struct CompareArgs {
     /// the report: cold starts 10 %, instance-seconds 10 %, p50 20 %, …).
     #[arg(long, value_name = "PCT")]
     pub tolerance: Option<f64>,
+    /// Wall-clock time the live path adds to every request (router, proxying, the generator's
+    /// client), fed into the simulator as `[router] overhead` (divided by the time scale). On
+    /// this project's machines it measures about 1.5 ms; see FIDELITY.md.
+    #[arg(long, value_name = "D")]
+    pub router_overhead: Option<String>,
 }

@@ -1,7 +1,10 @@
 //! The binary's one wall clock: timing `--bench` runs and progress bars. Nothing that decides a
 //! result reads it.
 
-#![expect(clippy::disallowed_methods, reason = "the wall clock of the CLI lives here")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the wall clock of the CLI lives here"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -42,7 +42,11 @@ pub const DEFAULT_TOLERANCES: &[(&str, &str, f64, f64)] = &[
 
 /// Compares a simulated variant with its live run. `tolerance_pct` replaces every row's
 /// relative tolerance when given.
-pub fn fidelity(sim: &VariantResult, live: &VariantResult, tolerance_pct: Option<f64>) -> Vec<FidelityRow> {
+pub fn fidelity(
+    sim: &VariantResult,
+    live: &VariantResult,
+    tolerance_pct: Option<f64>,
+) -> Vec<FidelityRow> {
     let value = |v: &VariantResult, metric: &str| -> f64 {
         match metric {
             "cold starts" => v.cold_starts.count as f64,
@@ -88,7 +92,11 @@ fn num(x: f64) -> String {
 
 fn rel(r: &FidelityRow) -> String {
     if r.sim == 0.0 {
-        if r.live == 0.0 { "0%".into() } else { "new".into() }
+        if r.live == 0.0 {
+            "0%".into()
+        } else {
+            "new".into()
+        }
     } else {
         format!("{:+.1}%", 100.0 * r.delta / r.sim.abs())
     }
@@ -123,7 +131,10 @@ pub fn fidelity_text(title: &str, rows: &[FidelityRow]) -> String {
 pub fn fidelity_markdown(title: &str, rows: &[FidelityRow]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "#### {title}\n");
-    let _ = writeln!(o, "| metric | sim | live | delta | rel | tolerance | verdict |");
+    let _ = writeln!(
+        o,
+        "| metric | sim | live | delta | rel | tolerance | verdict |"
+    );
     let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
     for r in rows {
         let _ = writeln!(
@@ -160,7 +171,12 @@ mod tests {
         assert!(get("cold starts"));
         assert!(!get("instance-seconds"));
         let rows = fidelity(&sim, &live, Some(20.0));
-        assert!(rows.iter().find(|r| r.metric == "instance-seconds").unwrap().passed);
+        assert!(
+            rows.iter()
+                .find(|r| r.metric == "instance-seconds")
+                .unwrap()
+                .passed
+        );
         assert!(fidelity_text("t", &rows).contains("instance-seconds (s)"));
         assert!(fidelity_markdown("t", &rows).contains("| instance-seconds (s) | 100 | 115 |"));
     }

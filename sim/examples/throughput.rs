@@ -3,7 +3,9 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).map_or("benches/scenarios/steady-100.toml", String::as_str);
+    let path = args
+        .get(1)
+        .map_or("benches/scenarios/steady-100.toml", String::as_str);
     let mut s = scalelab_core::scenario::Scenario::from_file(path.as_ref()).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2)
@@ -12,7 +14,14 @@ fn main() {
         s.duration = scalelab_core::duration::parse_duration(d).expect("a duration");
     }
     s.variants.clear();
-    let r = scalelab_sim::simulate(&s, &scalelab_sim::SimOptions { seed: 1, threads: 1, ..Default::default() })
-        .expect("the run finishes");
+    let r = scalelab_sim::simulate(
+        &s,
+        &scalelab_sim::SimOptions {
+            seed: 1,
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("the run finishes");
     println!("{} requests", r.variants[0].requests.arrived);
 }

@@ -42,7 +42,11 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue { heap: QuaternaryHeap::new(), seq: 0, last: Time::ZERO }
+        EventQueue {
+            heap: QuaternaryHeap::new(),
+            seq: 0,
+            last: Time::ZERO,
+        }
     }
 }
 
@@ -50,21 +54,33 @@ impl<E> EventQueue<E> {
     /// Schedules `ev` at `at` (not before the last event popped).
     #[inline]
     pub fn push(&mut self, at: Time, ev: E) {
-        assert!(at >= self.last, "event scheduled in the past: {at} < {}", self.last);
+        assert!(
+            at >= self.last,
+            "event scheduled in the past: {at} < {}",
+            self.last
+        );
         let seq = self.seq;
         self.seq += 1;
         let key = (u128::from(at.0) << 64) | u128::from(seq);
-        self.heap.push(Entry { key: Reverse(key), ev });
+        self.heap.push(Entry {
+            key: Reverse(key),
+            ev,
+        });
     }
 
     /// Removes and returns the next event.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
-        self.heap.pop().map(|Entry { key: Reverse(k), ev }| {
-            let t = (k >> 64) as u64;
-            self.last = Time(t);
-            (Time(t), ev)
-        })
+        self.heap.pop().map(
+            |Entry {
+                 key: Reverse(k),
+                 ev,
+             }| {
+                let t = (k >> 64) as u64;
+                self.last = Time(t);
+                (Time(t), ev)
+            },
+        )
     }
 
     /// Number of pending events.

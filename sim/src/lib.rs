@@ -60,12 +60,12 @@ pub mod tune;
 
 use std::sync::atomic::AtomicU64;
 
+use scalelab_core::Time;
 use scalelab_core::result::{
-    AutoscalerStats, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION, VariantResult,
-    check_slo, round3,
+    AutoscalerStats, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION,
+    VariantResult, check_slo, round3,
 };
 use scalelab_core::scenario::Scenario;
-use scalelab_core::Time;
 
 pub use engine::EventQueue;
 pub use platform::{Platform, RunOptions};
@@ -75,7 +75,9 @@ pub use platform::{Platform, RunOptions};
 #[non_exhaustive]
 pub enum SimError {
     /// More events than `[sim] max_events` (a runaway run); fatal for that variant.
-    #[error("the run exceeded {limit} events at t = {at} (raise [sim] max_events if this is expected)")]
+    #[error(
+        "the run exceeded {limit} events at t = {at} (raise [sim] max_events if this is expected)"
+    )]
     TooManyEvents {
         /// The limit.
         limit: u64,
@@ -150,15 +152,17 @@ pub fn simulate_with(s: &Scenario, o: &SimOptions<'_>) -> Result<(RunResult, Sim
     let results = std::sync::Mutex::new(&mut outs);
     std::thread::scope(|scope| {
         for _ in 0..threads.min(runs.len()).max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= runs.len() {
-                    break;
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= runs.len() {
+                        break;
+                    }
+                    let (name, sc) = runs[i];
+                    let progress = o.progress.and_then(|p| p.get(i));
+                    let r = run_variant(sc, name, o.seed, o.check, o.events, progress);
+                    results.lock().expect("no thread panicked")[i] = Some(r);
                 }
-                let (name, sc) = runs[i];
-                let progress = o.progress.and_then(|p| p.get(i));
-                let r = run_variant(sc, name, o.seed, o.check, o.events, progress);
-                results.lock().expect("no thread panicked")[i] = Some(r);
             });
         }
     });
@@ -209,7 +213,10 @@ pub fn run_variant(
     m.latency.merge(&m.latency_warm);
     m.latency.merge(&m.latency_cold);
     if let Some(v) = m.violations.first() {
-        return Err(SimError::Invariant { variant: name.to_string(), what: v.clone() });
+        return Err(SimError::Invariant {
+            variant: name.to_string(),
+            what: v.clone(),
+        });
     }
     let end = m.end;
     let horizon_s = end.as_secs_f64().max(1e-9);
@@ -244,7 +251,11 @@ pub fn run_variant(
         cold_starts: ColdStarts {
             count: m.cold_starts,
             requests_delayed: m.delayed,
-            ratio: if m.arrived > 0 { m.delayed as f64 / m.arrived as f64 } else { 0.0 },
+            ratio: if m.arrived > 0 {
+                m.delayed as f64 / m.arrived as f64
+            } else {
+                0.0
+            },
         },
         instances: Instances {
             peak: m.peak,
@@ -268,9 +279,12 @@ pub fn run_variant(
     let little_l = m.in_system.total_secs(end) / horizon_s;
     let busy = m.busy_instances.total_secs(end) / horizon_s;
     v.extra.insert("events".into(), m.events.into());
-    v.extra.insert("end_s".into(), round3(end.as_secs_f64()).into());
-    v.extra.insert("mean_in_system".into(), round3(little_l).into());
-    v.extra.insert("mean_busy_instances".into(), round3(busy).into());
+    v.extra
+        .insert("end_s".into(), round3(end.as_secs_f64()).into());
+    v.extra
+        .insert("mean_in_system".into(), round3(little_l).into());
+    v.extra
+        .insert("mean_busy_instances".into(), round3(busy).into());
     if let Some(note) = scalelab_core::billing::break_even_note(&v.cost) {
         v.extra.insert("billing_note".into(), note.into());
     }
@@ -279,15 +293,30 @@ pub fn run_variant(
     let started = m.begun;
     v.extra.insert(
         "waited_ratio".into(),
-        (if m.begun > 0 { m.waited as f64 / m.begun as f64 } else { 0.0 }).into(),
+        (if m.begun > 0 {
+            m.waited as f64 / m.begun as f64
+        } else {
+            0.0
+        })
+        .into(),
     );
     v.extra.insert(
         "mean_wait_ms".into(),
-        (if started > 0 { round3(m.wait_ns_total as f64 / started as f64 / 1e6) } else { 0.0 }).into(),
+        (if started > 0 {
+            round3(m.wait_ns_total as f64 / started as f64 / 1e6)
+        } else {
+            0.0
+        })
+        .into(),
     );
     v.extra.insert(
         "mean_latency_exact_ms".into(),
-        (if m.completed > 0 { m.latency_sum_ns as f64 / m.completed as f64 / 1e6 } else { 0.0 }).into(),
+        (if m.completed > 0 {
+            m.latency_sum_ns as f64 / m.completed as f64 / 1e6
+        } else {
+            0.0
+        })
+        .into(),
     );
     Ok((v, log, m.events))
 }

@@ -27,7 +27,9 @@ impl LatencyHist {
 
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &LatencyHist) {
-        self.h.add(&other.h).expect("histograms with the same bounds merge");
+        self.h
+            .add(&other.h)
+            .expect("histograms with the same bounds merge");
     }
 
     /// Forgets every sample (memory stays allocated).
@@ -117,7 +119,8 @@ impl Integral {
 
     /// ∫ level dt up to `now`, in level-seconds.
     pub fn total_secs(&self, now: Time) -> f64 {
-        let area = self.area + u128::from(self.level) * u128::from(now.0.saturating_sub(self.since.0));
+        let area =
+            self.area + u128::from(self.level) * u128::from(now.0.saturating_sub(self.since.0));
         area as f64 / 1e9
     }
 }
@@ -184,7 +187,10 @@ impl SeriesBuilder {
 
     /// The finished series.
     pub fn finish(self) -> Series {
-        Series { bucket_s: self.bucket_ns as f64 / 1e9, rows: self.rows }
+        Series {
+            bucket_s: self.bucket_ns as f64 / 1e9,
+            rows: self.rows,
+        }
     }
 }
 

@@ -21,9 +21,9 @@ use scalelab_core::scenario::Scenario;
 use scalelab_core::time::duration_nanos;
 use scalelab_core::workload::{Arrivals, Sampler};
 
+use crate::SimError;
 use crate::engine::EventQueue;
 use crate::measure::{Integral, LatencyHist, Levels, SeriesBuilder, bucket_for};
-use crate::SimError;
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -33,9 +33,15 @@ enum Ev {
     Second,
     Ready(u32),
     /// A running request ends (completion, or its timeout while running).
-    Done { slot: u32, generation: u32 },
+    Done {
+        slot: u32,
+        generation: u32,
+    },
     /// A queued request's deadline.
-    Timeout { slot: u32, generation: u32 },
+    Timeout {
+        slot: u32,
+        generation: u32,
+    },
     Reconcile(u16),
     Stopped(u32),
     Expire(u16),
@@ -87,8 +93,17 @@ struct Inst {
 }
 
 enum Kind {
-    Kpa { decider: Box<Decider>, scaler: Box<KpaScaler>, activator: ActivatorMeter, stable: Duration },
-    Keepalive { pool: Keepalive, by_ka: Vec<u32>, expire_at: Option<Time> },
+    Kpa {
+        decider: Box<Decider>,
+        scaler: Box<KpaScaler>,
+        activator: ActivatorMeter,
+        stable: Duration,
+    },
+    Keepalive {
+        pool: Keepalive,
+        by_ka: Vec<u32>,
+        expire_at: Option<Time>,
+    },
 }
 
 struct Rev {
@@ -184,7 +199,12 @@ impl<'a> Platform<'a> {
     pub fn new(s: &Scenario, opts: RunOptions<'a>) -> Platform<'a> {
         let seed = opts.seed;
         let horizon = Time::ZERO + s.duration;
-        let max_timeout = s.revisions.iter().map(|r| r.service.timeout).max().unwrap_or_default();
+        let max_timeout = s
+            .revisions
+            .iter()
+            .map(|r| r.service.timeout)
+            .max()
+            .unwrap_or_default();
         let drain = s.sim.drain.unwrap_or(max_timeout);
         let revs: Vec<Rev> = s
             .revisions
@@ -207,7 +227,11 @@ impl<'a> Platform<'a> {
                 let n = &r.name;
                 Rev {
                     name: r.name.clone(),
-                    router: RevisionRouter::new(s.router.policy, cc, s.router.activator_queue_depth),
+                    router: RevisionRouter::new(
+                        s.router.policy,
+                        cc,
+                        s.router.activator_queue_depth,
+                    ),
                     service: Sampler::new(&r.service.service_time),
                     cold: Sampler::new(&r.service.cold_start),
                     cold_service: r.service.cold_service_time.as_ref().map(Sampler::new),
@@ -241,15 +265,20 @@ impl<'a> Platform<'a> {
                 startup_cpu_boost: r.service.startup_cpu_boost,
             })
             .collect();
-        let bucket = s.sim.timeseries_bucket.map_or_else(
-            || bucket_for(duration_nanos(s.duration)),
-            duration_nanos,
-        );
+        let bucket = s
+            .sim
+            .timeseries_bucket
+            .map_or_else(|| bucket_for(duration_nanos(s.duration)), duration_nanos);
         let arrivals = Arrivals::new(&s.workload, s.duration, stream(seed, "arrivals"));
         let mut p = Platform {
             q: EventQueue::default(),
             arrivals,
-            split: TrafficSplit::new(&s.revisions.iter().map(|r| r.traffic_percent).collect::<Vec<_>>()),
+            split: TrafficSplit::new(
+                &s.revisions
+                    .iter()
+                    .map(|r| r.traffic_percent)
+                    .collect::<Vec<_>>(),
+            ),
             rng_split: stream(seed, "split"),
             revs,
             insts: Vec::new(),
@@ -325,7 +354,11 @@ impl<'a> Platform<'a> {
 
     fn log(&mut self, now: Time, event: Event) {
         if let Some(w) = self.opts.events.as_mut() {
-            let line = Stamped { t_s: now.as_secs_f64(), variant: self.opts.variant.to_string(), event };
+            let line = Stamped {
+                t_s: now.as_secs_f64(),
+                variant: self.opts.variant.to_string(),
+                event,
+            };
             if let Ok(s) = serde_json::to_string(&line) {
                 let _ = writeln!(w, "{s}");
             }
@@ -352,7 +385,10 @@ impl<'a> Platform<'a> {
             self.handle(now, ev);
             self.m.events += 1;
             if self.m.events > self.max_events {
-                return Err(SimError::TooManyEvents { limit: self.max_events, at: now });
+                return Err(SimError::TooManyEvents {
+                    limit: self.max_events,
+                    at: now,
+                });
             }
             if self.m.events & 0xffff == 0 {
                 if let Some(p) = self.opts.progress {
@@ -384,7 +420,10 @@ impl<'a> Platform<'a> {
         let busy = self.m.busy_instances.total_secs(end);
         let alive = self.m.alive.total_secs(end);
         if busy > alive + 1e-6 {
-            self.violation(end, format!("busy instance-seconds {busy} exceed instance-seconds {alive}"));
+            self.violation(
+                end,
+                format!("busy instance-seconds {busy} exceed instance-seconds {alive}"),
+            );
         }
     }
 
@@ -516,7 +555,9 @@ impl<'a> Platform<'a> {
         self.reqs[slot as usize].proxied = proxied;
         if proxied {
             let poke = match &mut self.revs[r].kind {
-                Kind::Kpa { decider, activator, .. } => match activator.on_arrival(now) {
+                Kind::Kpa {
+                    decider, activator, ..
+                } => match activator.on_arrival(now) {
                     Some(stat) => {
                         decider.record(now, &stat);
                         decider.wants_poke(&stat)
@@ -536,7 +577,10 @@ impl<'a> Platform<'a> {
             Route::Start(i) => self.begin(now, slot, i),
             Route::QueuedActivator => {
                 self.reqs[slot as usize].state = ReqState::QueuedActivator;
-                let (d, generation) = (self.reqs[slot as usize].deadline, self.reqs[slot as usize].generation);
+                let (d, generation) = (
+                    self.reqs[slot as usize].deadline,
+                    self.reqs[slot as usize].generation,
+                );
                 self.q.push(d, Ev::Timeout { slot, generation });
             }
             Route::QueuedProxy(i) => {
@@ -567,7 +611,10 @@ impl<'a> Platform<'a> {
     fn begin(&mut self, now: Time, slot: u32, inst: u32) {
         let state = self.insts[inst as usize].state;
         if self.opts.check && state != InstState::Ready && state != InstState::Draining {
-            self.violation(now, format!("request started on instance {inst} in state {state:?}"));
+            self.violation(
+                now,
+                format!("request started on instance {inst} in state {state:?}"),
+            );
         }
         let req = &mut self.reqs[slot as usize];
         let i = &mut self.insts[inst as usize];
@@ -614,7 +661,9 @@ impl<'a> Platform<'a> {
         if req.generation != generation {
             return;
         }
-        let ReqState::Running(inst) = req.state else { return };
+        let ReqState::Running(inst) = req.state else {
+            return;
+        };
         self.roll_series(now);
         let latency = now.0 - req.arrival.0 + self.overhead_ns;
         if req.ends_in_timeout {
@@ -633,7 +682,9 @@ impl<'a> Platform<'a> {
             self.series.latency(latency);
         }
         let r = req.rev as usize;
-        self.insts[inst as usize].meter.on_departure(now, req.proxied);
+        self.insts[inst as usize]
+            .meter
+            .on_departure(now, req.proxied);
         if req.proxied {
             if let Kind::Kpa { activator, .. } = &mut self.revs[r].kind {
                 activator.on_departure(now);
@@ -708,7 +759,11 @@ impl<'a> Platform<'a> {
     fn create_instance(&mut self, r: usize, now: Time, ka: Option<KeepaliveId>, warm: bool) -> u32 {
         let id = self.insts.len() as u32;
         let rev = &mut self.revs[r];
-        let cold_ns = if warm { 0 } else { rev.cold.sample_nanos(&mut rev.rng_cold) };
+        let cold_ns = if warm {
+            0
+        } else {
+            rev.cold.sample_nanos(&mut rev.rng_cold)
+        };
         self.insts.push(Inst {
             rev: r as u16,
             state: InstState::Starting,
@@ -742,7 +797,14 @@ impl<'a> Platform<'a> {
         self.q.push(Time(now.0 + cold_ns), Ev::Ready(id));
         if self.opts.events.is_some() {
             let revision = self.revs[r].name.clone();
-            self.log(now, Event::ColdStartBegan { revision, instance: u64::from(id), cold_start_s: cold_ns as f64 / 1e9 });
+            self.log(
+                now,
+                Event::ColdStartBegan {
+                    revision,
+                    instance: u64::from(id),
+                    cold_start_s: cold_ns as f64 / 1e9,
+                },
+            );
         }
         id
     }
@@ -763,14 +825,22 @@ impl<'a> Platform<'a> {
         self.billing.instance_ready(now, u64::from(inst));
         if self.opts.events.is_some() {
             let revision = self.revs[r].name.clone();
-            self.log(now, Event::InstanceReady { revision, instance: u64::from(inst) });
+            self.log(
+                now,
+                Event::InstanceReady {
+                    revision,
+                    instance: u64::from(inst),
+                },
+            );
         }
         match &mut self.revs[r].kind {
             Kind::Kpa { .. } => {
                 let reqs = &self.reqs;
                 let mut live = |t: ReqId| is_queued(reqs, t);
                 let rev = &mut self.revs[r];
-                let started = rev.router.add_ready(now, inst, &mut rev.rng_route, &mut live);
+                let started = rev
+                    .router
+                    .add_ready(now, inst, &mut rev.rng_route, &mut live);
                 for s in started {
                     self.begin(now, (s.req & 0xffff_ffff) as u32, s.instance);
                 }
@@ -808,7 +878,13 @@ impl<'a> Platform<'a> {
                 }
                 if self.opts.events.is_some() {
                     let revision = self.revs[r].name.clone();
-                    self.log(now, Event::InstanceDraining { revision, instance: u64::from(inst) });
+                    self.log(
+                        now,
+                        Event::InstanceDraining {
+                            revision,
+                            instance: u64::from(inst),
+                        },
+                    );
                 }
                 if self.revs[r].router.is_idle(inst) {
                     self.shut_down(now, inst);
@@ -845,7 +921,14 @@ impl<'a> Platform<'a> {
         }
         if self.opts.events.is_some() {
             let revision = self.revs[r].name.clone();
-            self.log(now, Event::InstanceStopped { revision, instance: u64::from(inst), lifetime_s: lifetime as f64 / 1e9 });
+            self.log(
+                now,
+                Event::InstanceStopped {
+                    revision,
+                    instance: u64::from(inst),
+                    lifetime_s: lifetime as f64 / 1e9,
+                },
+            );
         }
     }
 
@@ -855,14 +938,30 @@ impl<'a> Platform<'a> {
         self.roll_series(now);
         let even = (now.0 / SECOND) % 2 == 0;
         for r in 0..self.revs.len() {
-            let Rev { kind, alive, rng_scrape, .. } = &mut self.revs[r];
-            let Kind::Kpa { decider, activator, stable, .. } = kind else { continue };
+            let Rev {
+                kind,
+                alive,
+                rng_scrape,
+                ..
+            } = &mut self.revs[r];
+            let Kind::Kpa {
+                decider,
+                activator,
+                stable,
+                ..
+            } = kind
+            else {
+                continue;
+            };
             let mut reports = Vec::with_capacity(alive.len());
             for &i in alive.iter() {
                 let inst = &mut self.insts[i as usize];
                 let stat = inst.meter.report(now);
                 if inst.state == InstState::Ready {
-                    reports.push(PodReport { ready_since: inst.ready_at, stat });
+                    reports.push(PodReport {
+                        ready_since: inst.ready_at,
+                        stat,
+                    });
                 }
             }
             if let Some(stat) = scrape(now, &reports, *stable, rng_scrape) {
@@ -882,7 +981,9 @@ impl<'a> Platform<'a> {
 
     fn decide(&mut self, r: usize, now: Time, poke: bool) {
         let ready = self.revs[r].ready;
-        let Kind::Kpa { decider, .. } = &mut self.revs[r].kind else { return };
+        let Kind::Kpa { decider, .. } = &mut self.revs[r].kind else {
+            return;
+        };
         let tick = decider.tick(now, ready, true);
         self.m.ticks += 1;
         if tick.result.valid {
@@ -927,21 +1028,53 @@ impl<'a> Platform<'a> {
 
     fn reconcile(&mut self, r: usize, now: Time) {
         let ready = self.revs[r].ready;
-        let Kind::Kpa { decider, scaler, .. } = &mut self.revs[r].kind else { return };
-        let out = scaler.reconcile(now, ScalerInput { decider: decider.status(), ready, reachable: true });
-        let mode = if out.activator_in_path { Mode::Proxy } else { Mode::Serve };
+        let Kind::Kpa {
+            decider, scaler, ..
+        } = &mut self.revs[r].kind
+        else {
+            return;
+        };
+        let out = scaler.reconcile(
+            now,
+            ScalerInput {
+                decider: decider.status(),
+                ready,
+                reachable: true,
+            },
+        );
+        let mode = if out.activator_in_path {
+            Mode::Proxy
+        } else {
+            Mode::Serve
+        };
         if self.revs[r].router.mode() != mode {
             self.revs[r].router.set_mode(mode);
             if self.opts.events.is_some() {
                 let revision = self.revs[r].name.clone();
-                let m = if mode == Mode::Proxy { "proxy" } else { "serve" };
-                self.log(now, Event::ModeChanged { revision, mode: m.into() });
+                let m = if mode == Mode::Proxy {
+                    "proxy"
+                } else {
+                    "serve"
+                };
+                self.log(
+                    now,
+                    Event::ModeChanged {
+                        revision,
+                        mode: m.into(),
+                    },
+                );
             }
         }
         if let Some(n) = out.replicas {
             if self.opts.events.is_some() {
                 let revision = self.revs[r].name.clone();
-                self.log(now, Event::ReplicasChanged { revision, replicas: n });
+                self.log(
+                    now,
+                    Event::ReplicasChanged {
+                        revision,
+                        replicas: n,
+                    },
+                );
             }
             self.scale_to(r, n, now);
         }
@@ -968,8 +1101,11 @@ impl<'a> Platform<'a> {
             let mut k = current - n;
             let alive = self.revs[r].alive.clone();
             for want in [InstState::Starting, InstState::Ready] {
-                let mut cands: Vec<u32> =
-                    alive.iter().copied().filter(|&i| self.insts[i as usize].state == want).collect();
+                let mut cands: Vec<u32> = alive
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.insts[i as usize].state == want)
+                    .collect();
                 if want == InstState::Ready {
                     cands.sort_by_key(|&i| (self.insts[i as usize].ready_at, i));
                 }
@@ -983,7 +1119,10 @@ impl<'a> Platform<'a> {
     }
 
     fn schedule_expire(&mut self, r: usize) {
-        if let Kind::Keepalive { pool, expire_at, .. } = &mut self.revs[r].kind {
+        if let Kind::Keepalive {
+            pool, expire_at, ..
+        } = &mut self.revs[r].kind
+        {
             if let Some(t) = pool.next_deadline() {
                 if expire_at.is_none_or(|x| t < x) {
                     *expire_at = Some(t);
@@ -995,7 +1134,9 @@ impl<'a> Platform<'a> {
 
     fn expire(&mut self, now: Time, r: usize) {
         let ids = match &mut self.revs[r].kind {
-            Kind::Keepalive { pool, expire_at, .. } => {
+            Kind::Keepalive {
+                pool, expire_at, ..
+            } => {
                 if expire_at.is_some_and(|t| t <= now) {
                     *expire_at = None;
                 }
@@ -1028,6 +1169,10 @@ fn is_queued(reqs: &[Req], token: ReqId) -> bool {
     let slot = (token & 0xffff_ffff) as usize;
     let generation = (token >> 32) as u32;
     reqs.get(slot).is_some_and(|r| {
-        r.generation == generation && matches!(r.state, ReqState::QueuedActivator | ReqState::QueuedProxy(_))
+        r.generation == generation
+            && matches!(
+                r.state,
+                ReqState::QueuedActivator | ReqState::QueuedProxy(_)
+            )
     })
 }

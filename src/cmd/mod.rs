@@ -1,14 +1,14 @@
 //! Dispatch: one function per subcommand, calling into the member crates.
 
 mod common;
-mod kpa;
-mod load;
-mod run;
-mod sim;
-mod report;
-mod serve;
 mod export;
 mod import;
+mod kpa;
+mod load;
+mod report;
+mod run;
+mod serve;
+mod sim;
 mod tune;
 mod validate;
 

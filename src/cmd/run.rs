@@ -29,7 +29,9 @@ fn prepare(a: &RunArgs) -> Result<Prepared, Failure> {
     if let Some(d) = &a.duration {
         let d = duration_flag("--duration", d)?;
         if d.is_zero() {
-            return Err(Failure::bad_input(anyhow::anyhow!("--duration: must be greater than zero")));
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "--duration: must be greater than zero"
+            )));
         }
         scenario.duration = d;
         for v in &mut scenario.variants {
@@ -50,7 +52,11 @@ fn prepare(a: &RunArgs) -> Result<Prepared, Failure> {
         }
         None => scenario.runs().iter().map(|(n, _)| n.to_string()).collect(),
     };
-    Ok(Prepared { scenario, seed, names })
+    Ok(Prepared {
+        scenario,
+        seed,
+        names,
+    })
 }
 
 /// One variant, live: start the runtime, drive it with the scenario's workload (time-scaled) from
@@ -80,14 +86,23 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
             instances,
             root_metrics: false,
             events: a.events.as_ref().map(|f| {
-                if p.names.len() > 1 { f.with_extension(name) } else { f.clone() }
+                if p.names.len() > 1 {
+                    f.with_extension(name)
+                } else {
+                    f.clone()
+                }
             }),
             ..Default::default()
         };
         let handle = scalelab_runtime::start(&p.scenario, opts)
             .await
             .map_err(|e| Failure::runtime(anyhow::anyhow!("starting the runtime: {e}")))?;
-        let max_timeout = sc.revisions.iter().map(|r| r.service.timeout).max().unwrap_or_default();
+        let max_timeout = sc
+            .revisions
+            .iter()
+            .map(|r| r.service.timeout)
+            .max()
+            .unwrap_or_default();
         let mut cfg = scalelab_loadgen::LoadConfig::new(
             handle.url(),
             sc.workload.time_scaled(scale),
@@ -106,13 +121,18 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
         let report = scalelab_loadgen::run(&cfg).await;
         // Like the simulator, keep the platform up to the scenario's horizon so the scale-down
         // after the last request is observed too.
-        handle.clock().sleep_until(scalelab_core::Time::ZERO + sc.duration).await;
+        handle
+            .clock()
+            .sleep_until(scalelab_core::Time::ZERO + sc.duration)
+            .await;
         let doc = handle.shutdown().await;
-        let report = report.map_err(|e| Failure::runtime(anyhow::anyhow!("load generator: {e}")))?;
+        let report =
+            report.map_err(|e| Failure::runtime(anyhow::anyhow!("load generator: {e}")))?;
         let client = scalelab_loadgen::to_result(&cfg, &report);
-        let mut v = doc.variants.into_iter().next().ok_or_else(|| {
-            Failure::runtime(anyhow::anyhow!("the runtime returned no result"))
-        })?;
+        let mut v =
+            doc.variants.into_iter().next().ok_or_else(|| {
+                Failure::runtime(anyhow::anyhow!("the runtime returned no result"))
+            })?;
         v.name = name.to_string();
         if let Some(c) = client.variants.first() {
             let ms = |x: f64| x / scale; // the client measures wall time
@@ -123,7 +143,10 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
                     "p99": ms(c.latency_ms.p99), "max": ms(c.latency_ms.max),
                 }),
             );
-            v.extra.insert("client_requests".into(), serde_json::to_value(c.requests).unwrap_or_default());
+            v.extra.insert(
+                "client_requests".into(),
+                serde_json::to_value(c.requests).unwrap_or_default(),
+            );
             for k in ["send_lag_ms", "errors", "generator_behind_seconds"] {
                 if let Some(x) = c.extra.get(k) {
                     v.extra.insert(format!("client_{k}"), x.clone());
@@ -147,7 +170,12 @@ fn live_result(p: &Prepared, a: &RunArgs) -> Result<RunResult, Failure> {
         }
         variants.push(live_variant(p, name, a)?);
     }
-    let mut cmd = format!("scalelab run {} --seed {} --time-scale {}", a.scenario.display(), p.seed, a.time_scale);
+    let mut cmd = format!(
+        "scalelab run {} --seed {} --time-scale {}",
+        a.scenario.display(),
+        p.seed,
+        a.time_scale
+    );
     if let Some(d) = &a.duration {
         cmd += &format!(" --duration {d}");
     }
@@ -171,7 +199,11 @@ fn sim_result(p: &Prepared) -> Result<RunResult, Failure> {
     for name in &p.names {
         let r = scalelab_sim::simulate(
             &p.scenario,
-            &scalelab_sim::SimOptions { seed: p.seed, variant: Some(name.clone()), ..Default::default() },
+            &scalelab_sim::SimOptions {
+                seed: p.seed,
+                variant: Some(name.clone()),
+                ..Default::default()
+            },
         )
         .map_err(Failure::runtime)?;
         variants.extend(r.variants);
@@ -192,8 +224,9 @@ fn sim_result(p: &Prepared) -> Result<RunResult, Failure> {
 }
 
 fn write_out(dir: &std::path::Path, r: &RunResult) -> Result<(), Failure> {
-    let written = scalelab_reports::write_bundle(dir, r, &scalelab_reports::BundleOptions::default())
-        .map_err(Failure::runtime)?;
+    let written =
+        scalelab_reports::write_bundle(dir, r, &scalelab_reports::BundleOptions::default())
+            .map_err(Failure::runtime)?;
     eprintln!("wrote {} files to {}", written.len(), dir.display());
     Ok(())
 }
@@ -206,17 +239,39 @@ pub fn run(a: RunArgs) -> CmdResult {
     }
     let mut out = std::io::stdout().lock();
     match a.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&result).map_err(Failure::runtime)?)?,
-        Format::Text => write!(out, "{}", scalelab_reports::render_text(&result, stdout_color()))?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&result).map_err(Failure::runtime)?
+        )?,
+        Format::Text => write!(
+            out,
+            "{}",
+            scalelab_reports::render_text(&result, stdout_color())
+        )?,
     }
-    Ok(if result.variants.iter().all(|v| v.slo.passed) { Code::Ok } else { Code::SloBreach })
+    Ok(if result.variants.iter().all(|v| v.slo.passed) {
+        Code::Ok
+    } else {
+        Code::SloBreach
+    })
 }
 
 pub fn compare(a: CompareArgs) -> CmdResult {
     if a.tolerance.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
-        return Err(Failure::bad_input(anyhow::anyhow!("--tolerance: expected a percentage ≥ 0")));
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--tolerance: expected a percentage ≥ 0"
+        )));
     }
-    let p = prepare(&a.run)?;
+    let mut p = prepare(&a.run)?;
+    if let Some(d) = &a.router_overhead {
+        let wall = duration_flag("--router-overhead", d)?;
+        let scenario_units = wall.div_f64(a.run.time_scale);
+        p.scenario.router.overhead = scenario_units;
+        for v in &mut p.scenario.variants {
+            v.scenario.router.overhead = scenario_units;
+        }
+    }
     let sim = sim_result(&p)?;
     let live = live_result(&p, &a.run)?;
     let mut all_ok = true;
@@ -243,8 +298,14 @@ pub fn compare(a: CompareArgs) -> CmdResult {
         both.variants = sim
             .variants
             .iter()
-            .map(|v| VariantResult { name: format!("sim: {}", v.name), ..v.clone() })
-            .chain(live.variants.iter().map(|v| VariantResult { name: format!("live: {}", v.name), ..v.clone() }))
+            .map(|v| VariantResult {
+                name: format!("sim: {}", v.name),
+                ..v.clone()
+            })
+            .chain(live.variants.iter().map(|v| VariantResult {
+                name: format!("live: {}", v.name),
+                ..v.clone()
+            }))
             .collect();
         both.command = Some(format!(
             "scalelab compare {} --seed {} --time-scale {}",
@@ -264,11 +325,23 @@ pub fn compare(a: CompareArgs) -> CmdResult {
     match a.run.format {
         Format::Json => {
             let doc = serde_json::json!({ "sim": sim, "live": live, "fidelity": rows_json, "passed": all_ok });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc).map_err(Failure::runtime)?)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).map_err(Failure::runtime)?
+            )?;
         }
         Format::Text => {
             write!(out, "{text}")?;
-            writeln!(out, "{}", if all_ok { "sim and live agree within tolerance" } else { "sim and live DIFFER beyond tolerance" })?;
+            writeln!(
+                out,
+                "{}",
+                if all_ok {
+                    "sim and live agree within tolerance"
+                } else {
+                    "sim and live DIFFER beyond tolerance"
+                }
+            )?;
         }
     }
     Ok(if all_ok { Code::Ok } else { Code::SloBreach })

@@ -16,7 +16,9 @@ pub fn run(a: SimArgs) -> CmdResult {
     if let Some(d) = &a.duration {
         let d = duration_flag("--duration", d)?;
         if d.is_zero() {
-            return Err(Failure::bad_input(anyhow::anyhow!("--duration: must be greater than zero")));
+            return Err(Failure::bad_input(anyhow::anyhow!(
+                "--duration: must be greater than zero"
+            )));
         }
         scenario.duration = d;
         for v in &mut scenario.variants {
@@ -54,11 +56,16 @@ pub fn run(a: SimArgs) -> CmdResult {
         if show_bar {
             let bar = indicatif::ProgressBar::new(1000);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:30}] {percent}% {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:30}] {percent}% {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             while !handle.is_finished() {
-                let done: u64 = progress.iter().map(|p| p.load(Ordering::Relaxed).min(horizon_ns)).sum();
+                let done: u64 = progress
+                    .iter()
+                    .map(|p| p.load(Ordering::Relaxed).min(horizon_ns))
+                    .sum();
                 let total = horizon_ns.saturating_mul(runs as u64).max(1);
                 bar.set_position(done * 1000 / total);
                 std::thread::sleep(Duration::from_millis(100));
@@ -93,19 +100,32 @@ pub fn run(a: SimArgs) -> CmdResult {
             requests as f64 / secs / 1e6,
             events as f64 / secs / 1e6,
             result.variants.len(),
-            if a.threads == 0 { "all".to_string() } else { a.threads.to_string() },
+            if a.threads == 0 {
+                "all".to_string()
+            } else {
+                a.threads.to_string()
+            },
         );
     }
     if let Some(path) = &a.events {
         std::fs::write(path, &extras.events).map_err(|e| {
-            Failure::runtime(anyhow::anyhow!("writing the event log {}: {e}", path.display()))
+            Failure::runtime(anyhow::anyhow!(
+                "writing the event log {}: {e}",
+                path.display()
+            ))
         })?;
     }
     if let Some(dir) = &a.out {
-        let written =
-            scalelab_reports::write_bundle(dir, &result, &scalelab_reports::BundleOptions::default())
-                .map_err(Failure::runtime)?;
-        if let Some(csv) = written.iter().find(|p| p.file_name().is_some_and(|n| n == "timeseries.csv")) {
+        let written = scalelab_reports::write_bundle(
+            dir,
+            &result,
+            &scalelab_reports::BundleOptions::default(),
+        )
+        .map_err(Failure::runtime)?;
+        if let Some(csv) = written
+            .iter()
+            .find(|p| p.file_name().is_some_and(|n| n == "timeseries.csv"))
+        {
             for v in &mut result.variants {
                 v.timeseries = Some(csv.display().to_string());
             }
@@ -119,7 +139,11 @@ pub fn run(a: SimArgs) -> CmdResult {
             writeln!(out, "{s}")?;
         }
         Format::Text => {
-            write!(out, "{}", scalelab_reports::render_text(&result, stdout_color()))?;
+            write!(
+                out,
+                "{}",
+                scalelab_reports::render_text(&result, stdout_color())
+            )?;
         }
     }
     if result.variants.iter().any(|v| !v.slo.passed) {

@@ -7,8 +7,15 @@ use crate::support::*;
 #[test]
 fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
     let dir = std::env::temp_dir().join(format!("scalelab-compare-{}", std::process::id()));
-    let o = scalelab(&[
-        "compare", "tests/live/burst.toml", "--time-scale", "0.5", "--format", "json", "--out",
+    let _alone = WALL_CLOCK.write().unwrap_or_else(|e| e.into_inner());
+    let o = scalelab_unlocked(&[
+        "compare",
+        "tests/live/burst.toml",
+        "--time-scale",
+        "0.5",
+        "--format",
+        "json",
+        "--out",
         dir.to_str().unwrap(),
     ]);
     let err = stderr(&o);
@@ -21,18 +28,39 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
     let live = &doc["live"]["variants"][0];
     let f = |v: &serde_json::Value, a: &str, b: &str| v[a][b].as_f64().unwrap();
     // Every request was answered in both.
-    assert_eq!(sim["requests"]["completed"], live["requests"]["completed"], "{live}");
+    assert_eq!(
+        sim["requests"]["completed"], live["requests"]["completed"],
+        "{live}"
+    );
     // Cold starts: equal, or within one.
-    let (cs, cl) = (f(sim, "cold_starts", "count"), f(live, "cold_starts", "count"));
-    assert!((cs - cl).abs() <= 1.0_f64.max(0.1 * cs), "cold starts sim {cs} live {cl}");
+    let (cs, cl) = (
+        f(sim, "cold_starts", "count"),
+        f(live, "cold_starts", "count"),
+    );
+    assert!(
+        (cs - cl).abs() <= 1.0_f64.max(0.1 * cs),
+        "cold starts sim {cs} live {cl}"
+    );
     // Instance-seconds within 10 %, p50 within 20 % (plus 2 ms of router overhead).
-    let (is, il) = (f(sim, "instances", "instance_seconds"), f(live, "instances", "instance_seconds"));
-    assert!((is - il).abs() <= 0.1 * is, "instance-seconds sim {is} live {il}");
+    let (is, il) = (
+        f(sim, "instances", "instance_seconds"),
+        f(live, "instances", "instance_seconds"),
+    );
+    assert!(
+        (is - il).abs() <= 0.1 * is,
+        "instance-seconds sim {is} live {il}"
+    );
     let (ps, pl) = (f(sim, "latency_ms", "p50"), f(live, "latency_ms", "p50"));
     assert!((ps - pl).abs() <= 0.2 * ps + 2.0, "p50 sim {ps} live {pl}");
     // The panic burst happened in both, and both went back to zero.
-    assert!(f(sim, "autoscaler", "panic_episodes") >= 1.0 && f(live, "autoscaler", "panic_episodes") >= 1.0);
-    assert!(f(live, "instances", "scale_to_zero_events") >= 1.0, "{live}");
+    assert!(
+        f(sim, "autoscaler", "panic_episodes") >= 1.0
+            && f(live, "autoscaler", "panic_episodes") >= 1.0
+    );
+    assert!(
+        f(live, "instances", "scale_to_zero_events") >= 1.0,
+        "{live}"
+    );
     for name in ["fidelity.md", "fidelity.json", "report.html", "result.json"] {
         assert!(dir.join(name).is_file(), "{name}");
     }

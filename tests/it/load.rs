@@ -180,8 +180,14 @@ fn shards_merge_into_the_whole_run() {
     args.extend(files.iter().map(String::as_str));
     let (o, r) = json(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(r["variants"][0]["requests"]["arrived"].as_u64(), Some(arrived));
-    assert_eq!(r["variants"][0]["extra"]["latency_hdr"], v["variants"][0]["extra"]["latency_hdr"]);
+    assert_eq!(
+        r["variants"][0]["requests"]["arrived"].as_u64(),
+        Some(arrived)
+    );
+    assert_eq!(
+        r["variants"][0]["extra"]["latency_hdr"],
+        v["variants"][0]["extra"]["latency_hdr"]
+    );
     // Merging a shard with itself is refused (exit 2).
     let o = scalelab(&["load", "--merge", &files[0], &files[0]]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

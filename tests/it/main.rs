@@ -1,11 +1,11 @@
 //! End-to-end tests of the `scalelab` command: one test binary, one module per area.
 
-mod report;
-mod serve;
-mod sim;
 mod kpa;
 mod live;
 mod load;
+mod report;
+mod serve;
+mod sim;
 mod support;
 mod tune;
 mod validate;

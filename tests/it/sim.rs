@@ -6,17 +6,37 @@ use crate::support::*;
 #[test]
 fn every_bundled_scenario_simulates() {
     for f in bundled_scenarios() {
-        let o = scalelab(&["sim", &rel(&f), "--duration", "3m", "--check", "--format", "json", "-q"]);
+        let o = scalelab(&[
+            "sim",
+            &rel(&f),
+            "--duration",
+            "3m",
+            "--check",
+            "--format",
+            "json",
+            "-q",
+        ]);
         let code = o.status.code();
-        assert!(code == Some(0) || code == Some(3), "{}: exit {code:?}: {}", f.display(), stderr(&o));
+        assert!(
+            code == Some(0) || code == Some(3),
+            "{}: exit {code:?}: {}",
+            f.display(),
+            stderr(&o)
+        );
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json on stdout");
         assert_eq!(v["schema"], 1);
         assert_eq!(v["mode"], "sim");
         for var in v["variants"].as_array().unwrap() {
             let r = &var["requests"];
             let n = |k: &str| r[k].as_u64().unwrap();
-            assert_eq!(n("arrived"), n("completed") + n("rejected") + n("timed_out") + n("in_flight_at_end"));
-            assert!(var["cost"].as_object().is_some_and(|c| !c.is_empty()), "costs for every model");
+            assert_eq!(
+                n("arrived"),
+                n("completed") + n("rejected") + n("timed_out") + n("in_flight_at_end")
+            );
+            assert!(
+                var["cost"].as_object().is_some_and(|c| !c.is_empty()),
+                "costs for every model"
+            );
             let breached = var["slo"]["passed"] == false;
             if breached {
                 assert_eq!(code, Some(3), "{}: a breach exits 3", f.display());
@@ -27,11 +47,31 @@ fn every_bundled_scenario_simulates() {
 
 #[test]
 fn json_is_reproducible_from_scenario_and_seed() {
-    let args = ["sim", "scenarios/spiky-api.toml", "--duration", "3m", "--seed", "9", "--format", "json", "-q"];
+    let args = [
+        "sim",
+        "scenarios/spiky-api.toml",
+        "--duration",
+        "3m",
+        "--seed",
+        "9",
+        "--format",
+        "json",
+        "-q",
+    ];
     let a = scalelab(&args);
     let b = scalelab(&args);
     assert_eq!(stdout(&a), stdout(&b));
-    let c = scalelab(&["sim", "scenarios/spiky-api.toml", "--duration", "3m", "--seed", "10", "--format", "json", "-q"]);
+    let c = scalelab(&[
+        "sim",
+        "scenarios/spiky-api.toml",
+        "--duration",
+        "3m",
+        "--seed",
+        "10",
+        "--format",
+        "json",
+        "-q",
+    ]);
     assert_ne!(stdout(&a), stdout(&c));
 }
 
@@ -65,16 +105,32 @@ fn slo_breach_exits_3_and_names_the_check() {
 fn out_dir_gets_the_whole_set() {
     let dir = std::env::temp_dir().join(format!("scalelab-out-{}", std::process::id()));
     let o = scalelab(&[
-        "sim", "scenarios/rare-function.toml", "--duration", "30m", "--out", dir.to_str().unwrap(), "-q",
+        "sim",
+        "scenarios/rare-function.toml",
+        "--duration",
+        "30m",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
     ]);
-    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{}", stderr(&o));
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&o)
+    );
     for name in ["result.json", "timeseries.csv", "report.html", "report.md"] {
         assert!(dir.join(name).is_file(), "{name} written");
     }
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
     assert_eq!(doc["variants"].as_array().unwrap().len(), 3);
-    assert!(std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "png")));
+    assert!(
+        std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "png"))
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -82,7 +138,11 @@ fn out_dir_gets_the_whole_set() {
 fn bad_flags_are_bad_input() {
     let o = scalelab(&["sim", "scenarios/steady-api.toml", "--variant", "nope"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no variant named \"nope\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no variant named \"nope\""),
+        "{}",
+        stderr(&o)
+    );
     let o = scalelab(&["sim", "scenarios/steady-api.toml", "--duration", "ten"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--duration"), "{}", stderr(&o));
@@ -95,8 +155,20 @@ fn bad_flags_are_bad_input() {
 #[test]
 fn event_log_is_json_lines() {
     let f = std::env::temp_dir().join(format!("scalelab-events-{}.jsonl", std::process::id()));
-    let o = scalelab(&["sim", "scenarios/canary.toml", "--duration", "2m", "--events", f.to_str().unwrap(), "-q"]);
-    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{}", stderr(&o));
+    let o = scalelab(&[
+        "sim",
+        "scenarios/canary.toml",
+        "--duration",
+        "2m",
+        "--events",
+        f.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&o)
+    );
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.lines().count() > 10);
     for l in text.lines() {

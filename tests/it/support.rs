@@ -9,8 +9,18 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Tests that measure wall-clock behaviour (live runs) take this lock exclusively; every other
+/// command shares it, so a live run never competes with other tests for the two cores.
+pub static WALL_CLOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Runs `scalelab` with `args` in the repository root, without a terminal.
 pub fn scalelab(args: &[&str]) -> Output {
+    let _shared = WALL_CLOCK.read().unwrap_or_else(|e| e.into_inner());
+    scalelab_unlocked(args)
+}
+
+/// [`scalelab`] without taking the lock (for a test that holds it exclusively).
+pub fn scalelab_unlocked(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scalelab"))
         .args(args)
         .current_dir(root())
@@ -43,5 +53,8 @@ pub fn bundled_scenarios() -> Vec<PathBuf> {
 
 /// `path` relative to the root, as a string argument.
 pub fn rel(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

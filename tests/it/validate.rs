@@ -28,12 +28,19 @@ fn bad_scenarios_fail_cleanly() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 12, "the bad corpus has {} files", files.len());
+    assert!(
+        files.len() >= 12,
+        "the bad corpus has {} files",
+        files.len()
+    );
     for f in files {
         let bytes = std::fs::read(&f).expect("readable");
         let text = String::from_utf8_lossy(&bytes);
-        let mut expects: Vec<String> =
-            text.lines().filter_map(|l| l.strip_prefix("# expect: ")).map(str::to_string).collect();
+        let mut expects: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .map(str::to_string)
+            .collect();
         if let Ok(s) = std::fs::read_to_string(f.with_extension("expect")) {
             expects.extend(s.lines().filter(|l| !l.is_empty()).map(str::to_string));
         }
@@ -43,9 +50,17 @@ fn bad_scenarios_fail_cleanly() {
         assert_eq!(o.status.code(), Some(2), "{}: {err}", f.display());
         assert!(!err.contains("panicked"), "{}: {err}", f.display());
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(err.contains(&name), "{}: the error names the file: {err}", f.display());
+        assert!(
+            err.contains(&name),
+            "{}: the error names the file: {err}",
+            f.display()
+        );
         for e in expects {
-            assert!(err.contains(&e), "{}: expected {e:?} in:\n{err}", f.display());
+            assert!(
+                err.contains(&e),
+                "{}: expected {e:?} in:\n{err}",
+                f.display()
+            );
         }
     }
 }

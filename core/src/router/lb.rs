@@ -71,7 +71,11 @@ pub fn pick(
 ///
 /// `unlimited` says every candidate has capacity 0 (container concurrency 0), which makes the
 /// pick O(1).
-pub fn power_of_two(cands: &[Candidate], unlimited: bool, rng: &mut impl rand::Rng) -> Option<usize> {
+pub fn power_of_two(
+    cands: &[Candidate],
+    unlimited: bool,
+    rng: &mut impl rand::Rng,
+) -> Option<usize> {
     let n = cands.len();
     if unlimited {
         if n == 1 {
@@ -107,7 +111,11 @@ pub fn power_of_two(cands: &[Candidate], unlimited: bool, rng: &mut impl rand::R
                 b += 1;
             }
             let (ia, ib) = (free[a], free[b]);
-            Some(if cands[ib].in_flight < cands[ia].in_flight { ib } else { ia })
+            Some(if cands[ib].in_flight < cands[ia].in_flight {
+                ib
+            } else {
+                ia
+            })
         }
     }
 }
@@ -177,7 +185,11 @@ mod tests {
     use crate::rng::stream;
 
     fn c(in_flight: u32, capacity: u32) -> Candidate {
-        Candidate { in_flight, capacity, last_used: Time::ZERO }
+        Candidate {
+            in_flight,
+            capacity,
+            last_used: Time::ZERO,
+        }
     }
 
     // Knative throttler_test.go "first available" cases: the first tracker with capacity wins.

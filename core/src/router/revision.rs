@@ -16,8 +16,8 @@
 
 use std::collections::VecDeque;
 
-use super::lb::{self, Candidate, Cursor};
 use super::RouterPolicy;
+use super::lb::{self, Candidate, Cursor};
 use crate::time::Time;
 
 /// A request, as the driver numbers it.
@@ -248,7 +248,10 @@ impl RevisionRouter {
         let pos = st.pos;
         match pos {
             Some(p) => {
-                debug_assert!(self.cands[p].in_flight > 0, "completion on an idle instance");
+                debug_assert!(
+                    self.cands[p].in_flight > 0,
+                    "completion on an idle instance"
+                );
                 self.cands[p].in_flight -= 1;
             }
             None => {
@@ -267,7 +270,10 @@ impl RevisionRouter {
                     }
                     None => st.in_flight_off += 1,
                 }
-                return Some(Started { req: r, instance: inst });
+                return Some(Started {
+                    req: r,
+                    instance: inst,
+                });
             }
         }
         let p = pos?;
@@ -275,7 +281,10 @@ impl RevisionRouter {
             if let Some(r) = Self::pop_live(&mut self.activator, is_live) {
                 self.activator_live -= 1;
                 self.start_on_pos(now, p);
-                return Some(Started { req: r, instance: inst });
+                return Some(Started {
+                    req: r,
+                    instance: inst,
+                });
             }
         }
         None
@@ -296,17 +305,30 @@ impl RevisionRouter {
         let carried = std::mem::take(&mut st.in_flight_off);
         let at = self.ids.partition_point(|&i| i < inst);
         self.ids.insert(at, inst);
-        self.cands.insert(at, Candidate { in_flight: carried, capacity: self.cc, last_used: now });
+        self.cands.insert(
+            at,
+            Candidate {
+                in_flight: carried,
+                capacity: self.cc,
+                last_used: now,
+            },
+        );
         self.reindex(at);
         let mut started = Vec::new();
         while self.activator_live > 0 {
-            let Some(pos) = lb::pick(self.policy, self.cc, &self.cands, &mut self.cursor, rng) else {
+            let Some(pos) = lb::pick(self.policy, self.cc, &self.cands, &mut self.cursor, rng)
+            else {
                 break;
             };
-            let Some(r) = Self::pop_live(&mut self.activator, is_live) else { break };
+            let Some(r) = Self::pop_live(&mut self.activator, is_live) else {
+                break;
+            };
             self.activator_live -= 1;
             let id = self.start_on_pos(now, pos);
-            started.push(Started { req: r, instance: id });
+            started.push(Started {
+                req: r,
+                instance: id,
+            });
         }
         started
     }
@@ -321,7 +343,9 @@ impl RevisionRouter {
     /// `inst` stops receiving new requests (scale-down or shutdown); requests executing or
     /// waiting in its queue-proxy still finish there.
     pub fn begin_drain(&mut self, inst: InstanceId) {
-        let Some(st) = self.inst.get_mut(inst as usize) else { return };
+        let Some(st) = self.inst.get_mut(inst as usize) else {
+            return;
+        };
         let Some(p) = st.pos.take() else { return };
         st.in_flight_off = self.cands[p].in_flight;
         self.cands.remove(p);
@@ -391,7 +415,10 @@ impl TrafficSplit {
             return 0;
         }
         let u: f64 = rand::RngExt::random(rng);
-        self.cumulative.iter().position(|&c| u < c).unwrap_or(self.cumulative.len() - 1)
+        self.cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.cumulative.len() - 1)
     }
 }
 
@@ -411,10 +438,22 @@ mod tests {
         assert_eq!(r.route(Time::ZERO, 1, &mut rng), Route::QueuedActivator);
         assert_eq!(r.route(Time::ZERO, 2, &mut rng), Route::QueuedActivator);
         let s = r.add_ready(Time::from_secs(1), 0, &mut rng, &mut live);
-        assert_eq!(s, vec![Started { req: 1, instance: 0 }]);
+        assert_eq!(
+            s,
+            vec![Started {
+                req: 1,
+                instance: 0
+            }]
+        );
         assert_eq!(r.queued(), 1);
         let next = r.complete(Time::from_secs(2), 0, &mut live);
-        assert_eq!(next, Some(Started { req: 2, instance: 0 }));
+        assert_eq!(
+            next,
+            Some(Started {
+                req: 2,
+                instance: 0
+            })
+        );
         assert_eq!(r.complete(Time::from_secs(3), 0, &mut live), None);
         assert!(r.is_idle(0));
     }
@@ -437,7 +476,10 @@ mod tests {
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 1, 2);
         r.route(Time::ZERO, 1, &mut rng);
         r.route(Time::ZERO, 2, &mut rng);
-        assert_eq!(r.route(Time::ZERO, 3, &mut rng), Route::Rejected(Reject::ActivatorQueueFull));
+        assert_eq!(
+            r.route(Time::ZERO, 3, &mut rng),
+            Route::Rejected(Reject::ActivatorQueueFull)
+        );
     }
 
     #[test]
@@ -450,8 +492,20 @@ mod tests {
         for i in 0..23 {
             routes.push(r.route(Time::ZERO, i, &mut rng));
         }
-        assert_eq!(routes.iter().filter(|x| matches!(x, Route::Start(_))).count(), 2);
-        assert_eq!(routes.iter().filter(|x| matches!(x, Route::QueuedProxy(0))).count(), 20);
+        assert_eq!(
+            routes
+                .iter()
+                .filter(|x| matches!(x, Route::Start(_)))
+                .count(),
+            2
+        );
+        assert_eq!(
+            routes
+                .iter()
+                .filter(|x| matches!(x, Route::QueuedProxy(0)))
+                .count(),
+            20
+        );
         assert_eq!(routes[22], Route::Rejected(Reject::ProxyQueueFull));
     }
 
@@ -464,7 +518,13 @@ mod tests {
         r.cancel_queued(None);
         let mut alive = |q: ReqId| q != 1;
         let s = r.add_ready(Time::from_secs(1), 0, &mut rng, &mut alive);
-        assert_eq!(s, vec![Started { req: 2, instance: 0 }]);
+        assert_eq!(
+            s,
+            vec![Started {
+                req: 2,
+                instance: 0
+            }]
+        );
         assert_eq!(r.queued(), 0);
     }
 
@@ -483,7 +543,13 @@ mod tests {
         assert_eq!(r.complete(Time::from_secs(1), 0, &mut live), None);
         assert!(r.is_idle(0));
         r.remove(0);
-        assert_eq!(r.complete(Time::from_secs(1), 1, &mut live), Some(Started { req: 9, instance: 1 }));
+        assert_eq!(
+            r.complete(Time::from_secs(1), 1, &mut live),
+            Some(Started {
+                req: 9,
+                instance: 1
+            })
+        );
     }
 
     #[test]

@@ -72,7 +72,8 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
     }
     let table = src[..line_start].lines().rev().find_map(|l| {
         let l = l.trim();
-        (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        (l.starts_with('[') && l.ends_with(']'))
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
     });
     Some(match table {
         Some(t) if !t.is_empty() => format!("{t}.{k}"),

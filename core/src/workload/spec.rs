@@ -142,16 +142,27 @@ impl WorkloadSpec {
                     arrival: match &p.arrival {
                         ArrivalSpec::Poisson { rate } => ArrivalSpec::Poisson { rate: r(*rate) },
                         ArrivalSpec::Constant { rate } => ArrivalSpec::Constant { rate: r(*rate) },
-                        ArrivalSpec::Ramp { from, to } => ArrivalSpec::Ramp { from: r(*from), to: r(*to) },
-                        ArrivalSpec::Sine { mean, amplitude, period } => ArrivalSpec::Sine {
+                        ArrivalSpec::Ramp { from, to } => ArrivalSpec::Ramp {
+                            from: r(*from),
+                            to: r(*to),
+                        },
+                        ArrivalSpec::Sine {
+                            mean,
+                            amplitude,
+                            period,
+                        } => ArrivalSpec::Sine {
                             mean: r(*mean),
                             amplitude: r(*amplitude),
                             period: d(*period),
                         },
-                        ArrivalSpec::Onoff { rate, on, off } => {
-                            ArrivalSpec::Onoff { rate: r(*rate), on: d(*on), off: d(*off) }
-                        }
-                        ArrivalSpec::Trace { at } => ArrivalSpec::Trace { at: at.iter().map(|x| d(*x)).collect() },
+                        ArrivalSpec::Onoff { rate, on, off } => ArrivalSpec::Onoff {
+                            rate: r(*rate),
+                            on: d(*on),
+                            off: d(*off),
+                        },
+                        ArrivalSpec::Trace { at } => ArrivalSpec::Trace {
+                            at: at.iter().map(|x| d(*x)).collect(),
+                        },
                     },
                 })
                 .collect(),
@@ -168,14 +179,22 @@ mod tests {
         let w = WorkloadSpec {
             phases: vec![Phase {
                 duration: Duration::from_secs(60),
-                arrival: ArrivalSpec::Onoff { rate: 10.0, on: Duration::from_secs(5), off: Duration::from_secs(15) },
+                arrival: ArrivalSpec::Onoff {
+                    rate: 10.0,
+                    on: Duration::from_secs(5),
+                    off: Duration::from_secs(15),
+                },
             }],
         };
         let s = w.time_scaled(0.1);
         assert_eq!(s.phases[0].duration, Duration::from_secs(6));
         assert_eq!(
             s.phases[0].arrival,
-            ArrivalSpec::Onoff { rate: 100.0, on: Duration::from_millis(500), off: Duration::from_millis(1500) }
+            ArrivalSpec::Onoff {
+                rate: 100.0,
+                on: Duration::from_millis(500),
+                off: Duration::from_millis(1500)
+            }
         );
     }
 }

@@ -26,7 +26,15 @@ const S: &str = r#"
 
 fn json(seed: u64, threads: usize) -> String {
     let s = scenario(S);
-    let r = simulate(&s, &SimOptions { seed, threads, ..Default::default() }).unwrap();
+    let r = simulate(
+        &s,
+        &SimOptions {
+            seed,
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     serde_json::to_string(&r).unwrap()
 }
 

@@ -38,7 +38,10 @@ fn cold_start_ratio_follows_the_first_order_formula() {
     assert!(n > 150_000.0, "{n} requests");
     let ratio = v.cold_starts.count as f64 / n;
     // Binomial standard error ≈ 0.0011; the formula itself is good to about 0.3 %.
-    assert!((ratio - want).abs() < 0.006, "cold-start ratio {ratio} vs {want}");
+    assert!(
+        (ratio - want).abs() < 0.006,
+        "cold-start ratio {ratio} vs {want}"
+    );
     assert_eq!(v.cold_starts.requests_delayed, v.cold_starts.count);
     assert_eq!(v.requests.rejected, 0);
 }
@@ -50,7 +53,10 @@ fn no_keepalive_means_every_request_is_cold_and_instances_are_m_g_infinity() {
     let v = run(&sc, 4);
     assert_eq!(v.cold_starts.count, v.requests.arrived);
     let mean = v.instances.mean;
-    assert!((mean - 2.0).abs() < 0.05, "mean instances {mean} vs λE[S] = 2");
+    assert!(
+        (mean - 2.0).abs() < 0.05,
+        "mean instances {mean} vs λE[S] = 2"
+    );
     let p0 = v.instances.time_at_zero_s / extra(&v, "end_s");
     let want = (-2.0_f64).exp();
     assert!((p0 - want).abs() < 0.01, "P(N = 0) {p0} vs {want}");
@@ -58,7 +64,8 @@ fn no_keepalive_means_every_request_is_cold_and_instances_are_m_g_infinity() {
 
 #[test]
 fn max_instances_rejects_beyond_it() {
-    let sc = scenario(&keepalive(5.0, 60, 2_000, "").replace("max_instances = 0", "max_instances = 2"));
+    let sc =
+        scenario(&keepalive(5.0, 60, 2_000, "").replace("max_instances = 0", "max_instances = 2"));
     let v = run(&sc, 1);
     assert!(v.instances.peak <= 2);
     assert!(v.requests.rejected > 0);

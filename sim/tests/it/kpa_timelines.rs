@@ -7,8 +7,17 @@ use crate::support::*;
 
 fn events(toml: &str, seed: u64) -> (scalelab_core::result::VariantResult, Vec<Stamped>) {
     let s = scenario(toml);
-    let (r, x) = simulate_with(&s, &SimOptions { seed, threads: 1, check: true, events: true, ..Default::default() })
-        .unwrap();
+    let (r, x) = simulate_with(
+        &s,
+        &SimOptions {
+            seed,
+            threads: 1,
+            check: true,
+            events: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let evs = String::from_utf8(x.events)
         .unwrap()
         .lines()
@@ -39,9 +48,18 @@ fn a_single_request_to_a_revision_at_zero_waits_one_cold_start() {
     assert_eq!(v.cold_starts.requests_delayed, 1);
     // The activator's immediate stat pokes the decider: the pod is created at once, so the
     // request waits exactly the cold start plus its service time.
-    assert!((v.latency_ms.max - 2100.0).abs() < 2.5, "latency {}", v.latency_ms.max);
-    let poke = evs.iter().find(|e| matches!(e.event, Event::ScaleDecision { poke: true, .. }));
-    assert!(poke.is_some_and(|e| e.t_s == 200.0), "a poke at the first request");
+    assert!(
+        (v.latency_ms.max - 2100.0).abs() < 2.5,
+        "latency {}",
+        v.latency_ms.max
+    );
+    let poke = evs
+        .iter()
+        .find(|e| matches!(e.event, Event::ScaleDecision { poke: true, .. }));
+    assert!(
+        poke.is_some_and(|e| e.t_s == 200.0),
+        "a poke at the first request"
+    );
 }
 
 #[test]
@@ -68,7 +86,10 @@ fn after_traffic_stops_the_last_instance_goes_60_to_90_s_later() {
             .map(|e| e.t_s)
             .collect();
         let last = stops.last().copied().expect("instances were stopped");
-        assert!(last >= t0 + 60.0 && last <= t0 + 90.0 + 2.0, "last stop at {last}, t0 {t0}");
+        assert!(
+            last >= t0 + 60.0 && last <= t0 + 90.0 + 2.0,
+            "last stop at {last}, t0 {t0}"
+        );
         assert_eq!(v.instances.scale_to_zero_events, 1);
         assert!(v.instances.time_at_zero_s > 360.0 - t0 - 92.0);
     }
@@ -100,7 +121,11 @@ fn a_burst_enters_panic_and_never_scales_down_during_it() {
         if let Event::ScaleDecision { desired, panic, .. } = e.event {
             if panic {
                 if in_panic {
-                    assert!(desired >= high, "panic never scales down: {desired} < {high} at {}", e.t_s);
+                    assert!(
+                        desired >= high,
+                        "panic never scales down: {desired} < {high} at {}",
+                        e.t_s
+                    );
                 }
                 high = high.max(desired);
             } else {

@@ -4,5 +4,5 @@ mod determinism;
 mod keepalive;
 mod kpa_timelines;
 mod queueing;
-mod swarm;
 mod support;
+mod swarm;

@@ -59,10 +59,19 @@ fn mmc_wait_matches_erlang_c() {
         wq.push(extra(&v, "mean_wait_ms") / 1000.0);
     }
     let (m, se) = mean_se(&pw);
-    assert!((m - pw_want).abs() < 3.5 * se + 0.002, "P(wait) {m} ± {se} vs {pw_want}");
+    assert!(
+        (m - pw_want).abs() < 3.5 * se + 0.002,
+        "P(wait) {m} ± {se} vs {pw_want}"
+    );
     let (m, se) = mean_se(&wq);
-    assert!((m - wq_want).abs() < 3.5 * se + 0.002, "Wq {m} ± {se} vs {wq_want}");
-    assert!((m - wq_want).abs() / wq_want < 0.05, "Wq {m} within 5 % of {wq_want}");
+    assert!(
+        (m - wq_want).abs() < 3.5 * se + 0.002,
+        "Wq {m} ± {se} vs {wq_want}"
+    );
+    assert!(
+        (m - wq_want).abs() / wq_want < 0.05,
+        "Wq {m} within 5 % of {wq_want}"
+    );
 }
 
 #[test]
@@ -94,7 +103,10 @@ fn loss_system_matches_erlang_b() {
     }
     let (m, se) = mean_se(&block);
     let want = erlang_b(10, 8.0);
-    assert!((m - want).abs() < 3.5 * se + 0.002, "blocking {m} ± {se} vs {want}");
+    assert!(
+        (m - want).abs() < 3.5 * se + 0.002,
+        "blocking {m} ± {se} vs {want}"
+    );
 }
 
 #[test]
@@ -106,9 +118,17 @@ fn littles_law_holds() {
     let lambda = v.requests.completed as f64 / horizon;
     let w = extra(&v, "mean_latency_exact_ms") / 1000.0;
     let l = extra(&v, "mean_in_system");
-    assert!((l - lambda * w).abs() / l < 0.01, "L {l} vs λW {}", lambda * w);
+    assert!(
+        (l - lambda * w).abs() / l < 0.01,
+        "L {l} vs λW {}",
+        lambda * w
+    );
     let busy = extra(&v, "mean_busy_instances");
     // E[S] = 1 s: busy instances ≈ λ. The measured mean service time is W − Wq.
     let es = w - extra(&v, "mean_wait_ms") / 1000.0;
-    assert!((busy - lambda * es).abs() / busy < 0.01, "busy {busy} vs λE[S] {}", lambda * es);
+    assert!(
+        (busy - lambda * es).abs() / busy < 0.01,
+        "busy {busy} vs λE[S] {}",
+        lambda * es
+    );
 }

@@ -9,13 +9,24 @@ pub fn scenario(toml: &str) -> Scenario {
 }
 
 pub fn run(s: &Scenario, seed: u64) -> VariantResult {
-    let r = simulate(s, &SimOptions { seed, threads: 1, check: true, ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = simulate(
+        s,
+        &SimOptions {
+            seed,
+            threads: 1,
+            check: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     r.variants.into_iter().next().expect("one variant")
 }
 
 pub fn extra(v: &VariantResult, key: &str) -> f64 {
-    v.extra.get(key).and_then(|x| x.as_f64()).unwrap_or_else(|| panic!("no extra {key}"))
+    v.extra
+        .get(key)
+        .and_then(|x| x.as_f64())
+        .unwrap_or_else(|| panic!("no extra {key}"))
 }
 
 /// Mean and standard error of the mean.

@@ -7,8 +7,14 @@ use crate::support::*;
 
 fn arb_scenario() -> impl Strategy<Value = String> {
     (
-        0u32..4,                                     // container concurrency choice
-        prop::sample::select(vec!["knative", "newest-idle", "random", "round-robin", "least-loaded"]),
+        0u32..4, // container concurrency choice
+        prop::sample::select(vec![
+            "knative",
+            "newest-idle",
+            "random",
+            "round-robin",
+            "least-loaded",
+        ]),
         1u32..400,                                   // rate
         10u64..2000,                                 // service ms
         0u64..5000,                                  // cold start ms
@@ -18,15 +24,18 @@ fn arb_scenario() -> impl Strategy<Value = String> {
         1u64..20,                                    // timeout s
         prop::sample::select(vec![0u32, 5, 10_000]), // activator queue depth
     )
-        .prop_map(|(cc, policy, rate, svc, cold, min, tbc, ka, timeout, depth)| {
-            let cc = [0, 1, 4, 50][cc as usize];
-            let autoscaler = if ka {
-                "kind = \"keepalive\"\nidle_timeout = \"20s\"\nmax_instances = 30".to_string()
-            } else {
-                format!("min_scale = {min}\ntarget_burst_capacity = {tbc}\nstable_window = \"10s\"")
-            };
-            format!(
-                r#"
+        .prop_map(
+            |(cc, policy, rate, svc, cold, min, tbc, ka, timeout, depth)| {
+                let cc = [0, 1, 4, 50][cc as usize];
+                let autoscaler = if ka {
+                    "kind = \"keepalive\"\nidle_timeout = \"20s\"\nmax_instances = 30".to_string()
+                } else {
+                    format!(
+                        "min_scale = {min}\ntarget_burst_capacity = {tbc}\nstable_window = \"10s\""
+                    )
+                };
+                format!(
+                    r#"
                 duration = "90s"
                 [service]
                 container_concurrency = {cc}
@@ -50,8 +59,9 @@ fn arb_scenario() -> impl Strategy<Value = String> {
                 [billing]
                 models = ["cloud-run-request", "cloud-run-instance", "lambda"]
                 "#
-            )
-        })
+                )
+            },
+        )
 }
 
 proptest! {
