@@ -16,6 +16,7 @@
 //! - [`router`]: the queue-proxy breaker, the activator and its load-balancing policies.
 //! - [`billing`]: what a run costs under each platform's billing rules.
 //! - [`result`]: the result document every mode writes (the JSON contract).
+//! - [`measure`]: latency histograms, time integrals and the time series of a run.
 //! - [`event`]: the event vocabulary shared by the simulator and the runtime.
 //! - [`tune`]: `[tune]` searches: candidates, objective, Pareto front, shards.
 //!
@@ -37,6 +38,7 @@ pub mod autoscaler;
 pub mod billing;
 pub mod duration;
 pub mod event;
+pub mod measure;
 pub mod result;
 pub mod rng;
 pub mod router;

@@ -38,7 +38,6 @@ mod driver;
 mod front;
 mod hello;
 mod instance;
-mod measure;
 mod platform;
 mod prom;
 mod sink;
@@ -469,8 +468,11 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, end: Time) -> RunResult {
     if !end.0.is_multiple_of(g.series.bucket_ns()) {
         g.series.close(levels);
     }
-    let series =
-        std::mem::replace(&mut g.series, measure::SeriesBuilder::new(1_000_000_000)).finish();
+    let series = std::mem::replace(
+        &mut g.series,
+        scalelab_core::measure::SeriesBuilder::new(1_000_000_000),
+    )
+    .finish();
     let billing = std::mem::replace(
         &mut g.billing,
         Meter::new(&s.billing, &RevisionBilling::from_scenario(s)),

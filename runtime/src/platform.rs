@@ -35,8 +35,8 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::InstanceKind;
 use crate::clock::Clock;
-use crate::measure::{Integral, LatencyHist, Levels, SeriesBuilder};
 use crate::sink::Sink;
+use scalelab_core::measure::{Integral, LatencyHist, Levels, SeriesBuilder};
 
 mod autoscale;
 mod instances;

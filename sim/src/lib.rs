@@ -54,7 +54,6 @@
 #![warn(missing_docs)]
 
 mod engine;
-mod measure;
 mod platform;
 pub mod tune;
 

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use scalelab_core::Time;
-use scalelab_core::autoscaler::keepalive::LostState;
 use scalelab_core::autoscaler::metrics::{PodReport, scrape};
 use scalelab_core::autoscaler::{
     ActivatorMeter, AutoscalerSettings, ConcurrencyMeter, Decider, DeciderSpec, Keepalive,
@@ -23,7 +22,7 @@ use scalelab_core::workload::{Arrivals, Sampler};
 
 use crate::SimError;
 use crate::engine::EventQueue;
-use crate::measure::{Integral, LatencyHist, Levels, SeriesBuilder, bucket_for};
+use scalelab_core::measure::{Integral, LatencyHist, Levels, SeriesBuilder, bucket_for};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -433,14 +432,12 @@ impl<'a> Platform<'a> {
             l.queued += u64::from(r.router.queued());
             l.ready += u64::from(r.ready);
             l.starting += u64::from(r.starting);
-            l.desired += r.desired;
+            // A keepalive pool has no decider: what it wants is the instances it keeps.
+            l.desired += match &r.kind {
+                Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
+                Kind::Kpa { .. } => r.desired,
+            };
             l.panic |= r.panic;
-        }
-        if let Some(p) = self.revs.iter().find_map(|r| match &r.kind {
-            Kind::Keepalive { pool, .. } => Some(pool.instances()),
-            _ => None,
-        }) {
-            l.desired = l.desired.max(u64::from(p));
         }
         l.in_flight = self.m.in_system.level();
         l
@@ -1154,7 +1151,6 @@ impl<'a> Platform<'a> {
             self.shut_down(now, inst);
         }
         self.schedule_expire(r);
-        let _ = LostState::Idle;
     }
 
     fn roll_series(&mut self, now: Time) {

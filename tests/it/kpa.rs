@@ -9,6 +9,7 @@ use crate::support::*;
 
 #[test]
 fn replay_inputs_print_their_expected_lines() {
+    let _shared = crate::support::shared();
     let dir = root().join("tests/replay");
     let mut inputs: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/replay exists")
@@ -35,6 +36,7 @@ fn replay_inputs_print_their_expected_lines() {
 
 #[test]
 fn replay_reads_standard_input() {
+    let _shared = crate::support::shared();
     let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
         .args(["kpa", "replay", "--input", "-"])
         .stdin(Stdio::piped())
@@ -58,6 +60,7 @@ fn replay_reads_standard_input() {
 
 #[test]
 fn replay_bad_input_exits_2_with_a_message() {
+    let _shared = crate::support::shared();
     let dir = std::env::temp_dir().join(format!("scalelab-kpa-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let cases = [

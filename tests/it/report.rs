@@ -115,6 +115,7 @@ fn scalelab_env(args: &[&str], key: &str, value: &Path) -> Output {
 
 #[test]
 fn rerenders_a_saved_result_in_every_format() {
+    let _shared = crate::support::shared();
     let d = scratch("rerender");
     let doc = run_doc(7, 400.0, 2.0, 1000.0);
     let file = write_doc(&d, "result.json", &doc);
@@ -180,6 +181,7 @@ fn rerenders_a_saved_result_in_every_format() {
 
 #[test]
 fn breached_slo_exits_3_and_names_the_check() {
+    let _shared = crate::support::shared();
     let d = scratch("breach");
     let file = write_doc(&d, "r.json", &run_doc(1, 1500.0, 2.0, 1000.0));
     let summary = d.join("summary.md");
@@ -201,6 +203,7 @@ fn breached_slo_exits_3_and_names_the_check() {
 
 #[test]
 fn comparison_flags_regressions_beyond_tolerance() {
+    let _shared = crate::support::shared();
     let d = scratch("compare");
     let a = write_doc(&d, "a.json", &run_doc(1, 400.0, 2.0, 10_000.0));
     let b = write_doc(&d, "b.json", &run_doc(2, 600.0, 2.1, 10_000.0));
@@ -241,6 +244,7 @@ fn comparison_flags_regressions_beyond_tolerance() {
 
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
+    let _shared = crate::support::shared();
     let d = scratch("bad");
     let cases: Vec<(String, &str)> = vec![
         ("no/such/result.json".into(), "no such file"),

@@ -112,6 +112,7 @@ fn write_scenario(dir: &Path) -> String {
 
 #[test]
 fn serve_answers_and_writes_result_events_and_request_log() {
+    let _shared = crate::support::shared();
     let dir = temp_dir("out");
     let scen = write_scenario(&dir);
     let out = dir.join("run");
@@ -165,6 +166,7 @@ fn serve_answers_and_writes_result_events_and_request_log() {
 
 #[test]
 fn serve_needs_its_token_and_drains_on_sigterm() {
+    let _shared = crate::support::shared();
     let dir = temp_dir("token");
     let scen = write_scenario(&dir);
     let (mut child, url, token) = serve(&[&scen, "--token", "t0ken", "-q"]);
@@ -191,6 +193,7 @@ fn serve_needs_its_token_and_drains_on_sigterm() {
 
 #[test]
 fn bad_serve_flags_are_bad_input() {
+    let _shared = crate::support::shared();
     let dir = temp_dir("bad");
     let scen = write_scenario(&dir);
     for args in [

@@ -13,9 +13,33 @@ pub fn root() -> PathBuf {
 /// command shares it, so a live run never competes with other tests for the two cores.
 pub static WALL_CLOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+thread_local! {
+    static HOLDS_SHARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A shared hold on [`WALL_CLOCK`], taken once per test thread (a second read lock on the same
+/// thread could deadlock behind a waiting writer).
+pub struct Shared(Option<std::sync::RwLockReadGuard<'static, ()>>);
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if self.0.take().is_some() {
+            HOLDS_SHARED.with(|h| h.set(false));
+        }
+    }
+}
+
+/// Takes the shared hold unless this thread already has it.
+pub fn shared() -> Shared {
+    if HOLDS_SHARED.with(|h| h.replace(true)) {
+        return Shared(None);
+    }
+    Shared(Some(WALL_CLOCK.read().unwrap_or_else(|e| e.into_inner())))
+}
+
 /// Runs `scalelab` with `args` in the repository root, without a terminal.
 pub fn scalelab(args: &[&str]) -> Output {
-    let _shared = WALL_CLOCK.read().unwrap_or_else(|e| e.into_inner());
+    let _shared = shared();
     scalelab_unlocked(args)
 }
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{WALL_CLOCK, root, scalelab, stderr, stdout};
+use crate::support::{root, scalelab, stderr, stdout};
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("scalelab-tune-{}-{name}", std::process::id()));
@@ -306,7 +306,7 @@ fn tune_input_errors_exit_2_and_name_the_key() {
 #[test]
 fn ctrl_c_writes_what_finished_and_exits_1() {
     // A long sweep on every core: keep live (wall-clock) tests out of its way.
-    let _shared = WALL_CLOCK.read().unwrap_or_else(|e| e.into_inner());
+    let _shared = crate::support::shared();
     let dir = temp_dir("interrupt");
     let scen = write(
         &dir,

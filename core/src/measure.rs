@@ -1,10 +1,10 @@
 //! Measurements with memory bounded whatever the request count: HDR histograms for latency,
-//! time integrals of levels, and a bucketed time series. The same definitions as the
-//! simulator's (`sim/src/measure.rs`), so a live result and a simulated one are computed alike.
+//! time integrals of levels, and a bucketed time series. The simulator and the live runtime use
+//! the same definitions, so a live result and a simulated one are computed alike.
 
+use crate::Time;
+use crate::result::{Latency, Series, SeriesRow, round3};
 use hdrhistogram::Histogram;
-use scalelab_core::Time;
-use scalelab_core::result::{Latency, Series, SeriesRow, round3};
 
 /// Latency histogram in microseconds, 1 µs to 1 day, 3 significant digits.
 pub struct LatencyHist {
@@ -24,6 +24,13 @@ impl LatencyHist {
     pub fn record_nanos(&mut self, ns: u64) {
         let us = (ns / 1000).max(1);
         self.h.saturating_record(us);
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &LatencyHist) {
+        self.h
+            .add(&other.h)
+            .expect("histograms with the same bounds merge");
     }
 
     /// Forgets every sample (memory stays allocated).
@@ -92,7 +99,7 @@ impl Integral {
     /// Sets the level at `now`.
     #[inline]
     pub fn set(&mut self, now: Time, level: u64) {
-        // Times come from one clock read under the platform's lock, so they never go back;
+        // A live driver's times come from one clock read under a lock, so they never go back;
         // clamp anyway rather than underflow.
         let now = now.max(self.since);
         self.area += u128::from(self.level) * u128::from(now.0 - self.since.0);
@@ -208,6 +215,14 @@ pub struct Levels {
     pub panic: bool,
 }
 
+/// The series bucket for a horizon: 1 s up to an hour, then wider so a run has at most about
+/// 3 600 rows.
+pub fn bucket_for(horizon_ns: u64) -> u64 {
+    const S: u64 = 1_000_000_000;
+    let secs = horizon_ns.div_ceil(S).max(1);
+    secs.div_ceil(3600).max(1) * S
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +235,13 @@ mod tests {
         assert_eq!(i.total_secs(Time::from_secs(5)), 8.0);
         i.add(Time::from_secs(5), -1);
         assert_eq!(i.total_secs(Time::from_secs(9)), 8.0);
+    }
+
+    #[test]
+    fn buckets_stay_bounded() {
+        assert_eq!(bucket_for(60 * 1_000_000_000), 1_000_000_000);
+        assert_eq!(bucket_for(3600 * 1_000_000_000), 1_000_000_000);
+        assert_eq!(bucket_for(24 * 3600 * 1_000_000_000), 24 * 1_000_000_000);
     }
 
     #[test]
