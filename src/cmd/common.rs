@@ -42,3 +42,49 @@ pub fn stdout_color() -> bool {
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
+
+/// The end of every command that produces a result document (`sim`, `run`, `serve`): with
+/// `out`, the whole set written into that directory (each variant then names its time-series
+/// CSV); the result on stdout as text or JSON; exit 3 when an SLO check failed.
+pub fn finish_run(
+    result: &mut scalelab_core::result::RunResult,
+    out: Option<&Path>,
+    format: crate::cli::Format,
+) -> super::CmdResult {
+    use std::io::Write;
+    if let Some(dir) = out {
+        let written = scalelab_reports::write_bundle(
+            dir,
+            result,
+            &scalelab_reports::BundleOptions::default(),
+        )
+        .map_err(Failure::runtime)?;
+        if let Some(csv) = written
+            .iter()
+            .find(|p| p.file_name().is_some_and(|n| n == "timeseries.csv"))
+        {
+            for v in &mut result.variants {
+                v.timeseries = Some(csv.display().to_string());
+            }
+        }
+        eprintln!("wrote {} files to {}", written.len(), dir.display());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        crate::cli::Format::Json => {
+            let s = serde_json::to_string_pretty(&*result).map_err(Failure::runtime)?;
+            writeln!(stdout, "{s}")?;
+        }
+        crate::cli::Format::Text => {
+            write!(
+                stdout,
+                "{}",
+                scalelab_reports::render_text(result, stdout_color())
+            )?;
+        }
+    }
+    if result.variants.iter().any(|v| !v.slo.passed) {
+        return Ok(super::Code::SloBreach);
+    }
+    Ok(super::Code::Ok)
+}

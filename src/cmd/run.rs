@@ -7,7 +7,7 @@ use std::time::Duration;
 use scalelab_core::result::{RunResult, VariantResult, check_slo};
 use scalelab_core::scenario::Scenario;
 
-use super::common::{duration_flag, load_scenario, resolve_seed, stdout_color};
+use super::common::{duration_flag, load_scenario, resolve_seed};
 use super::{CmdResult, Code, Failure};
 use crate::cli::{CompareArgs, Format, RunArgs};
 
@@ -233,28 +233,8 @@ fn write_out(dir: &std::path::Path, r: &RunResult) -> Result<(), Failure> {
 
 pub fn run(a: RunArgs) -> CmdResult {
     let p = prepare(&a)?;
-    let result = live_result(&p, &a)?;
-    if let Some(dir) = &a.out {
-        write_out(dir, &result)?;
-    }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&result).map_err(Failure::runtime)?
-        )?,
-        Format::Text => write!(
-            out,
-            "{}",
-            scalelab_reports::render_text(&result, stdout_color())
-        )?,
-    }
-    Ok(if result.variants.iter().all(|v| v.slo.passed) {
-        Code::Ok
-    } else {
-        Code::SloBreach
-    })
+    let mut result = live_result(&p, &a)?;
+    super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }
 
 pub fn compare(a: CompareArgs) -> CmdResult {

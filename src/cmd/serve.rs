@@ -8,9 +8,9 @@ use anyhow::anyhow;
 use scalelab_core::Time;
 use scalelab_runtime::{Auth, InstanceKind, Options, Status};
 
-use super::common::{duration_flag, load_scenario, resolve_seed, stdout_color};
-use super::{CmdResult, Code, Failure};
-use crate::cli::{Format, ServeArgs};
+use super::common::{duration_flag, load_scenario, resolve_seed};
+use super::{CmdResult, Failure};
+use crate::cli::ServeArgs;
 
 fn bad(msg: impl std::fmt::Display) -> Failure {
     Failure::bad_input(anyhow!("{msg}"))
@@ -163,39 +163,5 @@ pub fn run(a: ServeArgs) -> CmdResult {
     }
     result.command = Some(cmd);
     result.resolved_scenario = Some(scalelab_reports::scenario_json(&scenario));
-    if let Some(dir) = &a.out {
-        let written = scalelab_reports::write_bundle(
-            dir,
-            &result,
-            &scalelab_reports::BundleOptions::default(),
-        )
-        .map_err(Failure::runtime)?;
-        if let Some(csv) = written
-            .iter()
-            .find(|p| p.file_name().is_some_and(|n| n == "timeseries.csv"))
-        {
-            for v in &mut result.variants {
-                v.timeseries = Some(csv.display().to_string());
-            }
-        }
-        eprintln!("wrote {} files to {}", written.len(), dir.display());
-    }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            let s = serde_json::to_string_pretty(&result).map_err(Failure::runtime)?;
-            writeln!(out, "{s}")?;
-        }
-        Format::Text => {
-            write!(
-                out,
-                "{}",
-                scalelab_reports::render_text(&result, stdout_color())
-            )?;
-        }
-    }
-    if result.variants.iter().any(|v| !v.slo.passed) {
-        return Ok(Code::SloBreach);
-    }
-    Ok(Code::Ok)
+    super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }

@@ -1,14 +1,13 @@
 //! `scalelab sim SCENARIO`
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use scalelab_sim::{SimError, SimOptions};
 
-use super::common::{duration_flag, load_scenario, resolve_seed, stderr_is_terminal, stdout_color};
-use super::{CmdResult, Code, Failure};
-use crate::cli::{Format, SimArgs};
+use super::common::{duration_flag, load_scenario, resolve_seed, stderr_is_terminal};
+use super::{CmdResult, Failure};
+use crate::cli::SimArgs;
 
 pub fn run(a: SimArgs) -> CmdResult {
     let mut scenario = load_scenario(&a.scenario)?;
@@ -115,39 +114,5 @@ pub fn run(a: SimArgs) -> CmdResult {
             ))
         })?;
     }
-    if let Some(dir) = &a.out {
-        let written = scalelab_reports::write_bundle(
-            dir,
-            &result,
-            &scalelab_reports::BundleOptions::default(),
-        )
-        .map_err(Failure::runtime)?;
-        if let Some(csv) = written
-            .iter()
-            .find(|p| p.file_name().is_some_and(|n| n == "timeseries.csv"))
-        {
-            for v in &mut result.variants {
-                v.timeseries = Some(csv.display().to_string());
-            }
-        }
-        eprintln!("wrote {} files to {}", written.len(), dir.display());
-    }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => {
-            let s = serde_json::to_string_pretty(&result).map_err(Failure::runtime)?;
-            writeln!(out, "{s}")?;
-        }
-        Format::Text => {
-            write!(
-                out,
-                "{}",
-                scalelab_reports::render_text(&result, stdout_color())
-            )?;
-        }
-    }
-    if result.variants.iter().any(|v| !v.slo.passed) {
-        return Ok(Code::SloBreach);
-    }
-    Ok(Code::Ok)
+    super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }
