@@ -499,4 +499,14 @@ pub struct CompareArgs {
     /// this project's machines it measures about 1.5 ms; see FIDELITY.md.
     #[arg(long, value_name = "D")]
     pub router_overhead: Option<String>,
+    /// Wall-clock time the proxy hop to the instance and back adds while a request holds its
+    /// instance slot, fed into the simulator as `[router] slot_overhead` (divided by the time
+    /// scale): it adds to the concurrency the autoscaler sees. A live run measures it
+    /// (`slot_overhead_wall_ms` in its result); see FIDELITY.md.
+    #[arg(long, value_name = "D")]
+    pub slot_overhead: Option<String>,
+    /// Run live first and feed the slot overhead it measured into the simulator (instead of
+    /// --slot-overhead); the output says what was measured.
+    #[arg(long, conflicts_with = "slot_overhead")]
+    pub calibrate: bool,
 }

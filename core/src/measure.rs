@@ -2,8 +2,13 @@
 //! time integrals of levels, and a bucketed time series. The simulator and the live runtime use
 //! the same definitions, so a live result and a simulated one are computed alike.
 
+use std::collections::BTreeMap;
+
 use crate::Time;
-use crate::result::{Latency, Series, SeriesRow, round3};
+use crate::result::{
+    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Requests, Series, SeriesRow,
+    VariantResult, round3,
+};
 use hdrhistogram::Histogram;
 
 /// Latency histogram in microseconds, 1 µs to 1 day, 3 significant digits.
@@ -126,6 +131,136 @@ impl Integral {
         let area =
             self.area + u128::from(self.level) * u128::from(now.0.saturating_sub(self.since.0));
         area as f64 / 1e9
+    }
+}
+
+/// What one run of a platform counts, simulated or live: the same fields, updated by the same
+/// kinds of events, turned into the result's standard sections by [`Tally::variant`]. Each
+/// platform keeps its own extra counters beside it.
+#[derive(Default)]
+pub struct Tally {
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Requests answered by an instance.
+    pub completed: u64,
+    /// Requests refused (queue full, max instances) or failed by their instance.
+    pub rejected: u64,
+    /// Requests that passed their timeout, queued or running.
+    pub timed_out: u64,
+    /// Every completed request (the simulator fills it from the two below at the end).
+    pub latency: LatencyHist,
+    /// Completed requests that waited for a cold start.
+    pub latency_cold: LatencyHist,
+    /// Completed requests that did not.
+    pub latency_warm: LatencyHist,
+    /// Instances started.
+    pub cold_starts: u64,
+    /// Requests delayed by a cold start.
+    pub delayed: u64,
+    /// Instances alive (starting, ready or draining).
+    pub alive: Integral,
+    /// Ready instances with no request.
+    pub idle_ready: Integral,
+    /// Instances with at least one request.
+    pub busy_instances: Integral,
+    /// Requests in the system (queued or running): Little's L.
+    pub in_system: Integral,
+    /// 1 while no instance is alive.
+    pub at_zero: Integral,
+    /// 1 while some revision's autoscaler is in panic mode.
+    pub panic: Integral,
+    /// Most instances alive at once.
+    pub peak: u64,
+    /// Times the last instance went away.
+    pub scale_to_zero_events: u64,
+    /// Autoscaler ticks.
+    pub ticks: u64,
+    /// Times an autoscaler entered panic mode.
+    pub panic_episodes: u64,
+}
+
+impl Tally {
+    /// A tally at t = 0, with no instance alive yet.
+    pub fn new() -> Tally {
+        let mut t = Tally::default();
+        t.at_zero.set(Time::ZERO, 1);
+        t
+    }
+
+    /// The result's standard sections at `end`, plus the extras both platforms report
+    /// (`end_s`, `mean_in_system`, `mean_busy_instances`, `billing_note`). The SLO verdict is
+    /// left to the caller.
+    pub fn variant(
+        &self,
+        name: String,
+        in_flight_at_end: u64,
+        mut cost: BTreeMap<String, Cost>,
+        series: Series,
+        end: Time,
+    ) -> VariantResult {
+        let horizon_s = end.as_secs_f64().max(1e-9);
+        let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
+        for c in cost.values_mut() {
+            c.per_million_requests_usd = per(c.total_usd * 1e6, self.arrived);
+        }
+        let instance_seconds = self.alive.total_secs(end);
+        let mut v = VariantResult {
+            name,
+            requests: Requests {
+                arrived: self.arrived,
+                completed: self.completed,
+                rejected: self.rejected,
+                timed_out: self.timed_out,
+                in_flight_at_end,
+            },
+            latency_ms: self.latency.summary(),
+            latency_ms_cold: Some(self.latency_cold.summary()),
+            latency_ms_warm: Some(self.latency_warm.summary()),
+            latency_cdf: Some(
+                self.latency
+                    .cdf()
+                    .into_iter()
+                    .map(|(ms, fraction)| CdfPoint { ms, fraction })
+                    .collect(),
+            ),
+            cold_starts: ColdStarts {
+                count: self.cold_starts,
+                requests_delayed: self.delayed,
+                ratio: per(self.delayed as f64, self.arrived),
+            },
+            instances: Instances {
+                peak: self.peak,
+                mean: round3(instance_seconds / horizon_s),
+                instance_seconds: round3(instance_seconds),
+                idle_instance_seconds: round3(self.idle_ready.total_secs(end)),
+                time_at_zero_s: round3(self.at_zero.total_secs(end)),
+                scale_to_zero_events: self.scale_to_zero_events,
+            },
+            autoscaler: AutoscalerStats {
+                ticks: self.ticks,
+                panic_episodes: self.panic_episodes,
+                panic_seconds: round3(self.panic.total_secs(end)),
+            },
+            cost,
+            slo: Default::default(),
+            timeseries: None,
+            series: Some(series),
+            extra: Default::default(),
+        };
+        let e = &mut v.extra;
+        e.insert("end_s".into(), round3(end.as_secs_f64()).into());
+        e.insert(
+            "mean_in_system".into(),
+            round3(self.in_system.total_secs(end) / horizon_s).into(),
+        );
+        e.insert(
+            "mean_busy_instances".into(),
+            round3(self.busy_instances.total_secs(end) / horizon_s).into(),
+        );
+        if let Some(note) = crate::billing::break_even_note(&v.cost) {
+            v.extra.insert("billing_note".into(), note.into());
+        }
+        v
     }
 }
 

@@ -104,18 +104,28 @@ fn rel(r: &FidelityRow) -> String {
 
 /// An aligned text table.
 pub fn fidelity_text(title: &str, rows: &[FidelityRow]) -> String {
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} ({})", r.metric, r.unit))
+        .collect();
+    let w = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("metric".len());
     let mut o = String::new();
     let _ = writeln!(o, "{title}");
     let _ = writeln!(
         o,
-        "  {:<34} {:>12} {:>12} {:>10} {:>9} {:>12}  verdict",
+        "  {:<w$} {:>12} {:>12} {:>10} {:>9} {:>12}  verdict",
         "metric", "sim", "live", "delta", "rel", "tolerance"
     );
-    for r in rows {
+    for (r, label) in rows.iter().zip(&labels) {
         let _ = writeln!(
             o,
-            "  {:<34} {:>12} {:>12} {:>10} {:>9} {:>12}  {}",
-            format!("{} ({})", r.metric, r.unit),
+            "  {:<w$} {:>12} {:>12} {:>10} {:>9} {:>12}  {}",
+            label,
             num(r.sim),
             num(r.live),
             num(r.delta),

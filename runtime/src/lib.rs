@@ -51,10 +51,7 @@ use std::time::Duration;
 
 use scalelab_core::Time;
 use scalelab_core::billing::{Meter, RevisionBilling};
-use scalelab_core::result::{
-    AutoscalerStats, CdfPoint, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION,
-    VariantResult, check_slo, round3,
-};
+use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, check_slo, round3};
 use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -409,9 +406,9 @@ impl Handle {
             in_flight: l.in_flight,
             queued: l.queued,
             panic: l.panic,
-            arrived: g.m.arrived,
-            completed: g.m.completed,
-            errors: g.m.rejected + g.m.timed_out,
+            arrived: g.m.t.arrived,
+            completed: g.m.t.completed,
+            errors: g.m.t.rejected + g.m.t.timed_out,
         }
     }
 
@@ -478,80 +475,26 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, end: Time) -> RunResult {
         Meter::new(&s.billing, &RevisionBilling::from_scenario(s)),
     );
     let m = &g.m;
-    let horizon_s = end.as_secs_f64().max(1e-9);
-    let instance_seconds = m.alive.total_secs(end);
-    let mut cost = billing.finish(end);
-    for c in cost.values_mut() {
-        c.per_million_requests_usd = if m.arrived > 0 {
-            c.total_usd * 1e6 / m.arrived as f64
-        } else {
-            0.0
-        };
-    }
-    let in_flight_at_end = m.in_system.level();
-    let mut v = VariantResult {
-        name: sh.variant.clone(),
-        requests: Requests {
-            arrived: m.arrived,
-            completed: m.completed,
-            rejected: m.rejected,
-            timed_out: m.timed_out,
-            in_flight_at_end,
-        },
-        latency_ms: m.latency.summary(),
-        latency_ms_cold: Some(m.latency_cold.summary()),
-        latency_ms_warm: Some(m.latency_warm.summary()),
-        latency_cdf: Some(
-            m.latency
-                .cdf()
-                .into_iter()
-                .map(|(ms, fraction)| CdfPoint { ms, fraction })
-                .collect(),
-        ),
-        cold_starts: ColdStarts {
-            count: m.cold_starts,
-            requests_delayed: m.delayed,
-            ratio: if m.arrived > 0 {
-                m.delayed as f64 / m.arrived as f64
-            } else {
-                0.0
-            },
-        },
-        instances: Instances {
-            peak: m.peak,
-            mean: round3(instance_seconds / horizon_s),
-            instance_seconds: round3(instance_seconds),
-            idle_instance_seconds: round3(m.idle_ready.total_secs(end)),
-            time_at_zero_s: round3(m.at_zero.total_secs(end)),
-            scale_to_zero_events: m.scale_to_zero_events,
-        },
-        autoscaler: AutoscalerStats {
-            ticks: m.ticks,
-            panic_episodes: m.panic_episodes,
-            panic_seconds: round3(m.panic.total_secs(end)),
-        },
-        cost,
-        slo: Default::default(),
-        timeseries: None,
-        series: Some(series),
-        extra: Default::default(),
-    };
+    let mut v = m.t.variant(
+        sh.variant.clone(),
+        m.t.in_system.level(),
+        billing.finish(end),
+        series,
+        end,
+    );
     let e = &mut v.extra;
-    e.insert("end_s".into(), round3(end.as_secs_f64()).into());
-    e.insert(
-        "mean_in_system".into(),
-        round3(m.in_system.total_secs(end) / horizon_s).into(),
-    );
-    e.insert(
-        "mean_busy_instances".into(),
-        round3(m.busy_instances.total_secs(end) / horizon_s).into(),
-    );
     e.insert("instance_errors".into(), m.failed.into());
     e.insert("instance_crashes".into(), m.crashes.into());
     e.insert("driver_lag_events".into(), m.lag_events.into());
     e.insert("driver_lag_max_s".into(), round3(m.lag_max_s).into());
-    if let Some(note) = scalelab_core::billing::break_even_note(&v.cost) {
-        v.extra.insert("billing_note".into(), note.into());
+    if m.slot_excess_count > 0 {
+        // Scenario milliseconds: compare with the simulator's `[router] slot_overhead`.
+        let ms = m.slot_excess_ns as f64 / m.slot_excess_count as f64 / 1e6;
+        e.insert("slot_overhead_ms".into(), round3(ms).into());
+        e.insert(
+            "slot_overhead_wall_ms".into(),
+            round3(ms * sh.clock.scale()).into(),
+        );
     }
     drop(g);
     for (name, sink) in [

@@ -36,7 +36,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::InstanceKind;
 use crate::clock::Clock;
 use crate::sink::Sink;
-use scalelab_core::measure::{Integral, LatencyHist, Levels, SeriesBuilder};
+use scalelab_core::measure::{Levels, SeriesBuilder, Tally};
 
 mod autoscale;
 mod instances;
@@ -85,6 +85,8 @@ struct Req {
     arrival: Time,
     deadline: Time,
     service_ns: u64,
+    /// When it started on its instance (took a slot).
+    started: Time,
     generation: u32,
     state: ReqState,
     proxied: bool,
@@ -233,30 +235,18 @@ impl Rev {
 
 /// What one run measured (the simulator's `Measured`).
 pub(crate) struct Measured {
-    pub arrived: u64,
-    pub completed: u64,
-    pub rejected: u64,
-    pub timed_out: u64,
+    /// What the simulator counts too.
+    pub t: Tally,
     /// Requests that failed at their instance (502): counted in `rejected` too.
     pub failed: u64,
-    pub latency: LatencyHist,
-    pub latency_cold: LatencyHist,
-    pub latency_warm: LatencyHist,
-    pub cold_starts: u64,
-    pub delayed: u64,
-    pub alive: Integral,
-    pub idle_ready: Integral,
-    pub busy_instances: Integral,
-    pub in_system: Integral,
-    pub at_zero: Integral,
-    pub panic: Integral,
-    pub peak: u64,
-    pub scale_to_zero_events: u64,
-    pub ticks: u64,
-    pub panic_episodes: u64,
     pub crashes: u64,
     pub lag_events: u64,
     pub lag_max_s: f64,
+    /// Σ over answered requests of (time the instance slot was held − sampled service time),
+    /// scenario nanoseconds: what the proxy hop to the instance and back adds to concurrency.
+    pub slot_excess_ns: u128,
+    /// How many requests `slot_excess_ns` covers.
+    pub slot_excess_count: u64,
 }
 
 /// Run-wide state: billing, measurements, the series.
@@ -395,32 +385,15 @@ impl Shared {
             })
             .collect();
         let billing_revs = RevisionBilling::from_scenario(s);
-        let mut m = Measured {
-            arrived: 0,
-            completed: 0,
-            rejected: 0,
-            timed_out: 0,
+        let m = Measured {
+            t: Tally::new(),
             failed: 0,
-            latency: LatencyHist::new(),
-            latency_cold: LatencyHist::new(),
-            latency_warm: LatencyHist::new(),
-            cold_starts: 0,
-            delayed: 0,
-            alive: Integral::default(),
-            idle_ready: Integral::default(),
-            busy_instances: Integral::default(),
-            in_system: Integral::default(),
-            at_zero: Integral::default(),
-            panic: Integral::default(),
-            peak: 0,
-            scale_to_zero_events: 0,
-            ticks: 0,
-            panic_episodes: 0,
             crashes: 0,
             lag_events: 0,
             lag_max_s: 0.0,
+            slot_excess_ns: 0,
+            slot_excess_count: 0,
         };
-        m.at_zero.set(Time::ZERO, 1);
         Shared {
             clock,
             global: Mutex::new(Global {
@@ -528,7 +501,7 @@ impl Shared {
 
     /// Requests in the system across revisions.
     pub fn in_system(&self) -> u64 {
-        lock(&self.global).m.in_system.level()
+        lock(&self.global).m.t.in_system.level()
     }
 }
 

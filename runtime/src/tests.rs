@@ -134,11 +134,11 @@ async fn scale_from_zero_waits_one_cold_start_then_scales_back_to_zero() {
     );
     assert!(cold);
     let g = lock(&sh.global);
-    assert_eq!(g.m.cold_starts, 2);
-    assert_eq!(g.m.delayed, 2);
-    assert_eq!(g.m.scale_to_zero_events, 1);
-    assert_eq!(g.m.completed, 3);
-    assert_eq!(g.m.in_system.level(), 0);
+    assert_eq!(g.m.t.cold_starts, 2);
+    assert_eq!(g.m.t.delayed, 2);
+    assert_eq!(g.m.t.scale_to_zero_events, 1);
+    assert_eq!(g.m.t.completed, 3);
+    assert_eq!(g.m.t.in_system.level(), 0);
     drop(g);
     let _ = run.stop.send(true);
 }
@@ -174,9 +174,9 @@ async fn a_burst_panics_and_scales_up_within_max_scale() {
     }
     assert_eq!(done, 20);
     let g = lock(&sh.global);
-    assert!(g.m.panic_episodes >= 1);
-    assert_eq!(g.m.peak, 5);
-    assert_eq!(g.m.completed, 20);
+    assert!(g.m.t.panic_episodes >= 1);
+    assert_eq!(g.m.t.peak, 5);
+    assert_eq!(g.m.t.completed, 20);
     drop(g);
     let _ = run.stop.send(true);
 }
@@ -216,7 +216,7 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(sh.ctx(0).give_up(slot, generation));
     let g = lock(&sh.global);
-    assert_eq!((g.m.arrived, g.m.rejected, g.m.timed_out), (3, 1, 1));
+    assert_eq!((g.m.t.arrived, g.m.t.rejected, g.m.t.timed_out), (3, 1, 1));
     drop(g);
     let _ = run.stop.send(true);
 }

@@ -60,10 +60,7 @@ pub mod tune;
 use std::sync::atomic::AtomicU64;
 
 use scalelab_core::Time;
-use scalelab_core::result::{
-    AutoscalerStats, ColdStarts, Instances, Mode, Requests, RunResult, SCHEMA_VERSION,
-    VariantResult, check_slo, round3,
-};
+use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo, round3};
 use scalelab_core::scenario::Scenario;
 
 pub use engine::EventQueue;
@@ -209,8 +206,8 @@ pub fn run_variant(
     let (mut m, billing, series) = Platform::new(s, opts).run()?;
     // Every completed request is recorded once, as warm or cold; the overall distribution is
     // their sum (one histogram update per request instead of two).
-    m.latency.merge(&m.latency_warm);
-    m.latency.merge(&m.latency_cold);
+    m.t.latency.merge(&m.t.latency_warm);
+    m.t.latency.merge(&m.t.latency_cold);
     if let Some(v) = m.violations.first() {
         return Err(SimError::Invariant {
             variant: name.to_string(),
@@ -218,75 +215,14 @@ pub fn run_variant(
         });
     }
     let end = m.end;
-    let horizon_s = end.as_secs_f64().max(1e-9);
-    let instance_seconds = m.alive.total_secs(end);
-    let mut cost = billing.finish(end);
-    for c in cost.values_mut() {
-        c.per_million_requests_usd = if m.arrived > 0 {
-            c.total_usd * 1e6 / m.arrived as f64
-        } else {
-            0.0
-        };
-    }
-    let mut v = VariantResult {
-        name: name.to_string(),
-        requests: Requests {
-            arrived: m.arrived,
-            completed: m.completed,
-            rejected: m.rejected,
-            timed_out: m.timed_out,
-            in_flight_at_end: m.in_flight_end,
-        },
-        latency_ms: m.latency.summary(),
-        latency_ms_cold: Some(m.latency_cold.summary()),
-        latency_ms_warm: Some(m.latency_warm.summary()),
-        latency_cdf: Some(
-            m.latency
-                .cdf()
-                .into_iter()
-                .map(|(ms, fraction)| scalelab_core::result::CdfPoint { ms, fraction })
-                .collect(),
-        ),
-        cold_starts: ColdStarts {
-            count: m.cold_starts,
-            requests_delayed: m.delayed,
-            ratio: if m.arrived > 0 {
-                m.delayed as f64 / m.arrived as f64
-            } else {
-                0.0
-            },
-        },
-        instances: Instances {
-            peak: m.peak,
-            mean: round3(instance_seconds / horizon_s),
-            instance_seconds: round3(instance_seconds),
-            idle_instance_seconds: round3(m.idle_ready.total_secs(end)),
-            time_at_zero_s: round3(m.at_zero.total_secs(end)),
-            scale_to_zero_events: m.scale_to_zero_events,
-        },
-        autoscaler: AutoscalerStats {
-            ticks: m.ticks,
-            panic_episodes: m.panic_episodes,
-            panic_seconds: round3(m.panic.total_secs(end)),
-        },
-        cost,
-        slo: Default::default(),
-        timeseries: None,
-        series: Some(series.finish()),
-        extra: Default::default(),
-    };
-    let little_l = m.in_system.total_secs(end) / horizon_s;
-    let busy = m.busy_instances.total_secs(end) / horizon_s;
+    let mut v = m.t.variant(
+        name.to_string(),
+        m.in_flight_end,
+        billing.finish(end),
+        series.finish(),
+        end,
+    );
     v.extra.insert("events".into(), m.events.into());
-    v.extra
-        .insert("end_s".into(), round3(end.as_secs_f64()).into());
-    v.extra
-        .insert("mean_in_system".into(), round3(little_l).into());
-    v.extra
-        .insert("mean_busy_instances".into(), round3(busy).into());
-    if let Some(note) = scalelab_core::billing::break_even_note(&v.cost) {
-        v.extra.insert("billing_note".into(), note.into());
-    }
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
     let started = m.begun;
@@ -310,8 +246,8 @@ pub fn run_variant(
     );
     v.extra.insert(
         "mean_latency_exact_ms".into(),
-        (if m.completed > 0 {
-            m.latency_sum_ns as f64 / m.completed as f64 / 1e6
+        (if m.t.completed > 0 {
+            m.latency_sum_ns as f64 / m.t.completed as f64 / 1e6
         } else {
             0.0
         })

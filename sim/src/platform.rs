@@ -22,7 +22,7 @@ use scalelab_core::workload::{Arrivals, Sampler};
 
 use crate::SimError;
 use crate::engine::EventQueue;
-use scalelab_core::measure::{Integral, LatencyHist, Levels, SeriesBuilder, bucket_for};
+use scalelab_core::measure::{Levels, SeriesBuilder, Tally, bucket_for};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -143,27 +143,10 @@ pub struct RunOptions<'a> {
 
 /// What one run measured.
 pub struct Measured {
-    pub(crate) arrived: u64,
-    pub(crate) completed: u64,
-    pub(crate) rejected: u64,
-    pub(crate) timed_out: u64,
+    /// What the live runtime counts too.
+    pub(crate) t: Tally,
     pub(crate) in_flight_end: u64,
-    pub(crate) latency: LatencyHist,
-    pub(crate) latency_cold: LatencyHist,
-    pub(crate) latency_warm: LatencyHist,
     pub(crate) latency_sum_ns: u128,
-    pub(crate) cold_starts: u64,
-    pub(crate) delayed: u64,
-    pub(crate) alive: Integral,
-    pub(crate) idle_ready: Integral,
-    pub(crate) busy_instances: Integral,
-    pub(crate) in_system: Integral,
-    pub(crate) at_zero: Integral,
-    pub(crate) panic: Integral,
-    pub(crate) peak: u64,
-    pub(crate) scale_to_zero_events: u64,
-    pub(crate) ticks: u64,
-    pub(crate) panic_episodes: u64,
     pub(crate) events: u64,
     pub(crate) end: Time,
     pub(crate) waited: u64,
@@ -186,6 +169,8 @@ pub struct Platform<'a> {
     hard_end: Time,
     /// `[router] overhead`: latency the live router adds to every response.
     overhead_ns: u64,
+    /// `[router] slot_overhead`: time the proxy hop adds inside the instance slot.
+    slot_overhead_ns: u64,
     max_events: u64,
     billing: Meter,
     series: SeriesBuilder,
@@ -286,31 +271,14 @@ impl<'a> Platform<'a> {
             horizon,
             hard_end: horizon + drain,
             overhead_ns: duration_nanos(s.router.overhead),
+            slot_overhead_ns: duration_nanos(s.router.slot_overhead),
             max_events: s.sim.max_events,
             billing: Meter::new(&s.billing, &billing_revs),
             series: SeriesBuilder::new(bucket),
             m: Measured {
-                arrived: 0,
-                completed: 0,
-                rejected: 0,
-                timed_out: 0,
+                t: Tally::new(),
                 in_flight_end: 0,
-                latency: LatencyHist::new(),
-                latency_cold: LatencyHist::new(),
-                latency_warm: LatencyHist::new(),
                 latency_sum_ns: 0,
-                cold_starts: 0,
-                delayed: 0,
-                alive: Integral::default(),
-                idle_ready: Integral::default(),
-                busy_instances: Integral::default(),
-                in_system: Integral::default(),
-                at_zero: Integral::default(),
-                panic: Integral::default(),
-                peak: 0,
-                scale_to_zero_events: 0,
-                ticks: 0,
-                panic_episodes: 0,
                 events: 0,
                 end: Time::ZERO,
                 waited: 0,
@@ -320,7 +288,6 @@ impl<'a> Platform<'a> {
             },
             opts,
         };
-        p.m.at_zero.set(Time::ZERO, 1);
         p.start(Time::ZERO);
         p
     }
@@ -377,7 +344,7 @@ impl<'a> Platform<'a> {
         while let Some((t, ev)) = self.q.pop() {
             now = t;
             // After the horizon, stop at the first whole second with nothing left in flight.
-            let drained = now >= self.horizon && self.m.in_system.level() == 0;
+            let drained = now >= self.horizon && self.m.t.in_system.level() == 0;
             if now > self.hard_end || (drained && matches!(ev, Ev::Second)) {
                 break;
             }
@@ -407,17 +374,17 @@ impl<'a> Platform<'a> {
             let l = self.levels();
             self.series.close(l);
         }
-        self.m.in_flight_end = self.m.in_system.level();
+        self.m.in_flight_end = self.m.t.in_system.level();
         let m = &self.m;
-        if m.arrived != m.completed + m.rejected + m.timed_out + m.in_flight_end {
+        if m.t.arrived != m.t.completed + m.t.rejected + m.t.timed_out + m.in_flight_end {
             let msg = format!(
                 "conservation: arrived {} != completed {} + rejected {} + timed out {} + in flight {}",
-                m.arrived, m.completed, m.rejected, m.timed_out, m.in_flight_end
+                m.t.arrived, m.t.completed, m.t.rejected, m.t.timed_out, m.in_flight_end
             );
             self.violation(end, msg);
         }
-        let busy = self.m.busy_instances.total_secs(end);
-        let alive = self.m.alive.total_secs(end);
+        let busy = self.m.t.busy_instances.total_secs(end);
+        let alive = self.m.t.alive.total_secs(end);
         if busy > alive + 1e-6 {
             self.violation(
                 end,
@@ -439,7 +406,7 @@ impl<'a> Platform<'a> {
             };
             l.panic |= r.panic;
         }
-        l.in_flight = self.m.in_system.level();
+        l.in_flight = self.m.t.in_system.level();
         l
     }
 
@@ -488,7 +455,7 @@ impl<'a> Platform<'a> {
         r.state = ReqState::Free;
         r.generation = r.generation.wrapping_add(1);
         self.free.push(slot);
-        self.m.in_system.add(now, -1);
+        self.m.t.in_system.add(now, -1);
     }
 
     fn token(&self, slot: u32) -> ReqId {
@@ -513,8 +480,8 @@ impl<'a> Platform<'a> {
             cold: false,
             ends_in_timeout: false,
         });
-        self.m.arrived += 1;
-        self.m.in_system.add(now, 1);
+        self.m.t.arrived += 1;
+        self.m.t.in_system.add(now, 1);
         self.series.row().arrivals += 1;
         self.billing.request_arrived(now, r);
         match &mut self.revs[r].kind {
@@ -599,7 +566,7 @@ impl<'a> Platform<'a> {
                 activator.on_departure(now);
             }
         }
-        self.m.rejected += 1;
+        self.m.t.rejected += 1;
         self.series.row().errors += 1;
         self.release(now, slot);
     }
@@ -629,9 +596,9 @@ impl<'a> Platform<'a> {
         }
         i.busy += 1;
         if i.busy == 1 {
-            self.m.busy_instances.add(now, 1);
+            self.m.t.busy_instances.add(now, 1);
             if i.state == InstState::Ready {
-                self.m.idle_ready.add(now, -1);
+                self.m.t.idle_ready.add(now, -1);
             }
         }
         let mut service = req.service_ns;
@@ -643,6 +610,8 @@ impl<'a> Platform<'a> {
                 service = total.saturating_sub(now.0 - req.arrival.0);
             }
         }
+        // The hop to the instance and back holds the slot too.
+        service = service.saturating_add(self.slot_overhead_ns);
         let mut end = Time(now.0.saturating_add(service));
         if end > req.deadline {
             end = req.deadline.max(now);
@@ -664,16 +633,16 @@ impl<'a> Platform<'a> {
         self.roll_series(now);
         let latency = now.0 - req.arrival.0 + self.overhead_ns;
         if req.ends_in_timeout {
-            self.m.timed_out += 1;
+            self.m.t.timed_out += 1;
             self.series.row().errors += 1;
         } else {
-            self.m.completed += 1;
+            self.m.t.completed += 1;
             self.m.latency_sum_ns += u128::from(latency);
             if req.cold {
-                self.m.delayed += 1;
-                self.m.latency_cold.record_nanos(latency);
+                self.m.t.delayed += 1;
+                self.m.t.latency_cold.record_nanos(latency);
             } else {
-                self.m.latency_warm.record_nanos(latency);
+                self.m.t.latency_warm.record_nanos(latency);
             }
             self.series.row().completions += 1;
             self.series.latency(latency);
@@ -718,9 +687,9 @@ impl<'a> Platform<'a> {
         debug_assert!(i.busy > 0);
         i.busy -= 1;
         if i.busy == 0 {
-            self.m.busy_instances.add(now, -1);
+            self.m.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
-                self.m.idle_ready.add(now, 1);
+                self.m.t.idle_ready.add(now, 1);
             }
         }
     }
@@ -746,7 +715,7 @@ impl<'a> Platform<'a> {
             }
         }
         self.roll_series(now);
-        self.m.timed_out += 1;
+        self.m.t.timed_out += 1;
         self.series.row().errors += 1;
         self.release(now, slot);
     }
@@ -781,15 +750,15 @@ impl<'a> Platform<'a> {
             by_ka[k] = id;
         }
         if !warm {
-            self.m.cold_starts += 1;
+            self.m.t.cold_starts += 1;
             self.series.row().cold_starts += 1;
         }
-        let alive = self.m.alive.level() + 1;
-        self.m.alive.set(now, alive);
+        let alive = self.m.t.alive.level() + 1;
+        self.m.t.alive.set(now, alive);
         if alive == 1 {
-            self.m.at_zero.set(now, 0);
+            self.m.t.at_zero.set(now, 0);
         }
-        self.m.peak = self.m.peak.max(alive);
+        self.m.t.peak = self.m.t.peak.max(alive);
         self.billing.instance_starting(now, r, u64::from(id));
         self.q.push(Time(now.0 + cold_ns), Ev::Ready(id));
         if self.opts.events.is_some() {
@@ -818,7 +787,7 @@ impl<'a> Platform<'a> {
         }
         self.revs[r].starting -= 1;
         self.revs[r].ready += 1;
-        self.m.idle_ready.add(now, 1);
+        self.m.t.idle_ready.add(now, 1);
         self.billing.instance_ready(now, u64::from(inst));
         if self.opts.events.is_some() {
             let revision = self.revs[r].name.clone();
@@ -871,7 +840,7 @@ impl<'a> Platform<'a> {
                 let i = &mut self.insts[inst as usize];
                 i.state = InstState::Draining;
                 if i.busy == 0 {
-                    self.m.idle_ready.add(now, -1);
+                    self.m.t.idle_ready.add(now, -1);
                 }
                 if self.opts.events.is_some() {
                     let revision = self.revs[r].name.clone();
@@ -910,11 +879,11 @@ impl<'a> Platform<'a> {
         self.billing.instance_stopped(now, u64::from(inst));
         self.revs[r].router.remove(inst);
         self.revs[r].alive.retain(|&x| x != inst);
-        let alive = self.m.alive.level() - 1;
-        self.m.alive.set(now, alive);
+        let alive = self.m.t.alive.level() - 1;
+        self.m.t.alive.set(now, alive);
         if alive == 0 {
-            self.m.at_zero.set(now, 1);
-            self.m.scale_to_zero_events += 1;
+            self.m.t.at_zero.set(now, 1);
+            self.m.t.scale_to_zero_events += 1;
         }
         if self.opts.events.is_some() {
             let revision = self.revs[r].name.clone();
@@ -982,7 +951,7 @@ impl<'a> Platform<'a> {
             return;
         };
         let tick = decider.tick(now, ready, true);
-        self.m.ticks += 1;
+        self.m.t.ticks += 1;
         if tick.result.valid {
             let rev = &mut self.revs[r];
             rev.desired = u64::try_from(tick.result.desired.max(0)).unwrap_or(0);
@@ -990,10 +959,10 @@ impl<'a> Platform<'a> {
                 rev.panic = tick.result.panic;
                 let now_panicking = self.revs.iter().any(|x| x.panic);
                 if tick.result.panic {
-                    self.m.panic_episodes += 1;
+                    self.m.t.panic_episodes += 1;
                     self.series.row().panic = true;
                 }
-                self.m.panic.set(now, u64::from(now_panicking));
+                self.m.t.panic.set(now, u64::from(now_panicking));
             }
             if self.opts.events.is_some() {
                 let revision = self.revs[r].name.clone();
@@ -1147,7 +1116,7 @@ impl<'a> Platform<'a> {
             debug_assert_eq!(i.busy, 0, "expired a busy instance");
             i.state = InstState::Draining;
             self.revs[r].ready -= 1;
-            self.m.idle_ready.add(now, -1);
+            self.m.t.idle_ready.add(now, -1);
             self.shut_down(now, inst);
         }
         self.schedule_expire(r);

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use scalelab_core::result::{RunResult, VariantResult, check_slo};
-use scalelab_core::scenario::Scenario;
+use scalelab_core::scenario::{LoadSettings, Scenario};
 
 use super::common::{duration_flag, load_scenario, resolve_seed};
 use super::{CmdResult, Code, Failure};
@@ -109,6 +109,11 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
             sc.duration.mul_f64(scale),
         )
         .with_settings(&sc.load);
+        if a.cmd.is_none() && sc.load.requests == LoadSettings::default().requests {
+            // Synthetic instances serve the hello function, which answers a request without a
+            // message with 400: send one it accepts.
+            cfg.requests[0].path = "/?message=scalelab".into();
+        }
         // Open loop always: a live run reproduces the scenario's arrivals.
         cfg.mode = scalelab_loadgen::LoopMode::Open(sc.workload.time_scaled(scale));
         cfg.seed = p.seed;
@@ -237,6 +242,34 @@ pub fn run(a: RunArgs) -> CmdResult {
     super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }
 
+/// Sets `[router] slot_overhead` (`in_slot`) or `[router] overhead` in the scenario and every
+/// variant.
+fn set_overhead(s: &mut Scenario, in_slot: bool, d: Duration) {
+    let routers =
+        std::iter::once(&mut s.router).chain(s.variants.iter_mut().map(|v| &mut v.scenario.router));
+    for r in routers {
+        *if in_slot {
+            &mut r.slot_overhead
+        } else {
+            &mut r.overhead
+        } = d;
+    }
+}
+
+/// The slot overhead a live run measured (scenario units), averaged over its variants by
+/// completed requests.
+fn measured_slot_overhead(live: &RunResult) -> Option<Duration> {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for v in &live.variants {
+        if let Some(ms) = v.extra.get("slot_overhead_ms").and_then(|x| x.as_f64()) {
+            let w = v.requests.completed as f64;
+            sum += ms * w;
+            n += w;
+        }
+    }
+    (n > 0.0).then(|| Duration::from_secs_f64(sum / n / 1e3))
+}
+
 pub fn compare(a: CompareArgs) -> CmdResult {
     if a.tolerance.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
         return Err(Failure::bad_input(anyhow::anyhow!(
@@ -244,16 +277,33 @@ pub fn compare(a: CompareArgs) -> CmdResult {
         )));
     }
     let mut p = prepare(&a.run)?;
-    if let Some(d) = &a.router_overhead {
-        let wall = duration_flag("--router-overhead", d)?;
-        let scenario_units = wall.div_f64(a.run.time_scale);
-        p.scenario.router.overhead = scenario_units;
-        for v in &mut p.scenario.variants {
-            v.scenario.router.overhead = scenario_units;
-        }
+    // Measured live overheads (wall time) go into the model in scenario units.
+    let flags = [
+        ("--router-overhead", &a.router_overhead, false),
+        ("--slot-overhead", &a.slot_overhead, true),
+    ];
+    for (flag, value, in_slot) in flags {
+        let Some(d) = value else { continue };
+        let scenario_units = duration_flag(flag, d)?.div_f64(a.run.time_scale);
+        set_overhead(&mut p.scenario, in_slot, scenario_units);
     }
-    let sim = sim_result(&p)?;
-    let live = live_result(&p, &a.run)?;
+    let (sim, live) = if a.calibrate {
+        let live = live_result(&p, &a.run)?;
+        let measured = measured_slot_overhead(&live);
+        if let Some(d) = measured {
+            eprintln!(
+                "calibrated: the live run held instance slots {} (wall) beyond the service time; \
+                 simulating with [router] slot_overhead = \"{}\" (scenario units)",
+                scalelab_core::duration::format_duration(d.mul_f64(a.run.time_scale)),
+                scalelab_core::duration::format_duration(d),
+            );
+            set_overhead(&mut p.scenario, true, d);
+        }
+        (sim_result(&p)?, live)
+    } else {
+        let sim = sim_result(&p)?;
+        (sim, live_result(&p, &a.run)?)
+    };
     let mut all_ok = true;
     let mut text = String::new();
     let mut md = String::new();
@@ -266,8 +316,19 @@ pub fn compare(a: CompareArgs) -> CmdResult {
             p.scenario.name, s.name, p.seed, a.run.time_scale
         );
         text += &scalelab_reports::fidelity_text(&title, &rows);
-        text.push('\n');
         md += &scalelab_reports::fidelity_markdown(&title, &rows);
+        if let Some(ms) = l.extra.get("slot_overhead_ms").and_then(|x| x.as_f64()) {
+            let line = format!(
+                "slot overhead: live held instance slots {:.3} ms (wall) beyond the service time; \
+                 the simulator used {:.3} ms ([router] slot_overhead {} × time scale)",
+                ms * a.run.time_scale,
+                p.scenario.router.slot_overhead.as_secs_f64() * 1e3 * a.run.time_scale,
+                scalelab_core::duration::format_duration(p.scenario.router.slot_overhead),
+            );
+            text += &format!("  {line}\n");
+            md += &format!("\n{line}\n");
+        }
+        text.push('\n');
         md.push('\n');
         rows_json.push(serde_json::json!({ "variant": s.name, "rows": rows }));
     }

@@ -13,6 +13,7 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
         "tests/live/burst.toml",
         "--time-scale",
         "0.5",
+        "--calibrate",
         "--format",
         "json",
         "--out",
@@ -27,11 +28,24 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
     let sim = &doc["sim"]["variants"][0];
     let live = &doc["live"]["variants"][0];
     let f = |v: &serde_json::Value, a: &str, b: &str| v[a][b].as_f64().unwrap();
-    // Every request was answered in both.
+    // Every request was answered in both, and the client saw every answer as a success
+    // (synthetic instances answer the generator's default request with 200, not 400).
     assert_eq!(
         sim["requests"]["completed"], live["requests"]["completed"],
         "{live}"
     );
+    assert_eq!(
+        live["extra"]["client_requests"]["completed"], live["requests"]["completed"],
+        "{live}"
+    );
+    assert_eq!(live["extra"]["client_requests"]["rejected"], 0, "{live}");
+    // The live run measured the time the proxy hop holds a slot, and --calibrate fed it into
+    // the simulator.
+    let slot = live["extra"]["slot_overhead_ms"]
+        .as_f64()
+        .expect("slot_overhead_ms");
+    assert!(slot > 0.0 && slot < 100.0, "slot overhead {slot} ms");
+    assert!(err.contains("calibrated:"), "{err}");
     // The suite runs in a debug build on two shared cores, so the live side carries more
     // scheduling noise than FIDELITY.md's release runs (which hold the 10 % bar): the stated
     // tolerances here are cold starts within two (or 15 %), instance-seconds within 20 %, p50
@@ -44,7 +58,6 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
         (cs - cl).abs() <= 2.0_f64.max(0.15 * cs),
         "cold starts sim {cs} live {cl}"
     );
-    // p50 gets 2 ms on top for the live path's own overhead (FIDELITY.md).
     let (is, il) = (
         f(sim, "instances", "instance_seconds"),
         f(live, "instances", "instance_seconds"),
@@ -77,5 +90,21 @@ fn run_rejects_bad_flags() {
     let o = scalelab(&["compare", "tests/live/burst.toml", "--tolerance", "-5"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = scalelab(&["run", "tests/live/burst.toml", "--variant", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = scalelab(&[
+        "compare",
+        "tests/live/burst.toml",
+        "--slot-overhead",
+        "-1ms",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--slot-overhead"), "{}", stderr(&o));
+    let o = scalelab(&[
+        "compare",
+        "tests/live/burst.toml",
+        "--slot-overhead",
+        "1ms",
+        "--calibrate",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

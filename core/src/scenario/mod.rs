@@ -115,9 +115,16 @@ pub struct Service {
 pub struct RouterSettings {
     /// Load-balancing policy.
     pub policy: RouterPolicy,
-    /// Extra latency the router adds to every request (measured on the live system).
+    /// Extra latency the request path adds to every request outside its instance slot (the
+    /// client's and the router's own hops): latency only (measured on the live system).
     #[serde(with = "crate::duration::serde_duration")]
     pub overhead: Duration,
+    /// Time the proxy hop to the instance and back adds while the request holds its
+    /// instance slot: it lengthens the time in the slot, so it counts in the concurrency the
+    /// autoscaler sees, in request-based billing and in latency (measured on the live system:
+    /// `slot_overhead_ms` in a live result).
+    #[serde(with = "crate::duration::serde_duration")]
+    pub slot_overhead: Duration,
     /// The activator's revision-level queue depth (Knative: 10 000).
     pub activator_queue_depth: u32,
 }
@@ -127,6 +134,7 @@ impl Default for RouterSettings {
         RouterSettings {
             policy: RouterPolicy::Knative,
             overhead: Duration::ZERO,
+            slot_overhead: Duration::ZERO,
             activator_queue_depth: 10_000,
         }
     }

@@ -111,6 +111,7 @@ pub struct RawAutoscaler {
 pub struct RawRouter {
     pub policy: Option<S<String>>,
     pub overhead: Option<S<Dur>>,
+    pub slot_overhead: Option<S<Dur>>,
     pub activator_queue_depth: Option<S<i64>>,
 }
 

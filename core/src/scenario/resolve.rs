@@ -830,6 +830,12 @@ impl Resolver<'_> {
         Ok(RouterSettings {
             policy,
             overhead: self.dur(&r.overhead, "router.overhead", Duration::ZERO, |_| Ok(()))?,
+            slot_overhead: self.dur(
+                &r.slot_overhead,
+                "router.slot_overhead",
+                Duration::ZERO,
+                |_| Ok(()),
+            )?,
             activator_queue_depth: self.u32_in(
                 &r.activator_queue_depth,
                 "router.activator_queue_depth",

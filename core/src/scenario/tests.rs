@@ -131,3 +131,16 @@ fn min_above_max_is_rejected() {
     .unwrap_err();
     assert_eq!(e.key.as_deref(), Some("autoscaler.min_scale"));
 }
+
+#[test]
+fn router_overheads_resolve_and_are_checked() {
+    let s = parse(&format!(
+        "{MIN}[router]\noverhead = \"1ms\"\nslot_overhead = \"1.5ms\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.router.overhead, Duration::from_millis(1));
+    assert_eq!(s.router.slot_overhead, Duration::from_micros(1500));
+    assert_eq!(parse(MIN).unwrap().router.slot_overhead, Duration::ZERO);
+    let e = parse(&format!("{MIN}[router]\nslot_overhead = 2\n")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("router.slot_overhead"), "{e}");
+}

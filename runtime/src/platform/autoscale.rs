@@ -60,7 +60,7 @@ impl Ctx<'_> {
             return;
         };
         let tick = decider.tick(now, ready, true);
-        self.g.m.ticks += 1;
+        self.g.m.t.ticks += 1;
         self.rev.counters.ticks += 1;
         if tick.result.valid {
             let rev = &mut *self.rev;
@@ -71,10 +71,10 @@ impl Ctx<'_> {
                 self.g.panicking[self.r] = tick.result.panic;
                 let any = self.g.panicking.iter().any(|&p| p);
                 if tick.result.panic {
-                    self.g.m.panic_episodes += 1;
+                    self.g.m.t.panic_episodes += 1;
                     self.g.series.row().panic = true;
                 }
-                self.g.m.panic.set(now, u64::from(any));
+                self.g.m.t.panic.set(now, u64::from(any));
             }
             self.log(Event::ScaleDecision {
                 revision: self.rev.name.clone(),
@@ -226,7 +226,7 @@ impl Ctx<'_> {
             }
             i.state = InstState::Draining;
             self.rev.ready -= 1;
-            self.g.m.idle_ready.add(now, -1);
+            self.g.m.t.idle_ready.add(now, -1);
             self.shut_down(inst);
         }
         self.schedule_expire();

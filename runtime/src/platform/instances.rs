@@ -56,16 +56,16 @@ impl Ctx<'_> {
             by_ka.insert(k.0, id);
         }
         if !warm {
-            self.g.m.cold_starts += 1;
+            self.g.m.t.cold_starts += 1;
             self.g.series.row().cold_starts += 1;
             self.rev.counters.cold_starts += 1;
         }
-        let alive = self.g.m.alive.level() + 1;
-        self.g.m.alive.set(now, alive);
+        let alive = self.g.m.t.alive.level() + 1;
+        self.g.m.t.alive.set(now, alive);
         if alive == 1 {
-            self.g.m.at_zero.set(now, 0);
+            self.g.m.t.at_zero.set(now, 0);
         }
-        self.g.m.peak = self.g.m.peak.max(alive);
+        self.g.m.t.peak = self.g.m.t.peak.max(alive);
         self.g.billing.instance_starting(now, self.r, gid);
         self.log(Event::ColdStartBegan {
             revision: self.rev.name.clone(),
@@ -106,7 +106,7 @@ impl Ctx<'_> {
         self.rev.starting -= 1;
         self.rev.ready += 1;
         self.rev.crash_streak = 0;
-        self.g.m.idle_ready.add(now, 1);
+        self.g.m.t.idle_ready.add(now, 1);
         self.g.billing.instance_ready(now, gid);
         self.log(Event::InstanceReady {
             revision: self.rev.name.clone(),
@@ -159,7 +159,7 @@ impl Ctx<'_> {
                 let i = &mut self.rev.insts[inst as usize];
                 i.state = InstState::Draining;
                 if i.busy == 0 {
-                    self.g.m.idle_ready.add(now, -1);
+                    self.g.m.t.idle_ready.add(now, -1);
                 }
                 let gid = i.gid;
                 self.log(Event::InstanceDraining {
@@ -207,11 +207,11 @@ impl Ctx<'_> {
         self.rev.router.remove(inst);
         self.rev.alive.retain(|&x| x != inst);
         self.rev.counters.stops += 1;
-        let alive = self.g.m.alive.level().saturating_sub(1);
-        self.g.m.alive.set(now, alive);
+        let alive = self.g.m.t.alive.level().saturating_sub(1);
+        self.g.m.t.alive.set(now, alive);
         if alive == 0 {
-            self.g.m.at_zero.set(now, 1);
-            self.g.m.scale_to_zero_events += 1;
+            self.g.m.t.at_zero.set(now, 1);
+            self.g.m.t.scale_to_zero_events += 1;
         }
         self.log(Event::InstanceStopped {
             revision: self.rev.name.clone(),
@@ -245,7 +245,7 @@ impl Ctx<'_> {
                     self.rev.waiting_cold -= 1;
                     let latency = self.latency_ns(slot);
                     self.rev.counters.record(StatusCode::BAD_GATEWAY, latency);
-                    self.g.m.rejected += 1;
+                    self.g.m.t.rejected += 1;
                     self.g.m.failed += 1;
                     self.g.series.row().errors += 1;
                     self.release(slot);
@@ -255,7 +255,7 @@ impl Ctx<'_> {
                 self.rev.ready -= 1;
                 let busy = self.rev.insts[inst as usize].busy;
                 if busy == 0 {
-                    self.g.m.idle_ready.add(now, -1);
+                    self.g.m.t.idle_ready.add(now, -1);
                 }
                 self.rev.router.begin_drain(inst);
                 self.rev.insts[inst as usize].state = InstState::Draining;

@@ -16,6 +16,7 @@ impl Ctx<'_> {
             arrival,
             deadline,
             service_ns,
+            started: arrival,
             generation: 0,
             state: ReqState::Free,
             proxied: false,
@@ -45,7 +46,7 @@ impl Ctx<'_> {
         r.generation = r.generation.wrapping_add(1);
         self.rev.free.push(slot);
         self.rev.in_system -= 1;
-        self.g.m.in_system.add(now, -1);
+        self.g.m.t.in_system.add(now, -1);
     }
 
     pub(super) fn token(&self, slot: u32) -> ReqId {
@@ -67,8 +68,8 @@ impl Ctx<'_> {
         };
         let deadline = now + self.rev.timeout;
         let slot = self.alloc(now, deadline, service_ns);
-        self.g.m.arrived += 1;
-        self.g.m.in_system.add(now, 1);
+        self.g.m.t.arrived += 1;
+        self.g.m.t.in_system.add(now, 1);
         self.rev.in_system += 1;
         self.g.series.row().arrivals += 1;
         self.g.billing.request_arrived(now, self.r);
@@ -213,7 +214,7 @@ impl Ctx<'_> {
         {
             activator.on_departure(now);
         }
-        self.g.m.rejected += 1;
+        self.g.m.t.rejected += 1;
         self.g.series.row().errors += 1;
         self.rev.counters.record(status, 0);
         self.release(slot);
@@ -229,14 +230,15 @@ impl Ctx<'_> {
             i.meter.on_arrival(now, req.proxied);
         }
         req.state = ReqState::Running(inst);
+        req.started = now;
         if i.ready_at > req.arrival {
             req.cold = true;
         }
         i.busy += 1;
         if i.busy == 1 {
-            self.g.m.busy_instances.add(now, 1);
+            self.g.m.t.busy_instances.add(now, 1);
             if i.state == InstState::Ready {
-                self.g.m.idle_ready.add(now, -1);
+                self.g.m.t.idle_ready.add(now, -1);
             }
         }
         if req.cold
@@ -271,29 +273,33 @@ impl Ctx<'_> {
             return;
         };
         let (proxied, cold) = (req.proxied, req.cold);
+        let held = now.0.saturating_sub(req.started.0);
+        let excess = held.saturating_sub(req.service_ns);
         let latency = self.latency_ns(slot);
         let status = match outcome {
             Outcome::Answered(s) => {
                 let m = &mut self.g.m;
-                m.completed += 1;
-                m.latency.record_nanos(latency);
+                m.slot_excess_ns += u128::from(excess);
+                m.slot_excess_count += 1;
+                m.t.completed += 1;
+                m.t.latency.record_nanos(latency);
                 if cold {
-                    m.delayed += 1;
-                    m.latency_cold.record_nanos(latency);
+                    m.t.delayed += 1;
+                    m.t.latency_cold.record_nanos(latency);
                 } else {
-                    m.latency_warm.record_nanos(latency);
+                    m.t.latency_warm.record_nanos(latency);
                 }
                 self.g.series.row().completions += 1;
                 self.g.series.latency(latency);
                 s
             }
             Outcome::TimedOut => {
-                self.g.m.timed_out += 1;
+                self.g.m.t.timed_out += 1;
                 self.g.series.row().errors += 1;
                 StatusCode::GATEWAY_TIMEOUT
             }
             Outcome::Failed => {
-                self.g.m.rejected += 1;
+                self.g.m.t.rejected += 1;
                 self.g.m.failed += 1;
                 self.g.series.row().errors += 1;
                 StatusCode::BAD_GATEWAY
@@ -349,9 +355,9 @@ impl Ctx<'_> {
         let i = &mut self.rev.insts[inst as usize];
         i.busy = i.busy.saturating_sub(1);
         if i.busy == 0 {
-            self.g.m.busy_instances.add(now, -1);
+            self.g.m.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
-                self.g.m.idle_ready.add(now, 1);
+                self.g.m.t.idle_ready.add(now, 1);
             }
         }
     }
@@ -386,7 +392,7 @@ impl Ctx<'_> {
         self.rev
             .counters
             .record(StatusCode::GATEWAY_TIMEOUT, latency);
-        self.g.m.timed_out += 1;
+        self.g.m.t.timed_out += 1;
         self.g.series.row().errors += 1;
         self.release(slot);
         true

@@ -137,3 +137,74 @@ fn a_burst_enters_panic_and_never_scales_down_during_it() {
     // 400 req/s × 0.2 s = 80 in flight; target 7 per pod → at least 12 pods at the peak.
     assert!(v.instances.peak >= 12, "peak {}", v.instances.peak);
 }
+
+/// `[router] overhead` is latency outside the instance; `[router] slot_overhead` is the proxy
+/// hop inside it, so it also counts in what the instance is busy with (and thus in the
+/// concurrency the autoscaler sees and in request-based billing).
+#[test]
+fn slot_overhead_holds_the_slot_and_router_overhead_does_not() {
+    let with = |router: &str| {
+        run(
+            &scenario(&format!(
+                r#"
+                duration = "1m"
+                [service]
+                container_concurrency = 1
+                warm_at_start = true
+                service_time = {{ dist = "fixed", value = "80ms" }}
+                [autoscaler]
+                min_scale = 1
+                max_scale = 1
+                [router]
+                {router}
+                [[workload.phases]]
+                duration = "1m"
+                arrival = {{ process = "constant", rate = 10 }}
+                [billing]
+                models = ["cloud-run-request@1ms"]
+                "#
+            )),
+            1,
+        )
+    };
+    let busy =
+        |v: &scalelab_core::result::VariantResult| v.extra["mean_busy_instances"].as_f64().unwrap();
+    let plain = with("");
+    let outside = with(r#"overhead = "10ms""#);
+    let inside = with(r#"slot_overhead = "10ms""#);
+    for v in [&plain, &outside, &inside] {
+        assert_eq!(v.requests.completed, 600);
+    }
+    // One request every 100 ms, each alone on the instance: latency is service + overhead.
+    assert!(
+        (plain.latency_ms.p50 - 80.0).abs() < 0.1,
+        "{}",
+        plain.latency_ms.p50
+    );
+    assert!(
+        (outside.latency_ms.p50 - 90.0).abs() < 0.1,
+        "{}",
+        outside.latency_ms.p50
+    );
+    assert!(
+        (inside.latency_ms.p50 - 90.0).abs() < 0.1,
+        "{}",
+        inside.latency_ms.p50
+    );
+    // Busy 80 % of the time, or 90 % when the hop holds the slot.
+    assert!((busy(&plain) - 0.8).abs() < 0.01, "{}", busy(&plain));
+    assert!((busy(&outside) - 0.8).abs() < 0.01, "{}", busy(&outside));
+    assert!((busy(&inside) - 0.9).abs() < 0.01, "{}", busy(&inside));
+    // Request-based billing follows the slot.
+    let billed = |v: &scalelab_core::result::VariantResult| {
+        v.cost.values().next().expect("one model").billable_seconds
+    };
+    assert_eq!(billed(&plain), billed(&outside));
+    // 600 requests × 10 ms more.
+    assert!(
+        (billed(&inside) - billed(&plain) - 6.0).abs() < 0.1,
+        "{} vs {}",
+        billed(&inside),
+        billed(&plain)
+    );
+}
