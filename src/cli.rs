@@ -494,9 +494,10 @@ pub struct CompareArgs {
     /// the report: cold starts 10 %, instance-seconds 10 %, p50 20 %, …).
     #[arg(long, value_name = "PCT")]
     pub tolerance: Option<f64>,
-    /// Wall-clock time the live path adds to every request (router, proxying, the generator's
-    /// client), fed into the simulator as `[router] overhead` (divided by the time scale). On
-    /// this project's machines it measures about 1.5 ms; see FIDELITY.md.
+    /// Wall-clock latency the live path adds outside the instance slot, fed into the
+    /// simulator as `[router] overhead` (divided by the time scale): latency only. The live
+    /// latencies compared are the router's (arrival to answer), so this is for a path with
+    /// more hops in front; the proxy hop itself is --slot-overhead.
     #[arg(long, value_name = "D")]
     pub router_overhead: Option<String>,
     /// Wall-clock time the proxy hop to the instance and back adds while a request holds its

@@ -103,7 +103,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     const S: u128 = 1_000_000_000;
-    if ns % S == 0 {
+    if ns.is_multiple_of(S) {
         let secs = ns / S;
         let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
         let mut out = String::new();

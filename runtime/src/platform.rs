@@ -189,6 +189,8 @@ pub(crate) struct Rev {
     pub panic: bool,
     pub excess_burst_capacity: i32,
     reconcile_at: Option<Time>,
+    /// The time the decider last ran at (its ticks are stamped with their scheduled time).
+    decided_at: Time,
     reqs: Vec<Req>,
     free: Vec<u32>,
     /// Requests of this revision arrived and not answered (queued ones included).
@@ -374,6 +376,7 @@ impl Shared {
                         panic: false,
                         excess_burst_capacity: 0,
                         reconcile_at: None,
+                        decided_at: Time::ZERO,
                         reqs: Vec::new(),
                         free: Vec::new(),
                         in_system: 0,

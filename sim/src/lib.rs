@@ -63,6 +63,9 @@ use scalelab_core::Time;
 use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo, round3};
 use scalelab_core::scenario::Scenario;
 
+/// One variant's run: its result, its event log (JSON lines) and how many events it processed.
+type VariantRun = (VariantResult, Vec<u8>, u64);
+
 pub use engine::EventQueue;
 pub use platform::{Platform, RunOptions};
 
@@ -141,7 +144,7 @@ pub fn simulate_with(s: &Scenario, o: &SimOptions<'_>) -> Result<(RunResult, Sim
     } else {
         o.threads
     };
-    let mut outs: Vec<Option<Result<(VariantResult, Vec<u8>, u64), SimError>>> =
+    let mut outs: Vec<Option<Result<VariantRun, SimError>>> =
         (0..runs.len()).map(|_| None).collect();
     // Variants are independent: run them on up to `threads` threads, each a whole run.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -194,7 +197,7 @@ pub fn run_variant(
     check: bool,
     events: bool,
     progress: Option<&AtomicU64>,
-) -> Result<(VariantResult, Vec<u8>, u64), SimError> {
+) -> Result<VariantRun, SimError> {
     let mut log = Vec::new();
     let opts = RunOptions {
         seed,

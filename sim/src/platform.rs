@@ -356,10 +356,10 @@ impl<'a> Platform<'a> {
                     at: now,
                 });
             }
-            if self.m.events & 0xffff == 0 {
-                if let Some(p) = self.opts.progress {
-                    p.store(now.0, std::sync::atomic::Ordering::Relaxed);
-                }
+            if self.m.events & 0xffff == 0
+                && let Some(p) = self.opts.progress
+            {
+                p.store(now.0, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let end = now.min(self.hard_end).max(self.horizon);
@@ -370,7 +370,7 @@ impl<'a> Platform<'a> {
     fn finish(&mut self, end: Time) {
         self.m.end = end;
         self.roll_series(end);
-        if end.0 % self.series.bucket_ns() != 0 {
+        if !end.0.is_multiple_of(self.series.bucket_ns()) {
             let l = self.levels();
             self.series.close(l);
         }
@@ -561,10 +561,10 @@ impl<'a> Platform<'a> {
 
     fn reject(&mut self, now: Time, slot: u32) {
         let req = self.reqs[slot as usize];
-        if req.proxied {
-            if let Kind::Kpa { activator, .. } = &mut self.revs[req.rev as usize].kind {
-                activator.on_departure(now);
-            }
+        if req.proxied
+            && let Kind::Kpa { activator, .. } = &mut self.revs[req.rev as usize].kind
+        {
+            activator.on_departure(now);
         }
         self.m.t.rejected += 1;
         self.series.row().errors += 1;
@@ -651,10 +651,10 @@ impl<'a> Platform<'a> {
         self.insts[inst as usize]
             .meter
             .on_departure(now, req.proxied);
-        if req.proxied {
-            if let Kind::Kpa { activator, .. } = &mut self.revs[r].kind {
-                activator.on_departure(now);
-            }
+        if req.proxied
+            && let Kind::Kpa { activator, .. } = &mut self.revs[r].kind
+        {
+            activator.on_departure(now);
         }
         self.billing.request_finished(now, u64::from(inst));
         self.release(now, slot);
@@ -709,10 +709,10 @@ impl<'a> Platform<'a> {
             ReqState::WaitingColdStart(i) => self.insts[i as usize].pending = None,
             _ => return,
         }
-        if req.proxied {
-            if let Kind::Kpa { activator, .. } = &mut self.revs[r].kind {
-                activator.on_departure(now);
-            }
+        if req.proxied
+            && let Kind::Kpa { activator, .. } = &mut self.revs[r].kind
+        {
+            activator.on_departure(now);
         }
         self.roll_series(now);
         self.m.t.timed_out += 1;
@@ -902,7 +902,7 @@ impl<'a> Platform<'a> {
 
     fn second(&mut self, now: Time) {
         self.roll_series(now);
-        let even = (now.0 / SECOND) % 2 == 0;
+        let even = (now.0 / SECOND).is_multiple_of(2);
         for r in 0..self.revs.len() {
             let Rev {
                 kind,
@@ -1088,13 +1088,11 @@ impl<'a> Platform<'a> {
         if let Kind::Keepalive {
             pool, expire_at, ..
         } = &mut self.revs[r].kind
+            && let Some(t) = pool.next_deadline()
+            && expire_at.is_none_or(|x| t < x)
         {
-            if let Some(t) = pool.next_deadline() {
-                if expire_at.is_none_or(|x| t < x) {
-                    *expire_at = Some(t);
-                    self.q.push(t, Ev::Expire(r as u16));
-                }
-            }
+            *expire_at = Some(t);
+            self.q.push(t, Ev::Expire(r as u16));
         }
     }
 

@@ -91,12 +91,7 @@ fn run_rejects_bad_flags() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = scalelab(&["run", "tests/live/burst.toml", "--variant", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = scalelab(&[
-        "compare",
-        "tests/live/burst.toml",
-        "--slot-overhead",
-        "-1ms",
-    ]);
+    let o = scalelab(&["compare", "tests/live/burst.toml", "--slot-overhead=-1ms"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--slot-overhead"), "{}", stderr(&o));
     let o = scalelab(&[

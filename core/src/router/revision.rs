@@ -259,33 +259,34 @@ impl RevisionRouter {
                 st.in_flight_off -= 1;
             }
         }
-        if st.proxy_live > 0 {
-            if let Some(r) = Self::pop_live(&mut st.proxy_queue, is_live) {
-                st.proxy_live -= 1;
-                self.proxy_live_total -= 1;
-                match pos {
-                    Some(p) => {
-                        self.cands[p].in_flight += 1;
-                        self.cands[p].last_used = now;
-                    }
-                    None => st.in_flight_off += 1,
+        if st.proxy_live > 0
+            && let Some(r) = Self::pop_live(&mut st.proxy_queue, is_live)
+        {
+            st.proxy_live -= 1;
+            self.proxy_live_total -= 1;
+            match pos {
+                Some(p) => {
+                    self.cands[p].in_flight += 1;
+                    self.cands[p].last_used = now;
                 }
-                return Some(Started {
-                    req: r,
-                    instance: inst,
-                });
+                None => st.in_flight_off += 1,
             }
+            return Some(Started {
+                req: r,
+                instance: inst,
+            });
         }
         let p = pos?;
-        if self.activator_live > 0 && self.cands[p].has_slot() {
-            if let Some(r) = Self::pop_live(&mut self.activator, is_live) {
-                self.activator_live -= 1;
-                self.start_on_pos(now, p);
-                return Some(Started {
-                    req: r,
-                    instance: inst,
-                });
-            }
+        if self.activator_live > 0
+            && self.cands[p].has_slot()
+            && let Some(r) = Self::pop_live(&mut self.activator, is_live)
+        {
+            self.activator_live -= 1;
+            self.start_on_pos(now, p);
+            return Some(Started {
+                req: r,
+                instance: inst,
+            });
         }
         None
     }
@@ -373,11 +374,11 @@ impl RevisionRouter {
         match at {
             None => self.activator_live = self.activator_live.saturating_sub(1),
             Some(i) => {
-                if let Some(st) = self.inst.get_mut(i as usize) {
-                    if st.proxy_live > 0 {
-                        st.proxy_live -= 1;
-                        self.proxy_live_total -= 1;
-                    }
+                if let Some(st) = self.inst.get_mut(i as usize)
+                    && st.proxy_live > 0
+                {
+                    st.proxy_live -= 1;
+                    self.proxy_live_total -= 1;
                 }
             }
         }
@@ -621,7 +622,7 @@ mod tests {
                 let (mut arrived, mut rejected, mut completed) = (0u64, 0u64, 0u64);
                 let mut now = Time::ZERO;
                 for o in ops {
-                    now = now + std::time::Duration::from_millis(1);
+                    now += std::time::Duration::from_millis(1);
                     let mut started: Vec<Started> = Vec::new();
                     {
                         let w = waiting.clone();

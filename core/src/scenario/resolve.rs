@@ -391,14 +391,14 @@ impl Resolver<'_> {
                 ));
             }
         }
-        if let Some(w) = &d.weight {
-            if !in_mixture {
-                return Err(self.err(
-                    w,
-                    &format!("{key}.weight"),
-                    "`weight` belongs to the parts of a mixture only",
-                ));
-            }
+        if let Some(w) = &d.weight
+            && !in_mixture
+        {
+            return Err(self.err(
+                w,
+                &format!("{key}.weight"),
+                "`weight` belongs to the parts of a mixture only",
+            ));
         }
         let need = |v: &Option<S<Dur>>, name: &str| -> R<Duration> {
             v.as_ref().map(|s| s.get_ref().0).ok_or_else(|| {
@@ -1023,24 +1023,24 @@ impl Resolver<'_> {
                     }
                 };
                 at.sort();
-                if let Some(last) = at.last() {
-                    if *last > phase {
-                        let span =
-                            a.at.as_ref()
-                                .map(|s| s.span())
-                                .or(a.file.as_ref().map(|f| f.span()));
-                        return Err(ScenarioError::at(
-                            self.file,
-                            self.src,
-                            span,
-                            Some(key.to_string()),
-                            format!(
-                                "trace offset {} lies beyond the phase's duration {}",
-                                crate::duration::format_duration(*last),
-                                crate::duration::format_duration(phase)
-                            ),
-                        ));
-                    }
+                if let Some(last) = at.last()
+                    && *last > phase
+                {
+                    let span =
+                        a.at.as_ref()
+                            .map(|s| s.span())
+                            .or(a.file.as_ref().map(|f| f.span()));
+                    return Err(ScenarioError::at(
+                        self.file,
+                        self.src,
+                        span,
+                        Some(key.to_string()),
+                        format!(
+                            "trace offset {} lies beyond the phase's duration {}",
+                            crate::duration::format_duration(*last),
+                            crate::duration::format_duration(phase)
+                        ),
+                    ));
                 }
                 ArrivalSpec::Trace { at }
             }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use scalelab_core::Time;
 use scalelab_core::autoscaler::ScalerInput;
 use scalelab_core::autoscaler::metrics::{PodReport, scrape};
 use scalelab_core::event::Event;
@@ -49,17 +50,26 @@ impl Ctx<'_> {
             decider.record(now, &stat);
         }
         if k.is_multiple_of(2) {
-            self.decide(false);
+            self.decide(false, Time::from_secs(k));
         }
     }
 
-    pub(super) fn decide(&mut self, poke: bool) {
+    /// Runs the decider: a tick (`poke` false) at its scheduled time `at`, or a poke at once.
+    ///
+    /// A tick is stamped with its scheduled whole second, as in the simulator, not with the
+    /// moment the timer task got to run: the decider compares tick times with the panic
+    /// window's start, and a millisecond of scheduling jitter would otherwise decide by chance
+    /// whether panic mode ends at a tick or one tick later. Pokes carry their real time; the
+    /// times passed never go back.
+    pub(super) fn decide(&mut self, poke: bool, at: Time) {
         let now = self.now;
+        let at = at.max(self.rev.decided_at);
+        self.rev.decided_at = at;
         let ready = self.rev.ready;
         let Kind::Kpa { decider, .. } = &mut self.rev.kind else {
             return;
         };
-        let tick = decider.tick(now, ready, true);
+        let tick = decider.tick(at, ready, true);
         self.g.m.t.ticks += 1;
         self.rev.counters.ticks += 1;
         if tick.result.valid {

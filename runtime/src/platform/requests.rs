@@ -127,7 +127,7 @@ impl Ctx<'_> {
                 Kind::Keepalive { .. } => false,
             };
             if poke {
-                self.decide(true);
+                self.decide(true, now);
             }
         }
         let token = self.token(slot);
