@@ -40,7 +40,9 @@ const PROBE_EVERY: Duration = Duration::from_millis(20);
 pub(crate) struct Plan {
     pub rev: usize,
     pub id: u32,
-    /// Sampled cold start (synthetic), scenario time.
+    /// When the platform created it, scenario time.
+    pub created: scalelab_core::Time,
+    /// Sampled cold start (synthetic), scenario time: from `created` to ready.
     pub cold: Duration,
     /// Wait before starting (crash-loop back-off), scenario time.
     pub backoff: Duration,
@@ -102,8 +104,10 @@ async fn synthetic(
     sh.ctx(plan.rev).set_addr(plan.id, addr);
     let (down_tx, down_rx) = watch::channel(false);
     let server = tokio::spawn(serve_synthetic(listener, cfg, down_rx));
+    // The sampled cold start runs from the instance's creation: the time spent binding its
+    // port and spawning its server is part of it, not added to it.
     let cancelled = tokio::select! {
-        _ = sh.clock.sleep(plan.cold) => false,
+        _ = sh.clock.sleep_until(plan.created + plan.cold) => false,
         _ = &mut stop => true,
     };
     if !cancelled {

@@ -163,6 +163,24 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
     })
 }
 
+/// The scenario, seed, variant, time scale and duration of a run, as command-line arguments
+/// (with a leading space).
+fn reproduce_flags(p: &Prepared, a: &RunArgs) -> String {
+    let mut s = format!(
+        " {} --seed {} --time-scale {}",
+        a.scenario.display(),
+        p.seed,
+        a.time_scale
+    );
+    if let Some(v) = &a.variant {
+        s += &format!(" --variant {v}");
+    }
+    if let Some(d) = &a.duration {
+        s += &format!(" --duration {d}");
+    }
+    s
+}
+
 fn live_result(p: &Prepared, a: &RunArgs) -> Result<RunResult, Failure> {
     let mut variants = Vec::new();
     for name in &p.names {
@@ -175,15 +193,7 @@ fn live_result(p: &Prepared, a: &RunArgs) -> Result<RunResult, Failure> {
         }
         variants.push(live_variant(p, name, a)?);
     }
-    let mut cmd = format!(
-        "scalelab run {} --seed {} --time-scale {}",
-        a.scenario.display(),
-        p.seed,
-        a.time_scale
-    );
-    if let Some(d) = &a.duration {
-        cmd += &format!(" --duration {d}");
-    }
+    let cmd = format!("scalelab run{}", reproduce_flags(p, a));
     Ok(RunResult {
         schema: scalelab_core::result::SCHEMA_VERSION,
         scenario: p.scenario.name.clone(),
@@ -317,20 +327,30 @@ pub fn compare(a: CompareArgs) -> CmdResult {
         );
         text += &scalelab_reports::fidelity_text(&title, &rows);
         md += &scalelab_reports::fidelity_markdown(&title, &rows);
-        if let Some(ms) = l.extra.get("slot_overhead_ms").and_then(|x| x.as_f64()) {
+        let used_ms = p
+            .scenario
+            .run(&s.name)
+            .map_or(0.0, |sc| sc.router.slot_overhead.as_secs_f64() * 1e3);
+        let measured_ms = l.extra.get("slot_overhead_ms").and_then(|x| x.as_f64());
+        if let Some(ms) = measured_ms {
             let line = format!(
                 "slot overhead: live held instance slots {:.3} ms (wall) beyond the service time; \
-                 the simulator used {:.3} ms ([router] slot_overhead {} × time scale)",
+                 the simulator used {:.3} ms ([router] slot_overhead {:.3} ms × time scale)",
                 ms * a.run.time_scale,
-                p.scenario.router.slot_overhead.as_secs_f64() * 1e3 * a.run.time_scale,
-                scalelab_core::duration::format_duration(p.scenario.router.slot_overhead),
+                used_ms * a.run.time_scale,
+                used_ms,
             );
             text += &format!("  {line}\n");
             md += &format!("\n{line}\n");
         }
         text.push('\n');
         md.push('\n');
-        rows_json.push(serde_json::json!({ "variant": s.name, "rows": rows }));
+        let slot = serde_json::json!({
+            "live_wall_ms": measured_ms.map(|ms| ms * a.run.time_scale),
+            "simulated_wall_ms": used_ms * a.run.time_scale,
+        });
+        rows_json
+            .push(serde_json::json!({ "variant": s.name, "rows": rows, "slot_overhead": slot }));
     }
     if let Some(dir) = &a.run.out {
         // One document with both runs as variants, so the charts (instances and desired over
@@ -348,12 +368,19 @@ pub fn compare(a: CompareArgs) -> CmdResult {
                 ..v.clone()
             }))
             .collect();
-        both.command = Some(format!(
-            "scalelab compare {} --seed {} --time-scale {}",
-            a.run.scenario.display(),
-            p.seed,
-            a.run.time_scale
-        ));
+        let mut cmd = format!("scalelab compare{}", reproduce_flags(&p, &a.run));
+        for (flag, value) in [
+            ("--router-overhead", &a.router_overhead),
+            ("--slot-overhead", &a.slot_overhead),
+        ] {
+            if let Some(v) = value {
+                cmd += &format!(" {flag} {v}");
+            }
+        }
+        if a.calibrate {
+            cmd += " --calibrate";
+        }
+        both.command = Some(cmd);
         write_out(dir, &both)?;
         std::fs::write(dir.join("fidelity.md"), &md).map_err(Failure::runtime)?;
         std::fs::write(

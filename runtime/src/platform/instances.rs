@@ -75,6 +75,7 @@ impl Ctx<'_> {
         let plan = instance::Plan {
             rev: self.r,
             id,
+            created: now,
             cold: Duration::from_nanos(cold_ns),
             backoff,
             shutdown: self.rev.shutdown,
