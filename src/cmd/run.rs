@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use scalelab_core::result::{RunResult, VariantResult, check_slo};
-use scalelab_core::scenario::{LoadSettings, Scenario};
+use scalelab_core::scenario::{LoadSettings, RouterSettings, Scenario};
 
 use super::common::{duration_flag, load_scenario, resolve_seed};
 use super::{CmdResult, Code, Failure};
@@ -252,17 +252,11 @@ pub fn run(a: RunArgs) -> CmdResult {
     super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }
 
-/// Sets `[router] slot_overhead` (`in_slot`) or `[router] overhead` in the scenario and every
-/// variant.
-fn set_overhead(s: &mut Scenario, in_slot: bool, d: Duration) {
-    let routers =
-        std::iter::once(&mut s.router).chain(s.variants.iter_mut().map(|v| &mut v.scenario.router));
-    for r in routers {
-        *if in_slot {
-            &mut r.slot_overhead
-        } else {
-            &mut r.overhead
-        } = d;
+/// Applies `f` to the `[router]` settings of the scenario and of every variant.
+fn set_router(s: &mut Scenario, f: impl Fn(&mut RouterSettings)) {
+    f(&mut s.router);
+    for v in &mut s.variants {
+        f(&mut v.scenario.router);
     }
 }
 
@@ -288,14 +282,16 @@ pub fn compare(a: CompareArgs) -> CmdResult {
     }
     let mut p = prepare(&a.run)?;
     // Measured live overheads (wall time) go into the model in scenario units.
-    let flags = [
-        ("--router-overhead", &a.router_overhead, false),
-        ("--slot-overhead", &a.slot_overhead, true),
-    ];
-    for (flag, value, in_slot) in flags {
-        let Some(d) = value else { continue };
-        let scenario_units = duration_flag(flag, d)?.div_f64(a.run.time_scale);
-        set_overhead(&mut p.scenario, in_slot, scenario_units);
+    let scenario_units = |flag: &str, d: &String| -> Result<Duration, Failure> {
+        Ok(duration_flag(flag, d)?.div_f64(a.run.time_scale))
+    };
+    if let Some(d) = &a.router_overhead {
+        let d = scenario_units("--router-overhead", d)?;
+        set_router(&mut p.scenario, |r| r.overhead = d);
+    }
+    if let Some(d) = &a.slot_overhead {
+        let d = scenario_units("--slot-overhead", d)?;
+        set_router(&mut p.scenario, |r| r.slot_overhead = d);
     }
     let (sim, live) = if a.calibrate {
         let live = live_result(&p, &a.run)?;
@@ -307,7 +303,7 @@ pub fn compare(a: CompareArgs) -> CmdResult {
                 scalelab_core::duration::format_duration(d.mul_f64(a.run.time_scale)),
                 scalelab_core::duration::format_duration(d),
             );
-            set_overhead(&mut p.scenario, true, d);
+            set_router(&mut p.scenario, |r| r.slot_overhead = d);
         }
         (sim_result(&p)?, live)
     } else {
