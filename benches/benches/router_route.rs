@@ -3,7 +3,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use scalelab_core::Time;
-use scalelab_core::router::{RevisionRouter, Route, RouterPolicy};
+use scalelab_core::router::{InstId, ReqId, RevisionRouter, Route, RouterPolicy};
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("router");
@@ -17,14 +17,14 @@ fn bench(c: &mut Criterion) {
         ] {
             let mut rng = scalelab_core::rng::stream(1, "bench");
             let mut r = RevisionRouter::new(policy, cc, 10_000);
-            let mut live = |_| true;
+            let mut live = |_: ReqId| true;
             for i in 0..n {
-                r.add_ready(Time::ZERO, i, &mut rng, &mut live);
+                r.add_ready(Time::ZERO, InstId(i), &mut rng, &mut live);
             }
             // Half the instances busy, so first-available and newest-idle have to look.
             let mut held = Vec::new();
-            for q in 0..u64::from(n) / 2 * u64::from(cc.max(1)) {
-                if let Route::Start(i) = r.route(Time::ZERO, q, &mut rng) {
+            for q in 0..n / 2 * cc.max(1) {
+                if let Route::Start(i) = r.route(Time::ZERO, ReqId::new(q, 0), &mut rng) {
                     held.push(i);
                 }
             }
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     t += 1;
                     let now = Time(t);
-                    if let Route::Start(i) = r.route(now, t, &mut rng) {
+                    if let Route::Start(i) = r.route(now, ReqId::new(t as u32, 0), &mut rng) {
                         r.complete(now, i, &mut live);
                     }
                 })

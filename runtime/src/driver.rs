@@ -1,75 +1,58 @@
-//! The autoscaler's timers: one task runs, at every whole scenario second, the series roll, the
-//! metric scrape and (on even seconds) the decider tick of every revision, and in between the
-//! reconciler's requeues and the keepalive expiries when they fall due, as the simulator's
-//! event loop does (`Ev::Second`, `Ev::Reconcile`, `Ev::Expire`). Deadlines that move earlier
-//! wake it through `Shared::wake`. A timer that fires more than 50 ms (wall) late is recorded
-//! as a `driver_lag` event and counted.
+//! The platform's timers, live: one task sleeps until the earliest timer the platform asked
+//! for ([`Effect::Timer`](scalelab_core::platform::Effect::Timer): the whole seconds of the
+//! scrape and tick, the reconciler's requeues, the keepalive expiries), runs every timer that
+//! is due, and sleeps again. A timer pushed earlier than the one it sleeps on wakes it through
+//! `Shared::wake`. A whole second that fires more than 50 ms (wall) late is recorded as a
+//! `driver_lag` event and counted; the platform then skips the seconds it missed instead of
+//! replaying them in a burst.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use scalelab_core::Time;
 use scalelab_core::event::Event;
+use scalelab_core::platform::Timer;
 use tokio::sync::watch;
 
-use crate::platform::{Shared, lock};
+use crate::platform::Shared;
 
 /// Wall lateness beyond which a timer counts as lagging.
 const LAG: Duration = Duration::from_millis(50);
 
 /// Runs until `stop` changes.
 pub(crate) async fn run(sh: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut k: u64 = 1;
     loop {
-        let second = Time::from_secs(k);
-        let next = sh
-            .revs
-            .iter()
-            .filter_map(|c| lock(&c.state).next_deadline())
-            .min();
-        let at = next.map_or(second, |t| t.min(second));
+        let next = sh.lock().next_timer();
+        let sleep = async {
+            match next {
+                Some(t) => sh.clock.sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = sh.clock.sleep_until(at) => {}
+            _ = sleep => {}
             _ = sh.wake.notified() => {}
             _ = stop.changed() => return,
         }
-        let now = sh.clock.now();
-        if now >= second {
-            let late = sh.clock.to_wall(now - second);
-            if late > LAG {
-                {
-                    let mut g = lock(&sh.global);
-                    g.m.lag_events += 1;
-                    g.m.lag_max_s = g.m.lag_max_s.max(late.as_secs_f64());
+        loop {
+            let mut live = sh.lock();
+            let now = sh.clock.now();
+            let Some((at, timer)) = live.pop_due(now) else {
+                break;
+            };
+            if timer == Timer::Second {
+                let late = sh.clock.to_wall(now.saturating_since(at));
+                if late > LAG {
+                    live.lag_events += 1;
+                    live.lag_max_s = live.lag_max_s.max(late.as_secs_f64());
+                    sh.log(
+                        now,
+                        Event::DriverLag {
+                            lag_s: late.as_secs_f64(),
+                        },
+                    );
                 }
-                sh.log(
-                    now,
-                    Event::DriverLag {
-                        lag_s: late.as_secs_f64(),
-                    },
-                );
             }
-            roll_series(&sh, now);
-            for r in 0..sh.revs.len() {
-                sh.ctx(r).second(k);
-            }
-            // Seconds missed while late are skipped, not replayed in a burst.
-            k = (k + 1).max(now.whole_secs() + 1);
+            live.fire(&sh, now, at, timer);
         }
-        for r in 0..sh.revs.len() {
-            sh.ctx(r).reconcile_if_due();
-        }
-    }
-}
-
-/// Closes the series buckets that ended by `now`, with the current levels.
-pub(crate) fn roll_series(sh: &Arc<Shared>, now: Time) {
-    if !lock(&sh.global).series.due(now) {
-        return;
-    }
-    let levels = sh.levels();
-    let mut g = lock(&sh.global);
-    while g.series.due(now) {
-        g.series.close(levels);
     }
 }

@@ -30,7 +30,9 @@ use scalelab_core::Time;
 
 use crate::InstanceKind;
 use crate::instance::SERVICE_NS_HEADER;
-use crate::platform::{Admit, Outcome, Running, Shared};
+use scalelab_core::ids::RevId;
+
+use crate::platform::{Admit, Answer, Running, Shared, Start};
 
 /// The header naming the revision (by tag or name) a request is for.
 pub const REVISION_HEADER: &str = "x-scalelab-revision";
@@ -130,11 +132,12 @@ fn authorize(expected: &str, headers: &HeaderMap) -> Result<(), Denied> {
 }
 
 /// The revision named by a tag or a name.
-fn find_revision(sh: &Shared, key: &str) -> Option<usize> {
+fn find_revision(sh: &Shared, key: &str) -> Option<RevId> {
     sh.revs
         .iter()
         .position(|c| c.tag.as_deref() == Some(key))
         .or_else(|| sh.revs.iter().position(|c| c.name == key))
+        .map(|r| RevId(r as u16))
 }
 
 /// Handles one request to the router.
@@ -165,7 +168,7 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
         .map(str::to_string);
     let r = if let Some(key) = by_header {
         match find_revision(&front.sh, &key) {
-            Some(r) => r,
+            Some(r) => Some(r),
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
     } else if let Some(rest) = path.strip_prefix("/@") {
@@ -178,12 +181,13 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
                     p.push_str(q);
                 }
                 forward_path = Some(p);
-                r
+                Some(r)
             }
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
     } else {
-        front.sh.pick_revision()
+        // The traffic split picks.
+        None
     };
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -204,62 +208,72 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
         .unwrap_or_else(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal-error"))
 }
 
-/// Admission, waiting, proxying and accounting of one request for revision `r`.
+/// Admission, waiting, proxying and accounting of one request for revision `r` (`None`: the
+/// traffic split picks).
 async fn serve(
     front: Arc<Front>,
-    r: usize,
+    r: Option<RevId>,
     parts: hyper::http::request::Parts,
     forward_path: Option<String>,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
     let sh = &front.sh;
-    let admit = sh.ctx(r).arrive();
-    let run = match admit {
+    let run = match sh.arrive(r) {
         Admit::Run(run) => run,
         Admit::Reject {
-            status,
-            reason,
+            rev,
+            reply,
             arrival,
         } => {
+            let status = reply.status();
             front.log_request(
-                r,
+                rev,
                 &parts,
                 arrival,
-                status.as_u16(),
+                status,
                 None,
                 false,
-                Some(reason),
+                Some(reply.reason()),
             );
-            return refuse(status, reason);
+            return refuse(status_code(status), reply.reason());
         }
         Admit::Wait {
-            slot,
-            generation,
+            req,
+            rev,
             deadline,
             arrival,
             mut rx,
         } => {
             let waited = tokio::time::timeout_at(sh.clock.wall_at(deadline), &mut rx).await;
-            let run = match waited {
-                Ok(Ok(())) => sh.ctx(r).running(slot, generation),
-                // The platform failed it (its instance died while starting).
-                Ok(Err(_)) => None,
+            let start = match waited {
+                Ok(started) => started.ok(),
                 Err(_) => {
-                    let mut c = sh.ctx(r);
-                    if c.give_up(slot, generation) {
-                        drop(c);
-                        front.log_request(r, &parts, arrival, 504, None, false, Some("timeout"));
+                    if sh.time_out(req, rev, arrival) {
+                        front.log_request(rev, &parts, arrival, 504, None, false, Some("timeout"));
                         return refuse(StatusCode::GATEWAY_TIMEOUT, "timeout");
                     }
                     // It started just as its deadline passed: it times out on its instance.
-                    c.running(slot, generation)
+                    rx.try_recv().ok()
                 }
             };
-            match run {
-                Some(run) => run,
+            match start {
+                Some(Start::Run(run)) => run,
+                Some(Start::Reply(reply)) => {
+                    let status = reply.status();
+                    front.log_request(
+                        rev,
+                        &parts,
+                        arrival,
+                        status,
+                        None,
+                        false,
+                        Some(reply.reason()),
+                    );
+                    return refuse(status_code(status), reply.reason());
+                }
                 None => {
                     front.log_request(
-                        r,
+                        rev,
                         &parts,
                         arrival,
                         502,
@@ -272,40 +286,44 @@ async fn serve(
             }
         }
     };
-    let (outcome, response) = front
-        .forward(r, &parts, forward_path.as_deref(), body, &run)
+    let (answer, response) = front
+        .forward(&parts, forward_path.as_deref(), body, &run)
         .await;
-    sh.ctx(r).finish(run.slot, run.generation, outcome);
-    let reason = match outcome {
-        Outcome::Answered(_) => None,
-        Outcome::TimedOut => Some("timeout"),
-        Outcome::Failed => Some("instance-failed"),
+    sh.done(&run, answer);
+    let reason = match answer {
+        Answer::Answered(_) => None,
+        Answer::TimedOut => Some("timeout"),
+        Answer::Failed => Some("instance-failed"),
     };
     front.log_request(
-        r,
+        run.rev,
         &parts,
         run.arrival,
         response.status().as_u16(),
-        Some(run.gid),
+        Some(run.inst.number()),
         run.cold,
         reason,
     );
     response
 }
 
+/// A status code the platform uses.
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl Front {
     /// Proxies to the instance until the request's deadline.
     async fn forward(
         &self,
-        r: usize,
         parts: &hyper::http::request::Parts,
         forward_path: Option<&str>,
         body: Bytes,
         run: &Running,
-    ) -> (Outcome, Response<Full<Bytes>>) {
+    ) -> (Answer, Response<Full<Bytes>>) {
         let Some(addr) = run.addr else {
             return (
-                Outcome::Failed,
+                Answer::Failed,
                 refuse(StatusCode::BAD_GATEWAY, "instance-failed"),
             );
         };
@@ -314,7 +332,7 @@ impl Front {
             .unwrap_or("/");
         let Ok(uri) = format!("http://{addr}{pq}").parse::<Uri>() else {
             return (
-                Outcome::Answered(StatusCode::BAD_REQUEST),
+                Answer::Answered(400),
                 refuse(StatusCode::BAD_REQUEST, "bad-path"),
             );
         };
@@ -332,7 +350,7 @@ impl Front {
         if matches!(self.sh.instances, InstanceKind::Synthetic { .. }) {
             h.insert(
                 HeaderName::from_static(SERVICE_NS_HEADER),
-                HeaderValue::from(run.service_ns),
+                HeaderValue::from(u64::try_from(run.service.as_nanos()).unwrap_or(u64::MAX)),
             );
         }
         if run.proxied {
@@ -354,12 +372,12 @@ impl Front {
                 copy_end_to_end(&p.headers, resp.headers_mut());
                 resp.headers_mut().remove(header::TRANSFER_ENCODING);
                 let rh = resp.headers_mut();
-                if let Ok(v) = HeaderValue::from_str(&self.sh.revs[r].name) {
+                if let Ok(v) = HeaderValue::from_str(&self.sh.revs[run.rev.index()].name) {
                     rh.insert(HeaderName::from_static(REVISION_HEADER), v);
                 }
                 rh.insert(
                     HeaderName::from_static(INSTANCE_HEADER),
-                    HeaderValue::from(run.gid),
+                    HeaderValue::from(run.inst.number()),
                 );
                 if run.cold {
                     rh.insert(
@@ -367,14 +385,14 @@ impl Front {
                         HeaderValue::from_static("1"),
                     );
                 }
-                (Outcome::Answered(p.status), resp)
+                (Answer::Answered(p.status.as_u16()), resp)
             }
             Ok(Err(())) => (
-                Outcome::Failed,
+                Answer::Failed,
                 refuse(StatusCode::BAD_GATEWAY, "instance-failed"),
             ),
             Err(_) => (
-                Outcome::TimedOut,
+                Answer::TimedOut,
                 refuse(StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ),
         }
@@ -384,7 +402,7 @@ impl Front {
     #[allow(clippy::too_many_arguments)]
     fn log_request(
         &self,
-        r: usize,
+        r: RevId,
         parts: &hyper::http::request::Parts,
         arrival: Time,
         status: u16,
@@ -399,7 +417,7 @@ impl Front {
         let latency_ms = now.0.saturating_sub(arrival.0) as f64 / 1e6;
         sink.json(&serde_json::json!({
             "t_s": arrival.as_secs_f64(),
-            "revision": self.sh.revs[r].name,
+            "revision": self.sh.revs[r.index()].name,
             "method": parts.method.as_str(),
             "path": parts.uri.path(),
             "status": status,

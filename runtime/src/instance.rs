@@ -26,6 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
 use crate::clock::Clock;
+use scalelab_core::ids::InstId;
+use scalelab_core::platform::InstancePlan;
+
 use crate::platform::Shared;
 use crate::{InstanceKind, hello};
 
@@ -38,8 +41,7 @@ const PROBE_EVERY: Duration = Duration::from_millis(20);
 
 /// What the platform decided for a new instance.
 pub(crate) struct Plan {
-    pub rev: usize,
-    pub id: u32,
+    pub id: InstId,
     /// When the platform created it, scenario time.
     pub created: scalelab_core::Time,
     /// Sampled cold start (synthetic), scenario time: from `created` to ready.
@@ -52,8 +54,22 @@ pub(crate) struct Plan {
     pub progress_deadline: Duration,
 }
 
-/// Starts the instance's task.
-pub(crate) fn spawn(sh: Arc<Shared>, plan: Plan, stop: oneshot::Receiver<()>) {
+/// Starts the task of instance `id`, which the platform planned as `p` with start-up `cold`.
+pub(crate) fn spawn(
+    sh: Arc<Shared>,
+    id: InstId,
+    p: InstancePlan,
+    cold: Duration,
+    stop: oneshot::Receiver<()>,
+) {
+    let plan = Plan {
+        id,
+        created: p.created,
+        cold,
+        backoff: p.backoff,
+        shutdown: p.shutdown,
+        progress_deadline: p.progress_deadline,
+    };
     tokio::spawn(async move {
         match &sh.instances {
             InstanceKind::Synthetic {
@@ -93,15 +109,15 @@ async fn synthetic(
     let listener = match TcpListener::bind(("127.0.0.1", 0)).await {
         Ok(l) => l,
         Err(_) => {
-            sh.ctx(plan.rev).lost(plan.id);
+            sh.instance_lost(plan.id);
             return;
         }
     };
     let Ok(addr) = listener.local_addr() else {
-        sh.ctx(plan.rev).lost(plan.id);
+        sh.instance_lost(plan.id);
         return;
     };
-    sh.ctx(plan.rev).set_addr(plan.id, addr);
+    sh.set_addr(plan.id, addr);
     let (down_tx, down_rx) = watch::channel(false);
     let server = tokio::spawn(serve_synthetic(listener, cfg, down_rx));
     // The sampled cold start runs from the instance's creation: the time spent binding its
@@ -111,14 +127,14 @@ async fn synthetic(
         _ = &mut stop => true,
     };
     if !cancelled {
-        sh.ctx(plan.rev).ready(plan.id);
+        sh.instance_ready(plan.id);
         // Stop when told to (or when the platform is gone).
         let _ = stop.await;
     }
     sh.clock.sleep(plan.shutdown).await;
     let _ = down_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    sh.ctx(plan.rev).stopped(plan.id);
+    sh.instance_stopped(plan.id);
 }
 
 /// Serves a synthetic instance until `down` turns true; open connections finish their request.
@@ -211,7 +227,7 @@ async fn command(
         tokio::select! {
             _ = sh.clock.sleep(plan.backoff) => {}
             _ = &mut stop => {
-                sh.ctx(plan.rev).stopped(plan.id);
+                sh.instance_stopped(plan.id);
                 return;
             }
         }
@@ -237,11 +253,11 @@ async fn command(
             .map(|child| (child, SocketAddr::from(([127, 0, 0, 1], port))))
     });
     let Ok((mut child, addr)) = spawned else {
-        sh.ctx(plan.rev).lost(plan.id);
+        sh.instance_lost(plan.id);
         return;
     };
     let pid = child.id();
-    sh.ctx(plan.rev).set_addr(plan.id, addr);
+    sh.set_addr(plan.id, addr);
     // Starting: probe the port until it answers, the process dies, the deadline passes or the
     // platform cancels the start.
     let deadline = sh.clock.wall_now() + sh.clock.to_wall(plan.progress_deadline);
@@ -265,18 +281,18 @@ async fn command(
     };
     match started {
         Err(()) => {
-            sh.ctx(plan.rev).lost(plan.id);
+            sh.instance_lost(plan.id);
             return;
         }
         Ok(true) => {
-            sh.ctx(plan.rev).ready(plan.id);
+            sh.instance_ready(plan.id);
             tokio::select! {
                 _ = child.wait() => {
                     if let Some(pid) = pid {
                         // Its own children go with it.
                         signal_group(pid, "KILL").await;
                     }
-                    sh.ctx(plan.rev).lost(plan.id);
+                    sh.instance_lost(plan.id);
                     return;
                 }
                 _ = &mut stop => {}
@@ -294,5 +310,5 @@ async fn command(
         }
         let _ = child.kill().await;
     }
-    sh.ctx(plan.rev).stopped(plan.id);
+    sh.instance_stopped(plan.id);
 }

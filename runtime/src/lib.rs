@@ -50,7 +50,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use scalelab_core::Time;
-use scalelab_core::billing::{Meter, RevisionBilling};
+use scalelab_core::platform::{Config, Platform};
 use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, check_slo, round3};
 use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
@@ -61,7 +61,7 @@ pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVIS
 pub use hello::{message_and_name, respond as hello_respond};
 pub use instance::SERVICE_NS_HEADER;
 
-use crate::platform::{Shared, lock};
+use crate::platform::Shared;
 
 /// What the instances are.
 #[derive(Clone, Debug, PartialEq)]
@@ -396,8 +396,9 @@ impl Handle {
 
     /// The current state, for a status line.
     pub fn status(&self) -> Status {
-        let l = self.sh.levels();
-        let g = lock(&self.sh.global);
+        let live = self.sh.lock();
+        let l = live.core.levels();
+        let t = live.core.tally();
         Status {
             t: self.sh.clock.now(),
             ready: l.ready,
@@ -406,9 +407,9 @@ impl Handle {
             in_flight: l.in_flight,
             queued: l.queued,
             panic: l.panic,
-            arrived: g.m.t.arrived,
-            completed: g.m.t.completed,
-            errors: g.m.t.rejected + g.m.t.timed_out,
+            arrived: t.arrived,
+            completed: t.completed,
+            errors: t.rejected + t.timed_out,
         }
     }
 
@@ -429,12 +430,9 @@ impl Handle {
         while sh.in_system() > 0 && sh.clock.wall_now() < drain_until {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        sh.closing.store(true, Ordering::Relaxed);
         let _ = self.stop_driver.send(true);
         let _ = self.driver.await;
-        for r in 0..sh.revs.len() {
-            sh.ctx(r).stop_all();
-        }
+        sh.shut_down();
         // Instances stop after their shutdown time (synthetic) or their grace period.
         let longest_shutdown = self
             .scenario
@@ -452,51 +450,36 @@ impl Handle {
         }
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
-        let end = sh.clock.now();
-        driver::roll_series(&sh, end);
-        finish(&sh, &self.scenario, self.seed, end)
+        finish(&sh, &self.scenario, self.seed)
     }
 }
 
-/// The result document, from the run's measurements at `end`.
-fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, end: Time) -> RunResult {
-    let levels = sh.levels();
-    let mut g = lock(&sh.global);
-    if !end.0.is_multiple_of(g.series.bucket_ns()) {
-        g.series.close(levels);
-    }
-    let series = std::mem::replace(
-        &mut g.series,
-        scalelab_core::measure::SeriesBuilder::new(1_000_000_000),
-    )
-    .finish();
-    let billing = std::mem::replace(
-        &mut g.billing,
-        Meter::new(&s.billing, &RevisionBilling::from_scenario(s)),
-    );
-    let m = &g.m;
-    let mut v = m.t.variant(
-        sh.variant.clone(),
-        m.t.in_system.level(),
-        billing.finish(end),
-        series,
-        end,
-    );
+/// The result document, from the run's measurements until now.
+fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
+    let (mut v, stats, end, lag_events, lag_max_s) = {
+        let mut live = sh.lock();
+        let end = sh.clock.now();
+        // The platform's books close here; an empty one takes its place for any late caller.
+        let synthetic = matches!(sh.instances, InstanceKind::Synthetic { .. });
+        let empty = Platform::new(s, Config::live(seed, synthetic));
+        let core = std::mem::replace(&mut live.core, empty);
+        let (v, stats) = core.finish(sh.variant.clone(), end);
+        (v, stats, end, live.lag_events, live.lag_max_s)
+    };
     let e = &mut v.extra;
-    e.insert("instance_errors".into(), m.failed.into());
-    e.insert("instance_crashes".into(), m.crashes.into());
-    e.insert("driver_lag_events".into(), m.lag_events.into());
-    e.insert("driver_lag_max_s".into(), round3(m.lag_max_s).into());
-    if m.slot_excess_count > 0 {
+    e.insert("instance_errors".into(), stats.failed.into());
+    e.insert("instance_crashes".into(), stats.crashes.into());
+    e.insert("driver_lag_events".into(), lag_events.into());
+    e.insert("driver_lag_max_s".into(), round3(lag_max_s).into());
+    if stats.slot_excess_count > 0 {
         // Scenario milliseconds: compare with the simulator's `[router] slot_overhead`.
-        let ms = m.slot_excess_ns as f64 / m.slot_excess_count as f64 / 1e6;
+        let ms = stats.slot_excess_ns as f64 / stats.slot_excess_count as f64 / 1e6;
         e.insert("slot_overhead_ms".into(), round3(ms).into());
         e.insert(
             "slot_overhead_wall_ms".into(),
             round3(ms * sh.clock.scale()).into(),
         );
     }
-    drop(g);
     for (name, sink) in [
         ("event_log_error", &sh.events),
         ("request_log_error", &sh.request_log),

@@ -1,138 +1,62 @@
-//! The live platform's state and every policy call, mirroring the simulator's driver
-//! (`sim/src/platform.rs`) step for step: the same revision router, decider, reconciler,
-//! keepalive pool, meters and billing calls, in the same order. The difference is who keeps
-//! time: here requests arrive on hyper's tasks, instances start and stop on their own tasks,
-//! and the driver task (`driver.rs`) runs the 1 s scrape, the 2 s tick and the reconciler's
-//! requeues.
+//! The live runtime's driver of the platform state machine ([`scalelab_core::platform`]).
 //!
-//! Locking: each revision's state sits behind its own `Mutex`, and the run-wide measurements
-//! (billing meter, counters, integrals, series) behind one more; a [`Ctx`] holds a revision's
-//! lock and then the global one (always in that order, never two revisions at once) and reads
-//! the clock only once both are held, so the times every policy sees never go backwards. No
-//! lock is ever held across an `.await`. A request that has to wait (activator queue,
-//! queue-proxy queue, a keepalive cold start) waits on a `oneshot` that the code which starts
-//! it (a completion, an instance becoming ready) fulfils.
+//! The platform (requests, instances, the router, the autoscalers, billing, measurements) is
+//! one `Platform` behind one lock. A task that has something to report — a request arrived, a
+//! request's instance answered, an instance became ready, a timer fired — locks it, reads the
+//! clock once, calls the transition and carries out the effects before unlocking:
+//!
+//! | effect | becomes |
+//! |---|---|
+//! | `StartInstance` | an instance task (synthetic server or child process), with its stop channel |
+//! | `StopInstance` | a message on that stop channel |
+//! | `Serve` | the start message to the waiting request's task (or the admission's answer) |
+//! | `Wait` | a oneshot the arriving request's task waits on, until its deadline |
+//! | `Reply` | the platform's own answer to a waiting request (or the admission's) |
+//! | `Timer` | an entry in the timer heap the timer task (`driver.rs`) sleeps on |
+//!
+//! No lock is held across an `.await`: effects only send on channels, spawn tasks and push
+//! timers. Times never go backwards, because the clock is read with the lock held.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hyper::StatusCode;
 use scalelab_core::Time;
-use scalelab_core::autoscaler::{
-    ActivatorMeter, AutoscalerSettings, ConcurrencyMeter, Decider, DeciderSpec, Keepalive,
-    KeepaliveId, KpaScaler,
-};
-use scalelab_core::billing::{Meter, RevisionBilling};
 use scalelab_core::event::{Event, Stamped};
-use scalelab_core::rng::{SimRng, stream};
-use scalelab_core::router::{Mode, ReqId, RevisionRouter, TrafficSplit};
+use scalelab_core::ids::{InstId, ReqId, RevId};
+use scalelab_core::platform::{Config, Effect, Outcome, Platform, Reply, Timer};
 use scalelab_core::scenario::Scenario;
-use scalelab_core::workload::Sampler;
 use tokio::sync::{Notify, oneshot};
 
 use crate::InstanceKind;
 use crate::clock::Clock;
+use crate::instance;
 use crate::sink::Sink;
-use scalelab_core::measure::{Levels, SeriesBuilder, Tally};
-
-mod autoscale;
-mod instances;
-mod requests;
-
-const SECOND: u64 = 1_000_000_000;
 
 /// Upper bounds of the request-duration histogram buckets, seconds (Prometheus `le`).
 pub(crate) const LATENCY_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
+/// A revision's names, readable without the lock.
+pub(crate) struct RevName {
+    pub name: String,
+    pub tag: Option<String>,
+}
+
 /// Everything the tasks of one run share.
 pub(crate) struct Shared {
     pub clock: Clock,
-    pub revs: Vec<RevCell>,
-    pub global: Mutex<Global>,
-    pub split: Mutex<(TrafficSplit, SimRng)>,
-    /// Wakes the driver when a revision's next deadline moved earlier.
+    pub revs: Vec<RevName>,
+    state: Mutex<Live>,
+    /// Wakes the timer task when a timer earlier than the one it sleeps on was pushed.
     pub wake: Notify,
     pub events: Option<Sink>,
     pub request_log: Option<Sink>,
     pub variant: String,
     pub instances: InstanceKind,
-    /// Set at shutdown: no new instances, no replacements.
-    pub closing: AtomicBool,
-}
-
-/// One revision: its names (read without locking) and its state.
-pub(crate) struct RevCell {
-    pub name: String,
-    pub tag: Option<String>,
-    pub state: Mutex<Rev>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ReqState {
-    Free,
-    QueuedActivator,
-    QueuedProxy(u32),
-    WaitingColdStart(u32),
-    Running(u32),
-}
-
-struct Req {
-    arrival: Time,
-    deadline: Time,
-    service_ns: u64,
-    /// When it started on its instance (took a slot).
-    started: Time,
-    generation: u32,
-    state: ReqState,
-    proxied: bool,
-    at_proxy: bool,
-    cold: bool,
-    waker: Option<oneshot::Sender<()>>,
-}
-
-/// An instance's lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InstState {
-    Starting,
-    Ready,
-    Draining,
-    Stopped,
-}
-
-pub(crate) struct Inst {
-    /// Unique in the run (billing, events, the `x-scalelab-instance` header).
-    pub gid: u64,
-    pub state: InstState,
-    created: Time,
-    ready_at: Time,
-    meter: ConcurrencyMeter,
-    busy: u32,
-    ka: Option<KeepaliveId>,
-    pending: Option<u32>,
-    /// Where it listens, once its task knows.
-    pub addr: Option<SocketAddr>,
-    stop: Option<oneshot::Sender<()>>,
-    /// Its process died: nothing to terminate, requests to it fail.
-    lost: bool,
-}
-
-enum Kind {
-    Kpa {
-        decider: Box<Decider>,
-        scaler: Box<KpaScaler>,
-        activator: ActivatorMeter,
-        stable: Duration,
-    },
-    Keepalive {
-        pool: Keepalive,
-        by_ka: BTreeMap<u64, u32>,
-        expire_at: Option<Time>,
-    },
 }
 
 /// Per-status request counts and latency buckets of one revision (for `/metrics`).
@@ -143,166 +67,97 @@ pub(crate) struct CodeStats {
     pub buckets: [u64; LATENCY_BUCKETS.len()],
 }
 
-/// Counters of one revision (for `/metrics`).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RevCounters {
-    pub codes: BTreeMap<u16, CodeStats>,
-    pub cold_starts: u64,
-    pub stops: u64,
-    pub crashes: u64,
-    pub ticks: u64,
+/// What the driver keeps beside an instance.
+#[derive(Default)]
+struct Side {
+    addr: Option<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
 }
 
-impl RevCounters {
-    fn record(&mut self, code: StatusCode, latency_ns: u64) {
-        let s = self.codes.entry(code.as_u16()).or_default();
-        let secs = latency_ns as f64 / 1e9;
-        s.count += 1;
-        s.sum_s += secs;
-        if let Some(i) = LATENCY_BUCKETS.iter().position(|&le| secs <= le) {
-            s.buckets[i] += 1;
-        }
-    }
+/// A request waiting for the platform: its task holds the receiving end.
+struct Waiter {
+    tx: oneshot::Sender<Start>,
+    rev: RevId,
+    arrival: Time,
 }
 
-/// One revision's state.
-pub(crate) struct Rev {
-    pub name: String,
-    pub router: RevisionRouter,
-    service: Sampler,
-    cold: Sampler,
-    cold_service: Option<Sampler>,
-    pub timeout: Duration,
-    shutdown: Duration,
-    warm_at_start: bool,
-    progress_deadline: Duration,
-    rng_service: SimRng,
-    rng_cold: SimRng,
-    rng_route: SimRng,
-    rng_scrape: SimRng,
-    kind: Kind,
-    pub insts: Vec<Inst>,
-    alive: Vec<u32>,
-    pub starting: u32,
-    pub ready: u32,
-    pub desired: u64,
-    pub panic: bool,
-    pub excess_burst_capacity: i32,
-    reconcile_at: Option<Time>,
-    /// The time the decider last ran at (its ticks are stamped with their scheduled time).
-    decided_at: Time,
-    reqs: Vec<Req>,
-    free: Vec<u32>,
-    /// Requests of this revision arrived and not answered (queued ones included).
-    pub in_system: u64,
-    /// Keepalive requests waiting for their instance's cold start.
-    waiting_cold: u32,
-    pub counters: RevCounters,
-    crash_streak: u32,
-}
-
-impl Rev {
-    /// Requests waiting for an instance slot.
-    pub fn queued(&self) -> u64 {
-        u64::from(self.router.queued()) + u64::from(self.waiting_cold)
-    }
-
-    /// Instances draining (stopping).
-    pub fn draining(&self) -> u64 {
-        self.alive.len() as u64 - u64::from(self.starting) - u64::from(self.ready)
-    }
-
-    /// Instances alive (starting, ready or draining).
-    pub fn alive(&self) -> usize {
-        self.alive.len()
-    }
-
-    /// True while the activator is in the request path.
-    pub fn activator_in_path(&self) -> bool {
-        self.router.mode() == Mode::Proxy || self.router.routable() == 0
-    }
-
-    /// The earliest time the driver must act for this revision.
-    pub fn next_deadline(&self) -> Option<Time> {
-        let expire = match &self.kind {
-            Kind::Keepalive { expire_at, .. } => *expire_at,
-            Kind::Kpa { .. } => None,
-        };
-        match (self.reconcile_at, expire) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-}
-
-/// What one run measured (the simulator's `Measured`).
-pub(crate) struct Measured {
-    /// What the simulator counts too.
-    pub t: Tally,
-    /// Requests that failed at their instance (502): counted in `rejected` too.
-    pub failed: u64,
-    pub crashes: u64,
+/// The platform, the driver's tables beside it, and the timers.
+pub(crate) struct Live {
+    pub core: Platform,
+    timers: BinaryHeap<Reverse<(Time, u64, Timer)>>,
+    timer_seq: u64,
+    /// Waiting requests, by request slot.
+    waiters: Vec<Option<Waiter>>,
+    /// By instance id.
+    insts: Vec<Side>,
+    /// Answers by status, per revision (for `/metrics`).
+    pub codes: Vec<BTreeMap<u16, CodeStats>>,
     pub lag_events: u64,
     pub lag_max_s: f64,
-    /// Σ over answered requests of (time the instance slot was held − sampled service time),
-    /// scenario nanoseconds: what the proxy hop to the instance and back adds to concurrency.
-    pub slot_excess_ns: u128,
-    /// How many requests `slot_excess_ns` covers.
-    pub slot_excess_count: u64,
+    buf: Vec<Effect>,
 }
 
-/// Run-wide state: billing, measurements, the series.
-pub(crate) struct Global {
-    pub billing: Meter,
-    pub series: SeriesBuilder,
-    pub m: Measured,
-    next_gid: u64,
-    panicking: Vec<bool>,
-}
-
-/// Outcome of a request at its instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The instance answered with this status.
-    Answered(StatusCode),
-    /// The request timeout passed while it ran (504).
-    TimedOut,
-    /// The instance failed (connection refused or reset, process crashed): 502.
-    Failed,
-}
-
-/// A request that is executing on an instance.
+/// A request that executes on an instance.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Running {
-    pub slot: u32,
-    pub generation: u32,
-    pub gid: u64,
+    pub req: ReqId,
+    pub rev: RevId,
+    pub inst: InstId,
+    /// Where the instance listens (`None`: it is gone, the request fails).
     pub addr: Option<SocketAddr>,
-    pub service_ns: u64,
+    pub service: Duration,
     pub deadline: Time,
     pub cold: bool,
     pub proxied: bool,
     pub arrival: Time,
 }
 
+/// What a waiting request is told.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// It runs now.
+    Run(Running),
+    /// The platform answers it itself (its instance died while starting).
+    Reply(Reply),
+}
+
 /// What happened to a request on arrival.
 pub(crate) enum Admit {
     /// It runs now.
     Run(Running),
-    /// It waits; the sender side fires when it starts (or is dropped when it failed).
+    /// It waits for the message on `rx`, until `deadline`.
     Wait {
-        slot: u32,
-        generation: u32,
+        req: ReqId,
+        rev: RevId,
         deadline: Time,
         arrival: Time,
-        rx: oneshot::Receiver<()>,
+        rx: oneshot::Receiver<Start>,
     },
     /// Turned away.
     Reject {
-        status: StatusCode,
-        reason: &'static str,
+        rev: RevId,
+        reply: Reply,
         arrival: Time,
     },
+}
+
+/// How the answer to a running request came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// The instance answered with this status.
+    Answered(u16),
+    /// The request timeout passed while it ran (504).
+    TimedOut,
+    /// The instance failed (connection refused or reset, process crashed): 502.
+    Failed,
+}
+
+/// What the effects of one transition said about the request the caller is asking about.
+#[derive(Default)]
+struct Mine {
+    run: Option<Running>,
+    wait: Option<Time>,
+    reply: Option<Reply>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -310,8 +165,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Builds the platform at t = 0 (the clock's epoch): revisions with their autoscalers. No
-    /// instance exists yet; [`Shared::boot`] starts the initial ones.
+    /// The platform for scenario `s` at t = 0 (the clock's epoch). No instance exists yet;
+    /// [`Shared::boot`] starts the initial ones.
     pub fn new(
         s: &Scenario,
         seed: u64,
@@ -321,151 +176,159 @@ impl Shared {
         events: Option<Sink>,
         request_log: Option<Sink>,
     ) -> Shared {
+        let synthetic = matches!(instances, InstanceKind::Synthetic { .. });
+        let cfg = Config {
+            log_events: events.is_some(),
+            ..Config::live(seed, synthetic)
+        };
+        let core = Platform::new(s, cfg);
         let revs = s
             .revisions
             .iter()
-            .map(|r| {
-                let cc = r.service.container_concurrency;
-                let (kind, progress_deadline) = match &r.autoscaler {
-                    AutoscalerSettings::Kpa(k) => (
-                        Kind::Kpa {
-                            decider: Box::new(Decider::new(Time::ZERO, DeciderSpec::new(k, cc), 0)),
-                            scaler: Box::new(KpaScaler::new(Time::ZERO, k, cc)),
-                            activator: ActivatorMeter::new(),
-                            stable: k.stable_window,
-                        },
-                        k.progress_deadline,
-                    ),
-                    AutoscalerSettings::Keepalive(k) => (
-                        Kind::Keepalive {
-                            pool: Keepalive::new(k.clone()),
-                            by_ka: BTreeMap::new(),
-                            expire_at: None,
-                        },
-                        Duration::from_secs(600),
-                    ),
-                };
-                let n = &r.name;
-                RevCell {
-                    name: r.name.clone(),
-                    tag: r.tag.clone(),
-                    state: Mutex::new(Rev {
-                        name: r.name.clone(),
-                        router: RevisionRouter::new(
-                            s.router.policy,
-                            cc,
-                            s.router.activator_queue_depth,
-                        ),
-                        service: Sampler::new(&r.service.service_time),
-                        cold: Sampler::new(&r.service.cold_start),
-                        cold_service: r.service.cold_service_time.as_ref().map(Sampler::new),
-                        timeout: r.service.timeout,
-                        shutdown: r.service.shutdown,
-                        warm_at_start: r.service.warm_at_start,
-                        progress_deadline,
-                        rng_service: stream(seed, &format!("service/{n}")),
-                        rng_cold: stream(seed, &format!("cold-start/{n}")),
-                        rng_route: stream(seed, &format!("router/{n}")),
-                        rng_scrape: stream(seed, &format!("scrape/{n}")),
-                        kind,
-                        insts: Vec::new(),
-                        alive: Vec::new(),
-                        starting: 0,
-                        ready: 0,
-                        desired: 0,
-                        panic: false,
-                        excess_burst_capacity: 0,
-                        reconcile_at: None,
-                        decided_at: Time::ZERO,
-                        reqs: Vec::new(),
-                        free: Vec::new(),
-                        in_system: 0,
-                        waiting_cold: 0,
-                        counters: RevCounters::default(),
-                        crash_streak: 0,
-                    }),
-                }
+            .map(|r| RevName {
+                name: r.name.clone(),
+                tag: r.tag.clone(),
             })
             .collect();
-        let billing_revs = RevisionBilling::from_scenario(s);
-        let m = Measured {
-            t: Tally::new(),
-            failed: 0,
-            crashes: 0,
-            lag_events: 0,
-            lag_max_s: 0.0,
-            slot_excess_ns: 0,
-            slot_excess_count: 0,
-        };
         Shared {
             clock,
-            global: Mutex::new(Global {
-                billing: Meter::new(&s.billing, &billing_revs),
-                series: SeriesBuilder::new(SECOND),
-                m,
-                next_gid: 0,
-                panicking: vec![false; s.revisions.len()],
-            }),
-            split: Mutex::new((
-                TrafficSplit::new(
-                    &s.revisions
-                        .iter()
-                        .map(|r| r.traffic_percent)
-                        .collect::<Vec<_>>(),
-                ),
-                stream(seed, "split"),
-            )),
             revs,
+            state: Mutex::new(Live {
+                core,
+                timers: BinaryHeap::new(),
+                timer_seq: 0,
+                waiters: Vec::new(),
+                insts: Vec::new(),
+                codes: vec![BTreeMap::new(); s.revisions.len()],
+                lag_events: 0,
+                lag_max_s: 0.0,
+                buf: Vec::new(),
+            }),
             wake: Notify::new(),
             events,
             request_log,
             variant,
             instances,
-            closing: AtomicBool::new(false),
         }
     }
 
-    /// Locks revision `r` and the global state, then reads the clock.
-    pub fn ctx<'a>(self: &'a Arc<Self>, r: usize) -> Ctx<'a> {
-        let rev = lock(&self.revs[r].state);
-        let g = lock(&self.global);
+    /// The platform, locked.
+    pub fn lock(&self) -> MutexGuard<'_, Live> {
+        lock(&self.state)
+    }
+
+    /// Locks the platform, reads the clock, runs `f` and carries out its effects.
+    fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Live, Time) -> R) -> R {
+        let mut live = self.lock();
         let now = self.clock.now();
-        Ctx {
-            sh: self,
-            r,
-            rev,
-            g,
-            now,
-        }
+        let r = f(&mut live, now);
+        live.apply(self, now, None);
+        r
     }
 
-    /// Starts the initial instances of every revision and reconciles once (t ≈ 0).
+    /// Starts the initial instances and reconciles once (t ≈ 0).
     pub fn boot(self: &Arc<Self>) {
-        for r in 0..self.revs.len() {
-            let mut c = self.ctx(r);
-            let warm = c.rev.warm_at_start;
-            match &mut c.rev.kind {
-                Kind::Kpa { scaler, .. } => {
-                    let n = scaler.replicas();
-                    for _ in 0..n {
-                        c.create_instance(None, warm);
-                    }
-                    c.reconcile();
-                }
-                Kind::Keepalive { pool, .. } => {
-                    for id in pool.ensure_min() {
-                        c.create_instance(Some(id), warm);
-                    }
-                }
-            }
+        self.with(|l, now| l.core.boot(now));
+    }
+
+    /// A request arrives, for revision `rev` (a tag) or the one the traffic split picks.
+    pub fn arrive(self: &Arc<Self>, rev: Option<RevId>) -> Admit {
+        let mut live = self.lock();
+        let now = self.clock.now();
+        let (req, rev) = live.core.on_arrival(now, rev);
+        let mut mine = Mine::default();
+        live.apply(self, now, Some((req, &mut mine)));
+        if let Some(run) = mine.run {
+            return Admit::Run(run);
+        }
+        if let Some(reply) = mine.reply {
+            live.record(rev, reply.status(), 0);
+            return Admit::Reject {
+                rev,
+                reply,
+                arrival: now,
+            };
+        }
+        let deadline = mine.wait.unwrap_or(Time::MAX);
+        let (tx, rx) = oneshot::channel();
+        let slot = req.index();
+        if live.waiters.len() <= slot {
+            live.waiters.resize_with(slot + 1, || None);
+        }
+        live.waiters[slot] = Some(Waiter {
+            tx,
+            rev,
+            arrival: now,
+        });
+        Admit::Wait {
+            req,
+            rev,
+            deadline,
+            arrival: now,
+            rx,
         }
     }
 
-    /// The revision a request goes to by the traffic split.
-    pub fn pick_revision(&self) -> usize {
-        let mut s = lock(&self.split);
-        let (split, rng) = &mut *s;
-        split.pick(rng)
+    /// A waiting request's deadline passed. True when it timed out (answer 504); false when it
+    /// started (or ended) meanwhile: its message is on its channel.
+    pub fn time_out(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) -> bool {
+        self.with(|l, now| {
+            let gave_up = l.core.on_timeout(now, req);
+            if gave_up {
+                l.record(
+                    rev,
+                    Reply::Timeout.status(),
+                    now.0.saturating_sub(arrival.0),
+                );
+            }
+            gave_up
+        })
+    }
+
+    /// The request running on its instance ended.
+    pub fn done(self: &Arc<Self>, run: &Running, answer: Answer) {
+        self.with(|l, now| {
+            let (outcome, status) = match answer {
+                Answer::Answered(s) => (Outcome::Answered, s),
+                Answer::TimedOut => (Outcome::TimedOut, 504),
+                Answer::Failed => (Outcome::Failed, 502),
+            };
+            l.record(run.rev, status, now.0.saturating_sub(run.arrival.0));
+            l.core.on_request_done(now, run.req, outcome);
+        });
+    }
+
+    /// Instance `inst` listens at `addr`.
+    pub fn set_addr(&self, inst: InstId, addr: SocketAddr) {
+        if let Some(s) = self.lock().insts.get_mut(inst.index()) {
+            s.addr = Some(addr);
+        }
+    }
+
+    /// Instance `inst` finished starting.
+    pub fn instance_ready(self: &Arc<Self>, inst: InstId) {
+        self.with(|l, now| l.core.on_instance_ready(now, inst));
+    }
+
+    /// Instance `inst`'s process died on its own.
+    pub fn instance_lost(self: &Arc<Self>, inst: InstId) {
+        self.with(|l, now| l.core.on_instance_lost(now, inst));
+    }
+
+    /// Instance `inst` is gone.
+    pub fn instance_stopped(self: &Arc<Self>, inst: InstId) {
+        self.with(|l, now| {
+            if let Some(s) = l.insts.get_mut(inst.index()) {
+                s.addr = None;
+                s.stop = None;
+            }
+            l.core.on_instance_stopped(now, inst);
+        });
+    }
+
+    /// Shutdown: no new instances; every instance drains and stops.
+    pub fn shut_down(self: &Arc<Self>) {
+        self.with(|l, now| l.core.on_shutdown(now));
     }
 
     /// Records an event in the event log.
@@ -479,59 +342,162 @@ impl Shared {
         }
     }
 
-    /// The end-of-bucket levels across revisions (locks each revision in turn).
-    pub fn levels(self: &Arc<Self>) -> Levels {
-        let mut l = Levels::default();
-        for cell in &self.revs {
-            let r = lock(&cell.state);
-            l.queued += r.queued();
-            l.ready += u64::from(r.ready);
-            l.starting += u64::from(r.starting);
-            l.in_flight += r.in_system;
-            l.panic |= r.panic;
-            l.desired += match &r.kind {
-                Kind::Kpa { .. } => r.desired,
-                Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
-            };
-        }
-        l
+    /// Instances alive.
+    pub fn alive(&self) -> u64 {
+        self.lock().core.alive()
     }
 
-    /// Instances alive across revisions.
-    pub fn alive(&self) -> usize {
-        self.revs.iter().map(|c| lock(&c.state).alive()).sum()
-    }
-
-    /// Requests in the system across revisions.
+    /// Requests in the system.
     pub fn in_system(&self) -> u64 {
-        lock(&self.global).m.t.in_system.level()
+        self.lock().core.in_system()
     }
 }
 
-/// A revision's state and the global state, locked, at one instant.
-pub(crate) struct Ctx<'a> {
-    sh: &'a Arc<Shared>,
-    r: usize,
-    pub rev: MutexGuard<'a, Rev>,
-    pub g: MutexGuard<'a, Global>,
-    /// The scenario time read once both locks were held.
-    pub now: Time,
-}
+impl Live {
+    /// Carries out the platform's effects (and those of the calls they lead to) in order.
+    /// `mine` collects what they say about the request the caller is asking about.
+    fn apply(&mut self, sh: &Arc<Shared>, now: Time, mut mine: Option<(ReqId, &mut Mine)>) {
+        let mut effects = std::mem::take(&mut self.buf);
+        loop {
+            self.core.take_effects(&mut effects);
+            if effects.is_empty() {
+                break;
+            }
+            for &e in &effects {
+                match e {
+                    Effect::StartInstance { inst, cold, .. } => self.start_instance(sh, inst, cold),
+                    Effect::StopInstance { inst, .. } => {
+                        let stop = self.insts.get_mut(inst.index()).and_then(|s| s.stop.take());
+                        // An instance whose task is gone has nothing left to stop.
+                        if stop.is_none_or(|tx| tx.send(()).is_err()) {
+                            self.core.on_instance_stopped(now, inst);
+                        }
+                    }
+                    Effect::Serve(s) => {
+                        let Some(run) = self.running(s.req, s.inst) else {
+                            continue;
+                        };
+                        match &mut mine {
+                            Some((req, m)) if *req == s.req => m.run = Some(run),
+                            _ => {
+                                if !self.tell(s.req, Start::Run(run)) {
+                                    // Its task is gone (it can only have panicked).
+                                    self.core.on_request_done(now, s.req, Outcome::Failed);
+                                }
+                            }
+                        }
+                    }
+                    Effect::Wait { req, deadline } => {
+                        if let Some((r, m)) = &mut mine
+                            && *r == req
+                        {
+                            m.wait = Some(deadline);
+                        }
+                    }
+                    Effect::Reply { req, reply } => match &mut mine {
+                        Some((r, m)) if *r == req => m.reply = Some(reply),
+                        _ => {
+                            if let Some(w) = self.waiter(req) {
+                                let latency = now.0.saturating_sub(w.arrival.0);
+                                self.record(w.rev, reply.status(), latency);
+                                let _ = w.tx.send(Start::Reply(reply));
+                            }
+                        }
+                    },
+                    Effect::Timer { at, timer } => {
+                        let earliest = self.next_timer().is_none_or(|t| at < t);
+                        self.timer_seq += 1;
+                        self.timers.push(Reverse((at, self.timer_seq, timer)));
+                        if earliest {
+                            sh.wake.notify_one();
+                        }
+                    }
+                }
+            }
+        }
+        self.buf = effects;
+        if sh.events.is_some() {
+            for event in self.core.log_entries() {
+                sh.log(now, event);
+            }
+        }
+    }
 
-fn is_queued(reqs: &[Req], token: ReqId) -> bool {
-    let slot = (token & 0xffff_ffff) as usize;
-    let generation = (token >> 32) as u32;
-    reqs.get(slot).is_some_and(|r| {
-        r.generation == generation
-            && matches!(
-                r.state,
-                ReqState::QueuedActivator | ReqState::QueuedProxy(_)
-            )
-    })
-}
+    fn start_instance(&mut self, sh: &Arc<Shared>, inst: InstId, cold: Duration) {
+        let Some(plan) = self.core.instance_plan(inst) else {
+            return;
+        };
+        if self.insts.len() <= inst.index() {
+            self.insts.resize_with(inst.index() + 1, Side::default);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.insts[inst.index()].stop = Some(tx);
+        instance::spawn(sh.clone(), inst, plan, cold, rx);
+    }
 
-impl Ctx<'_> {
-    fn log(&self, event: Event) {
-        self.sh.log(self.now, event);
+    /// What a request's task needs to send it to its instance.
+    fn running(&self, req: ReqId, inst: InstId) -> Option<Running> {
+        let q = self.core.request(req)?;
+        let lost = self.core.instance(inst).is_none_or(|(_, lost)| lost);
+        let addr = if lost {
+            None
+        } else {
+            self.insts.get(inst.index()).and_then(|s| s.addr)
+        };
+        Some(Running {
+            req,
+            rev: q.rev,
+            inst,
+            addr,
+            service: q.service,
+            deadline: q.deadline,
+            cold: q.cold,
+            proxied: q.proxied,
+            arrival: q.arrival,
+        })
+    }
+
+    /// Takes the waiter of `req`, if it still waits.
+    fn waiter(&mut self, req: ReqId) -> Option<Waiter> {
+        self.waiters.get_mut(req.index()).and_then(Option::take)
+    }
+
+    /// Sends `msg` to the waiting request `req`; false when nobody was there to receive it.
+    fn tell(&mut self, req: ReqId, msg: Start) -> bool {
+        self.waiter(req).is_some_and(|w| w.tx.send(msg).is_ok())
+    }
+
+    /// The earliest pending timer.
+    pub fn next_timer(&self) -> Option<Time> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Takes the earliest timer if it is due at `now`: (scheduled time, timer).
+    pub fn pop_due(&mut self, now: Time) -> Option<(Time, Timer)> {
+        if self.next_timer().is_some_and(|t| t <= now) {
+            self.timers.pop().map(|Reverse((t, _, timer))| (t, timer))
+        } else {
+            None
+        }
+    }
+
+    /// Runs a due timer and carries out its effects.
+    pub fn fire(&mut self, sh: &Arc<Shared>, now: Time, scheduled: Time, timer: Timer) {
+        self.core.on_timer(now, scheduled, timer);
+        self.apply(sh, now, None);
+    }
+
+    /// Counts an answer of revision `rev` for `/metrics`.
+    fn record(&mut self, rev: RevId, status: u16, latency_ns: u64) {
+        let Some(codes) = self.codes.get_mut(rev.index()) else {
+            return;
+        };
+        let s = codes.entry(status).or_default();
+        let secs = latency_ns as f64 / 1e9;
+        s.count += 1;
+        s.sum_s += secs;
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&le| secs <= le) {
+            s.buckets[i] += 1;
+        }
     }
 }

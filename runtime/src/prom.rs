@@ -22,7 +22,9 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::platform::{LATENCY_BUCKETS, Shared, lock};
+use scalelab_core::ids::RevId;
+
+use crate::platform::{LATENCY_BUCKETS, Shared};
 
 /// Escapes a label value.
 fn esc(v: &str) -> String {
@@ -106,23 +108,23 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
     ];
     let mut requests = String::new();
     let mut hist = String::new();
-    for cell in &sh.revs {
-        let rev = lock(&cell.state);
+    let live = sh.lock();
+    for (r, cell) in sh.revs.iter().enumerate() {
+        let rev = live.core.revision(RevId(r as u16));
         let name = esc(&cell.name);
         let l = format!("revision=\"{name}\"");
-        let draining = rev.draining();
         let values: [Vec<(String, f64)>; 11] = [
             vec![(l.clone(), rev.in_system as f64)],
-            vec![(l.clone(), rev.queued() as f64)],
+            vec![(l.clone(), rev.queued as f64)],
             vec![
                 (format!("{l},state=\"starting\""), f64::from(rev.starting)),
                 (format!("{l},state=\"ready\""), f64::from(rev.ready)),
-                (format!("{l},state=\"draining\""), draining as f64),
+                (format!("{l},state=\"draining\""), f64::from(rev.draining)),
             ],
             vec![(l.clone(), rev.desired as f64)],
             vec![(l.clone(), f64::from(u8::from(rev.panic)))],
             vec![(l.clone(), f64::from(rev.excess_burst_capacity))],
-            vec![(l.clone(), f64::from(u8::from(rev.activator_in_path())))],
+            vec![(l.clone(), f64::from(u8::from(rev.activator_in_path)))],
             vec![(l.clone(), rev.counters.cold_starts as f64)],
             vec![(l.clone(), rev.counters.stops as f64)],
             vec![(l.clone(), rev.counters.crashes as f64)],
@@ -131,7 +133,7 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
         for (g, v) in gauges.iter_mut().zip(values) {
             g.3.extend(v);
         }
-        for (code, s) in &rev.counters.codes {
+        for (code, s) in &live.codes[r] {
             let _ = writeln!(
                 requests,
                 "scalelab_requests_total{{{l},code=\"{code}\"}} {}",
@@ -179,7 +181,8 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
             let _ = writeln!(out, "{name}{{{labels}}} {v}");
         }
     }
-    let lag = lock(&sh.global).m.lag_events;
+    let lag = live.lag_events;
+    drop(live);
     out.push_str("# HELP scalelab_driver_lag_events_total Times the autoscaler's timers ran late by more than 50 ms.\n");
     out.push_str("# TYPE scalelab_driver_lag_events_total counter\n");
     let _ = writeln!(out, "scalelab_driver_lag_events_total {lag}");

@@ -11,7 +11,9 @@ use scalelab_core::scenario::Scenario;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::platform::{Admit, Outcome, Running, Shared, lock};
+use scalelab_core::ids::RevId;
+
+use crate::platform::{Admit, Answer, Running, Shared, Start};
 use crate::{InstanceKind, driver};
 
 fn scenario(extra: &str) -> Scenario {
@@ -65,19 +67,13 @@ fn boot(s: &Scenario) -> Run {
 
 /// Admits a request and waits until it runs.
 async fn admit(sh: &Arc<Shared>) -> Running {
-    let admit = sh.ctx(0).arrive();
-    match admit {
+    match sh.arrive(None) {
         Admit::Run(r) => r,
-        Admit::Wait {
-            slot,
-            generation,
-            rx,
-            ..
-        } => {
-            rx.await.expect("started");
-            sh.ctx(0).running(slot, generation).expect("running")
-        }
-        Admit::Reject { reason, .. } => panic!("rejected: {reason}"),
+        Admit::Wait { rx, .. } => match rx.await.expect("a message") {
+            Start::Run(r) => r,
+            Start::Reply(reply) => panic!("answered: {}", reply.reason()),
+        },
+        Admit::Reject { reply, .. } => panic!("rejected: {}", reply.reason()),
     }
 }
 
@@ -86,11 +82,7 @@ async fn request(sh: Arc<Shared>, service: Duration) -> (Time, Time, bool) {
     let t0 = sh.clock.now();
     let run = admit(&sh).await;
     sh.clock.sleep(service).await;
-    sh.ctx(0).finish(
-        run.slot,
-        run.generation,
-        Outcome::Answered(hyper::StatusCode::OK),
-    );
+    sh.done(&run, Answer::Answered(200));
     (t0, sh.clock.now(), run.cold)
 }
 
@@ -133,13 +125,14 @@ async fn scale_from_zero_waits_one_cold_start_then_scales_back_to_zero() {
         "300 ms cold start + 100 ms service"
     );
     assert!(cold);
-    let g = lock(&sh.global);
-    assert_eq!(g.m.t.cold_starts, 2);
-    assert_eq!(g.m.t.delayed, 2);
-    assert_eq!(g.m.t.scale_to_zero_events, 1);
-    assert_eq!(g.m.t.completed, 3);
-    assert_eq!(g.m.t.in_system.level(), 0);
-    drop(g);
+    let live = sh.lock();
+    let t = live.core.tally();
+    assert_eq!(t.cold_starts, 2);
+    assert_eq!(t.delayed, 2);
+    assert_eq!(t.scale_to_zero_events, 1);
+    assert_eq!(t.completed, 3);
+    assert_eq!(t.in_system.level(), 0);
+    drop(live);
     let _ = run.stop.send(true);
 }
 
@@ -152,7 +145,7 @@ async fn a_burst_panics_and_scales_up_within_max_scale() {
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
     {
-        let rev = lock(&sh.revs[0].state);
+        let rev = sh.lock().core.revision(RevId(0));
         assert!(
             rev.panic,
             "20 requests on 1 pod is over the 200 % panic threshold"
@@ -173,11 +166,12 @@ async fn a_burst_panics_and_scales_up_within_max_scale() {
         done += 1;
     }
     assert_eq!(done, 20);
-    let g = lock(&sh.global);
-    assert!(g.m.t.panic_episodes >= 1);
-    assert_eq!(g.m.t.peak, 5);
-    assert_eq!(g.m.t.completed, 20);
-    drop(g);
+    let live = sh.lock();
+    let t = live.core.tally();
+    assert!(t.panic_episodes >= 1);
+    assert_eq!(t.peak, 5);
+    assert_eq!(t.completed, 20);
+    drop(live);
     let _ = run.stop.send(true);
 }
 
@@ -190,22 +184,23 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
     );
     let run = boot(&s);
     let sh = run.sh.clone();
-    let a = sh.ctx(0).arrive();
-    let b = sh.ctx(0).arrive();
-    let c = sh.ctx(0).arrive();
+    let a = sh.arrive(None);
+    let b = sh.arrive(None);
+    let c = sh.arrive(None);
     assert!(matches!(a, Admit::Wait { .. }));
     assert!(matches!(b, Admit::Wait { .. }));
     match c {
-        Admit::Reject { status, reason, .. } => {
-            assert_eq!(status, hyper::StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!(reason, "activator-queue-full");
+        Admit::Reject { reply, .. } => {
+            assert_eq!(reply.status(), 503);
+            assert_eq!(reply.reason(), "activator-queue-full");
         }
         _ => panic!("the third request should be rejected"),
     }
     // The second waits behind the first (cc = 1, one instance) and gives up at its deadline.
     let Admit::Wait {
-        slot,
-        generation,
+        req,
+        rev,
+        arrival,
         rx,
         ..
     } = b
@@ -214,9 +209,10 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
     };
     drop(rx);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(sh.ctx(0).give_up(slot, generation));
-    let g = lock(&sh.global);
-    assert_eq!((g.m.t.arrived, g.m.t.rejected, g.m.t.timed_out), (3, 1, 1));
-    drop(g);
+    assert!(sh.time_out(req, rev, arrival));
+    let live = sh.lock();
+    let t = live.core.tally();
+    assert_eq!((t.arrived, t.rejected, t.timed_out), (3, 1, 1));
+    drop(live);
     let _ = run.stop.send(true);
 }

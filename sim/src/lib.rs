@@ -206,33 +206,21 @@ pub fn run_variant(
         events: if events { Some(&mut log) } else { None },
         progress,
     };
-    let (mut m, billing, series) = Platform::new(s, opts).run()?;
-    // Every completed request is recorded once, as warm or cold; the overall distribution is
-    // their sum (one histogram update per request instead of two).
-    m.t.latency.merge(&m.t.latency_warm);
-    m.t.latency.merge(&m.t.latency_cold);
-    if let Some(v) = m.violations.first() {
+    let (mut v, st, events) = Platform::new(s, opts).run(name.to_string())?;
+    if let Some(what) = st.violations.first() {
         return Err(SimError::Invariant {
             variant: name.to_string(),
-            what: v.clone(),
+            what: what.clone(),
         });
     }
-    let end = m.end;
-    let mut v = m.t.variant(
-        name.to_string(),
-        m.in_flight_end,
-        billing.finish(end),
-        series.finish(),
-        end,
-    );
-    v.extra.insert("events".into(), m.events.into());
+    v.extra.insert("events".into(), events.into());
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
-    let started = m.begun;
+    let started = st.begun;
     v.extra.insert(
         "waited_ratio".into(),
-        (if m.begun > 0 {
-            m.waited as f64 / m.begun as f64
+        (if st.begun > 0 {
+            st.waited as f64 / st.begun as f64
         } else {
             0.0
         })
@@ -241,7 +229,7 @@ pub fn run_variant(
     v.extra.insert(
         "mean_wait_ms".into(),
         (if started > 0 {
-            round3(m.wait_ns_total as f64 / started as f64 / 1e6)
+            round3(st.wait_ns_total as f64 / started as f64 / 1e6)
         } else {
             0.0
         })
@@ -249,12 +237,12 @@ pub fn run_variant(
     );
     v.extra.insert(
         "mean_latency_exact_ms".into(),
-        (if m.t.completed > 0 {
-            m.latency_sum_ns as f64 / m.t.completed as f64 / 1e6
+        (if v.requests.completed > 0 {
+            st.latency_sum_ns as f64 / v.requests.completed as f64 / 1e6
         } else {
             0.0
         })
         .into(),
     );
-    Ok((v, log, m.events))
+    Ok((v, log, events))
 }

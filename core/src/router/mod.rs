@@ -5,7 +5,7 @@
 pub mod lb;
 pub mod revision;
 
-pub use revision::{InstanceId, Mode, Reject, ReqId, RevisionRouter, Route, Started, TrafficSplit};
+pub use revision::{InstId, Mode, Reject, ReqId, RevisionRouter, Route, Started, TrafficSplit};
 
 use serde::Serialize;
 

@@ -20,10 +20,7 @@ use super::RouterPolicy;
 use super::lb::{self, Candidate, Cursor};
 use crate::time::Time;
 
-/// A request, as the driver numbers it.
-pub type ReqId = u64;
-/// An instance, as the driver numbers it: dense from 0, in creation order.
-pub type InstanceId = u32;
+pub use crate::ids::{InstId, ReqId};
 
 /// The ServerlessService mode: who receives the revision's traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -49,11 +46,11 @@ pub enum Reject {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     /// It starts executing on this instance now.
-    Start(InstanceId),
+    Start(InstId),
     /// It waits in the activator's queue.
     QueuedActivator,
     /// It waits in this instance's queue-proxy.
-    QueuedProxy(InstanceId),
+    QueuedProxy(InstId),
     /// It is rejected.
     Rejected(Reject),
 }
@@ -64,7 +61,7 @@ pub struct Started {
     /// The request.
     pub req: ReqId,
     /// Where it runs.
-    pub instance: InstanceId,
+    pub instance: InstId,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -84,7 +81,7 @@ pub struct RevisionRouter {
     policy: RouterPolicy,
     cc: u32,
     cands: Vec<Candidate>,
-    ids: Vec<InstanceId>,
+    ids: Vec<InstId>,
     inst: Vec<InstState>,
     cursor: Cursor,
     ingress: Cursor,
@@ -140,8 +137,8 @@ impl RevisionRouter {
     }
 
     /// Requests executing on `inst`.
-    pub fn in_flight(&self, inst: InstanceId) -> u32 {
-        match self.inst.get(inst as usize) {
+    pub fn in_flight(&self, inst: InstId) -> u32 {
+        match self.inst.get(inst.index()) {
             Some(s) => match s.pos {
                 Some(p) => self.cands[p].in_flight,
                 None => s.in_flight_off,
@@ -151,19 +148,19 @@ impl RevisionRouter {
     }
 
     /// Requests waiting in `inst`'s queue-proxy.
-    pub fn proxy_queued(&self, inst: InstanceId) -> u32 {
-        self.inst.get(inst as usize).map_or(0, |s| s.proxy_live)
+    pub fn proxy_queued(&self, inst: InstId) -> u32 {
+        self.inst.get(inst.index()).map_or(0, |s| s.proxy_live)
     }
 
-    fn state(&mut self, inst: InstanceId) -> &mut InstState {
-        let i = inst as usize;
+    fn state(&mut self, inst: InstId) -> &mut InstState {
+        let i = inst.index();
         if i >= self.inst.len() {
             self.inst.resize_with(i + 1, InstState::default);
         }
         &mut self.inst[i]
     }
 
-    fn start_on_pos(&mut self, now: Time, pos: usize) -> InstanceId {
+    fn start_on_pos(&mut self, now: Time, pos: usize) -> InstId {
         let c = &mut self.cands[pos];
         c.in_flight += 1;
         c.last_used = now;
@@ -216,7 +213,7 @@ impl RevisionRouter {
         }
         let id = self.ids[pos];
         let depth = 10 * self.cc;
-        let st = &mut self.inst[id as usize];
+        let st = &mut self.inst[id.index()];
         if st.proxy_live >= depth {
             return Route::Rejected(Reject::ProxyQueueFull);
         }
@@ -241,10 +238,10 @@ impl RevisionRouter {
     pub fn complete(
         &mut self,
         now: Time,
-        inst: InstanceId,
+        inst: InstId,
         is_live: &mut impl FnMut(ReqId) -> bool,
     ) -> Option<Started> {
-        let st = &mut self.inst[inst as usize];
+        let st = &mut self.inst[inst.index()];
         let pos = st.pos;
         match pos {
             Some(p) => {
@@ -296,7 +293,7 @@ impl RevisionRouter {
     pub fn add_ready(
         &mut self,
         now: Time,
-        inst: InstanceId,
+        inst: InstId,
         rng: &mut impl rand::Rng,
         is_live: &mut impl FnMut(ReqId) -> bool,
     ) -> Vec<Started> {
@@ -336,15 +333,15 @@ impl RevisionRouter {
 
     fn reindex(&mut self, from: usize) {
         for p in from..self.ids.len() {
-            let id = self.ids[p] as usize;
+            let id = self.ids[p].index();
             self.inst[id].pos = Some(p);
         }
     }
 
     /// `inst` stops receiving new requests (scale-down or shutdown); requests executing or
     /// waiting in its queue-proxy still finish there.
-    pub fn begin_drain(&mut self, inst: InstanceId) {
-        let Some(st) = self.inst.get_mut(inst as usize) else {
+    pub fn begin_drain(&mut self, inst: InstId) {
+        let Some(st) = self.inst.get_mut(inst.index()) else {
             return;
         };
         let Some(p) = st.pos.take() else { return };
@@ -355,13 +352,13 @@ impl RevisionRouter {
     }
 
     /// True when `inst` has nothing executing or queued.
-    pub fn is_idle(&self, inst: InstanceId) -> bool {
+    pub fn is_idle(&self, inst: InstId) -> bool {
         self.in_flight(inst) == 0 && self.proxy_queued(inst) == 0
     }
 
     /// `inst` is gone. It must not be routable and must be idle.
-    pub fn remove(&mut self, inst: InstanceId) {
-        if let Some(st) = self.inst.get_mut(inst as usize) {
+    pub fn remove(&mut self, inst: InstId) {
+        if let Some(st) = self.inst.get_mut(inst.index()) {
             debug_assert!(st.pos.is_none(), "removing a routable instance");
             *st = InstState::default();
         }
@@ -370,11 +367,11 @@ impl RevisionRouter {
     /// A queued request gave up (timeout); `at` is where it waits (`None` = the activator). The
     /// entry is dropped lazily when popped, so the driver's `is_live` must answer false for it
     /// from now on.
-    pub fn cancel_queued(&mut self, at: Option<InstanceId>) {
+    pub fn cancel_queued(&mut self, at: Option<InstId>) {
         match at {
             None => self.activator_live = self.activator_live.saturating_sub(1),
             Some(i) => {
-                if let Some(st) = self.inst.get_mut(i as usize)
+                if let Some(st) = self.inst.get_mut(i.index())
                     && st.proxy_live > 0
                 {
                     st.proxy_live -= 1;
@@ -432,53 +429,63 @@ mod tests {
         true
     }
 
+    /// Request `n` (generation 0).
+    fn q(n: u32) -> ReqId {
+        ReqId::new(n, 0)
+    }
+
+    /// Instance `n`.
+    fn i(n: u32) -> InstId {
+        InstId(n)
+    }
+
     #[test]
     fn proxy_mode_buffers_until_an_instance_is_ready() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 1, 100);
-        assert_eq!(r.route(Time::ZERO, 1, &mut rng), Route::QueuedActivator);
-        assert_eq!(r.route(Time::ZERO, 2, &mut rng), Route::QueuedActivator);
-        let s = r.add_ready(Time::from_secs(1), 0, &mut rng, &mut live);
+        assert_eq!(r.route(Time::ZERO, q(1), &mut rng), Route::QueuedActivator);
+        assert_eq!(r.route(Time::ZERO, q(2), &mut rng), Route::QueuedActivator);
+        let s = r.add_ready(Time::from_secs(1), i(0), &mut rng, &mut live);
         assert_eq!(
             s,
             vec![Started {
-                req: 1,
-                instance: 0
+                req: q(1),
+                instance: i(0)
             }]
         );
         assert_eq!(r.queued(), 1);
-        let next = r.complete(Time::from_secs(2), 0, &mut live);
+        let next = r.complete(Time::from_secs(2), i(0), &mut live);
         assert_eq!(
             next,
             Some(Started {
-                req: 2,
-                instance: 0
+                req: q(2),
+                instance: i(0)
             })
         );
-        assert_eq!(r.complete(Time::from_secs(3), 0, &mut live), None);
-        assert!(r.is_idle(0));
+        assert_eq!(r.complete(Time::from_secs(3), i(0), &mut live), None);
+        assert!(r.is_idle(i(0)));
     }
 
     #[test]
     fn unlimited_concurrency_flushes_the_whole_queue() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 0, 100);
-        for i in 0..5 {
-            r.route(Time::ZERO, i, &mut rng);
+        for n in 0..5 {
+            r.route(Time::ZERO, q(n), &mut rng);
         }
-        let s = r.add_ready(Time::from_secs(1), 0, &mut rng, &mut live);
+        let s = r.add_ready(Time::from_secs(1), i(0), &mut rng, &mut live);
         assert_eq!(s.len(), 5);
-        assert_eq!(r.in_flight(0), 5);
+        assert_eq!(r.in_flight(i(0)), 5);
     }
 
     #[test]
     fn activator_queue_depth_rejects() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 1, 2);
-        r.route(Time::ZERO, 1, &mut rng);
-        r.route(Time::ZERO, 2, &mut rng);
+        r.route(Time::ZERO, q(1), &mut rng);
+        r.route(Time::ZERO, q(2), &mut rng);
         assert_eq!(
-            r.route(Time::ZERO, 3, &mut rng),
+            r.route(Time::ZERO, q(3), &mut rng),
             Route::Rejected(Reject::ActivatorQueueFull)
         );
     }
@@ -487,11 +494,11 @@ mod tests {
     fn serve_mode_queue_proxy_breaker_holds_ten_times_cc() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 2, 100);
-        r.add_ready(Time::ZERO, 0, &mut rng, &mut live);
+        r.add_ready(Time::ZERO, i(0), &mut rng, &mut live);
         r.set_mode(Mode::Serve);
         let mut routes = Vec::new();
-        for i in 0..23 {
-            routes.push(r.route(Time::ZERO, i, &mut rng));
+        for n in 0..23 {
+            routes.push(r.route(Time::ZERO, q(n), &mut rng));
         }
         assert_eq!(
             routes
@@ -503,7 +510,7 @@ mod tests {
         assert_eq!(
             routes
                 .iter()
-                .filter(|x| matches!(x, Route::QueuedProxy(0)))
+                .filter(|x| matches!(x, Route::QueuedProxy(InstId(0))))
                 .count(),
             20
         );
@@ -514,16 +521,16 @@ mod tests {
     fn cancelled_requests_are_skipped() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 1, 100);
-        r.route(Time::ZERO, 1, &mut rng);
-        r.route(Time::ZERO, 2, &mut rng);
+        r.route(Time::ZERO, q(1), &mut rng);
+        r.route(Time::ZERO, q(2), &mut rng);
         r.cancel_queued(None);
-        let mut alive = |q: ReqId| q != 1;
-        let s = r.add_ready(Time::from_secs(1), 0, &mut rng, &mut alive);
+        let mut alive = |x: ReqId| x != q(1);
+        let s = r.add_ready(Time::from_secs(1), i(0), &mut rng, &mut alive);
         assert_eq!(
             s,
             vec![Started {
-                req: 2,
-                instance: 0
+                req: q(2),
+                instance: i(0)
             }]
         );
         assert_eq!(r.queued(), 0);
@@ -533,22 +540,22 @@ mod tests {
     fn draining_instances_take_no_new_work_but_finish_theirs() {
         let mut rng = stream(1, "t");
         let mut r = RevisionRouter::new(RouterPolicy::Knative, 1, 100);
-        r.add_ready(Time::ZERO, 0, &mut rng, &mut live);
-        r.add_ready(Time::ZERO, 1, &mut rng, &mut live);
-        assert_eq!(r.route(Time::ZERO, 7, &mut rng), Route::Start(0));
-        r.begin_drain(0);
+        r.add_ready(Time::ZERO, i(0), &mut rng, &mut live);
+        r.add_ready(Time::ZERO, i(1), &mut rng, &mut live);
+        assert_eq!(r.route(Time::ZERO, q(7), &mut rng), Route::Start(i(0)));
+        r.begin_drain(i(0));
         assert_eq!(r.routable(), 1);
-        assert_eq!(r.route(Time::ZERO, 8, &mut rng), Route::Start(1));
-        assert_eq!(r.route(Time::ZERO, 9, &mut rng), Route::QueuedActivator);
+        assert_eq!(r.route(Time::ZERO, q(8), &mut rng), Route::Start(i(1)));
+        assert_eq!(r.route(Time::ZERO, q(9), &mut rng), Route::QueuedActivator);
         // Instance 0 finishing does not pick up the activator's queue.
-        assert_eq!(r.complete(Time::from_secs(1), 0, &mut live), None);
-        assert!(r.is_idle(0));
-        r.remove(0);
+        assert_eq!(r.complete(Time::from_secs(1), i(0), &mut live), None);
+        assert!(r.is_idle(i(0)));
+        r.remove(i(0));
         assert_eq!(
-            r.complete(Time::from_secs(1), 1, &mut live),
+            r.complete(Time::from_secs(1), i(1), &mut live),
             Some(Started {
-                req: 9,
-                instance: 1
+                req: q(9),
+                instance: i(1)
             })
         );
     }
@@ -613,11 +620,11 @@ mod tests {
             ) {
                 let mut rng = crate::rng::stream(7, "prop");
                 let mut r = RevisionRouter::new(pol, cc, depth);
-                let mut next_inst: InstanceId = 0;
-                let mut ready: BTreeSet<InstanceId> = BTreeSet::new();
-                let mut draining: BTreeSet<InstanceId> = BTreeSet::new();
-                let mut running: BTreeMap<ReqId, InstanceId> = BTreeMap::new();
-                let mut waiting: BTreeMap<ReqId, Option<InstanceId>> = BTreeMap::new();
+                let mut next_inst = 0u32;
+                let mut ready: BTreeSet<InstId> = BTreeSet::new();
+                let mut draining: BTreeSet<InstId> = BTreeSet::new();
+                let mut running: BTreeMap<ReqId, InstId> = BTreeMap::new();
+                let mut waiting: BTreeMap<ReqId, Option<InstId>> = BTreeMap::new();
                 let mut cancelled: BTreeSet<ReqId> = BTreeSet::new();
                 let (mut arrived, mut rejected, mut completed) = (0u64, 0u64, 0u64);
                 let mut now = Time::ZERO;
@@ -629,7 +636,7 @@ mod tests {
                         let mut live = |q: ReqId| w.contains_key(&q);
                         match o {
                             Op::Arrive => {
-                                let id = arrived;
+                                let id = ReqId::new(arrived as u32, 0);
                                 arrived += 1;
                                 match r.route(now, id, &mut rng) {
                                     Route::Start(i) => {
@@ -645,7 +652,7 @@ mod tests {
                                 }
                             }
                             Op::Ready => {
-                                let i = next_inst;
+                                let i = InstId(next_inst);
                                 next_inst += 1;
                                 ready.insert(i);
                                 started = r.add_ready(now, i, &mut rng, &mut live);

@@ -1,0 +1,727 @@
+//! The platform: requests and instances of every revision, as one sans-IO state machine.
+//!
+//! Everything between a request's arrival and its answer, and an instance's creation and its
+//! end, happens here, once, for both the simulator and the live runtime: the traffic split,
+//! the activator and queue-proxy breakers ([`crate::router`]), the keepalive pool or the KPA
+//! (metric scrape, decider tick and pokes, reconciler with its requeues), instance draining,
+//! request timeouts, the concurrency meters, billing and the run's measurements. The platform
+//! never sleeps, spawns or reads a clock: each transition takes `now`, changes state and queues
+//! [`Effect`]s for its driver.
+//!
+//! ```text
+//!   driver                         Platform                              effects
+//!   ──────                         ────────                              ───────
+//!   boot(t0)                 ─▶ initial instances, first reconcile  ─▶ StartInstance, Timer(Second)
+//!   on_arrival(now, rev?)    ─▶ split, router / keepalive pool      ─▶ Serve | Wait | Reply
+//!   on_instance_ready(now,i) ─▶ queued requests start               ─▶ Serve…, Timer(Reconcile)
+//!   on_request_done(now,r,o) ─▶ meters, billing, next queued one    ─▶ Serve, StopInstance
+//!   on_timeout(now, r)       ─▶ a waiting request gives up          ─▶ Reply(Timeout)
+//!   on_timer(now, at, t)     ─▶ scrape + tick, reconcile, expiry    ─▶ StartInstance, StopInstance, Timer
+//!   on_instance_stopped(…)   ─▶ the instance is gone
+//!   on_instance_lost(…)      ─▶ a process died: fail, replace       ─▶ Reply(InstanceFailed), StartInstance
+//!   on_shutdown(now)         ─▶ stop everything, replace nothing    ─▶ StopInstance…
+//! ```
+//!
+//! After each call the driver takes the effects with [`Platform::effects`] and carries them out
+//! in order. The simulator turns them into event-queue pushes (a `Serve` becomes the request's
+//! completion at [`Serve::ends_at`]); the runtime into tasks, oneshot answers, process starts and
+//! stops, and timers. Both call the same transitions, so a simulated run predicts a live one.
+//!
+//! Guarantees, checked by the tests of this module:
+//! - every request that arrived is, at any time, in exactly one place: waiting (activator,
+//!   queue-proxy, its cold start), running on an instance, or answered (completed, rejected,
+//!   failed, timed out) — `arrived = completed + rejected + timed_out + in flight`;
+//! - a request starts only on a ready or draining instance, never on one that is starting or
+//!   stopped, and never beyond the instance's container concurrency;
+//! - a draining instance takes no new request and stops once it has none;
+//! - ids that outlived their object (a late timer, a completion racing a timeout) are ignored.
+
+use std::time::Duration;
+
+use crate::autoscaler::{
+    ActivatorMeter, AutoscalerSettings, ConcurrencyMeter, Decider, DeciderSpec, Keepalive,
+    KeepaliveId, KpaScaler,
+};
+use crate::billing::{Meter, RevisionBilling};
+use crate::event::Event;
+use crate::ids::{InstId, ReqId, RevId};
+use crate::measure::{Levels, SeriesBuilder, Tally, bucket_for};
+use crate::result::VariantResult;
+use crate::rng::{SimRng, stream};
+use crate::router::{Mode, RevisionRouter, TrafficSplit};
+use crate::scenario::Scenario;
+use crate::time::{Time, duration_nanos};
+use crate::workload::Sampler;
+
+mod autoscale;
+mod effect;
+mod instances;
+mod requests;
+
+pub use effect::{Effect, Outcome, Reply, Serve, Timer};
+
+const SECOND: u64 = 1_000_000_000;
+
+/// How a driver runs the platform.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The master seed: every random draw comes from one of its named streams.
+    pub seed: u64,
+    /// The width of the time series' buckets.
+    pub bucket: Duration,
+    /// Latency added to every answer without holding the instance slot (`[router] overhead`;
+    /// zero live, where the hop is real).
+    pub latency_overhead: Duration,
+    /// Time the proxy hop adds inside the instance slot (`[router] slot_overhead`; zero live).
+    pub slot_overhead: Duration,
+    /// Queue [`Effect::Log`] entries for the event log.
+    pub log_events: bool,
+    /// Check invariants on every request start (slower); the end-of-run checks always run.
+    pub check: bool,
+    /// Sample instances' start-up times (false when real processes decide them).
+    pub sample_cold_starts: bool,
+    /// Whole-second timers are scheduled while `now` is before this (the simulator's hard end).
+    pub seconds_until: Time,
+}
+
+impl Config {
+    /// The simulator's configuration for `s`: bucket width by horizon, the router's modelled
+    /// overheads, seconds until the end of the drain.
+    pub fn simulated(s: &Scenario, seed: u64) -> Config {
+        Config {
+            seed,
+            bucket: s
+                .sim
+                .timeseries_bucket
+                .unwrap_or_else(|| Duration::from_nanos(bucket_for(duration_nanos(s.duration)))),
+            latency_overhead: s.router.overhead,
+            slot_overhead: s.router.slot_overhead,
+            log_events: false,
+            check: false,
+            sample_cold_starts: true,
+            seconds_until: hard_end(s),
+        }
+    }
+
+    /// The live runtime's configuration: 1 s buckets, no modelled overheads (the hop is real),
+    /// seconds until shutdown.
+    pub fn live(seed: u64, sample_cold_starts: bool) -> Config {
+        Config {
+            seed,
+            bucket: Duration::from_secs(1),
+            latency_overhead: Duration::ZERO,
+            slot_overhead: Duration::ZERO,
+            log_events: false,
+            check: false,
+            sample_cold_starts,
+            seconds_until: Time::MAX,
+        }
+    }
+}
+
+/// When a simulated run stops at the latest: the horizon plus the drain (default: the longest
+/// request timeout).
+pub fn hard_end(s: &Scenario) -> Time {
+    let max_timeout = s
+        .revisions
+        .iter()
+        .map(|r| r.service.timeout)
+        .max()
+        .unwrap_or_default();
+    Time::ZERO + s.duration + s.sim.drain.unwrap_or(max_timeout)
+}
+
+/// An instance's lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstState {
+    /// Cold-starting: takes no request yet.
+    Starting,
+    /// Takes requests.
+    Ready,
+    /// Chosen for removal (or lost): finishes its requests, takes no new one.
+    Draining,
+    /// Gone.
+    Stopped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReqState {
+    Free,
+    QueuedActivator,
+    QueuedProxy(InstId),
+    WaitingColdStart(InstId),
+    Running(InstId),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    arrival: Time,
+    deadline: Time,
+    service_ns: u64,
+    /// When it took its instance slot.
+    started: Time,
+    rev: RevId,
+    generation: u32,
+    state: ReqState,
+    proxied: bool,
+    /// Counted at the instance's queue-proxy already (it waited there).
+    at_proxy: bool,
+    cold: bool,
+}
+
+struct Inst {
+    rev: RevId,
+    /// Wait before starting it (crash-loop back-off).
+    backoff: Duration,
+    state: InstState,
+    created: Time,
+    ready_at: Time,
+    meter: ConcurrencyMeter,
+    busy: u32,
+    ka: Option<KeepaliveId>,
+    /// The keepalive request waiting for this instance's cold start.
+    pending: Option<ReqId>,
+    /// Its stop was asked for (billing and the driver told once).
+    stopping: bool,
+    /// Its process died: nothing to stop, requests on it fail.
+    lost: bool,
+}
+
+enum Kind {
+    Kpa {
+        decider: Box<Decider>,
+        scaler: Box<KpaScaler>,
+        activator: ActivatorMeter,
+        stable: Duration,
+    },
+    Keepalive {
+        pool: Keepalive,
+        /// The instance of each keepalive id (ids are dense).
+        by_ka: Vec<InstId>,
+        expire_at: Option<Time>,
+    },
+}
+
+/// Counters of one revision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RevCounters {
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Instances started.
+    pub cold_starts: u64,
+    /// Instances stopped.
+    pub stops: u64,
+    /// Instances whose process died on its own.
+    pub crashes: u64,
+    /// Decider evaluations (ticks and pokes).
+    pub ticks: u64,
+}
+
+struct Rev {
+    name: String,
+    router: RevisionRouter,
+    service: Sampler,
+    cold: Sampler,
+    cold_service: Option<Sampler>,
+    timeout_ns: u64,
+    shutdown: Duration,
+    warm_at_start: bool,
+    progress_deadline: Duration,
+    rng_service: SimRng,
+    rng_cold: SimRng,
+    rng_route: SimRng,
+    rng_scrape: SimRng,
+    kind: Kind,
+    alive: Vec<InstId>,
+    starting: u32,
+    ready: u32,
+    desired: u64,
+    panic: bool,
+    excess_burst_capacity: i32,
+    reconcile_at: Option<Time>,
+    /// The time the decider last ran at (ticks are stamped with their scheduled time).
+    decided_at: Time,
+    /// Requests arrived and not answered.
+    in_system: u64,
+    /// Keepalive requests waiting for their instance's cold start.
+    waiting_cold: u32,
+    counters: RevCounters,
+    /// Instances lost in a row without one getting ready (crash-loop back-off).
+    crash_streak: u32,
+}
+
+/// What a run measured besides the [`Tally`]: the figures each driver may report.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Requests still in the system at the end.
+    pub in_flight_end: u64,
+    /// Σ of completed requests' latencies, ns (the exact mean, beside the histogram's).
+    pub latency_sum_ns: u128,
+    /// Requests that started on an instance.
+    pub begun: u64,
+    /// Of those, requests that waited before starting.
+    pub waited: u64,
+    /// Σ of those waits, ns.
+    pub wait_ns_total: u128,
+    /// Requests failed by their instance (502): counted in `rejected` too.
+    pub failed: u64,
+    /// Instances whose process died.
+    pub crashes: u64,
+    /// Σ over answered requests of (time the slot was held − sampled service time), ns.
+    pub slot_excess_ns: u128,
+    /// How many requests `slot_excess_ns` covers.
+    pub slot_excess_count: u64,
+    /// Invariant violations found (at most 20 kept).
+    pub violations: Vec<String>,
+}
+
+/// The platform of one run (one variant of a scenario).
+pub struct Platform {
+    cfg: Config,
+    split: TrafficSplit,
+    rng_split: SimRng,
+    revs: Vec<Rev>,
+    insts: Vec<Inst>,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    billing: Meter,
+    series: SeriesBuilder,
+    t: Tally,
+    stats: Stats,
+    slot_overhead_ns: u64,
+    latency_overhead_ns: u64,
+    next_second: Option<Time>,
+    closing: bool,
+    out: Vec<Effect>,
+    log: Vec<Event>,
+}
+
+/// A request in the system, for a live driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    /// Its revision.
+    pub rev: RevId,
+    /// When it arrived.
+    pub arrival: Time,
+    /// Its timeout: answered 504 if not finished by then.
+    pub deadline: Time,
+    /// The work it asks of a synthetic instance: its sampled service time (for the request that
+    /// triggered a cold start under `cold_service_time`, what is left of that time).
+    pub service: Duration,
+    /// It waited for a cold start.
+    pub cold: bool,
+    /// The activator is in its path.
+    pub proxied: bool,
+}
+
+/// How a live driver starts an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstancePlan {
+    /// Its revision.
+    pub rev: RevId,
+    /// When the platform created it.
+    pub created: Time,
+    /// Wait this long before starting it (crash-loop back-off).
+    pub backoff: Duration,
+    /// A real process not ready after this is given up on (Knative's progress deadline).
+    pub progress_deadline: Duration,
+    /// The revision's shutdown time.
+    pub shutdown: Duration,
+}
+
+/// A revision's state, for status lines and `/metrics`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevisionView {
+    /// Requests arrived and not answered (queued included).
+    pub in_system: u64,
+    /// Requests waiting for an instance slot (activator, queue-proxies, their cold start).
+    pub queued: u64,
+    /// Starting instances.
+    pub starting: u32,
+    /// Ready instances.
+    pub ready: u32,
+    /// Draining instances.
+    pub draining: u32,
+    /// The autoscaler's desired instances (the keepalive pool's instances).
+    pub desired: u64,
+    /// Panic mode.
+    pub panic: bool,
+    /// The KPA's excess burst capacity.
+    pub excess_burst_capacity: i32,
+    /// The activator is in the request path.
+    pub activator_in_path: bool,
+    /// Counters.
+    pub counters: RevCounters,
+}
+
+impl Platform {
+    /// The platform for scenario `s` at t = 0: revisions with their autoscalers, no instance
+    /// yet ([`Platform::boot`] starts the initial ones).
+    pub fn new(s: &Scenario, cfg: Config) -> Platform {
+        let seed = cfg.seed;
+        let revs = s
+            .revisions
+            .iter()
+            .map(|r| {
+                let cc = r.service.container_concurrency;
+                let (kind, progress_deadline) = match &r.autoscaler {
+                    AutoscalerSettings::Kpa(k) => (
+                        Kind::Kpa {
+                            decider: Box::new(Decider::new(Time::ZERO, DeciderSpec::new(k, cc), 0)),
+                            scaler: Box::new(KpaScaler::new(Time::ZERO, k, cc)),
+                            activator: ActivatorMeter::new(),
+                            stable: k.stable_window,
+                        },
+                        k.progress_deadline,
+                    ),
+                    AutoscalerSettings::Keepalive(k) => (
+                        Kind::Keepalive {
+                            pool: Keepalive::new(k.clone()),
+                            by_ka: Vec::new(),
+                            expire_at: None,
+                        },
+                        Duration::from_secs(600),
+                    ),
+                };
+                let n = &r.name;
+                Rev {
+                    name: r.name.clone(),
+                    router: RevisionRouter::new(
+                        s.router.policy,
+                        cc,
+                        s.router.activator_queue_depth,
+                    ),
+                    service: Sampler::new(&r.service.service_time),
+                    cold: Sampler::new(&r.service.cold_start),
+                    cold_service: r.service.cold_service_time.as_ref().map(Sampler::new),
+                    timeout_ns: duration_nanos(r.service.timeout),
+                    shutdown: r.service.shutdown,
+                    warm_at_start: r.service.warm_at_start,
+                    progress_deadline,
+                    rng_service: stream(seed, &format!("service/{n}")),
+                    rng_cold: stream(seed, &format!("cold-start/{n}")),
+                    rng_route: stream(seed, &format!("router/{n}")),
+                    rng_scrape: stream(seed, &format!("scrape/{n}")),
+                    kind,
+                    alive: Vec::new(),
+                    starting: 0,
+                    ready: 0,
+                    desired: 0,
+                    panic: false,
+                    excess_burst_capacity: 0,
+                    reconcile_at: None,
+                    decided_at: Time::ZERO,
+                    in_system: 0,
+                    waiting_cold: 0,
+                    counters: RevCounters::default(),
+                    crash_streak: 0,
+                }
+            })
+            .collect();
+        let percents: Vec<f64> = s.revisions.iter().map(|r| r.traffic_percent).collect();
+        Platform {
+            split: TrafficSplit::new(&percents),
+            rng_split: stream(seed, "split"),
+            revs,
+            insts: Vec::new(),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            billing: Meter::new(&s.billing, &RevisionBilling::from_scenario(s)),
+            series: SeriesBuilder::new(duration_nanos(cfg.bucket).max(1)),
+            t: Tally::new(),
+            stats: Stats::default(),
+            slot_overhead_ns: duration_nanos(cfg.slot_overhead),
+            latency_overhead_ns: duration_nanos(cfg.latency_overhead),
+            next_second: None,
+            closing: false,
+            out: Vec::new(),
+            log: Vec::new(),
+            cfg,
+        }
+    }
+
+    /// Starts the initial instances of every revision (`initial_scale`, `min_instances`),
+    /// reconciles once and schedules the first whole second.
+    pub fn boot(&mut self, now: Time) {
+        for r in 0..self.revs.len() {
+            let rev = RevId(r as u16);
+            let warm = self.revs[r].warm_at_start;
+            match &mut self.revs[r].kind {
+                Kind::Kpa { scaler, .. } => {
+                    let n = scaler.replicas();
+                    for _ in 0..n {
+                        self.create_instance(now, rev, None, warm);
+                    }
+                    self.reconcile(now, rev);
+                }
+                Kind::Keepalive { pool, .. } => {
+                    for id in pool.ensure_min() {
+                        self.create_instance(now, rev, Some(id), warm);
+                    }
+                }
+            }
+        }
+        let first = Time(now.0 / SECOND * SECOND + SECOND);
+        self.schedule_second(first);
+    }
+
+    /// The effects queued by the transitions since they were last cleared, in order. Carry
+    /// them out, then [`clear_effects`](Self::clear_effects) (a driver whose handling of an
+    /// effect calls back into the platform takes them with [`take_effects`](Self::take_effects)
+    /// instead).
+    #[inline]
+    pub fn effects(&self) -> &[Effect] {
+        &self.out
+    }
+
+    /// Forgets the effects taken.
+    #[inline]
+    pub fn clear_effects(&mut self) {
+        self.out.clear();
+    }
+
+    /// Moves the queued effects into `into` (cleared first), so the platform can be called
+    /// again while they are carried out.
+    pub fn take_effects(&mut self, into: &mut Vec<Effect>) {
+        into.clear();
+        std::mem::swap(&mut self.out, into);
+    }
+
+    /// The event-log entries of the transitions since the last call (only when
+    /// [`Config::log_events`] is on), in order.
+    pub fn log_entries(&mut self) -> std::vec::Drain<'_, Event> {
+        self.log.drain(..)
+    }
+
+    /// The earliest time a timer of the platform is due (the next whole second, a reconciler
+    /// requeue, a keepalive expiry).
+    pub fn next_deadline(&self) -> Option<Time> {
+        let revs = self.revs.iter().flat_map(|r| {
+            let expire = match &r.kind {
+                Kind::Keepalive { expire_at, .. } => *expire_at,
+                Kind::Kpa { .. } => None,
+            };
+            [r.reconcile_at, expire]
+        });
+        revs.chain([self.next_second]).flatten().min()
+    }
+
+    /// A timer the platform asked for ([`Effect::Timer`]) fires. `scheduled` is the time it was
+    /// asked for (ticks are stamped with it, not with the moment a live timer got to run).
+    pub fn on_timer(&mut self, now: Time, scheduled: Time, timer: Timer) {
+        match timer {
+            Timer::Second => self.on_second(now, scheduled),
+            Timer::Reconcile(r) => {
+                let rev = &mut self.revs[r.index()];
+                if rev.reconcile_at.is_some_and(|t| t <= now) {
+                    rev.reconcile_at = None;
+                }
+                self.reconcile(now, r);
+            }
+            Timer::Expire(r) => self.expire(now, r),
+        }
+    }
+
+    /// Shutdown: no new instance from now on; every instance drains and stops (starting ones
+    /// are cancelled). Requests still running finish on their instance.
+    pub fn on_shutdown(&mut self, now: Time) {
+        self.closing = true;
+        self.next_second = None;
+        for r in 0..self.revs.len() {
+            let alive = self.revs[r].alive.clone();
+            for i in alive {
+                self.drain(now, i);
+                if self.insts[i.index()].state == InstState::Draining {
+                    self.shut_down(now, i);
+                }
+            }
+        }
+    }
+
+    /// True once [`Platform::on_shutdown`] ran.
+    pub fn closing(&self) -> bool {
+        self.closing
+    }
+
+    // ---- views ----
+
+    /// The revisions' names, in order.
+    pub fn revision_names(&self) -> impl Iterator<Item = &str> {
+        self.revs.iter().map(|r| r.name.as_str())
+    }
+
+    /// How many revisions there are.
+    pub fn revisions(&self) -> usize {
+        self.revs.len()
+    }
+
+    /// One revision's state.
+    pub fn revision(&self, r: RevId) -> RevisionView {
+        let rev = &self.revs[r.index()];
+        RevisionView {
+            in_system: rev.in_system,
+            queued: u64::from(rev.router.queued()) + u64::from(rev.waiting_cold),
+            starting: rev.starting,
+            ready: rev.ready,
+            draining: rev.alive.len() as u32 - rev.starting - rev.ready,
+            desired: Self::desired(rev),
+            panic: rev.panic,
+            excess_burst_capacity: rev.excess_burst_capacity,
+            activator_in_path: rev.router.mode() == Mode::Proxy || rev.router.routable() == 0,
+            counters: rev.counters,
+        }
+    }
+
+    fn desired(rev: &Rev) -> u64 {
+        match &rev.kind {
+            // A keepalive pool has no decider: what it wants is the instances it keeps.
+            Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
+            Kind::Kpa { .. } => rev.desired,
+        }
+    }
+
+    /// The levels the time series records at the end of each bucket.
+    pub fn levels(&self) -> Levels {
+        let mut l = Levels::default();
+        for r in &self.revs {
+            l.queued += u64::from(r.router.queued());
+            l.ready += u64::from(r.ready);
+            l.starting += u64::from(r.starting);
+            l.desired += Self::desired(r);
+            l.panic |= r.panic;
+        }
+        l.in_flight = self.t.in_system.level();
+        l
+    }
+
+    /// The counters shared by both drivers.
+    pub fn tally(&self) -> &Tally {
+        &self.t
+    }
+
+    /// The other figures of the run.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Requests in the system (arrived, not answered).
+    #[inline]
+    pub fn in_system(&self) -> u64 {
+        self.t.in_system.level()
+    }
+
+    /// Instances alive (starting, ready or draining).
+    pub fn alive(&self) -> u64 {
+        self.t.alive.level()
+    }
+
+    /// The state of instance `i`, and whether its process was lost.
+    pub fn instance(&self, i: InstId) -> Option<(InstState, bool)> {
+        self.insts.get(i.index()).map(|x| (x.state, x.lost))
+    }
+
+    /// The revision instance `i` belongs to.
+    pub fn instance_revision(&self, i: InstId) -> Option<RevId> {
+        self.insts.get(i.index()).map(|x| x.rev)
+    }
+
+    /// A request still in the system.
+    pub fn request(&self, req: ReqId) -> Option<RequestView> {
+        self.live_req(req).map(|q| RequestView {
+            rev: q.rev,
+            arrival: q.arrival,
+            deadline: q.deadline,
+            service: Duration::from_nanos(q.service_ns),
+            cold: q.cold,
+            proxied: q.proxied,
+        })
+    }
+
+    /// How a live driver starts instance `i`.
+    pub fn instance_plan(&self, i: InstId) -> Option<InstancePlan> {
+        self.insts.get(i.index()).map(|x| InstancePlan {
+            rev: x.rev,
+            created: x.created,
+            backoff: x.backoff,
+            progress_deadline: self.revs[x.rev.index()].progress_deadline,
+            shutdown: self.revs[x.rev.index()].shutdown,
+        })
+    }
+
+    // ---- the end ----
+
+    /// Ends the run at `end`: closes the time series, checks conservation and returns the
+    /// result's standard sections (the SLO verdict is left to the caller) with the run's
+    /// other figures in [`Stats`].
+    pub fn finish(mut self, name: String, end: Time) -> (VariantResult, Stats) {
+        self.roll_series(end);
+        if !end.0.is_multiple_of(self.series.bucket_ns()) {
+            let l = self.levels();
+            self.series.close(l);
+        }
+        self.stats.in_flight_end = self.t.in_system.level();
+        let t = &self.t;
+        if t.arrived != t.completed + t.rejected + t.timed_out + self.stats.in_flight_end {
+            let msg = format!(
+                "conservation: arrived {} != completed {} + rejected {} + timed out {} + in flight {}",
+                t.arrived, t.completed, t.rejected, t.timed_out, self.stats.in_flight_end
+            );
+            self.violation(end, msg);
+        }
+        let busy = self.t.busy_instances.total_secs(end);
+        let alive = self.t.alive.total_secs(end);
+        if busy > alive + 1e-6 {
+            self.violation(
+                end,
+                format!("busy instance-seconds {busy} exceed instance-seconds {alive}"),
+            );
+        }
+        // Every completed request is recorded once, as warm or cold; the overall distribution
+        // is their sum (one histogram update per request instead of two).
+        let t = &mut self.t;
+        t.latency.merge(&t.latency_warm);
+        t.latency.merge(&t.latency_cold);
+        let v = self.t.variant(
+            name,
+            self.stats.in_flight_end,
+            self.billing.finish(end),
+            self.series.finish(),
+            end,
+        );
+        (v, self.stats)
+    }
+
+    // ---- shared helpers ----
+
+    fn log(&mut self, event: impl FnOnce(&Self) -> Event) {
+        if self.cfg.log_events {
+            let e = event(self);
+            self.log.push(e);
+        }
+    }
+
+    fn violation(&mut self, now: Time, what: String) {
+        if self.stats.violations.len() < 20 {
+            self.stats.violations.push(format!("t={now}: {what}"));
+        }
+    }
+
+    #[inline]
+    fn roll_series(&mut self, now: Time) {
+        while self.series.due(now) {
+            let l = self.levels();
+            self.series.close(l);
+        }
+    }
+
+    fn schedule_second(&mut self, at: Time) {
+        self.next_second = Some(at);
+        self.out.push(Effect::Timer {
+            at,
+            timer: Timer::Second,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
