@@ -98,6 +98,8 @@ pub enum Reply {
     Timeout,
     /// The instance it waited for died while starting (502).
     InstanceFailed,
+    /// The platform is shutting down (503).
+    ShuttingDown,
 }
 
 impl Reply {
@@ -105,7 +107,7 @@ impl Reply {
     pub fn status(self) -> u16 {
         match self {
             Reply::MaxInstances => 429,
-            Reply::ActivatorQueueFull | Reply::ProxyQueueFull => 503,
+            Reply::ActivatorQueueFull | Reply::ProxyQueueFull | Reply::ShuttingDown => 503,
             Reply::Timeout => 504,
             Reply::InstanceFailed => 502,
         }
@@ -119,6 +121,7 @@ impl Reply {
             Reply::ProxyQueueFull => "pending-request-queue-full",
             Reply::Timeout => "timeout",
             Reply::InstanceFailed => "instance-failed",
+            Reply::ShuttingDown => "shutting-down",
         }
     }
 }

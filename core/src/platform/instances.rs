@@ -209,7 +209,10 @@ impl Platform {
         self.t.alive.set(now, alive);
         if alive == 0 {
             self.t.at_zero.set(now, 1);
-            self.t.scale_to_zero_events += 1;
+            // The end of a live run stops every instance; that is not the autoscaler's doing.
+            if !self.closing {
+                self.t.scale_to_zero_events += 1;
+            }
         }
         self.log(|p| Event::InstanceStopped {
             revision: p.revs[r.index()].name.clone(),

@@ -40,6 +40,10 @@ impl Platform {
         self.t.in_system.add(now, 1);
         self.series.row().arrivals += 1;
         self.billing.request_arrived(now, r.index());
+        if self.closing {
+            self.reject(now, req, Reply::ShuttingDown);
+            return (req, r);
+        }
         match &mut self.revs[r.index()].kind {
             Kind::Kpa { .. } => self.arrive_kpa(now, r, req),
             Kind::Keepalive { pool, .. } => match pool.on_request(now) {

@@ -1,1 +1,644 @@
+//! The state machine without a driver: a small harness plays the driver (time-ordered, or in
+//! random orders as a live driver's timing may deliver them) and checks the invariants after
+//! every transition.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::time::Duration;
+
+use super::*;
+use crate::scenario::Scenario;
+
+fn scenario(toml: &str) -> Scenario {
+    Scenario::from_toml_str(toml, "platform-test.toml".as_ref()).expect("valid test scenario")
+}
+
+/// What the harness schedules, as the simulator does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Ready(InstId),
+    Done(ReqId, bool),
+    Timeout(ReqId),
+    Stopped(InstId),
+    Timer(Timer),
+}
+
+/// A driver for tests: it keeps the effects' consequences in a queue and checks invariants
+/// after every call.
+struct Harness {
+    p: Platform,
+    q: BinaryHeap<Reverse<(Time, u64, Ev)>>,
+    seq: u64,
+    now: Time,
+    /// Requests running (from their `Serve`) and where.
+    running: BTreeMap<ReqId, InstId>,
+    /// Requests waiting (from their `Wait`).
+    waiting: BTreeSet<ReqId>,
+    /// Requests answered by the platform itself, and how.
+    replies: Vec<(ReqId, Reply)>,
+    /// Instances the platform asked to start / stop.
+    started: BTreeSet<InstId>,
+    stop_asked: BTreeSet<InstId>,
+    gone: BTreeSet<InstId>,
+    /// Every effect seen, in order.
+    log: Vec<Effect>,
+}
+
+impl Harness {
+    fn new(toml: &str) -> Harness {
+        let s = scenario(toml);
+        let cfg = Config {
+            check: true,
+            ..Config::simulated(&s, 1)
+        };
+        let mut h = Harness {
+            p: Platform::new(&s, cfg),
+            q: BinaryHeap::new(),
+            seq: 0,
+            now: Time::ZERO,
+            running: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            replies: Vec::new(),
+            started: BTreeSet::new(),
+            stop_asked: BTreeSet::new(),
+            gone: BTreeSet::new(),
+            log: Vec::new(),
+        };
+        h.p.boot(Time::ZERO);
+        h.apply();
+        h
+    }
+
+    fn push(&mut self, at: Time, ev: Ev) {
+        self.seq += 1;
+        self.q.push(Reverse((at, self.seq, ev)));
+    }
+
+    /// Carries out the effects and checks the invariants.
+    fn apply(&mut self) {
+        let mut effects = Vec::new();
+        self.p.take_effects(&mut effects);
+        let now = self.now;
+        for &e in &effects {
+            self.log.push(e);
+            match e {
+                Effect::StartInstance { inst, cold, .. } => {
+                    assert!(self.started.insert(inst), "{inst} started twice");
+                    self.push(now + cold, Ev::Ready(inst));
+                }
+                Effect::StopInstance { inst, shutdown } => {
+                    assert!(self.stop_asked.insert(inst), "{inst} asked to stop twice");
+                    self.push(now + shutdown, Ev::Stopped(inst));
+                }
+                Effect::Serve(s) => {
+                    let (state, _) = self.p.instance(s.inst).expect("known instance");
+                    assert!(
+                        matches!(state, InstState::Ready | InstState::Draining),
+                        "{} served on {} in state {state:?}",
+                        s.req,
+                        s.inst
+                    );
+                    self.waiting.remove(&s.req);
+                    assert!(self.running.insert(s.req, s.inst).is_none());
+                    self.push(s.ends_at, Ev::Done(s.req, s.times_out));
+                }
+                Effect::Wait { req, deadline } => {
+                    assert!(self.waiting.insert(req));
+                    self.push(deadline, Ev::Timeout(req));
+                }
+                Effect::Reply { req, reply } => {
+                    self.waiting.remove(&req);
+                    self.replies.push((req, reply));
+                }
+                Effect::Timer { at, timer } => self.push(at, Ev::Timer(timer)),
+            }
+        }
+        self.check();
+    }
+
+    fn check(&self) {
+        let p = &self.p;
+        let t = &p.t;
+        assert!(
+            p.stats.violations.is_empty(),
+            "violations: {:?}",
+            p.stats.violations
+        );
+        // Conservation: every request is in exactly one place.
+        let in_system = t.in_system.level();
+        assert_eq!(
+            t.arrived,
+            t.completed + t.rejected + t.timed_out + in_system,
+            "conservation"
+        );
+        let queued: u64 = p
+            .revs
+            .iter()
+            .map(|r| u64::from(r.router.queued()) + u64::from(r.waiting_cold))
+            .sum();
+        let running = p
+            .reqs
+            .iter()
+            .filter(|q| matches!(q.state, ReqState::Running(_)))
+            .count();
+        assert_eq!(in_system, queued + running as u64, "queued + running");
+        assert_eq!(
+            running,
+            self.running.len(),
+            "running as the driver knows it"
+        );
+        for (r, rev) in p.revs.iter().enumerate() {
+            let mut by_state = [0u32; 4];
+            for &i in &rev.alive {
+                let inst = &p.insts[i.index()];
+                assert_eq!(inst.rev.index(), r);
+                by_state[inst.state as usize] += 1;
+                // Never beyond the container concurrency.
+                let cc = p.revs[r].router_cc();
+                if cc > 0 {
+                    assert!(inst.busy <= cc, "{i} runs {} > cc {cc}", inst.busy);
+                }
+                // A draining instance with nothing left has been asked to stop.
+                if inst.state == InstState::Draining && inst.busy == 0 && rev.router.is_idle(i) {
+                    assert!(inst.stopping, "idle draining {i} not stopping");
+                }
+            }
+            assert_eq!(
+                by_state[InstState::Stopped as usize],
+                0,
+                "stopped but alive"
+            );
+            assert_eq!(rev.starting, by_state[InstState::Starting as usize]);
+            assert_eq!(rev.ready, by_state[InstState::Ready as usize]);
+        }
+        let alive: usize = p.revs.iter().map(|r| r.alive.len()).sum();
+        assert_eq!(t.alive.level(), alive as u64, "alive");
+    }
+
+    /// Processes the next event in time order. False when none is left or `until` is reached.
+    fn step(&mut self, until: Time) -> bool {
+        let Some(Reverse((at, _, ev))) = self.q.peek().copied() else {
+            return false;
+        };
+        if at > until {
+            return false;
+        }
+        self.q.pop();
+        self.deliver(at, ev);
+        true
+    }
+
+    /// Delivers `ev`, scheduled at `at`, at `max(now, at)` (late, as a live driver may).
+    fn deliver(&mut self, at: Time, ev: Ev) {
+        self.now = self.now.max(at);
+        let now = self.now;
+        match ev {
+            Ev::Ready(i) => self.p.on_instance_ready(now, i),
+            Ev::Done(req, timed_out) => {
+                if self.running.remove(&req).is_some() {
+                    let o = if timed_out {
+                        Outcome::TimedOut
+                    } else {
+                        Outcome::Answered
+                    };
+                    self.p.on_request_done(now, req, o);
+                }
+            }
+            Ev::Timeout(req) => {
+                let waited = self.waiting.contains(&req);
+                assert_eq!(self.p.on_timeout(now, req), waited, "timeout of {req}");
+            }
+            Ev::Stopped(i) => {
+                self.gone.insert(i);
+                self.p.on_instance_stopped(now, i);
+            }
+            Ev::Timer(timer) => self.p.on_timer(now, at, timer),
+        }
+        self.apply();
+    }
+
+    fn run_until(&mut self, until: Time) {
+        while self.step(until) {}
+        self.now = self.now.max(until);
+    }
+
+    fn arrive(&mut self, at: Time) -> ReqId {
+        self.run_until(at);
+        let (req, _) = self.p.on_arrival(self.now, None);
+        self.apply();
+        req
+    }
+
+    fn state(&self, i: InstId) -> InstState {
+        self.p.instance(i).expect("instance").0
+    }
+}
+
+impl Rev {
+    fn router_cc(&self) -> u32 {
+        self.router.container_concurrency()
+    }
+}
+
+const KPA: &str = r#"
+    duration = "10m"
+    [service]
+    container_concurrency = 1
+    timeout = "5s"
+    service_time = { dist = "fixed", value = "100ms" }
+    cold_start = { dist = "fixed", value = "1s" }
+    [autoscaler]
+    initial_scale = 0
+    [[workload.phases]]
+    duration = "10m"
+    arrival = { process = "poisson", rate = 1 }
+"#;
+
+#[test]
+fn a_request_to_a_revision_at_zero_waits_for_the_cold_start_and_never_runs_on_a_starting_instance()
+{
+    let mut h = Harness::new(KPA);
+    assert_eq!(h.p.alive(), 0, "initial_scale = 0");
+    let req = h.arrive(Time::from_secs(3));
+    assert!(h.waiting.contains(&req), "it waits in the activator");
+    // The decider has made no decision yet (Knative's initial status), so the first request
+    // does not poke: the 4 s tick creates the instance.
+    h.run_until(Time::from_millis(4500));
+    let inst = *h
+        .started
+        .iter()
+        .next()
+        .expect("an instance for the request");
+    assert_eq!(h.state(inst), InstState::Starting);
+    assert!(h.running.is_empty(), "nothing runs on a starting instance");
+    h.run_until(Time::from_millis(5000));
+    assert_eq!(h.state(inst), InstState::Ready);
+    h.run_until(Time::from_millis(5100));
+    let t = h.p.tally();
+    assert_eq!((t.completed, t.delayed), (1, 1), "one cold request");
+    assert!(h.p.request(req).is_none(), "answered and released");
+}
+
+#[test]
+fn a_queued_request_times_out_at_its_deadline_and_a_late_timeout_is_ignored() {
+    let mut h = Harness::new(&KPA.replace(r#"value = "1s""#, r#"value = "20s""#));
+    let req = h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_secs(7));
+    assert!(
+        h.replies.contains(&(req, Reply::Timeout)),
+        "504 at the deadline"
+    );
+    assert_eq!(h.p.tally().timed_out, 1);
+    // The same id again (a timer that fires twice, a reused slot): nothing happens.
+    assert!(!h.p.on_timeout(h.now, req));
+    h.p.on_request_done(h.now, req, Outcome::Answered);
+    assert_eq!(h.p.tally().completed, 0);
+    h.check();
+}
+
+#[test]
+fn a_request_running_past_its_timeout_ends_at_the_deadline() {
+    let mut h = Harness::new(&KPA.replace(r#"value = "100ms""#, r#"value = "9s""#));
+    h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_secs(30));
+    let t = h.p.tally();
+    assert_eq!((t.completed, t.timed_out), (0, 1));
+    let serve = h
+        .log
+        .iter()
+        .find_map(|e| match e {
+            Effect::Serve(s) => Some(*s),
+            _ => None,
+        })
+        .expect("it started");
+    assert!(serve.times_out);
+    assert_eq!(
+        serve.ends_at,
+        Time::from_secs(6),
+        "arrival 1 s + timeout 5 s"
+    );
+}
+
+#[test]
+fn an_idle_kpa_revision_drains_its_instance_and_it_stops_once() {
+    // One request, then nothing: the stable window empties and the instance is removed.
+    let mut h = Harness::new(KPA);
+    h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_secs(200));
+    let inst = *h.started.iter().next().expect("started");
+    assert!(h.stop_asked.contains(&inst), "drained after the window");
+    assert!(h.gone.contains(&inst));
+    assert_eq!(h.state(inst), InstState::Stopped);
+    assert_eq!(h.p.alive(), 0);
+    assert_eq!(h.p.tally().scale_to_zero_events, 1);
+    // A late readiness or stop report for a gone instance changes nothing.
+    h.p.on_instance_ready(h.now, inst);
+    h.p.on_instance_stopped(h.now, inst);
+    h.apply();
+    assert_eq!(h.p.tally().scale_to_zero_events, 1);
+}
+
+#[test]
+fn a_draining_instance_finishes_its_request_before_it_stops() {
+    let mut h = Harness::new(&KPA.replace(r#"value = "100ms""#, r#"value = "1500ms""#));
+    h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_millis(3500));
+    let inst = *h.started.iter().next().expect("started");
+    assert_eq!(h.running.len(), 1);
+    h.p.drain(h.now, inst);
+    h.apply();
+    assert_eq!(h.state(inst), InstState::Draining);
+    assert!(!h.stop_asked.contains(&inst), "it still runs a request");
+    h.run_until(Time::from_secs(8));
+    assert!(h.stop_asked.contains(&inst), "stopped once idle");
+    assert_eq!(h.p.tally().completed, 1);
+}
+
+#[test]
+fn the_reconciler_requeues_itself_and_scale_to_zero_waits_for_the_grace_period() {
+    let mut h = Harness::new(KPA);
+    h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_secs(200));
+    let reconcile_timers = h
+        .log
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Effect::Timer {
+                    timer: Timer::Reconcile(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(reconcile_timers >= 2, "requeues: {reconcile_timers}");
+    let stopped_at = h
+        .log
+        .iter()
+        .position(|e| matches!(e, Effect::StopInstance { .. }))
+        .expect("stopped");
+    assert!(stopped_at > 0);
+    // Traffic ended at ~1.1 s; the 60 s window, then 30 s of grace.
+    assert!(h.p.tally().at_zero.level() == 1);
+}
+
+const KEEPALIVE: &str = r#"
+    duration = "1h"
+    [service]
+    timeout = "1m"
+    service_time = { dist = "fixed", value = "1s" }
+    cold_start = { dist = "fixed", value = "2s" }
+    [autoscaler]
+    kind = "keepalive"
+    idle_timeout = "10m"
+    max_instances = 2
+    [[workload.phases]]
+    duration = "1h"
+    arrival = { process = "poisson", rate = 1 }
+"#;
+
+#[test]
+fn keepalive_reuses_a_warm_instance_and_expires_it_after_the_idle_timeout() {
+    let mut h = Harness::new(KEEPALIVE);
+    h.arrive(Time::from_secs(1));
+    h.run_until(Time::from_secs(10));
+    assert_eq!(h.started.len(), 1);
+    h.arrive(Time::from_secs(60));
+    h.run_until(Time::from_secs(70));
+    assert_eq!(h.started.len(), 1, "warm reuse");
+    assert_eq!(h.p.tally().delayed, 1);
+    // Idle since 61 s: gone at 661 s, not before.
+    h.run_until(Time::from_secs(660));
+    assert!(h.stop_asked.is_empty());
+    h.run_until(Time::from_secs(662));
+    assert_eq!(h.stop_asked.len(), 1);
+}
+
+#[test]
+fn keepalive_rejects_beyond_max_instances() {
+    let mut h = Harness::new(KEEPALIVE);
+    let a = h.arrive(Time::from_secs(1));
+    let b = h.arrive(Time::from_secs(1));
+    let c = h.arrive(Time::from_secs(1));
+    assert!(h.waiting.contains(&a) && h.waiting.contains(&b));
+    assert!(h.replies.contains(&(c, Reply::MaxInstances)));
+    assert_eq!(h.p.tally().rejected, 1);
+}
+
+#[test]
+fn a_lost_starting_instance_fails_its_waiting_request_and_is_replaced_with_a_back_off() {
+    let mut h = Harness::new(KEEPALIVE);
+    let req = h.arrive(Time::from_secs(1));
+    let inst = *h.started.iter().next().expect("started");
+    h.p.on_instance_lost(h.now, inst);
+    h.apply();
+    assert!(h.replies.contains(&(req, Reply::InstanceFailed)));
+    assert_eq!(h.p.stats().failed, 1);
+    assert_eq!(h.state(inst), InstState::Stopped, "nothing to stop");
+    // The next request starts a new instance, after a back-off.
+    h.arrive(Time::from_secs(2));
+    let next = *h.started.iter().last().expect("replacement");
+    assert_ne!(next, inst);
+    let plan = h.p.instance_plan(next).expect("plan");
+    assert_eq!(plan.backoff, Duration::from_millis(100));
+    h.run_until(Time::from_secs(10));
+    assert_eq!(h.p.tally().completed, 1);
+    let plan_after = h.p.instance_plan(next).expect("plan");
+    assert_eq!(plan_after.backoff, Duration::from_millis(100), "kept");
+}
+
+#[test]
+fn a_lost_ready_kpa_instance_is_replaced_and_its_running_request_fails() {
+    let toml = KPA.replace("initial_scale = 0", "initial_scale = 1\nmin_scale = 1");
+    let mut h = Harness::new(&toml);
+    h.run_until(Time::from_secs(2));
+    let first = *h.started.iter().next().expect("initial instance");
+    assert_eq!(h.state(first), InstState::Ready);
+    let req = h.arrive(Time::from_secs(3));
+    assert_eq!(h.running.get(&req), Some(&first));
+    h.p.on_instance_lost(h.now, first);
+    h.apply();
+    assert_eq!(
+        h.state(first),
+        InstState::Draining,
+        "its request still holds it"
+    );
+    assert_eq!(h.started.len(), 2, "replaced at once (min_scale 1)");
+    // The driver reports the broken connection.
+    h.running.remove(&req);
+    h.p.on_request_done(h.now, req, Outcome::Failed);
+    h.apply();
+    assert_eq!(h.state(first), InstState::Stopped);
+    assert_eq!(h.p.tally().rejected, 1);
+    assert_eq!(h.p.stats().crashes, 1);
+}
+
+#[test]
+fn shutdown_stops_everything_replaces_nothing_and_is_not_a_scale_to_zero() {
+    let toml = KPA.replace("initial_scale = 0", "initial_scale = 2\nmin_scale = 2");
+    let mut h = Harness::new(&toml);
+    h.run_until(Time::from_secs(5));
+    assert_eq!(h.p.alive(), 2);
+    h.p.on_shutdown(h.now);
+    h.apply();
+    assert_eq!(h.stop_asked.len(), 2);
+    h.run_until(Time::from_secs(60));
+    assert_eq!(h.p.alive(), 0);
+    assert_eq!(h.started.len(), 2, "no replacement while closing");
+    assert_eq!(h.p.tally().scale_to_zero_events, 0);
+    assert_eq!(h.p.next_deadline(), None, "no more seconds");
+}
+
+#[test]
+fn next_deadline_is_the_earliest_timer() {
+    let h = Harness::new(KPA);
+    let earliest = h.q.iter().map(|Reverse((t, _, _))| *t).min();
+    let timers =
+        h.q.iter()
+            .filter(|Reverse((_, _, e))| matches!(e, Ev::Timer(_)))
+            .map(|Reverse((t, _, _))| *t)
+            .min();
+    assert_eq!(h.p.next_deadline(), timers);
+    assert!(earliest.is_some());
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the random driver does next.
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A request arrives now.
+        Arrive,
+        /// Time passes: the earliest pending event is delivered.
+        Next,
+        /// A pending event, any of them, is delivered now (late, out of order).
+        Any(usize),
+        /// An alive instance's process dies.
+        Lose(usize),
+        /// Shutdown.
+        Shutdown,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Arrive),
+            6 => Just(Op::Next),
+            3 => (0usize..64).prop_map(Op::Any),
+            1 => (0usize..8).prop_map(Op::Lose),
+            1 => Just(Op::Shutdown),
+        ]
+    }
+
+    fn settings() -> impl Strategy<Value = String> {
+        let cc = prop::sample::select(vec![0u32, 1, 2, 10]);
+        let kind = prop::sample::select(vec!["kpa", "keepalive"]);
+        let policy = prop::sample::select(vec![
+            "knative",
+            "newest-idle",
+            "random",
+            "round-robin",
+            "least-loaded",
+        ]);
+        (cc, kind, policy, 0u32..3, 1u64..4).prop_map(|(cc, kind, policy, initial, queue)| {
+            let autoscaler = if kind == "kpa" {
+                format!(
+                    "initial_scale = {initial}\ntarget = 2\nstable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"\nmax_scale = 4"
+                )
+            } else {
+                "kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3".to_string()
+            };
+            let cc = if kind == "kpa" { cc } else { 1 };
+            let policy = if kind == "kpa" { policy } else { "knative" };
+            format!(
+                r#"
+                duration = "1m"
+                [service]
+                container_concurrency = {cc}
+                timeout = "4s"
+                service_time = {{ dist = "exponential", mean = "500ms" }}
+                cold_start = {{ dist = "uniform", min = "100ms", max = "2s" }}
+                [autoscaler]
+                {autoscaler}
+                [router]
+                policy = "{policy}"
+                activator_queue_depth = {queue}
+                [[workload.phases]]
+                duration = "1m"
+                arrival = {{ process = "poisson", rate = 1 }}
+                "#
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Whatever order a driver delivers the platform's events in (late, out of time order),
+        /// and whatever instances die, the invariants hold after every transition: requests are
+        /// conserved and each is in one place, none runs on a starting or stopped instance or
+        /// beyond the container concurrency, idle draining instances are stopping, stale ids are
+        /// ignored. In the end, with everything delivered, nothing is left waiting or running.
+        #[test]
+        fn invariants_hold_in_any_delivery_order(toml in settings(), ops in prop::collection::vec(op(), 1..120)) {
+            let mut h = Harness::new(&toml);
+            for o in ops {
+                match o {
+                    Op::Arrive => {
+                        let (_, _) = h.p.on_arrival(h.now, None);
+                        h.apply();
+                    }
+                    Op::Next => {
+                        if let Some(Reverse((at, _, ev))) = h.q.pop() {
+                            h.deliver(at, ev);
+                        }
+                    }
+                    Op::Any(k) => {
+                        let n = h.q.len();
+                        if n > 0 {
+                            let mut all: Vec<_> = std::mem::take(&mut h.q).into_vec();
+                            all.sort();
+                            let Reverse((at, _, ev)) = all.remove(k % n);
+                            h.q = all.into();
+                            h.deliver(at, ev);
+                        }
+                    }
+                    Op::Lose(k) => {
+                        let alive: Vec<InstId> = h.p.revs.iter().flat_map(|r| r.alive.iter().copied()).collect();
+                        if !alive.is_empty() {
+                            let i = alive[k % alive.len()];
+                            h.p.on_instance_lost(h.now, i);
+                            // A lost instance's running requests fail as their connections break.
+                            let on_it: Vec<ReqId> = h.running.iter().filter(|&(_, &x)| x == i).map(|(&r, _)| r).collect();
+                            h.apply();
+                            for r in on_it {
+                                h.running.remove(&r);
+                                h.p.on_request_done(h.now, r, Outcome::Failed);
+                                h.apply();
+                            }
+                        }
+                    }
+                    Op::Shutdown => {
+                        h.p.on_shutdown(h.now);
+                        h.apply();
+                    }
+                }
+            }
+            // Drain: everything still pending is delivered (timers stop after shutdown).
+            h.p.on_shutdown(h.now);
+            h.apply();
+            let mut guard = 0;
+            while let Some(Reverse((at, _, ev))) = h.q.pop() {
+                h.deliver(at, ev);
+                guard += 1;
+                prop_assert!(guard < 100_000, "the run does not end");
+            }
+            prop_assert!(h.running.is_empty());
+            prop_assert!(h.waiting.is_empty());
+            prop_assert_eq!(h.p.in_system(), 0);
+            prop_assert_eq!(h.p.alive(), 0);
+        }
+    }
+}

@@ -121,6 +121,11 @@ impl RevisionRouter {
         self.mode = mode;
     }
 
+    /// The per-instance limit (0 = unlimited).
+    pub fn container_concurrency(&self) -> u32 {
+        self.cc
+    }
+
     /// Instances that can receive new requests (ready, not draining).
     pub fn routable(&self) -> usize {
         self.cands.len()
