@@ -31,6 +31,7 @@ use scalelab_core::Time;
 use crate::InstanceKind;
 use crate::instance::SERVICE_NS_HEADER;
 use scalelab_core::ids::RevId;
+use scalelab_core::platform::Reply;
 
 use crate::platform::{Admit, Answer, Running, Shared, Start};
 
@@ -224,19 +225,7 @@ async fn serve(
             rev,
             reply,
             arrival,
-        } => {
-            let status = reply.status();
-            front.log_request(
-                rev,
-                &parts,
-                arrival,
-                status,
-                None,
-                false,
-                Some(reply.reason()),
-            );
-            return refuse(status_code(status), reply.reason());
-        }
+        } => return front.reply(rev, &parts, arrival, reply),
         Admit::Wait {
             req,
             rev,
@@ -249,8 +238,7 @@ async fn serve(
                 Ok(started) => started.ok(),
                 Err(_) => {
                     if sh.time_out(req, rev, arrival) {
-                        front.log_request(rev, &parts, arrival, 504, None, false, Some("timeout"));
-                        return refuse(StatusCode::GATEWAY_TIMEOUT, "timeout");
+                        return front.reply(rev, &parts, arrival, Reply::Timeout);
                     }
                     // It started just as its deadline passed: it times out on its instance.
                     rx.try_recv().ok()
@@ -258,31 +246,8 @@ async fn serve(
             };
             match start {
                 Some(Start::Run(run)) => run,
-                Some(Start::Reply(reply)) => {
-                    let status = reply.status();
-                    front.log_request(
-                        rev,
-                        &parts,
-                        arrival,
-                        status,
-                        None,
-                        false,
-                        Some(reply.reason()),
-                    );
-                    return refuse(status_code(status), reply.reason());
-                }
-                None => {
-                    front.log_request(
-                        rev,
-                        &parts,
-                        arrival,
-                        502,
-                        None,
-                        false,
-                        Some("instance-failed"),
-                    );
-                    return refuse(StatusCode::BAD_GATEWAY, "instance-failed");
-                }
+                Some(Start::Reply(reply)) => return front.reply(rev, &parts, arrival, reply),
+                None => return front.reply(rev, &parts, arrival, Reply::InstanceFailed),
             }
         }
     };
@@ -307,12 +272,31 @@ async fn serve(
     response
 }
 
-/// A status code the platform uses.
-fn status_code(status: u16) -> StatusCode {
-    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 impl Front {
+    /// The platform's own answer to a request that never reached an instance, logged.
+    fn reply(
+        &self,
+        rev: RevId,
+        parts: &hyper::http::request::Parts,
+        arrival: Time,
+        reply: Reply,
+    ) -> Response<Full<Bytes>> {
+        let status = reply.status();
+        self.log_request(
+            rev,
+            parts,
+            arrival,
+            status,
+            None,
+            false,
+            Some(reply.reason()),
+        );
+        refuse(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            reply.reason(),
+        )
+    }
+
     /// Proxies to the instance until the request's deadline.
     async fn forward(
         &self,

@@ -97,12 +97,7 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
         let handle = scalelab_runtime::start(&p.scenario, opts)
             .await
             .map_err(|e| Failure::runtime(anyhow::anyhow!("starting the runtime: {e}")))?;
-        let max_timeout = sc
-            .revisions
-            .iter()
-            .map(|r| r.service.timeout)
-            .max()
-            .unwrap_or_default();
+        let max_timeout = sc.longest_timeout();
         let mut cfg = scalelab_loadgen::LoadConfig::new(
             handle.url(),
             sc.workload.time_scaled(scale),

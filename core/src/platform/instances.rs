@@ -45,6 +45,7 @@ impl Platform {
             pending: None,
             stopping: false,
             lost: false,
+            by_shutdown: false,
         });
         rev.alive.push(id);
         rev.starting += 1;
@@ -194,7 +195,7 @@ impl Platform {
             self.revs[i.rev.index()].starting -= 1;
         }
         i.state = InstState::Stopped;
-        let r = i.rev;
+        let (r, by_shutdown) = (i.rev, i.by_shutdown);
         let lifetime = now.0.saturating_sub(i.created.0);
         if !i.stopping {
             i.stopping = true;
@@ -209,8 +210,9 @@ impl Platform {
         self.t.alive.set(now, alive);
         if alive == 0 {
             self.t.at_zero.set(now, 1);
-            // The end of a live run stops every instance; that is not the autoscaler's doing.
-            if !self.closing {
+            // The end of a live run stops every instance; that is not the autoscaler's doing
+            // (an instance it was already draining still counts).
+            if !by_shutdown {
                 self.t.scale_to_zero_events += 1;
             }
         }
@@ -248,14 +250,7 @@ impl Platform {
                 if let Some(req) = self.insts[inst.index()].pending.take() {
                     // The request it was started for fails.
                     self.revs[r.index()].waiting_cold -= 1;
-                    self.t.rejected += 1;
-                    self.stats.failed += 1;
-                    self.series.row().errors += 1;
-                    self.out.push(Effect::Reply {
-                        req,
-                        reply: Reply::InstanceFailed,
-                    });
-                    self.release(now, req);
+                    self.answer(now, req, Reply::InstanceFailed);
                 }
             }
             InstState::Ready => {

@@ -122,13 +122,7 @@ impl Config {
 /// When a simulated run stops at the latest: the horizon plus the drain (default: the longest
 /// request timeout).
 pub fn hard_end(s: &Scenario) -> Time {
-    let max_timeout = s
-        .revisions
-        .iter()
-        .map(|r| r.service.timeout)
-        .max()
-        .unwrap_or_default();
-    Time::ZERO + s.duration + s.sim.drain.unwrap_or(max_timeout)
+    Time::ZERO + s.duration + s.sim.drain.unwrap_or(s.longest_timeout())
 }
 
 /// An instance's lifecycle.
@@ -185,6 +179,8 @@ struct Inst {
     stopping: bool,
     /// Its process died: nothing to stop, requests on it fail.
     lost: bool,
+    /// The platform's shutdown ended it (not the autoscaler).
+    by_shutdown: bool,
 }
 
 enum Kind {
@@ -530,6 +526,8 @@ impl Platform {
         for r in 0..self.revs.len() {
             let alive = self.revs[r].alive.clone();
             for i in alive {
+                let inst = &mut self.insts[i.index()];
+                inst.by_shutdown = matches!(inst.state, InstState::Starting | InstState::Ready);
                 self.drain(now, i);
                 if self.insts[i.index()].state == InstState::Draining {
                     self.shut_down(now, i);

@@ -41,7 +41,7 @@ impl Platform {
         self.series.row().arrivals += 1;
         self.billing.request_arrived(now, r.index());
         if self.closing {
-            self.reject(now, req, Reply::ShuttingDown);
+            self.answer(now, req, Reply::ShuttingDown);
             return (req, r);
         }
         match &mut self.revs[r.index()].kind {
@@ -60,7 +60,7 @@ impl Platform {
                     q.cold = true;
                     self.out.push(Effect::Wait { req, deadline });
                 }
-                PoolRoute::Reject => self.reject(now, req, Reply::MaxInstances),
+                PoolRoute::Reject => self.answer(now, req, Reply::MaxInstances),
             },
         }
         (req, r)
@@ -111,7 +111,7 @@ impl Platform {
                     Reject::ActivatorQueueFull => Reply::ActivatorQueueFull,
                     Reject::ProxyQueueFull => Reply::ProxyQueueFull,
                 };
-                self.reject(now, req, reply);
+                self.answer(now, req, reply);
             }
         }
     }
@@ -124,15 +124,27 @@ impl Platform {
         }
     }
 
+    /// The platform answers `req` itself (it never ran, or its instance died before it
+    /// started): counted by the reply's kind, then released.
     #[inline]
-    fn reject(&mut self, now: Time, req: ReqId, reply: Reply) {
-        let q = self.reqs[req.index()];
+    pub(super) fn answer(&mut self, now: Time, req: ReqId, reply: Reply) {
+        let q = &self.reqs[req.index()];
         if q.proxied
             && let Kind::Kpa { activator, .. } = &mut self.revs[q.rev.index()].kind
         {
             activator.on_departure(now);
         }
-        self.t.rejected += 1;
+        match reply {
+            Reply::Timeout => self.t.timed_out += 1,
+            Reply::InstanceFailed => {
+                self.t.rejected += 1;
+                self.stats.failed += 1;
+            }
+            Reply::MaxInstances
+            | Reply::ActivatorQueueFull
+            | Reply::ProxyQueueFull
+            | Reply::ShuttingDown => self.t.rejected += 1,
+        }
         self.series.row().errors += 1;
         self.out.push(Effect::Reply { req, reply });
         self.release(now, req);
@@ -294,19 +306,8 @@ impl Platform {
             }
             ReqState::Running(_) | ReqState::Free => return false,
         }
-        if q.proxied
-            && let Kind::Kpa { activator, .. } = &mut self.revs[r.index()].kind
-        {
-            activator.on_departure(now);
-        }
         self.roll_series(now);
-        self.t.timed_out += 1;
-        self.series.row().errors += 1;
-        self.out.push(Effect::Reply {
-            req,
-            reply: Reply::Timeout,
-        });
-        self.release(now, req);
+        self.answer(now, req, Reply::Timeout);
         true
     }
 
