@@ -39,21 +39,29 @@
 mod clock;
 mod config;
 mod conn;
+mod dispatch;
 mod document;
 mod engine;
 mod error;
+mod h1;
 mod hdrlog;
 mod outcome;
+mod output;
 mod pool;
 mod recorder;
 mod schedule;
 mod target;
+mod verdict;
 
-pub use config::{LoadConfig, LoopMode};
-pub use document::{decode_histogram, encode_histogram, merge, summary, to_result};
+pub use config::{DEFAULT_MAX_PENDING, LoadConfig, LoopMode};
+pub use conn::TlsOptions;
+pub use document::{decode_histogram, encode_histogram, merge, to_result};
 pub use engine::{LoadReport, run, run_blocking};
 pub use error::LoadError;
 pub use outcome::{Bucket, OUTCOMES, Outcome};
-pub use recorder::{HIST_MAX_US, HIST_SIGFIG, Recorder, SecondRow, new_histogram};
+pub use recorder::{
+    HIST_MAX_US, HIST_SIGFIG, Recorder, SecondRow, new_histogram, value_at_percentile,
+};
 pub use schedule::{Planned, Schedule, Shard};
 pub use target::{Scheme, Target};
+pub use verdict::{Failed, SLO_KEYS, SloFlags, failed};

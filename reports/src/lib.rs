@@ -50,7 +50,7 @@ pub use exporters::{
 };
 pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown, fidelity_text};
 pub use html::HtmlExporter;
-pub use load::{load_result, parse_result};
+pub use load::{load_result, load_text, parse_result};
 pub use scenario::{arrival_text, dist_text, scenario_json, scenario_text};
 pub use tradeoff::tradeoff_sentences;
 
