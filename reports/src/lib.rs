@@ -10,7 +10,8 @@
 //! - [`charts`]: the charts, drawn with plotters as SVG or PNG with a bundled font.
 //! - [`write_bundle`]: everything for one run into a directory (what `sim --out DIR` writes).
 //! - [`compare()`]: two or more runs side by side, with deltas and regressions.
-//! - [`load_result`]: reads a saved result document and checks its schema version.
+//! - [`load_result`]: reads a saved result document and checks its schema version;
+//!   [`load_text`]: the text summary of a `scalelab load` result.
 //!
 //! ```
 //! use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult};

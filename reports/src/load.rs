@@ -103,6 +103,17 @@ fn lat(x: f64) -> String {
     }
 }
 
+/// A rate per second: whole numbers with separators from 100 up, one decimal below.
+fn rate(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x >= 100.0 {
+        int(x.round() as u64)
+    } else {
+        format!("{x:.1}")
+    }
+}
+
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
@@ -186,8 +197,8 @@ fn variant_text(out: &mut String, doc: &RunResult, v: &VariantResult) {
             let _ = writeln!(
                 out,
                 "  rate         {}/s sent on the wire of {}/s intended ({:.2} %){verdict}",
-                crate::fmt::num(a, 1),
-                crate::fmt::num(t, 1),
+                rate(a),
+                rate(t),
                 100.0 * ratio
             );
         }
@@ -198,7 +209,7 @@ fn variant_text(out: &mut String, doc: &RunResult, v: &VariantResult) {
             let _ = writeln!(
                 out,
                 "  rate         {}/s sent (closed loop: as fast as the target answers{conns})",
-                crate::fmt::num(a, 1)
+                rate(a)
             );
         }
         _ => {}
@@ -400,6 +411,8 @@ mod tests {
         assert_eq!(lat(0.4123), "0.412");
         assert_eq!(lat(250.0), "250.0");
         assert_eq!(lat(5700.4), "5700");
+        assert_eq!(rate(66184.1), "66,184");
+        assert_eq!(rate(12.34), "12.3");
     }
 
     #[test]
