@@ -188,7 +188,8 @@ pub struct LoadArgs {
     /// HTTP/2 connections to multiplex over.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub h2_connections: u32,
-    /// Request timeout, from send to the end of the response (default 30s or `[load]`).
+    /// Request timeout, from the moment a connection takes the request up (opening one
+    /// included, waiting for one not) to the end of the response (default 30s or `[load]`).
     #[arg(long, value_name = "D")]
     pub timeout: Option<String>,
     /// Connect timeout: TCP, TLS and HTTP handshake (default 5s or `[load]`).
