@@ -148,7 +148,9 @@ pub enum ArrivalKind {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 scalelab load http://127.0.0.1:8080/ --rate 200 --duration 30s\n  \
+scalelab load http://127.0.0.1:8080/ --rate 600/m --duration 5m --slo p99=250ms --slo error_ratio=0.01\n  \
 scalelab load http://127.0.0.1:8080/ --connections 50 --duration 10s\n  \
+scalelab load https://127.0.0.1:8443/ --cacert ca.pem --http2 --rate 100 -d 10s --output requests.jsonl\n  \
 scalelab load scenarios/spiky-api.toml --url http://127.0.0.1:8080 --shard 0/4 --out shard-0\n  \
 scalelab load --merge shard-*/result.json")]
 pub struct LoadArgs {
@@ -158,7 +160,8 @@ pub struct LoadArgs {
     /// The target URL in scenario mode (default: the scenario's `[load] url`).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// Open-loop rate in quick mode: `200`, `200/s`, `600/m`.
+    /// Open-loop rate in quick mode: requests per second (`200`, `200/s`) or per a duration
+    /// (`50/1s`, `600/m`, `3600/h`, `5/100ms`).
     #[arg(long, value_name = "R")]
     pub rate: Option<String>,
     /// How long to send (quick mode), or the part of the scenario's workload to drive.
@@ -185,7 +188,8 @@ pub struct LoadArgs {
     /// HTTP/2 connections to multiplex over.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub h2_connections: u32,
-    /// Request timeout, from send to the end of the response (default 30s or `[load]`).
+    /// Request timeout, from the moment a connection takes the request up (opening one
+    /// included, waiting for one not) to the end of the response (default 30s or `[load]`).
     #[arg(long, value_name = "D")]
     pub timeout: Option<String>,
     /// Connect timeout: TCP, TLS and HTTP handshake (default 5s or `[load]`).
@@ -207,10 +211,14 @@ pub struct LoadArgs {
     /// Request body from a file in quick mode.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
-    /// Fail the run (exit 1) as soon as a request is sent later than this after its intended
-    /// time: the generator could not keep up.
+    /// Fail the run (exit 1) as soon as a request is written to its connection later than this
+    /// after its intended time: the target rate is not being met.
     #[arg(long, value_name = "D")]
     pub max_lag: Option<String>,
+    /// Thresholds, TLS and per-request output (a group of its own, boxed to keep the
+    /// subcommand enum small).
+    #[command(flatten)]
+    pub more: Box<LoadMoreArgs>,
     /// Write an HdrHistogram interval log (one latency histogram per second).
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
@@ -235,6 +243,36 @@ pub struct LoadArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+/// `scalelab load` options added with issue 18: SLO thresholds, lag warnings, the connection
+/// queue bound, TLS trust and the per-request log.
+#[derive(Debug, Args)]
+pub struct LoadMoreArgs {
+    /// Open loop: most requests waiting for a free connection; a request due while that many
+    /// wait is not sent and counts as `queue_full` (bounds memory under overload; 0 drops every
+    /// request that finds all connections busy).
+    #[arg(long, value_name = "N", default_value_t = scalelab_loadgen::DEFAULT_MAX_PENDING)]
+    pub max_pending: u32,
+    /// A second whose largest send lag exceeds this counts as "behind schedule" (warned about at
+    /// most once per 10 s, totalled at the end).
+    #[arg(long, value_name = "D", default_value = "10ms")]
+    pub lag_warn: String,
+    /// A threshold, `KEY=VALUE`, with the `[slo]` keys `p50`, `p90`, `p99`, `p999`, `max`
+    /// (durations, over successful requests) and `error_ratio` (0-1); repeatable. A breach exits
+    /// with code 3. In scenario mode these add to (and override) the scenario's `[slo]`.
+    #[arg(long = "slo", value_name = "KEY=VALUE")]
+    pub slo: Vec<String>,
+    /// Write one JSON line per request to FILE: intended and sent time, latency, status or
+    /// failure class.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// https: accept any server certificate (self-signed, expired, other name).
+    #[arg(long, short = 'k', conflicts_with = "cacert")]
+    pub insecure: bool,
+    /// https: trust the CA certificates in this PEM file instead of the bundled Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,10 @@ use std::time::Duration;
 use scalelab_core::scenario::{LoadSettings, RequestSpec};
 use scalelab_core::workload::WorkloadSpec;
 
-use crate::Shard;
+use crate::{Shard, TlsOptions};
+
+/// Default of [`LoadConfig::max_pending`].
+pub const DEFAULT_MAX_PENDING: u32 = 10_000;
 
 /// How requests are started.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +47,10 @@ pub struct LoadConfig {
     pub shard: Shard,
     /// Most HTTP/1.1 connections open at once in open loop.
     pub max_connections: u32,
+    /// Open loop: most requests waiting for a connection (all `max_connections` busy). A
+    /// request due while that many wait is not sent and counted as `queue_full`; 0 drops every
+    /// request that finds no free connection. Bounds the generator's memory under overload.
+    pub max_pending: u32,
     /// HTTP/2: prior knowledge for http://, offered by ALPN for https://.
     pub http2: bool,
     /// HTTP/2 connections to multiplex over.
@@ -52,15 +59,20 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Time allowed for TCP connect + TLS + HTTP handshake.
     pub connect_timeout: Duration,
+    /// How https targets' certificates are checked.
+    pub tls: TlsOptions,
     /// Fail (and stop) the run when a request's send lag exceeds this.
     pub max_lag: Option<Duration>,
     /// A second whose largest send lag exceeds this is reported as "generator behind".
     pub lag_warn: Duration,
     /// Write an HdrHistogram interval log here.
     pub hdr_log: Option<PathBuf>,
+    /// Write one JSON line per request here (`--output`).
+    pub output: Option<PathBuf>,
     /// Print a progress line on stderr every second.
     pub progress: bool,
-    /// Print "generator behind" warnings on stderr as they happen.
+    /// Print "generator behind" warnings on stderr (at most one line per 10 s, and a total at
+    /// the end).
     pub warnings: bool,
     /// Name for the result document (scenario name, or "load" in quick mode).
     pub name: String,
@@ -81,13 +93,16 @@ impl LoadConfig {
             seed: 0,
             shard: Shard::ALL,
             max_connections: d.max_connections,
+            max_pending: DEFAULT_MAX_PENDING,
             http2: d.http2,
             h2_connections: 1,
             timeout: d.timeout,
             connect_timeout: d.connect_timeout,
+            tls: TlsOptions::default(),
             max_lag: None,
             lag_warn: Duration::from_millis(10),
             hdr_log: None,
+            output: None,
             progress: false,
             warnings: true,
             name: "load".into(),

@@ -1,19 +1,30 @@
-//! The result document of a load run (`mode: "load"`), merging shards' documents exactly, and
-//! the text summary.
+//! The result document of a load run (`mode: "load"`) and merging shards' documents exactly.
+//! (The text summary of a load result is `scalelab_reports::load_text`.)
 //!
-//! Besides the shared fields, a variant's `extra` holds what only a load run measures:
+//! `requests.arrived` is every *intended* request; `latency_ms` covers successful requests
+//! only (1xx–3xx), from their intended send time. Besides the shared fields, a variant's `extra`
+//! holds what only a load run measures:
 //!
 //! | key | meaning |
 //! | --- | --- |
 //! | `loop` | `"open"` or `"closed"` |
 //! | `url`, `shard` | the target, and `i/n` |
-//! | `outcomes` | requests per [`Outcome`] (`http_2xx`, `connect_refused`, `reset`, …) |
-//! | `send_lag_ms` | send lag percentiles (open loop) |
-//! | `target_rate_per_s`, `achieved_rate_per_s` | per second: intended and actual sends |
+//! | `outcomes` | requests per [`Outcome`] (`http_2xx`, `connect_refused`, `reset`, `not_sent`, `queue_full`, …); they add up to `requests.arrived` |
+//! | `sent` | requests written to a connection |
+//! | `success_ratio` | successful requests / intended requests |
+//! | `most_common_error` | the failure outcome with the highest count (absent without failures) |
+//! | `latency_distribution` | `percentiles_ms` (`min`, `p50`, `p75`, `p90`, `p95`, `p99`, `p999`, `p9999`, `max`) and `histogram` (`[{ "to_ms", "count" }]`, log-spaced) of successful requests |
+//! | `failed_latency_ms`, `failed_latency_hdr` | time to failure of failed, attempted requests |
+//! | `send_lag_ms` | send lag percentiles: written to a connection − intended (open loop) |
+//! | `target_rate_per_s`, `achieved_rate_per_s` | per second: intended sends and sends on the wire |
 //! | `target_rate`, `achieved_rate` | the same over the whole schedule, per second |
 //! | `behind_seconds` | seconds whose send lag exceeded `lag_warn_ms` |
 //! | `latency_hdr`, `send_lag_hdr` | the full histograms, V2 + deflate, base64 (µs) |
-//! | `connections_opened`, `peak_connections`, `bytes_received`, `unsent`, `elapsed_s` | |
+//! | `connections_opened`, `peak_connections`, `peak_waiting`, `max_pending`, `bytes_received`, `unsent`, `elapsed_s` | |
+//!
+//! Every percentile is [`value_at_percentile`]: the value HdrHistogram's own tooling reports for
+//! the same histogram (the highest value equivalent to the bucket holding the ⌈p·n/100⌉-th
+//! sample).
 
 use std::collections::BTreeMap;
 
@@ -26,8 +37,8 @@ use scalelab_core::result::{
 };
 use serde_json::{Value, json};
 
-use crate::outcome::{Bucket, OUTCOMES};
-use crate::recorder::new_histogram;
+use crate::outcome::{Bucket, OUTCOMES, Outcome};
+use crate::recorder::{new_histogram, value_at_percentile};
 use crate::{LoadConfig, LoadError, LoadReport, LoopMode};
 
 /// A histogram as base64 of its V2 + deflate serialization (HdrHistogram's interchange form).
@@ -53,14 +64,14 @@ fn latency(h: &Histogram<u64>) -> Latency {
     if h.is_empty() {
         return Latency::default();
     }
-    let ms = |us: u64| round3(us as f64 / 1000.0);
+    let p = |x: f64| ms(value_at_percentile(h, x));
     Latency {
         count: h.len(),
         mean: round3(h.mean() / 1000.0),
-        p50: ms(h.value_at_quantile(0.5)),
-        p90: ms(h.value_at_quantile(0.9)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
+        p50: p(50.0),
+        p90: p(90.0),
+        p99: p(99.0),
+        p999: p(99.9),
         max: ms(h.max()),
     }
 }
@@ -71,11 +82,103 @@ fn lag_json(h: &Histogram<u64>) -> Value {
             "max": l.max })
 }
 
+/// Milliseconds, to the microsecond, of a histogram value in µs.
+fn ms(us: u64) -> f64 {
+    round3(us as f64 / 1000.0)
+}
+
+/// Percentiles and a log-spaced histogram of successful requests' latency, for the text
+/// summary (and for readers without an HdrHistogram decoder).
+fn distribution(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return json!({ "percentiles_ms": {}, "histogram": [] });
+    }
+    let q = |x: f64| ms(value_at_percentile(h, x));
+    let percentiles = json!({
+        "min": ms(h.min()), "p50": q(50.0), "p75": q(75.0), "p90": q(90.0), "p95": q(95.0),
+        "p99": q(99.0), "p999": q(99.9), "p9999": q(99.99), "max": ms(h.max()),
+    });
+    // Ten buckets whose edges grow geometrically from the fastest to the slowest request.
+    let (lo, hi) = (h.min().max(1), h.max().max(1));
+    let mut buckets = Vec::new();
+    let mut from = lo;
+    let ratio = (hi as f64 / lo as f64).powf(0.1);
+    for i in 1..=10u32 {
+        let to = if i == 10 {
+            hi
+        } else {
+            ((lo as f64 * ratio.powi(i as i32)).round() as u64).clamp(from, hi)
+        };
+        if to <= from && i < 10 {
+            continue;
+        }
+        let count = if buckets.is_empty() {
+            h.count_between(0, to)
+        } else {
+            h.count_between(from + 1, to)
+        };
+        buckets.push(json!({ "to_ms": ms(h.highest_equivalent(to)), "count": count }));
+        from = to;
+    }
+    json!({ "percentiles_ms": percentiles, "histogram": buckets })
+}
+
+fn failed_json(h: &Histogram<u64>) -> Value {
+    let l = latency(h);
+    json!({ "count": l.count, "mean": l.mean, "p50": l.p50, "p90": l.p90, "p99": l.p99,
+            "max": l.max })
+}
+
+/// The fields computed from the counters and histograms (the same for a run and a merge).
+fn derived(
+    extra: &mut BTreeMap<String, Value>,
+    requests: &Requests,
+    outcomes: &BTreeMap<String, u64>,
+    latency_h: &Histogram<u64>,
+    failed_h: &Histogram<u64>,
+) {
+    let successes: u64 = outcomes
+        .iter()
+        .filter(|(k, _)| Outcome::from_name(k).is_some_and(Outcome::is_success))
+        .map(|(_, n)| n)
+        .sum();
+    let ratio = if requests.arrived == 0 {
+        0.0
+    } else {
+        successes as f64 / requests.arrived as f64
+    };
+    extra.insert("success_ratio".into(), json!((ratio * 1e6).round() / 1e6));
+    // Report order breaks ties, so the choice does not depend on map order.
+    let worst = OUTCOMES
+        .iter()
+        .filter(|o| !o.is_success())
+        .map(|o| (o.name(), outcomes.get(o.name()).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .fold(None::<(&str, u64)>, |best, x| match best {
+            Some(b) if b.1 >= x.1 => Some(b),
+            _ => Some(x),
+        });
+    match worst {
+        Some((name, _)) => {
+            extra.insert("most_common_error".into(), json!(name));
+        }
+        None => {
+            extra.remove("most_common_error");
+        }
+    }
+    extra.insert("latency_distribution".into(), distribution(latency_h));
+    extra.insert("failed_latency_ms".into(), failed_json(failed_h));
+    extra.insert(
+        "failed_latency_hdr".into(),
+        json!(encode_histogram(failed_h)),
+    );
+}
+
 /// The result document of one run.
 pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
     let r = &report.recorder;
     let requests = Requests {
-        arrived: r.dispatched,
+        arrived: r.intended,
         completed: r.count(Bucket::Completed),
         rejected: r.count(Bucket::Rejected),
         timed_out: r.count(Bucket::TimedOut),
@@ -109,19 +212,23 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         "achieved_rate_per_s".into(),
         json!(r.rows.iter().map(|x| x.sent).collect::<Vec<_>>()),
     );
-    let duration_secs = (cfg.duration.as_secs_f64().ceil() as usize).max(1);
-    let sent_in_schedule: u64 = r.rows.iter().take(duration_secs).map(|x| x.sent).sum();
-    extra.insert(
-        "achieved_rate".into(),
-        json!(round3(sent_in_schedule as f64 / secs)),
-    );
+    // Open loop: sends on the wire within the schedule's horizon, over the horizon. Closed
+    // loop (which may stop early, at --requests): every send over the time it took.
+    let achieved = if open {
+        r.sent_in_schedule as f64 / secs
+    } else {
+        r.sent as f64 / report.elapsed.min(cfg.duration).as_secs_f64().max(1e-9)
+    };
+    extra.insert("achieved_rate".into(), json!(round3(achieved)));
     if open {
         extra.insert(
             "target_rate_per_s".into(),
             json!(r.rows.iter().map(|x| x.target).collect::<Vec<_>>()),
         );
-        let target: u64 = r.rows.iter().map(|x| x.target).sum::<u64>() + report.unsent;
-        extra.insert("target_rate".into(), json!(round3(target as f64 / secs)));
+        extra.insert(
+            "target_rate".into(),
+            json!(round3(r.intended as f64 / secs)),
+        );
         extra.insert("send_lag_ms".into(), lag_json(&r.send_lag));
         extra.insert("send_lag_hdr".into(), json!(encode_histogram(&r.send_lag)));
         let lag_warn_us = cfg.lag_warn.as_micros() as u64;
@@ -138,6 +245,8 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
             json!(round3(cfg.lag_warn.as_secs_f64() * 1000.0)),
         );
         extra.insert("unsent".into(), json!(report.unsent));
+        extra.insert("peak_waiting".into(), json!(report.peak_waiting));
+        extra.insert("max_pending".into(), json!(cfg.max_pending));
     } else if let LoopMode::Closed { connections } = cfg.mode {
         extra.insert("connections".into(), json!(connections));
     }
@@ -148,6 +257,15 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
     );
     extra.insert("peak_connections".into(), json!(report.peak_connections));
     extra.insert("bytes_received".into(), json!(r.bytes_received));
+    extra.insert("sent".into(), json!(r.sent));
+    let outcomes = outcomes_map(&extra);
+    derived(
+        &mut extra,
+        &requests,
+        &outcomes,
+        &r.latency,
+        &r.failed_latency,
+    );
     extra.insert(
         "elapsed_s".into(),
         json!(round3(report.elapsed.as_secs_f64())),
@@ -175,9 +293,23 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         scalelab_version: env!("CARGO_PKG_VERSION").into(),
         scenario_path: None,
         command: None,
-        duration_s: round3(cfg.duration.as_secs_f64()),
+        duration_s: round3(if open {
+            cfg.duration.as_secs_f64()
+        } else {
+            report.elapsed.min(cfg.duration).as_secs_f64()
+        }),
         time_scale: None,
         resolved_scenario: None,
+    }
+}
+
+fn outcomes_map(extra: &BTreeMap<String, Value>) -> BTreeMap<String, u64> {
+    match extra.get("outcomes") {
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
 
@@ -262,6 +394,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
         let mut requests = Requests::default();
         let mut latency_h = new_histogram();
         let mut lag_h: Option<Histogram<u64>> = None;
+        let mut failed_h = new_histogram();
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let (mut target, mut achieved) = (Vec::new(), Vec::new());
         let mut rows: Vec<SeriesRow> = Vec::new();
@@ -284,6 +417,11 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
             latency_h
                 .add(&h)
                 .map_err(|e| LoadError::Merge(format!("result {di}: {e:?}")))?;
+            if let Some(h) = hist_from(v, "failed_latency_hdr", di)? {
+                failed_h
+                    .add(&h)
+                    .map_err(|e| LoadError::Merge(format!("result {di}: {e:?}")))?;
+            }
             if let Some(h) = hist_from(v, "send_lag_hdr", di)? {
                 match &mut lag_h {
                     Some(acc) => acc
@@ -308,6 +446,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
                 "bytes_received",
                 "unsent",
                 "connections",
+                "sent",
+                "peak_waiting",
             ] {
                 *sums.entry(key).or_default() += u64_of(v, key);
             }
@@ -374,6 +514,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
             }
         }
         extra.insert("elapsed_s".into(), json!(elapsed));
+        derived(&mut extra, &requests, &outcomes, &latency_h, &failed_h);
         variants.push(VariantResult {
             name: base.name.clone(),
             requests,
@@ -395,102 +536,6 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
     })
 }
 
-/// The text summary of a load result, one block per variant.
-pub fn summary(doc: &RunResult) -> String {
-    let mut out = String::new();
-    for v in &doc.variants {
-        let q = &v.requests;
-        let l = &v.latency_ms;
-        let x = |k: &str| v.extra.get(k);
-        let lp = x("loop").and_then(Value::as_str).unwrap_or("open");
-        out += &format!(
-            "{} ({lp} loop{}) against {}\n",
-            doc.scenario,
-            x("shard")
-                .and_then(Value::as_str)
-                .filter(|s| *s != "0/1")
-                .map(|s| format!(", shard {s}"))
-                .unwrap_or_default(),
-            x("url").and_then(Value::as_str).unwrap_or("?"),
-        );
-        out += &format!(
-            "  requests   {:>10} sent   {:>10} completed   {:>8} rejected   {:>8} timed out   {:>6} aborted at end\n",
-            q.arrived, q.completed, q.rejected, q.timed_out, q.in_flight_at_end
-        );
-        let rate = |k: &str| x(k).and_then(Value::as_f64);
-        match (rate("target_rate"), rate("achieved_rate")) {
-            (Some(t), Some(a)) => {
-                let pct = if t > 0.0 { 100.0 * a / t } else { 100.0 };
-                out +=
-                    &format!("  rate       {a:>10.1}/s achieved of {t:.1}/s target ({pct:.2} %)\n");
-            }
-            (None, Some(a)) => out += &format!("  rate       {a:>10.1}/s\n"),
-            _ => {}
-        }
-        out += &format!(
-            "  latency ms  mean {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  (from the intended send time)\n",
-            l.mean, l.p50, l.p90, l.p99, l.p999, l.max
-        );
-        if let Some(Value::Object(lag)) = x("send_lag_ms") {
-            let g = |k: &str| lag.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-            out += &format!(
-                "  send lag ms p50 {:.3}  p99 {:.3}  max {:.3}\n",
-                g("p50"),
-                g("p99"),
-                g("max")
-            );
-        }
-        if let Some(Value::Object(o)) = x("outcomes") {
-            let parts: Vec<String> = o
-                .iter()
-                .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            out += &format!(
-                "  outcomes   {}\n",
-                if parts.is_empty() {
-                    "none".into()
-                } else {
-                    parts.join(", ")
-                }
-            );
-        }
-        if let Some(Value::Array(b)) =
-            x("behind_seconds").filter(|b| b.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            {
-                let list: Vec<String> = b.iter().take(10).map(|s| s.to_string()).collect();
-                out += &format!(
-                    "  WARNING: the generator fell behind its schedule in {} second(s) (t = {}{}s); \
-                     latencies still count from the intended times\n",
-                    b.len(),
-                    list.join(", "),
-                    if b.len() > 10 { ", …" } else { "" }
-                );
-            }
-        }
-        if let Some(u) = x("unsent").and_then(Value::as_u64).filter(|&u| u > 0) {
-            out += &format!("  WARNING: {u} scheduled request(s) were never sent\n");
-        }
-        if let Some(s) = x("stopped_early").and_then(Value::as_str) {
-            out += &format!("  STOPPED EARLY: {s}\n");
-        }
-        if !v.slo.checks.is_empty() {
-            for c in &v.slo.checks {
-                out += &format!(
-                    "  slo {:<12} {:>10.3} {} (limit {:.3}) {}\n",
-                    c.name,
-                    c.actual,
-                    c.unit,
-                    c.threshold,
-                    if c.passed { "ok" } else { "BREACH" }
-                );
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -507,13 +552,23 @@ mod tests {
         let mut ends = Vec::new();
         for &(at_us, lat_us, o) in samples {
             let at = Time::from_nanos(at_us * 1000);
-            r.dispatched(at, at + Duration::from_micros(at_us % 97), true);
-            ends.push((at + Duration::from_micros(lat_us), at, o));
+            let sent = at + Duration::from_micros(at_us % 97);
+            r.intend(at, true);
+            r.on_sent(at, sent, true);
+            ends.push((at + Duration::from_micros(lat_us), at, sent, o));
         }
         // A run records completions in time order.
         ends.sort();
-        for (end, at, o) in ends {
-            r.finished(at, end, o, 2);
+        for (end, at, sent, o) in ends {
+            r.finished(&crate::recorder::Done {
+                index: 0,
+                intended: at,
+                sent: Some(sent),
+                end,
+                outcome: o,
+                status: None,
+                bytes: 2,
+            });
         }
         r.finish(Time::from_secs(3));
         LoadReport {
@@ -522,6 +577,7 @@ mod tests {
             connections_opened: 1,
             peak_connections: 1,
             unsent: 0,
+            peak_waiting: 0,
             stopped_early: None,
         }
     }
@@ -574,6 +630,16 @@ mod tests {
         assert_eq!(m.extra["outcomes"], w.extra["outcomes"]);
         assert_eq!(m.extra["send_lag_ms"], w.extra["send_lag_ms"]);
         assert_eq!(m.extra["target_rate_per_s"], w.extra["target_rate_per_s"]);
+        assert_eq!(hist(m, "failed_latency_hdr"), hist(w, "failed_latency_hdr"));
+        for k in [
+            "latency_distribution",
+            "failed_latency_ms",
+            "success_ratio",
+            "most_common_error",
+            "sent",
+        ] {
+            assert_eq!(m.extra[k], w.extra[k], "{k}");
+        }
         let rows = |v: &VariantResult| {
             v.series
                 .as_ref()

@@ -1,5 +1,5 @@
 //! The load generator's errors: problems that stop a run before or after it. Failed requests are
-//! not errors here; they are counted by class ([`crate::ErrorClass`]).
+//! not errors here; they are counted by class ([`crate::Outcome`]).
 
 use std::path::PathBuf;
 
@@ -38,6 +38,22 @@ pub enum LoadError {
     #[error("writing the hdr log {}: {reason}", path.display())]
     HdrLog {
         /// The log file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The `--cacert` file cannot be read or holds no usable certificate (fatal, bad input).
+    #[error("--cacert {}: {reason}", path.display())]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The `--output` file cannot be written (fatal).
+    #[error("writing --output {}: {reason}", path.display())]
+    Output {
+        /// The file.
         path: PathBuf,
         /// What failed.
         reason: String,

@@ -3,7 +3,8 @@
 use std::error::Error as _;
 use std::io;
 
-/// The fate of one request. Every request sent ends in exactly one of these.
+/// The fate of one intended request. Every request the schedule (or a closed-loop worker)
+/// intended to send ends in exactly one of these, whether or not it reached the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -27,12 +28,20 @@ pub enum Outcome {
     Protocol,
     /// No complete response within the request timeout (timed out).
     Timeout,
-    /// Still in flight when the run ended, after the grace period (in flight at end).
+    /// Written to a connection but still unanswered when the run ended, after the grace period
+    /// (in flight at end).
     Aborted,
+    /// Never written to a connection: the run ended (or `--max-lag` stopped it) while it was
+    /// still scheduled, waiting for a connection, or on a connection being opened (rejected).
+    NotSent,
+    /// Dropped without being sent because `max_pending` requests were already waiting for a
+    /// connection: the target (or the connection limit) could not take the offered rate
+    /// (rejected).
+    QueueFull,
 }
 
 /// Every outcome, in report order.
-pub const OUTCOMES: [Outcome; 11] = [
+pub const OUTCOMES: [Outcome; 13] = [
     Outcome::Http2xx,
     Outcome::Http3xx,
     Outcome::Http4xx,
@@ -44,6 +53,8 @@ pub const OUTCOMES: [Outcome; 11] = [
     Outcome::Protocol,
     Outcome::Timeout,
     Outcome::Aborted,
+    Outcome::NotSent,
+    Outcome::QueueFull,
 ];
 
 /// Which counter of the result document's `requests` an outcome adds to.
@@ -74,7 +85,38 @@ impl Outcome {
             Outcome::Protocol => "protocol_error",
             Outcome::Timeout => "timeout",
             Outcome::Aborted => "aborted",
+            Outcome::NotSent => "not_sent",
+            Outcome::QueueFull => "queue_full",
         }
+    }
+
+    /// What the outcome means, in a few words, for summaries and error messages.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Outcome::Http2xx => "1xx/2xx response",
+            Outcome::Http3xx => "3xx response",
+            Outcome::Http4xx => "4xx response",
+            Outcome::Http5xx => "5xx response",
+            Outcome::ConnectRefused => "connection refused",
+            Outcome::ConnectTimeout => "connect or TLS handshake timed out",
+            Outcome::ConnectError => "could not connect (TLS, unreachable, ...)",
+            Outcome::Reset => "connection reset or closed mid-response",
+            Outcome::Protocol => "response was not valid HTTP",
+            Outcome::Timeout => "no complete response within the timeout",
+            Outcome::Aborted => "still unanswered when the run ended",
+            Outcome::NotSent => "never sent: the run ended first",
+            Outcome::QueueFull => "dropped: too many requests waiting for a connection",
+        }
+    }
+
+    /// Whether the request succeeded (a 1xx, 2xx or 3xx response).
+    pub const fn is_success(self) -> bool {
+        matches!(self, Outcome::Http2xx | Outcome::Http3xx)
+    }
+
+    /// The outcome with this [`name`](Outcome::name).
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        OUTCOMES.iter().copied().find(|o| o.name() == name)
     }
 
     /// Index into per-outcome counters.

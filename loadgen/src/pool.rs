@@ -1,4 +1,6 @@
-//! The connection pool, sized by the offered load.
+//! The connection pool of the HTTP/2 path (`--http2`), sized by the offered load. (Plain
+//! HTTP/1.1 runs use dedicated connections instead, see [`crate::engine`]; this pool serves
+//! HTTP/1.1 only when a server refuses h2 through ALPN.)
 //!
 //! HTTP/1.1 connections are used by one request at a time: a request takes an idle connection,
 //! or opens a new one while fewer than `max` are open, or waits in FIFO order for one to come
@@ -124,7 +126,6 @@ pub(crate) enum Lease {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PoolStats {
     pub open: usize,
-    pub waiting: usize,
     pub opened_total: u64,
     pub peak_open: usize,
 }
@@ -161,7 +162,6 @@ impl Pool {
         let s = self.shared.lock();
         PoolStats {
             open: s.open,
-            waiting: s.waiters.len(),
             opened_total: s.opened_total,
             peak_open: s.peak_open,
         }
@@ -230,7 +230,7 @@ impl Pool {
 
     async fn open(&self, mut slot: Slot) -> Result<Lease, Outcome> {
         // On failure `slot` drops here and passes the right to open on to the next waiter.
-        let sender = self.shared.connector.connect().await?;
+        let sender = self.shared.connector.connect_shared().await?;
         let mut s = self.shared.lock();
         s.opened_total += 1;
         s.peak_open = s.peak_open.max(s.open);

@@ -1,13 +1,19 @@
-//! Measurements of a run in fixed memory: HDR histograms (latency from the intended send time,
-//! send lag), counters per outcome, and one row of counters per second of the run. Memory grows
-//! with the run's duration (one small row per second), never with the number of requests.
+//! Measurements of a run in fixed memory: HDR histograms (latency of successful requests and
+//! time to failure of failed ones, both from the intended send time; send lag), counters per
+//! outcome, and one row of counters per second of the run. Memory grows with the run's
+//! duration (one small row per second), never with the number of requests.
+//!
+//! Accounting: every intended request is counted once by [`Recorder::intend`] and ends in
+//! exactly one outcome through [`Recorder::finished`]; at the end of a run
+//! `intended == outcomes.sum()` (checked by the engine and by the tests).
 
 use hdrhistogram::Histogram;
 use scalelab_core::Time;
 use scalelab_core::time::NANOS_PER_SEC;
 
 use crate::hdrlog::{HdrLog, Interval};
-use crate::outcome::{Bucket, OUTCOMES, Outcome};
+use crate::outcome::{OUTCOMES, Outcome};
+use crate::output::OutputLog;
 
 /// Largest value a histogram holds: one hour in microseconds. Longer values are clamped to it.
 pub const HIST_MAX_US: u64 = 3_600_000_000;
@@ -17,6 +23,37 @@ pub const HIST_SIGFIG: u8 = 3;
 /// An empty histogram with the crate's bounds (microseconds, 1 µs to 1 h, 3 digits).
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).expect("constant bounds are valid")
+}
+
+/// The value at `percentile` (0–100) exactly as HdrHistogram's reference implementation
+/// computes it (Java `AbstractHistogram.getValueAtPercentile`, which `HistogramLogProcessor`,
+/// wrk2 and jHiccup print): the percentile is lowered by one ulp (so that a product like
+/// 0.07 × 100 that rounds up in floating point does not skip to the next sample), the rank is
+/// ⌈p·n/100⌉ (at least 1), and the value is the highest one equivalent to the bucket holding
+/// that sample (the lowest for p = 0). This is the hdrhistogram crate's `value_at_quantile`
+/// except for that one-ulp guard; `tests/it/percentiles.rs` checks both against the Java
+/// library's output. 0 for an empty histogram.
+pub fn value_at_percentile(h: &Histogram<u64>, percentile: f64) -> u64 {
+    let total = h.len();
+    if total == 0 {
+        return 0;
+    }
+    let requested = percentile.next_down().clamp(0.0, 100.0);
+    let rank = ((requested * total as f64) / 100.0).ceil() as u64;
+    let rank = rank.max(1);
+    let mut seen = 0u64;
+    for v in h.iter_recorded() {
+        seen += v.count_at_value();
+        if seen >= rank {
+            let value = v.value_iterated_to();
+            return if percentile == 0.0 {
+                h.lowest_equivalent(value)
+            } else {
+                h.highest_equivalent(value)
+            };
+        }
+    }
+    h.max()
 }
 
 /// Microseconds in a span of run time, at least 1 (the histograms' lowest value).
@@ -29,13 +66,13 @@ pub(crate) fn micros(from: Time, to: Time) -> u64 {
 pub struct SecondRow {
     /// Requests whose intended send time falls in this second (open loop).
     pub target: u64,
-    /// Requests sent in this second.
+    /// Requests written to a connection in this second.
     pub sent: u64,
-    /// Requests completed (2xx/3xx) in this second.
+    /// Requests completed (1xx–3xx) in this second.
     pub completions: u64,
-    /// Requests that failed in this second (everything but completed and aborted).
+    /// Requests that failed in this second (every outcome but success and `aborted`).
     pub errors: u64,
-    /// Requests in flight at the end of the second.
+    /// Requests written and not yet answered at the end of the second.
     pub in_flight: u64,
     /// Requests waiting for a connection at the end of the second.
     pub queued: u64,
@@ -47,28 +84,54 @@ pub struct SecondRow {
     pub max_lag_us: u64,
 }
 
+/// How one request ended, as recorded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Done {
+    /// Position in the schedule (open loop) or in start order (closed loop).
+    pub index: u64,
+    pub intended: Time,
+    /// When it was written to a connection, if it was.
+    pub sent: Option<Time>,
+    pub end: Time,
+    pub outcome: Outcome,
+    /// The response status, when there was a response.
+    pub status: Option<u16>,
+    pub bytes: u64,
+}
+
 /// All measurements of one run.
 pub struct Recorder {
-    /// Latency of completed requests, µs from the intended send time.
+    /// Latency of successful requests (1xx–3xx), µs from the intended send time.
     pub latency: Histogram<u64>,
-    /// Send lag (actual − intended send time), µs, open loop only.
+    /// Time to failure of failed requests that were attempted (every failure but `not_sent` and
+    /// `queue_full`), µs from the intended send time.
+    pub failed_latency: Histogram<u64>,
+    /// Send lag (written to a connection − intended send time), µs, open loop only.
     pub send_lag: Histogram<u64>,
     interval: Histogram<u64>,
     /// Requests per outcome, indexed like [`OUTCOMES`].
     pub outcomes: [u64; OUTCOMES.len()],
-    /// Requests dispatched.
-    pub dispatched: u64,
+    /// Requests intended (scheduled, or started by a closed-loop worker).
+    pub intended: u64,
+    /// Requests written to a connection.
+    pub sent: u64,
+    /// Requests written to a connection before the end of the schedule (the run's duration):
+    /// the achieved rate's numerator.
+    pub sent_in_schedule: u64,
+    horizon: Time,
+    finished_sent: u64,
     /// Response body bytes received.
     pub bytes_received: u64,
     /// One row per second.
     pub rows: Vec<SecondRow>,
     current: u64,
     hdr_log: Option<HdrLog>,
+    output: Option<OutputLog>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Recorder::new(None)
+        Recorder::new(None, None)
     }
 }
 
@@ -77,19 +140,30 @@ fn second(t: Time) -> u64 {
 }
 
 impl Recorder {
-    /// An empty recorder, optionally feeding an interval log.
-    pub(crate) fn new(hdr_log: Option<HdrLog>) -> Recorder {
+    /// An empty recorder, optionally feeding an interval log and a per-request log.
+    pub(crate) fn new(hdr_log: Option<HdrLog>, output: Option<OutputLog>) -> Recorder {
         Recorder {
             latency: new_histogram(),
+            failed_latency: new_histogram(),
             send_lag: new_histogram(),
             interval: new_histogram(),
             outcomes: [0; OUTCOMES.len()],
-            dispatched: 0,
+            intended: 0,
+            sent: 0,
+            sent_in_schedule: 0,
+            horizon: Time::from_nanos(u64::MAX),
+            finished_sent: 0,
             bytes_received: 0,
             rows: Vec::new(),
             current: 0,
             hdr_log,
+            output,
         }
+    }
+
+    /// Sets the end of the schedule (sends after it do not count towards the achieved rate).
+    pub(crate) fn set_horizon(&mut self, horizon: Time) {
+        self.horizon = horizon;
     }
 
     fn row(&mut self, sec: u64) -> &mut SecondRow {
@@ -100,40 +174,72 @@ impl Recorder {
         &mut self.rows[i]
     }
 
-    /// Requests sent but not finished.
+    /// Requests written to a connection and not answered yet.
     pub fn in_flight(&self) -> u64 {
-        self.dispatched - self.outcomes.iter().sum::<u64>()
+        self.sent - self.finished_sent
     }
 
-    /// A request leaves the generator. `open` marks open-loop requests, whose intended time
-    /// comes from the schedule (closed-loop requests are intended when they are sent).
-    pub(crate) fn dispatched(&mut self, intended: Time, actual: Time, open: bool) {
-        self.dispatched += 1;
+    /// Requests with an outcome.
+    pub fn finished_count(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// A request is intended at `at`. `open` marks open-loop requests, whose intended time
+    /// comes from the schedule and counts towards the second's target.
+    pub(crate) fn intend(&mut self, at: Time, open: bool) {
+        self.intended += 1;
         if open {
-            self.row(second(intended)).target += 1;
-            let lag = actual.saturating_since(intended).as_micros() as u64;
-            self.send_lag.saturating_record(lag.max(1));
-            let row = self.row(second(actual));
-            row.max_lag_us = row.max_lag_us.max(lag);
+            self.row(second(at)).target += 1;
         }
-        self.row(second(actual)).sent += 1;
     }
 
-    /// A request ended at `end` with `outcome`.
-    pub(crate) fn finished(&mut self, intended: Time, end: Time, outcome: Outcome, bytes: u64) {
-        self.roll_to(second(end));
-        self.outcomes[outcome.index()] += 1;
-        self.bytes_received += bytes;
-        let sec = second(end).max(self.current);
-        match outcome.bucket() {
-            Bucket::Completed => {
-                let us = micros(intended, end);
-                self.latency.saturating_record(us);
-                self.interval.saturating_record(us);
-                self.row(sec).completions += 1;
+    /// `n` requests of the schedule, never sent, are intended (the rest of a schedule when a
+    /// run stops early); their outcome is recorded here too.
+    pub(crate) fn never_sent(&mut self, n: u64, outcome: Outcome) {
+        self.intended += n;
+        self.outcomes[outcome.index()] += n;
+    }
+
+    /// A request was written to a connection at `sent`.
+    pub(crate) fn on_sent(&mut self, intended: Time, sent: Time, open: bool) {
+        self.sent += 1;
+        if sent < self.horizon {
+            self.sent_in_schedule += 1;
+        }
+        let row = self.row(second(sent));
+        row.sent += 1;
+        if open {
+            let lag = sent.saturating_since(intended).as_micros() as u64;
+            row.max_lag_us = row.max_lag_us.max(lag);
+            self.send_lag.saturating_record(lag.max(1));
+        }
+    }
+
+    /// A request ended.
+    pub(crate) fn finished(&mut self, d: &Done) {
+        self.roll_to(second(d.end));
+        self.outcomes[d.outcome.index()] += 1;
+        self.bytes_received += d.bytes;
+        if d.sent.is_some() {
+            self.finished_sent += 1;
+        }
+        let sec = second(d.end).max(self.current);
+        if d.outcome.is_success() {
+            let us = micros(d.intended, d.end);
+            self.latency.saturating_record(us);
+            self.interval.saturating_record(us);
+            self.row(sec).completions += 1;
+        } else {
+            if !matches!(d.outcome, Outcome::NotSent | Outcome::QueueFull) {
+                self.failed_latency
+                    .saturating_record(micros(d.intended, d.end));
             }
-            Bucket::InFlightAtEnd => {}
-            Bucket::Rejected | Bucket::TimedOut => self.row(sec).errors += 1,
+            if d.outcome != Outcome::Aborted {
+                self.row(sec).errors += 1;
+            }
+        }
+        if let Some(out) = &mut self.output {
+            out.line(d);
         }
     }
 
@@ -150,7 +256,7 @@ impl Recorder {
         let p99_ms = if self.interval.is_empty() {
             0.0
         } else {
-            self.interval.value_at_quantile(0.99) as f64 / 1000.0
+            value_at_percentile(&self.interval, 99.0) as f64 / 1000.0
         };
         let row = self.row(sec);
         row.in_flight = in_flight;
@@ -173,8 +279,8 @@ impl Recorder {
         row.connections = connections;
     }
 
-    /// Closes the last, partial second at `end` and hands back the interval log.
-    pub(crate) fn finish(&mut self, end: Time) -> Option<HdrLog> {
+    /// Closes the last, partial second at `end` and hands back the logs.
+    pub(crate) fn finish(&mut self, end: Time) -> (Option<HdrLog>, Option<OutputLog>) {
         self.roll_to(second(end));
         let partial = end.as_nanos() % NANOS_PER_SEC;
         if partial > 0 || self.current as usize >= self.rows.len() {
@@ -182,11 +288,11 @@ impl Recorder {
         }
         self.rows
             .truncate(usize::try_from(self.current).unwrap_or(usize::MAX).max(1));
-        self.hdr_log.take()
+        (self.hdr_log.take(), self.output.take())
     }
 
     /// Requests counted under `bucket`.
-    pub fn count(&self, bucket: Bucket) -> u64 {
+    pub fn count(&self, bucket: crate::Bucket) -> u64 {
         OUTCOMES
             .iter()
             .filter(|o| o.bucket() == bucket)
@@ -198,29 +304,59 @@ impl Recorder {
     pub fn outcome(&self, o: Outcome) -> u64 {
         self.outcomes[o.index()]
     }
+
+    /// Requests that succeeded (1xx–3xx).
+    pub fn successes(&self) -> u64 {
+        OUTCOMES
+            .iter()
+            .filter(|o| o.is_success())
+            .map(|o| self.outcomes[o.index()])
+            .sum()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn done(intended: Time, sent: Option<Time>, end: Time, outcome: Outcome) -> Done {
+        Done {
+            index: 0,
+            intended,
+            sent,
+            end,
+            outcome,
+            status: None,
+            bytes: 0,
+        }
+    }
+
     #[test]
     fn counts_rows_and_latency_from_the_intended_time() {
-        let mut r = Recorder::new(None);
+        let mut r = Recorder::default();
         let t = Time::from_millis;
-        r.dispatched(t(100), t(150), true);
-        r.finished(t(100), t(300), Outcome::Http2xx, 10);
-        r.dispatched(t(900), t(900), true);
-        r.dispatched(t(1200), t(1201), true);
-        r.finished(t(900), t(1500), Outcome::Http5xx, 0);
+        r.intend(t(100), true);
+        r.on_sent(t(100), t(150), true);
+        r.finished(&done(t(100), Some(t(150)), t(300), Outcome::Http2xx));
+        r.intend(t(900), true);
+        r.on_sent(t(900), t(900), true);
+        r.intend(t(1200), true);
+        r.on_sent(t(1200), t(1201), true);
+        r.finished(&done(t(900), Some(t(900)), t(1500), Outcome::Http5xx));
         assert_eq!(r.in_flight(), 1);
-        r.finished(t(1200), t(2500), Outcome::Aborted, 0);
+        r.intend(t(1300), true);
+        r.finished(&done(t(1300), None, t(1600), Outcome::QueueFull));
+        r.finished(&done(t(1200), Some(t(1201)), t(2500), Outcome::Aborted));
         r.finish(t(2500));
+        assert_eq!(r.intended, 4);
+        assert_eq!(r.finished_count(), 4);
         assert_eq!(r.latency.len(), 1);
         let lat = r.latency.max();
         assert!((199_000..=201_000).contains(&lat), "{lat}");
-        assert_eq!(r.count(Bucket::Rejected), 1);
-        assert_eq!(r.count(Bucket::InFlightAtEnd), 1);
+        // Time to failure of the 5xx and the aborted request, not of the one never sent.
+        assert_eq!(r.failed_latency.len(), 2);
+        assert_eq!(r.count(crate::Bucket::Rejected), 2);
+        assert_eq!(r.count(crate::Bucket::InFlightAtEnd), 1);
         assert_eq!(r.rows.len(), 3);
         assert_eq!(
             (r.rows[0].target, r.rows[0].sent, r.rows[0].completions),
@@ -228,7 +364,7 @@ mod tests {
         );
         assert_eq!(
             (r.rows[1].target, r.rows[1].errors, r.rows[1].in_flight),
-            (1, 1, 1)
+            (2, 2, 1)
         );
         assert_eq!(r.rows[0].max_lag_us, 50_000);
         assert!((r.rows[0].p99_ms - 200.0).abs() < 1.0);

@@ -10,7 +10,8 @@
 //! - [`charts`]: the charts, drawn with plotters as SVG or PNG with a bundled font.
 //! - [`write_bundle`]: everything for one run into a directory (what `sim --out DIR` writes).
 //! - [`compare()`]: two or more runs side by side, with deltas and regressions.
-//! - [`load_result`]: reads a saved result document and checks its schema version.
+//! - [`load_result`]: reads a saved result document and checks its schema version;
+//!   [`load_text`]: the text summary of a `scalelab load` result.
 //!
 //! ```
 //! use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult};
@@ -50,7 +51,7 @@ pub use exporters::{
 };
 pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown, fidelity_text};
 pub use html::HtmlExporter;
-pub use load::{load_result, parse_result};
+pub use load::{load_result, load_text, parse_result};
 pub use scenario::{arrival_text, dist_text, scenario_json, scenario_text};
 pub use tradeoff::tradeoff_sentences;
 

@@ -1,10 +1,14 @@
-//! Reading saved result documents, with errors that say what is wrong.
+//! Load results: reading saved result documents (with errors that say what is wrong), and the
+//! text summary of a `scalelab load` run ([`load_text`]).
 
+use std::fmt::Write as _;
 use std::path::Path;
 
-use scalelab_core::result::{RunResult, SCHEMA_VERSION};
+use scalelab_core::result::{RunResult, SCHEMA_VERSION, VariantResult};
+use serde_json::Value;
 
 use crate::ReportError;
+use crate::exporters::{check_label, check_value};
 
 /// Reads a result document: a JSON file, or a directory holding `result.json` (what
 /// [`crate::write_bundle`] writes).
@@ -72,6 +76,305 @@ pub fn parse_result(text: &str, path: &str) -> Result<RunResult, ReportError> {
         .map_err(|e| bad(format!("not a valid scalelab result document: {e}")))
 }
 
+/// `1234567` → `1,234,567`.
+fn int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Latency in ms: microsecond precision where it matters (loopback answers in tenths of a ms),
+/// fewer digits for long waits.
+fn lat(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x.abs() >= 1000.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// A rate per second: whole numbers with separators from 100 up, one decimal below.
+fn rate(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x >= 100.0 {
+        int(x.round() as u64)
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.2} %", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// The text summary of a load result (`scalelab load`, and `scalelab report` of a saved one),
+/// one block per variant: what was intended and what became of it, the success ratio, the
+/// achieved rate against the target, latency of successful requests (percentiles and a
+/// distribution), failed requests on their own line, send lag, connections, warnings and SLO
+/// checks. A run without a successful request shows no latency table at all, never zeros.
+pub fn load_text(doc: &RunResult) -> String {
+    let mut out = String::new();
+    for v in &doc.variants {
+        variant_text(&mut out, doc, v);
+    }
+    out
+}
+
+fn variant_text(out: &mut String, doc: &RunResult, v: &VariantResult) {
+    let x = |k: &str| v.extra.get(k);
+    let f = |k: &str| x(k).and_then(Value::as_f64);
+    let u = |k: &str| x(k).and_then(Value::as_u64);
+    let q = &v.requests;
+    let open = x("loop").and_then(Value::as_str) != Some("closed");
+    let shard = x("shard")
+        .and_then(Value::as_str)
+        .filter(|s| *s != "0/1")
+        .map(|s| format!(", shard {s}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} ({} loop{shard}) against {} · seed {} · {}",
+        doc.scenario,
+        if open { "open" } else { "closed" },
+        x("url").and_then(Value::as_str).unwrap_or("?"),
+        doc.seed,
+        crate::fmt::secs(doc.duration_s),
+    );
+    let outcomes: Vec<(String, u64)> = match x("outcomes") {
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let success_names = ["http_2xx", "http_3xx"];
+    let ok: u64 = outcomes
+        .iter()
+        .filter(|(k, _)| success_names.contains(&k.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    let failed = q.arrived.saturating_sub(ok);
+    let sent = u("sent");
+    let _ = writeln!(
+        out,
+        "  requests     {} intended{} · {} succeeded · {} failed",
+        int(q.arrived),
+        sent.map(|s| format!(" · {} sent", int(s)))
+            .unwrap_or_default(),
+        int(ok),
+        int(failed),
+    );
+    let _ = writeln!(
+        out,
+        "  success      {} ({} of {} intended requests got a 1xx-3xx response)",
+        pct(ok, q.arrived),
+        int(ok),
+        int(q.arrived)
+    );
+    match (f("target_rate"), f("achieved_rate")) {
+        (Some(t), Some(a)) if open => {
+            let ratio = if t > 0.0 { a / t } else { 1.0 };
+            let verdict = if ratio < 0.99 {
+                ": TARGET RATE NOT MET"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  rate         {}/s sent on the wire of {}/s intended ({:.2} %){verdict}",
+                rate(a),
+                rate(t),
+                100.0 * ratio
+            );
+        }
+        (_, Some(a)) => {
+            let conns = u("connections")
+                .map(|c| format!(" over {c} connection(s)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  rate         {}/s sent (closed loop: as fast as the target answers{conns})",
+                rate(a)
+            );
+        }
+        _ => {}
+    }
+    let dist = x("latency_distribution");
+    let pcts = dist.and_then(|d| d.get("percentiles_ms"));
+    let p = |k: &str| pcts.and_then(|m| m.get(k)).and_then(Value::as_f64);
+    if ok == 0 || v.latency_ms.count == 0 && p("p50").is_none() {
+        let _ = writeln!(
+            out,
+            "  latency      none: no request succeeded, so there is no latency to report"
+        );
+    } else {
+        let l = &v.latency_ms;
+        let _ = writeln!(
+            out,
+            "  latency      of the {} successful requests, ms from the intended send time",
+            int(ok)
+        );
+        let mut cols: Vec<(&str, f64)> = vec![("mean", l.mean)];
+        if let Some(m) = p("min") {
+            cols.insert(0, ("min", m));
+        }
+        cols.push(("p50", l.p50));
+        if let Some(x) = p("p75") {
+            cols.push(("p75", x));
+        }
+        cols.push(("p90", l.p90));
+        if let Some(x) = p("p95") {
+            cols.push(("p95", x));
+        }
+        cols.push(("p99", l.p99));
+        cols.push(("p99.9", l.p999));
+        if let Some(x) = p("p9999") {
+            cols.push(("p99.99", x));
+        }
+        cols.push(("max", l.max));
+        let line: Vec<String> = cols
+            .iter()
+            .map(|(k, val)| format!("{k} {}", lat(*val)))
+            .collect();
+        let _ = writeln!(out, "               {}", line.join("  "));
+        if let Some(Value::Array(h)) = dist.and_then(|d| d.get("histogram")) {
+            let rows: Vec<(f64, u64)> = h
+                .iter()
+                .filter_map(|b| Some((b.get("to_ms")?.as_f64()?, b.get("count")?.as_u64()?)))
+                .collect();
+            let most = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+            if rows.len() > 1 {
+                let _ = writeln!(out, "  distribution (successful requests, ms)");
+                for (to, n) in rows {
+                    let bar = "■".repeat(((n * 40).div_ceil(most)) as usize);
+                    let _ = writeln!(out, "    ≤ {:>10}  {:>11}  {bar}", lat(to), int(n));
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        let mut parts: Vec<(String, u64)> = outcomes
+            .iter()
+            .filter(|(k, n)| *n > 0 && !success_names.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        parts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let list: Vec<String> = parts
+            .iter()
+            .map(|(k, n)| format!("{k} {}", int(*n)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  failed       {} ({}): {}",
+            int(failed),
+            pct(failed, q.arrived),
+            list.join(" · ")
+        );
+        if let Some(Value::Object(fl)) = x("failed_latency_ms")
+            && fl.get("count").and_then(Value::as_u64).unwrap_or(0) > 0
+        {
+            let g = |k: &str| fl.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "               time to failure ms: p50 {}  p90 {}  p99 {}  max {}",
+                lat(g("p50")),
+                lat(g("p90")),
+                lat(g("p99")),
+                lat(g("max"))
+            );
+        }
+    }
+    if let Some(Value::Object(lag)) = x("send_lag_ms") {
+        let g = |k: &str| lag.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "  send lag     ms from the intended time to the write: p50 {}  p90 {}  p99 {}  max {}",
+            lat(g("p50")),
+            lat(g("p90")),
+            lat(g("p99")),
+            lat(g("max"))
+        );
+    }
+    if let (Some(opened), Some(peak)) = (u("connections_opened"), u("peak_connections")) {
+        let waiting = u("peak_waiting")
+            .filter(|&w| w > 0)
+            .map(|w| format!("; up to {} request(s) waited for one", int(w)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  connections  {} opened, {} at most at once{waiting}",
+            int(opened),
+            int(peak)
+        );
+    }
+    if let Some(Value::Array(b)) = x("behind_seconds")
+        && !b.is_empty()
+    {
+        let list: Vec<String> = b.iter().take(10).map(|s| s.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  WARNING: behind schedule in {} second(s) (t = {}{} s): requests were sent later \
+             than intended; latencies still count from the intended times",
+            b.len(),
+            list.join(", "),
+            if b.len() > 10 { ", …" } else { "" }
+        );
+    }
+    if let Some(n) = u("queue_full").or_else(|| {
+        outcomes
+            .iter()
+            .find(|(k, _)| k == "queue_full")
+            .map(|(_, n)| *n)
+    }) && n > 0
+    {
+        let _ = writeln!(
+            out,
+            "  WARNING: {} request(s) were dropped unsent because {} already waited for a \
+             connection (--max-pending): the target could not take the offered rate",
+            int(n),
+            u("max_pending")
+                .map(int)
+                .unwrap_or_else(|| "too many".into())
+        );
+    }
+    if let Some(s) = x("stopped_early").and_then(Value::as_str) {
+        let _ = writeln!(out, "  STOPPED EARLY: {s}");
+    }
+    if let Some(e) = x("most_common_error").and_then(Value::as_str)
+        && ok == 0
+        && q.arrived > 0
+    {
+        let _ = writeln!(
+            out,
+            "  FAILED: no request succeeded; the most common outcome was {e}"
+        );
+    }
+    for c in &v.slo.checks {
+        let _ = writeln!(
+            out,
+            "  slo          {}: {} {}",
+            check_label(c),
+            check_value(c),
+            if c.passed { "ok" } else { "BREACH" }
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +400,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field"), "{e}");
+    }
+
+    #[test]
+    fn thousands_and_latency_formats() {
+        assert_eq!(int(0), "0");
+        assert_eq!(int(999), "999");
+        assert_eq!(int(1000), "1,000");
+        assert_eq!(int(1234567), "1,234,567");
+        assert_eq!(lat(0.4123), "0.412");
+        assert_eq!(lat(250.0), "250.0");
+        assert_eq!(lat(5700.4), "5700");
+        assert_eq!(rate(66184.1), "66,184");
+        assert_eq!(rate(12.34), "12.3");
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use scalelab_core::result::{RunResult, check_slo};
-use scalelab_core::scenario::RequestSpec;
+use scalelab_core::result::RunResult;
+use scalelab_core::scenario::{RequestSpec, Slo};
 use scalelab_core::workload::{ArrivalSpec, Phase, WorkloadSpec};
-use scalelab_loadgen::{LoadConfig, LoadError, LoopMode, Shard};
+use scalelab_loadgen::{LoadConfig, LoadError, LoopMode, Shard, SloFlags, Target, TlsOptions};
 
 use super::common::{duration_flag, load_scenario, resolve_seed, stderr_is_terminal};
 use super::{CmdResult, Code, Failure};
@@ -24,29 +24,35 @@ fn load_error(e: LoadError) -> Failure {
         LoadError::BadUrl { .. }
         | LoadError::BadRequest { .. }
         | LoadError::BadConfig(_)
+        | LoadError::CaCert { .. }
         | LoadError::Merge(_) => Failure::bad_input(e),
         _ => Failure::runtime(e),
     }
 }
 
-/// `200`, `200/s`, `600/m`, `3600/h` → requests per second.
+/// `200`, `200/s`, `50/1s`, `600/m`, `3600/h`, `5/100ms` → requests per second.
 fn parse_rate(s: &str) -> Result<f64, Failure> {
+    let expected = || {
+        bad(format!(
+            "--rate \"{s}\": expected requests per second (200, 200/s) or per a duration \
+             (50/1s, 600/m, 5/100ms)"
+        ))
+    };
     let (num, per) = match s.trim().split_once('/') {
         Some((n, u)) => (n.trim(), u.trim()),
         None => (s.trim(), "s"),
     };
-    let div = match per {
+    let per_s = match per {
         "s" | "sec" => 1.0,
         "m" | "min" => 60.0,
         "h" | "hour" => 3600.0,
-        _ => {
-            return Err(bad(format!(
-                "--rate \"{s}\": expected a rate like 200, 200/s or 600/m"
-            )));
-        }
+        d => match scalelab_core::duration::parse_duration(d) {
+            Ok(d) if !d.is_zero() => d.as_secs_f64(),
+            _ => return Err(expected()),
+        },
     };
     match num.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r / div),
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r / per_s),
         _ => Err(bad(format!(
             "--rate \"{s}\": expected a positive number of requests"
         ))),
@@ -88,8 +94,11 @@ fn quick_request(a: &LoadArgs) -> Result<RequestSpec, Failure> {
     })
 }
 
+/// Whether the positional argument is meant as a URL rather than a scenario file: it has a
+/// scheme, or it is neither an existing file nor a `.toml` path (`127.0.0.1:8080`, `localhost`:
+/// then the URL check says what is missing).
 fn looks_like_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
+    s.contains("://") || (!Path::new(s).exists() && !s.ends_with(".toml"))
 }
 
 pub fn run(a: LoadArgs) -> CmdResult {
@@ -110,8 +119,16 @@ pub fn run(a: LoadArgs) -> CmdResult {
     let connect_timeout = opt_duration("--connect-timeout", &a.connect_timeout)?;
     let grace = opt_duration("--grace", &a.grace)?;
     let max_lag = opt_duration("--max-lag", &a.max_lag)?;
+    let lag_warn = duration_flag("--lag-warn", &a.more.lag_warn)?;
+    let slo_flags = SloFlags::parse(&a.more.slo).map_err(load_error)?;
+    if let Some(f) = &a.more.cacert
+        && !f.is_file()
+    {
+        return Err(bad(format!("--cacert {}: no such file", f.display())));
+    }
     let mut scenario = None;
     let mut cfg = if looks_like_url(&target) {
+        Target::parse(&target).map_err(load_error)?;
         if a.url.is_some() {
             return Err(bad(
                 "--url is for scenario mode; the URL is already the first argument",
@@ -186,11 +203,7 @@ pub fn run(a: LoadArgs) -> CmdResult {
                     path.display()
                 ))
             })?;
-        if !looks_like_url(&url) {
-            return Err(bad(format!(
-                "--url \"{url}\": expected an http:// or https:// URL"
-            )));
-        }
+        Target::parse(&url).map_err(|e| bad(format!("--url: {e}")))?;
         let duration = duration_flag_v.unwrap_or(s.duration);
         let mut cfg = LoadConfig::new(url, s.workload.clone(), duration).with_settings(&s.load);
         if let Some(c) = a.connections {
@@ -218,6 +231,13 @@ pub fn run(a: LoadArgs) -> CmdResult {
         cfg.grace = g;
     }
     cfg.max_lag = max_lag;
+    cfg.lag_warn = lag_warn;
+    cfg.max_pending = a.more.max_pending;
+    cfg.tls = TlsOptions {
+        insecure: a.more.insecure,
+        cacert: a.more.cacert.clone(),
+    };
+    cfg.output = a.more.output.clone();
     cfg.hdr_log = a.hdr_log.clone();
     cfg.shard = shard;
     cfg.progress = !a.quiet && (a.progress || stderr_is_terminal());
@@ -226,16 +246,39 @@ pub fn run(a: LoadArgs) -> CmdResult {
     let report = scalelab_loadgen::run_blocking(&cfg, a.threads).map_err(load_error)?;
     let mut result = scalelab_loadgen::to_result(&cfg, &report);
     result.command = Some(std::env::args().collect::<Vec<_>>().join(" "));
-    if let Some(s) = &scenario {
-        result.scenario_path = Some(s.path.display().to_string());
-        result.resolved_scenario = serde_json::to_value(s).ok();
+    let base_slo = match &scenario {
+        Some(s) => {
+            result.scenario_path = Some(s.path.display().to_string());
+            result.resolved_scenario = serde_json::to_value(s).ok();
+            s.slo.clone()
+        }
+        None => Slo::default(),
+    };
+    verdict(&a, &mut result, &slo_flags, &base_slo, report.stopped_early)
+}
+
+/// Applies the SLO, writes the output, and turns the result into an exit code: 1 when the run
+/// stopped early or no request succeeded (naming the most common failure), 3 on an SLO
+/// breach, 0 otherwise. The result is written in every case.
+fn verdict(
+    a: &LoadArgs,
+    result: &mut RunResult,
+    flags: &SloFlags,
+    base: &Slo,
+    stopped_early: Option<String>,
+) -> CmdResult {
+    let slo = flags.over(base);
+    if !slo.is_empty() || !flags.is_empty() {
         for v in &mut result.variants {
-            v.slo = check_slo(&s.slo, v, None);
+            v.slo = flags.check(&slo, v);
         }
     }
-    emit(&a, &mut result)?;
-    if let Some(why) = &report.stopped_early {
+    emit(a, result)?;
+    if let Some(why) = stopped_early {
         return Err(Failure::runtime(anyhow!("{why}")));
+    }
+    if let Some(f) = scalelab_loadgen::failed(result) {
+        return Err(Failure::runtime(anyhow!("{f}")));
     }
     if result.variants.iter().any(|v| !v.slo.passed) {
         return Ok(Code::SloBreach);
@@ -253,11 +296,9 @@ fn merge(a: &LoadArgs) -> CmdResult {
         docs.push(doc);
     }
     let mut result = scalelab_loadgen::merge(&docs).map_err(load_error)?;
-    emit(a, &mut result)?;
-    if result.variants.iter().any(|v| !v.slo.passed) {
-        return Ok(Code::SloBreach);
-    }
-    Ok(Code::Ok)
+    // The merged document keeps the shards' SLO checks unless flags give new thresholds.
+    let flags = SloFlags::parse(&a.more.slo).map_err(load_error)?;
+    verdict(a, &mut result, &flags, &Slo::default(), None)
 }
 
 /// Writes `--out` files and prints the document in the chosen format.
@@ -281,7 +322,7 @@ fn emit(a: &LoadArgs, result: &mut RunResult) -> Result<(), Failure> {
             let s = serde_json::to_string_pretty(&*result).map_err(Failure::runtime)?;
             writeln!(out, "{s}")?;
         }
-        Format::Text => write!(out, "{}", scalelab_loadgen::summary(result))?,
+        Format::Text => write!(out, "{}", scalelab_reports::load_text(result))?,
     }
     Ok(())
 }
@@ -295,6 +336,11 @@ mod tests {
         assert_eq!(parse_rate("200").ok(), Some(200.0));
         assert_eq!(parse_rate("200/s").ok(), Some(200.0));
         assert_eq!(parse_rate("600/m").ok(), Some(10.0));
+        assert_eq!(parse_rate("50/1s").ok(), Some(50.0));
+        assert_eq!(parse_rate("50/2s").ok(), Some(25.0));
+        assert_eq!(parse_rate("5/100ms").ok(), Some(50.0));
+        assert_eq!(parse_rate("3600/h").ok(), Some(1.0));
+        assert!(parse_rate("5/0s").is_err());
         assert!(parse_rate("0").is_err());
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("5/week").is_err());

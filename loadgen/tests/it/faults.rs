@@ -24,7 +24,7 @@ async fn load(url: &str, tweak: impl FnOnce(&mut scalelab_loadgen::LoadConfig)) 
         report.elapsed
     );
     let r = &report.recorder;
-    assert_eq!(r.dispatched, 20);
+    assert_eq!(r.intended, 20);
     assert_eq!(
         r.outcomes.iter().sum::<u64>(),
         20,

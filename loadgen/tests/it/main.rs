@@ -3,5 +3,8 @@
 
 mod faults;
 mod measure;
+mod overload;
+mod percentiles;
 mod servers;
 mod shards;
+mod tls;

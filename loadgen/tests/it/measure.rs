@@ -36,7 +36,7 @@ async fn constant_rate_sends_exactly_the_schedule() {
     );
     let report = run(&cfg).await.unwrap();
     let r = &report.recorder;
-    assert_eq!(r.dispatched, 300);
+    assert_eq!(r.intended, 300);
     assert_eq!(r.outcome(Outcome::Http2xx), 300);
     assert_eq!(server.count(), 300);
     assert_eq!(r.rows[0].target, 200);
@@ -93,7 +93,7 @@ async fn every_arrival_process_keeps_its_rate() {
         let w = workload(p.clone(), d);
         let planned = Schedule::new(&w, d, 42, &[1.0], Shard::ALL, None).count() as u64;
         let r = &report.recorder;
-        assert_eq!(r.dispatched, planned, "{p:?}");
+        assert_eq!(r.intended, planned, "{p:?}");
         assert_eq!(served, planned, "{p:?}");
         assert_eq!(r.count(Bucket::Completed), planned, "{p:?}");
         let expected = expected_count(&w, d);
@@ -200,7 +200,7 @@ async fn closed_loop_stops_at_the_request_limit() {
     cfg.mode = LoopMode::Closed { connections: 4 };
     cfg.max_requests = Some(250);
     let report = run(&cfg).await.unwrap();
-    assert_eq!(report.recorder.dispatched, 250);
+    assert_eq!(report.recorder.intended, 250);
     assert_eq!(report.recorder.count(Bucket::Completed), 250);
     assert_eq!(server.count(), 250);
     assert_eq!(report.connections_opened, 4);
