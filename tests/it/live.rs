@@ -1,6 +1,6 @@
 //! `scalelab run` and `scalelab compare`: the live runtime driven by the load generator on
 //! loopback, against the simulator on the same scenario and seed. One short time-scaled
-//! scenario (scale from zero, a burst into panic, scale to zero), about 15 s of wall time.
+//! scenario (scale from zero, a burst into panic, scale to zero), about 18 s of wall time.
 
 use crate::support::*;
 
