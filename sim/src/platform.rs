@@ -157,14 +157,12 @@ impl<'a> Platform<'a> {
     }
 
     /// Carries out the platform's effects, in order.
+    #[inline(always)]
     fn apply(&mut self, now: Time) {
-        let Platform { q, p, opts, .. } = self;
+        let Platform { q, p, .. } = self;
         for &e in p.effects() {
             match e {
-                Effect::StartInstance { inst, cold, .. } => q.push(now + cold, Ev::Ready(inst)),
-                Effect::StopInstance { inst, shutdown } => {
-                    q.push(now + shutdown, Ev::Stopped(inst))
-                }
+                Effect::Timer { at, timer } => q.push(at, Ev::Timer(timer)),
                 Effect::Serve(s) => q.push(
                     s.ends_at,
                     Ev::Done {
@@ -173,21 +171,34 @@ impl<'a> Platform<'a> {
                     },
                 ),
                 Effect::Wait { req, deadline } => q.push(deadline, Ev::Timeout(req)),
-                Effect::Timer { at, timer } => q.push(at, Ev::Timer(timer)),
+                Effect::StartInstance { inst, cold, .. } => q.push(now + cold, Ev::Ready(inst)),
+                Effect::StopInstance { inst, shutdown } => {
+                    q.push(now + shutdown, Ev::Stopped(inst))
+                }
                 Effect::Reply { .. } => {}
             }
         }
         p.clear_effects();
-        if let Some(w) = opts.events.as_mut() {
-            for event in p.log_entries() {
-                let line = Stamped {
-                    t_s: now.as_secs_f64(),
-                    variant: opts.variant.to_string(),
-                    event,
-                };
-                if let Ok(s) = serde_json::to_string(&line) {
-                    let _ = writeln!(w, "{s}");
-                }
+        if self.opts.events.is_some() {
+            self.write_log(now);
+        }
+    }
+
+    /// Writes the platform's event-log entries.
+    #[cold]
+    fn write_log(&mut self, now: Time) {
+        let Platform { p, opts, .. } = self;
+        let Some(w) = opts.events.as_mut() else {
+            return;
+        };
+        for event in p.log_entries() {
+            let line = Stamped {
+                t_s: now.as_secs_f64(),
+                variant: opts.variant.to_string(),
+                event,
+            };
+            if let Ok(s) = serde_json::to_string(&line) {
+                let _ = writeln!(w, "{s}");
             }
         }
     }

@@ -14,20 +14,39 @@ impl Platform {
     /// The whole second scheduled at `at` (now, or a little earlier live): series buckets,
     /// every KPA revision's scrape, and on even seconds its tick. The next second is the next
     /// whole one after `now` (a live driver that fell behind skips the seconds it missed).
+    #[inline]
     pub(super) fn on_second(&mut self, now: Time, at: Time) {
         self.roll_series(now);
-        let k = at.0 / SECOND;
-        for r in 0..self.revs.len() {
-            let rev = RevId(r as u16);
-            if self.on_scrape(now, rev) && k.is_multiple_of(2) {
-                self.decide(now, rev, at, false);
-            }
+        if self.kpa_revisions > 0 {
+            self.scrape_and_tick(now, at);
         }
         if !self.closing && now < self.cfg.seconds_until {
-            let next = (k + 1).max(now.0 / SECOND + 1);
-            self.schedule_second(Time(next * SECOND));
+            // On time (always, simulated), the next second is the next one; late, the first
+            // whole second after now.
+            let next = if now == at {
+                Time(at.0 + SECOND)
+            } else {
+                Time(((at.0 / SECOND + 1).max(now.0 / SECOND + 1)) * SECOND)
+            };
+            self.schedule_second(next);
         } else {
             self.next_second = None;
+        }
+    }
+
+    /// Every KPA revision's scrape, and on even seconds its tick.
+    #[inline(never)]
+    fn scrape_and_tick(&mut self, now: Time, at: Time) {
+        let tick = (at.0 / SECOND).is_multiple_of(2);
+        for r in 0..self.revs.len() {
+            if !matches!(self.revs[r].kind, Kind::Kpa { .. }) {
+                continue;
+            }
+            let rev = RevId(r as u16);
+            self.on_scrape(now, rev);
+            if tick {
+                self.decide(now, rev, at, false);
+            }
         }
     }
 

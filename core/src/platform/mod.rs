@@ -287,6 +287,8 @@ pub struct Platform {
     slot_overhead_ns: u64,
     latency_overhead_ns: u64,
     next_second: Option<Time>,
+    /// How many revisions have a KPA (the others need no scrape or tick).
+    kpa_revisions: usize,
     closing: bool,
     out: Vec<Effect>,
     log: Vec<Event>,
@@ -415,6 +417,11 @@ impl Platform {
             })
             .collect();
         let percents: Vec<f64> = s.revisions.iter().map(|r| r.traffic_percent).collect();
+        let kpa_revisions = s
+            .revisions
+            .iter()
+            .filter(|r| matches!(r.autoscaler, AutoscalerSettings::Kpa(_)))
+            .count();
         Platform {
             split: TrafficSplit::new(&percents),
             rng_split: stream(seed, "split"),
@@ -429,6 +436,7 @@ impl Platform {
             slot_overhead_ns: duration_nanos(cfg.slot_overhead),
             latency_overhead_ns: duration_nanos(cfg.latency_overhead),
             next_second: None,
+            kpa_revisions,
             closing: false,
             out: Vec::new(),
             log: Vec::new(),
@@ -504,18 +512,21 @@ impl Platform {
 
     /// A timer the platform asked for ([`Effect::Timer`]) fires. `scheduled` is the time it was
     /// asked for (ticks are stamped with it, not with the moment a live timer got to run).
+    #[inline]
     pub fn on_timer(&mut self, now: Time, scheduled: Time, timer: Timer) {
         match timer {
             Timer::Second => self.on_second(now, scheduled),
-            Timer::Reconcile(r) => {
-                let rev = &mut self.revs[r.index()];
-                if rev.reconcile_at.is_some_and(|t| t <= now) {
-                    rev.reconcile_at = None;
-                }
-                self.reconcile(now, r);
-            }
+            Timer::Reconcile(r) => self.on_reconcile_timer(now, r),
             Timer::Expire(r) => self.expire(now, r),
         }
+    }
+
+    fn on_reconcile_timer(&mut self, now: Time, r: RevId) {
+        let rev = &mut self.revs[r.index()];
+        if rev.reconcile_at.is_some_and(|t| t <= now) {
+            rev.reconcile_at = None;
+        }
+        self.reconcile(now, r);
     }
 
     /// Shutdown: no new instance from now on; every instance drains and stops (starting ones
@@ -706,12 +717,20 @@ impl Platform {
 
     #[inline]
     fn roll_series(&mut self, now: Time) {
+        if self.series.due(now) {
+            self.close_buckets(now);
+        }
+    }
+
+    #[inline(never)]
+    fn close_buckets(&mut self, now: Time) {
         while self.series.due(now) {
             let l = self.levels();
             self.series.close(l);
         }
     }
 
+    #[inline]
     fn schedule_second(&mut self, at: Time) {
         self.next_second = Some(at);
         self.out.push(Effect::Timer {
