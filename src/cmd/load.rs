@@ -223,15 +223,25 @@ pub fn run(a: LoadArgs) -> CmdResult {
     cfg.progress = !a.quiet && (a.progress || stderr_is_terminal());
     cfg.warnings = !a.quiet;
 
+    if let LoopMode::Open(w) = &cfg.mode {
+        super::common::check_work(
+            Path::new(&target),
+            &scalelab_core::estimate::estimate_schedule(w, cfg.duration, cfg.max_requests),
+            &scalelab_core::estimate::WorkLimits::LOAD,
+            a.allow_large_run,
+        )?;
+    }
     let report = scalelab_loadgen::run_blocking(&cfg, a.threads).map_err(load_error)?;
     let mut result = scalelab_loadgen::to_result(&cfg, &report);
-    result.command = Some(std::env::args().collect::<Vec<_>>().join(" "));
+    result.command = Some(scalelab_reports::shell_join(std::env::args()));
     if let Some(s) = &scenario {
         result.scenario_path = Some(s.path.display().to_string());
         result.resolved_scenario = serde_json::to_value(s).ok();
-        for v in &mut result.variants {
-            v.slo = check_slo(&s.slo, v, None);
-        }
+    }
+    // Every run is checked, quick mode included: at least the default error ratio.
+    let slo = scenario.as_ref().map(|s| s.slo.clone()).unwrap_or_default();
+    for v in &mut result.variants {
+        v.slo = check_slo(&slo, v, None);
     }
     emit(&a, &mut result)?;
     if let Some(why) = &report.stopped_early {

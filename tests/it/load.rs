@@ -242,7 +242,9 @@ fn refused_connections_are_results_not_failures() {
     let (o, v) = json(&[
         "load", &url, "--rate", "20", "-d", "500ms", "--format", "json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // A result, not a runtime failure (1): the run completed and its default error-ratio
+    // check (1 %) failed, so it exits 3 (issue 20: a failed run never passes).
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert_eq!(v["variants"][0]["extra"]["outcomes"]["connect_refused"], 10);
     assert_eq!(v["variants"][0]["requests"]["rejected"], 10);
 }
