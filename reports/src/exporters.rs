@@ -340,7 +340,11 @@ pub(crate) fn slo_verdict(r: &RunResult) -> Option<String> {
     }
     let failures = slo_failures(r);
     if failures.is_empty() {
-        Some(format!("SLO: all {total} checks passed"))
+        Some(if total == 1 {
+            "SLO: the 1 check passed".to_string()
+        } else {
+            format!("SLO: all {total} checks passed")
+        })
     } else {
         let list: Vec<String> = failures
             .iter()

@@ -252,3 +252,68 @@ fn help_says_what_threads_0_means() {
         );
     }
 }
+
+/// The number after `name="` in an SVG tag.
+fn attr(tag: &str, name: &str) -> f64 {
+    tag.split(&format!(" {name}=\""))
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// `pareto.png`: the winner's label sat on its marker, the legend drew the SLO line solid while
+/// the chart drew it dashed, and candidates with the same result hid each other silently.
+#[test]
+fn the_pareto_chart_labels_beside_markers_and_dashes_its_legend() {
+    let dir = temp_dir("pareto");
+    let o = scalelab(&[
+        "tune",
+        "scenarios/tune-api.toml",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(dir.join("pareto.svg")).expect("pareto.svg");
+    let tags: Vec<&str> = svg.split('<').collect();
+    // The winner's ring (green, drawn before its label) and the label.
+    let at = tags
+        .iter()
+        .position(|t| t.starts_with("text") && t.contains(">\nbest #"))
+        .expect("a best label");
+    let ring = tags[..at]
+        .iter()
+        .rev()
+        .find(|t| t.starts_with("circle") && t.contains("stroke=\"#2CA02C\""))
+        .expect("the winner's ring");
+    let (cx, r) = (attr(ring, "cx"), attr(ring, "r"));
+    assert!(
+        attr(tags[at], "x") >= cx + r,
+        "label at {} over a ring at {cx} ± {r}",
+        attr(tags[at], "x")
+    );
+    // Every red (SLO) stroke is a short dash, the legend's included.
+    for t in tags
+        .iter()
+        .filter(|t| t.starts_with("polyline") && t.contains("#D62728"))
+    {
+        let xs: Vec<f64> = t
+            .split("points=\"")
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|p| p.split(',').next()?.parse().ok())
+            .collect();
+        let span = xs.iter().copied().fold(f64::MIN, f64::max)
+            - xs.iter().copied().fold(f64::MAX, f64::min);
+        assert!(span <= 10.0, "a solid red line of {span} px: {t}");
+    }
+    // tune-api has candidates whose parameters change nothing: their markers say so.
+    assert!(
+        svg.contains("×2") || svg.contains("×3"),
+        "no shared-marker count"
+    );
+    assert!(svg.contains("share the marker"));
+    std::fs::remove_dir_all(&dir).ok();
+}
