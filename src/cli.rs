@@ -112,6 +112,10 @@ pub struct ServeArgs {
     /// Leave /metrics to the service (metrics stay at /_scalelab/metrics).
     #[arg(long)]
     pub no_root_metrics: bool,
+    /// Run even when the work estimate exceeds scalelab's limits (requests, instances, events,
+    /// series rows; see docs/limits.md). Without it such a run is refused with exit code 2.
+    #[arg(long)]
+    pub allow_large_run: bool,
     /// Wall seconds per scenario second (0.1 runs every duration ten times faster).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub time_scale: f64,
@@ -182,6 +186,10 @@ pub struct LoadArgs {
     /// Stop after N requests (of the unsharded schedule in open loop).
     #[arg(long, short = 'n', value_name = "N")]
     pub requests: Option<u64>,
+    /// Run even when the work estimate exceeds scalelab's limits (requests, instances, events,
+    /// series rows; see docs/limits.md). Without it such a run is refused with exit code 2.
+    #[arg(long)]
+    pub allow_large_run: bool,
     /// HTTP/2: prior knowledge (h2c) for http://, offered through ALPN for https://.
     #[arg(long)]
     pub http2: bool,
@@ -228,7 +236,8 @@ pub struct LoadArgs {
     /// Merge result documents of shards (exact histograms) instead of running.
     #[arg(long, num_args = 1.., value_name = "RESULT.json", conflicts_with = "target")]
     pub merge: Vec<PathBuf>,
-    /// Runtime threads for the generator (1 is the most efficient on a small machine).
+    /// Runtime threads for the generator (0 and 1 both mean one thread, the most efficient on
+    /// a small machine).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
     /// Progress line on stderr every second (default: when stderr is a terminal).
@@ -317,6 +326,12 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+scalelab report out/spiky                          (text on standard output)\n  \
+scalelab report out/spiky --format html -o r.html  (-o/--output: one FILE in --format)\n  \
+scalelab report result.json --out bundle           (--out: a DIRECTORY of every file)\n  \
+scalelab report base/ new/ --tolerance 10          (two or more: a comparison)\n\
+Exit codes: 0 ok, 3 an SLO check failed or a metric regressed, 2 bad input.")]
 pub struct ReportArgs {
     /// Result documents (`result.json`) or directories written by `--out DIR`.
     #[arg(required = true, value_name = "DIR_OR_FILE")]
@@ -324,11 +339,13 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
-    /// Write the output to FILE instead of standard output (`-`: standard output).
+    /// Write the --format output (one file) to FILE instead of standard output (`-`: standard
+    /// output). Not a directory: that is --out.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Also write the whole set (result.json, timeseries.csv, charts, report.html, report.md)
-    /// into DIR; when comparing, one subdirectory per run plus comparison.{md,json,html}.
+    /// A directory: also write every file of a run into DIR (result.json, timeseries.csv,
+    /// charts, report.html, report.md), whatever --format says; when comparing, one
+    /// subdirectory per run plus comparison.{md,json,html}. Unlike -o, never one file.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Comparisons: a latency percentile, the error ratio or a cost per million requests that
@@ -371,10 +388,15 @@ pub struct SimArgs {
     /// Check invariants on every event (slower; they are always checked at the end).
     #[arg(long)]
     pub check: bool,
-    /// Threads for running variants in parallel (default: all cores).
+    /// Run even when the work estimate exceeds scalelab's limits (requests, instances, events,
+    /// series rows; see docs/limits.md). Without it such a run is refused with exit code 2.
+    #[arg(long)]
+    pub allow_large_run: bool,
+    /// Threads for running variants in parallel; 0 (the default) means one per core.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Print simulator throughput (simulated requests and events per second of CPU) on stderr.
+    /// Print simulator throughput on stderr: simulated requests and events per CPU-second
+    /// (user + sys of every thread), and the wall time.
     #[arg(long)]
     pub bench: bool,
     /// No progress bar.
@@ -429,7 +451,7 @@ pub struct TuneArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Threads (default: all cores); each simulation runs on one.
+    /// Threads; 0 (the default) means one per core. Each simulation runs on one.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// Rows of the front shown in the text output.
@@ -522,6 +544,10 @@ pub struct RunArgs {
     /// when several run).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Run even when the work estimate exceeds scalelab's limits (requests, instances, events,
+    /// series rows; see docs/limits.md). Without it such a run is refused with exit code 2.
+    #[arg(long)]
+    pub allow_large_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -32,10 +32,19 @@ pub enum DurationError {
     /// Something that is not a number where a number belongs.
     #[error("invalid duration \"{0}\": expected a number with a unit, like \"250ms\" or \"1.5s\"")]
     Invalid(String),
-    /// Longer than `u64::MAX` nanoseconds (about 584 years).
-    #[error("duration \"{0}\" is too long")]
+    /// Longer than [`MAX_DURATION`] (100 years).
+    #[error(
+        "duration \"{0}\" is too long: at most 100 years (\"36525d\") is accepted, so that sums \
+         of times stay within the 584 years a run's nanosecond clock can count"
+    )]
     Overflow(String),
 }
+
+/// The longest duration accepted anywhere (scenario keys, trace times, flags): 100 years. A
+/// run's clock counts nanoseconds in 64 bits (584 years), and an event time is a sum of a few
+/// durations (horizon, drain, cold start, service time, slot overhead), so each must stay well
+/// below that; random draws are capped at the same value.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
 
 fn unit_nanos(unit: &str) -> Option<f64> {
     Some(match unit {
@@ -89,7 +98,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         total_ns += value * per;
         rest = &rest[unit_len..];
     }
-    if !total_ns.is_finite() || total_ns >= u64::MAX as f64 {
+    if !total_ns.is_finite() || total_ns > MAX_DURATION.as_nanos() as f64 {
         return Err(DurationError::Overflow(input.to_string()));
     }
     Ok(Duration::from_nanos(total_ns.round() as u64))
@@ -239,6 +248,18 @@ mod tests {
             parse_duration("99999999999d"),
             Err(DurationError::Overflow(_))
         ));
+    }
+
+    /// Found by the scenario fuzzer: a cold start of 18446744073 s (584 years) parsed, and the
+    /// simulator's event time `now + cold start` overflowed its nanosecond clock.
+    #[test]
+    fn at_most_a_hundred_years() {
+        assert_eq!(parse_duration("36525d"), Ok(MAX_DURATION));
+        for long in ["36526d", "18446744073s", "1000000h"] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(matches!(e, DurationError::Overflow(_)), "{long}");
+            assert!(e.to_string().contains("at most 100 years"), "{e}");
+        }
     }
 
     #[test]

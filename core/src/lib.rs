@@ -18,6 +18,7 @@
 //! - [`result`]: the result document every mode writes (the JSON contract).
 //! - [`measure`]: latency histograms, time integrals and the time series of a run.
 //! - [`event`]: the event vocabulary shared by the simulator and the runtime.
+//! - [`estimate`]: the work a scenario asks for, estimated before a run, and its limits.
 //! - [`tune`]: `[tune]` searches: candidates, objective, Pareto front, shards.
 //!
 //! ```
@@ -37,6 +38,7 @@
 pub mod autoscaler;
 pub mod billing;
 pub mod duration;
+pub mod estimate;
 pub mod event;
 pub mod ids;
 pub mod measure;

@@ -6,10 +6,41 @@ use std::collections::BTreeMap;
 
 use crate::Time;
 use crate::result::{
-    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Requests, Series, SeriesRow,
-    VariantResult, round3,
+    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Requests, Series,
+    SeriesCoarsening, SeriesRow, VariantResult,
 };
 use hdrhistogram::Histogram;
+
+/// The value at `percentile` (0–100) of `h`, as HdrHistogram's reference implementation and
+/// its tooling (`HistogramLogProcessor`, `outputPercentileDistribution`) compute it: one ulp is
+/// taken off the percentile before the count at it is rounded up, so a product such as
+/// `0.07 × 100 = 7.000000000000001` asks for the 7th value, not the 8th (the Rust crate's
+/// `value_at_quantile` leaves the ulp in). The value returned is the highest equivalent value
+/// of the bucket reached, the lowest for percentile 0; 0 when `h` is empty.
+pub fn value_at_percentile(h: &Histogram<u64>, percentile: f64) -> u64 {
+    let total = h.len();
+    if total == 0 {
+        return 0;
+    }
+    if percentile <= 0.0 {
+        return h.value_at_quantile(0.0);
+    }
+    let requested = next_down(percentile).clamp(0.0, 100.0);
+    let count = ((requested * total as f64) / 100.0).ceil().max(1.0);
+    let count = (count as u64).min(total);
+    // The crate walks the buckets exactly like the reference; ask it for a quantile whose
+    // count it rounds up to `count` without any doubt (half a count below it).
+    h.value_at_quantile((count as f64 - 0.5) / total as f64)
+}
+
+/// The largest f64 below `x` (for finite positive `x`), `f64::next_down` without needing it.
+fn next_down(x: f64) -> f64 {
+    if x.is_finite() && x > 0.0 {
+        f64::from_bits(x.to_bits() - 1)
+    } else {
+        x
+    }
+}
 
 /// Latency histogram in microseconds, 1 µs to 1 day, 3 significant digits.
 pub struct LatencyHist {
@@ -47,13 +78,14 @@ impl LatencyHist {
         }
     }
 
-    /// A quantile in milliseconds (0 when empty).
+    /// A quantile (0–1) in milliseconds (0 when empty), by [`value_at_percentile`].
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        if self.h.is_empty() {
-            0.0
-        } else {
-            self.h.value_at_quantile(q) as f64 / 1000.0
-        }
+        value_at_percentile(&self.h, q * 100.0) as f64 / 1000.0
+    }
+
+    /// A percentile (0–100) in milliseconds (0 when empty), by [`value_at_percentile`].
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        value_at_percentile(&self.h, p) as f64 / 1000.0
     }
 
     /// The summary the result document carries.
@@ -61,14 +93,16 @@ impl LatencyHist {
         if self.h.is_empty() {
             return Latency::default();
         }
-        let ms = |v: u64| round3(v as f64 / 1000.0);
+        // Full precision: the document is data; text, markdown and HTML round when they show
+        // a number.
+        let ms = |v: u64| v as f64 / 1000.0;
         Latency {
             count: self.h.len(),
-            mean: round3(self.h.mean() / 1000.0),
-            p50: ms(self.h.value_at_quantile(0.5)),
-            p90: ms(self.h.value_at_quantile(0.9)),
-            p99: ms(self.h.value_at_quantile(0.99)),
-            p999: ms(self.h.value_at_quantile(0.999)),
+            mean: self.h.mean() / 1000.0,
+            p50: self.percentile_ms(50.0),
+            p90: self.percentile_ms(90.0),
+            p99: self.percentile_ms(99.0),
+            p999: self.percentile_ms(99.9),
             max: ms(self.h.max()),
         }
     }
@@ -79,12 +113,18 @@ impl LatencyHist {
         if self.h.is_empty() {
             return Vec::new();
         }
+        // Percentiles, so each is the exact decimal the reference implementation is asked for.
+        const PS: [f64; 24] = [
+            0.0, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 92.5,
+            95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+        ];
         const QS: [f64; 24] = [
             0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95,
             0.975, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
         ];
-        QS.iter()
-            .map(|&q| (round3(self.h.value_at_quantile(q) as f64 / 1000.0), q))
+        PS.iter()
+            .zip(QS)
+            .map(|(&p, q)| (self.percentile_ms(p), q))
             .collect()
     }
 }
@@ -234,16 +274,16 @@ impl Tally {
             },
             instances: Instances {
                 peak: self.peak,
-                mean: round3(instance_seconds / horizon_s),
-                instance_seconds: round3(instance_seconds),
-                idle_instance_seconds: round3(self.idle_ready.total_secs(end)),
-                time_at_zero_s: round3(self.at_zero.total_secs(end)),
+                mean: instance_seconds / horizon_s,
+                instance_seconds,
+                idle_instance_seconds: self.idle_ready.total_secs(end),
+                time_at_zero_s: self.at_zero.total_secs(end),
                 scale_to_zero_events: self.scale_to_zero_events,
             },
             autoscaler: AutoscalerStats {
                 ticks: self.ticks,
                 panic_episodes: self.panic_episodes,
-                panic_seconds: round3(self.panic.total_secs(end)),
+                panic_seconds: self.panic.total_secs(end),
             },
             cost,
             slo: Default::default(),
@@ -252,14 +292,14 @@ impl Tally {
             extra: Default::default(),
         };
         let e = &mut v.extra;
-        e.insert("end_s".into(), round3(end.as_secs_f64()).into());
+        e.insert("end_s".into(), end.as_secs_f64().into());
         e.insert(
             "mean_in_system".into(),
-            round3(self.in_system.total_secs(end) / horizon_s).into(),
+            (self.in_system.total_secs(end) / horizon_s).into(),
         );
         e.insert(
             "mean_busy_instances".into(),
-            round3(self.busy_instances.total_secs(end) / horizon_s).into(),
+            (self.busy_instances.total_secs(end) / horizon_s).into(),
         );
         if let Some(note) = crate::billing::break_even_note(&v.cost) {
             v.extra.insert("billing_note".into(), note.into());
@@ -337,6 +377,84 @@ impl SeriesBuilder {
     }
 }
 
+/// The most rows a result document's time series holds per variant. A longer series (a
+/// `[sim] timeseries_bucket` of 1 s over a 10⁶ s run, a day-long load test) is written whole
+/// to `timeseries.csv` and coarsened in the JSON to at most this many rows, so a result
+/// document stays a few MB whatever the horizon (see [`SeriesCoarsening`]).
+pub const JSON_SERIES_MAX_ROWS: usize = 10_000;
+
+impl Series {
+    /// The series with at most `max_rows` rows, merging `k = ⌈rows / max_rows⌉` consecutive
+    /// rows into one: counts are summed, levels and `p99_ms` are the highest of the merged
+    /// rows (a spike stays visible), `panic` is true when any was. `None` when the series
+    /// already fits.
+    pub fn coarsened(&self, max_rows: usize) -> Option<(Series, SeriesCoarsening)> {
+        let n = self.rows.len();
+        if n <= max_rows || max_rows == 0 {
+            return None;
+        }
+        let k = n.div_ceil(max_rows);
+        let rows = self
+            .rows
+            .chunks(k)
+            .map(|c| {
+                let mut m = c[0];
+                for r in &c[1..] {
+                    m.arrivals += r.arrivals;
+                    m.completions += r.completions;
+                    m.errors += r.errors;
+                    m.cold_starts += r.cold_starts;
+                    m.in_flight = m.in_flight.max(r.in_flight);
+                    m.queued = m.queued.max(r.queued);
+                    m.ready = m.ready.max(r.ready);
+                    m.starting = m.starting.max(r.starting);
+                    m.desired = m.desired.max(r.desired);
+                    m.panic |= r.panic;
+                    m.p99_ms = m.p99_ms.max(r.p99_ms);
+                }
+                m
+            })
+            .collect();
+        Some((
+            Series {
+                bucket_s: self.bucket_s * k as f64,
+                rows,
+            },
+            SeriesCoarsening {
+                from_bucket_s: self.bucket_s,
+                from_rows: n as u64,
+            },
+        ))
+    }
+}
+
+/// Serializes a variant's series bounded to [`JSON_SERIES_MAX_ROWS`] rows (the field's
+/// `serialize_with`): the document carries a bounded series, `timeseries.csv` the whole one.
+pub(crate) fn serialize_bounded_series<S: serde::Serializer>(
+    series: &Option<Series>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    #[derive(Serialize)]
+    struct Coarse<'a> {
+        bucket_s: f64,
+        rows: &'a [SeriesRow],
+        coarsened: SeriesCoarsening,
+    }
+    match series {
+        Some(full) => match full.coarsened(JSON_SERIES_MAX_ROWS) {
+            Some((coarse, how)) => Coarse {
+                bucket_s: coarse.bucket_s,
+                rows: &coarse.rows,
+                coarsened: how,
+            }
+            .serialize(s),
+            None => full.serialize(s),
+        },
+        None => s.serialize_none(),
+    }
+}
+
 /// End-of-bucket levels of the series.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Levels {
@@ -381,6 +499,104 @@ mod tests {
         assert_eq!(bucket_for(60 * 1_000_000_000), 1_000_000_000);
         assert_eq!(bucket_for(3600 * 1_000_000_000), 1_000_000_000);
         assert_eq!(bucket_for(24 * 3600 * 1_000_000_000), 24 * 1_000_000_000);
+    }
+
+    /// The reference implementation's rank: the 7th of 100 values is p7, even though
+    /// 0.07 × 100 is 7.000000000000001 in floating point (the crate's own `value_at_quantile`
+    /// answers the 8th).
+    #[test]
+    fn percentiles_rank_as_the_reference_implementation_does() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).expect("bounds");
+        for v in 1..=100u64 {
+            h.record(v).expect("in range");
+        }
+        assert_eq!(
+            h.value_at_quantile(0.07),
+            8,
+            "the crate's rank (for contrast)"
+        );
+        assert_eq!(value_at_percentile(&h, 7.0), 7);
+        assert_eq!(value_at_percentile(&h, 50.0), 50);
+        assert_eq!(value_at_percentile(&h, 99.0), 99);
+        assert_eq!(value_at_percentile(&h, 100.0), 100);
+        assert_eq!(value_at_percentile(&h, 0.0), 1);
+        assert_eq!(value_at_percentile(&h, 0.5), 1);
+        assert_eq!(value_at_percentile(&h, 1.5), 2);
+        let empty = Histogram::<u64>::new(3).expect("bounds");
+        assert_eq!(value_at_percentile(&empty, 99.0), 0);
+        // Ten values: p90 is the 9th, p91 the 10th.
+        let mut t = Histogram::<u64>::new_with_bounds(1, 1_000, 3).expect("bounds");
+        for v in 1..=10u64 {
+            t.record(v).expect("in range");
+        }
+        assert_eq!(value_at_percentile(&t, 90.0), 9);
+        assert_eq!(value_at_percentile(&t, 91.0), 10);
+    }
+
+    #[test]
+    fn latency_summary_keeps_full_precision() {
+        let mut h = LatencyHist::new();
+        h.record_nanos(1_234_567);
+        h.record_nanos(2_000_100);
+        let s = h.summary();
+        // 1234 µs and 2000 µs: the mean is 1.617 ms exactly, and a 1 µs value is not lost.
+        assert_eq!(s.p50, 1.234);
+        assert_eq!(s.mean, (1234.0 + 2000.0) / 2.0 / 1000.0);
+        let mut t = Tally::new();
+        t.alive.set(Time::ZERO, 0);
+        t.busy_instances.set(Time::ZERO, 1);
+        t.busy_instances.set(Time(3_897_000), 0);
+        let v = t.variant(
+            "x".into(),
+            0,
+            BTreeMap::new(),
+            Series::default(),
+            Time::from_secs(1),
+        );
+        // 0.003897 busy instances: once rounded to 0.004 (a 3 % error).
+        assert_eq!(v.extra["mean_busy_instances"], 0.003897);
+    }
+
+    #[test]
+    fn a_long_series_is_bounded_in_the_document_and_whole_in_the_csv() {
+        let rows: Vec<SeriesRow> = (0..25_000u64)
+            .map(|i| SeriesRow {
+                t_s: i as f64,
+                arrivals: 1,
+                ready: u64::from(i == 12_345) * 9,
+                ..SeriesRow::default()
+            })
+            .collect();
+        let full = Series {
+            bucket_s: 1.0,
+            rows,
+        };
+        assert_eq!(full.to_csv().lines().count(), 25_001);
+        let v = VariantResult {
+            series: Some(full),
+            ..VariantResult::default()
+        };
+        let doc = serde_json::to_value(&v).expect("serializes");
+        let s = &doc["series"];
+        let rows = s["rows"].as_array().expect("rows");
+        assert!(rows.len() <= JSON_SERIES_MAX_ROWS, "{}", rows.len());
+        assert_eq!(s["bucket_s"], 3.0);
+        assert_eq!(s["coarsened"]["from_bucket_s"], 1.0);
+        assert_eq!(s["coarsened"]["from_rows"], 25_000);
+        let arrivals: u64 = rows.iter().map(|r| r["arrivals"].as_u64().unwrap()).sum();
+        assert_eq!(arrivals, 25_000, "counts are kept");
+        assert_eq!(rows[12_345 / 3]["ready"], 9, "a spike stays visible");
+        // A short series is written as it is.
+        let short = VariantResult {
+            series: Some(Series {
+                bucket_s: 1.0,
+                rows: vec![SeriesRow::default(); 10],
+            }),
+            ..VariantResult::default()
+        };
+        let doc = serde_json::to_value(&short).expect("serializes");
+        assert_eq!(doc["series"]["rows"].as_array().map(Vec::len), Some(10));
+        assert!(doc["series"].get("coarsened").is_none());
     }
 
     #[test]

@@ -90,8 +90,14 @@ pub struct VariantResult {
     /// Path of the per-second CSV, when written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeseries: Option<String>,
-    /// The time series itself (per second, or coarser buckets for long horizons).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The time series itself (per second, or coarser buckets for long horizons). In memory it
+    /// is whole (and so is `timeseries.csv`); the JSON carries at most
+    /// [`crate::measure::JSON_SERIES_MAX_ROWS`] rows, coarsened when longer.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::serialize_bounded_series"
+    )]
     pub series: Option<Series>,
     /// Mode-specific extra figures (send lag, error classes, events processed, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -248,9 +254,21 @@ pub struct SloCheck {
     pub actual: f64,
     /// Unit of both numbers (`ms`, `ratio`, `usd`).
     pub unit: String,
-    /// actual ≤ threshold.
+    /// actual ≤ threshold (and, for a latency check, at least one request succeeded).
     pub passed: bool,
+    /// True when the scenario set no such threshold and scalelab's default applied (the
+    /// error-ratio check every run has: [`DEFAULT_ERROR_RATIO`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default_threshold: bool,
+    /// Why the check failed when the numbers alone do not say (a latency check with no
+    /// successful request has no latency to compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The error-ratio threshold of a run whose `[slo]` sets none: more than 1 % of requests
+/// rejected or timed out fails the run.
+pub const DEFAULT_ERROR_RATIO: f64 = 0.01;
 
 /// The time series: one row per bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -259,6 +277,19 @@ pub struct Series {
     pub bucket_s: f64,
     /// The rows, in time order.
     pub rows: Vec<SeriesRow>,
+}
+
+/// How a coarsened series was made (its `coarsened` field in a result document, written next to
+/// `bucket_s` and `rows` when the series was merged to bound the document's size; the CSV has
+/// every row): each of its rows merges `bucket_s / from_bucket_s`
+/// measured rows; counts are sums, levels and `p99_ms` the highest of the merged rows, `panic`
+/// true when any was.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesCoarsening {
+    /// The bucket as measured (the CSV's), seconds.
+    pub from_bucket_s: f64,
+    /// Rows as measured.
+    pub from_rows: u64,
 }
 
 /// One bucket of the time series. Counts are sums over the bucket; levels are at its end.
@@ -301,35 +332,49 @@ impl Series {
         out.push_str(SERIES_CSV_HEADER);
         out.push('\n');
         for r in &self.rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.t_s,
-                r.arrivals,
-                r.completions,
-                r.errors,
-                r.in_flight,
-                r.queued,
-                r.ready,
-                r.starting,
-                r.desired,
-                u8::from(r.panic),
-                r.cold_starts,
-                round3(r.p99_ms)
-            ));
+            push_csv_row(&mut out, r);
         }
         out
     }
 }
 
-/// Rounds to 3 decimals (for stable, readable documents).
+/// Appends one row of [`SERIES_CSV_HEADER`]'s columns and a newline to `out`, numbers at full
+/// precision.
+pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{}",
+        r.t_s,
+        r.arrivals,
+        r.completions,
+        r.errors,
+        r.in_flight,
+        r.queued,
+        r.ready,
+        r.starting,
+        r.desired,
+        u8::from(r.panic),
+        r.cold_starts,
+        r.p99_ms
+    );
+}
+
+/// Rounds to 3 decimals. For display only: result documents keep full precision (the load
+/// generator's document still uses it; nothing else in the document path does).
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
 /// Checks a variant's measurements against the scenario's `[slo]`. `cost_model` picks the bill
 /// that `cost_per_million_usd` applies to (the scenario's first model when the SLO names none).
+///
+/// Every run gets an error-ratio check, with [`DEFAULT_ERROR_RATIO`] when the `[slo]` table
+/// sets no `error_ratio`, so a run whose requests failed never passes. Latency percentiles are
+/// of the requests that succeeded; a latency check of a run in which none did fails.
 pub fn check_slo(slo: &Slo, v: &VariantResult, default_cost_model: Option<&str>) -> SloResult {
     let mut checks = Vec::new();
+    let succeeded = v.latency_ms.count > 0;
     let mut lat = |name: &str, limit: Option<std::time::Duration>, actual: f64| {
         if let Some(limit) = limit {
             let threshold = limit.as_secs_f64() * 1000.0;
@@ -338,7 +383,11 @@ pub fn check_slo(slo: &Slo, v: &VariantResult, default_cost_model: Option<&str>)
                 threshold,
                 actual,
                 unit: "ms".into(),
-                passed: actual <= threshold,
+                passed: succeeded && actual <= threshold,
+                default_threshold: false,
+                note: (!succeeded).then(|| {
+                    "no request succeeded, so there is no latency to meet the threshold".into()
+                }),
             });
         }
     };
@@ -354,6 +403,8 @@ pub fn check_slo(slo: &Slo, v: &VariantResult, default_cost_model: Option<&str>)
                 actual,
                 unit: unit.into(),
                 passed: actual <= threshold,
+                default_threshold: false,
+                note: None,
             });
         }
     };
@@ -363,21 +414,28 @@ pub fn check_slo(slo: &Slo, v: &VariantResult, default_cost_model: Option<&str>)
         v.cold_starts.ratio,
         "ratio",
     );
-    ratio(
-        "error_ratio",
-        slo.error_ratio,
-        v.requests.error_ratio(),
-        "ratio",
-    );
+    let error_ratio = v.requests.error_ratio();
+    checks.push(SloCheck {
+        name: "error_ratio".into(),
+        threshold: slo.error_ratio.unwrap_or(DEFAULT_ERROR_RATIO),
+        actual: error_ratio,
+        unit: "ratio".into(),
+        passed: error_ratio <= slo.error_ratio.unwrap_or(DEFAULT_ERROR_RATIO),
+        default_threshold: slo.error_ratio.is_none(),
+        note: None,
+    });
     if let Some(limit) = slo.cost_per_million_usd {
         let model = slo.cost_model.as_deref().or(default_cost_model);
         if let Some(cost) = model.and_then(|m| v.cost.get(m)) {
-            ratio(
-                "cost_per_million_usd",
-                Some(limit),
-                cost.per_million_requests_usd,
-                "usd",
-            );
+            checks.push(SloCheck {
+                name: "cost_per_million_usd".into(),
+                threshold: limit,
+                actual: cost.per_million_requests_usd,
+                unit: "usd".into(),
+                passed: cost.per_million_requests_usd <= limit,
+                default_threshold: false,
+                note: None,
+            });
         }
     }
     SloResult {
@@ -401,6 +459,7 @@ mod tests {
         };
         let mut v = VariantResult::default();
         v.latency_ms.p99 = 400.0;
+        v.latency_ms.count = 98;
         v.requests = Requests {
             arrived: 100,
             completed: 98,
@@ -421,7 +480,58 @@ mod tests {
     }
 
     #[test]
-    fn no_thresholds_pass() {
-        assert!(check_slo(&Slo::default(), &VariantResult::default(), None).passed);
+    fn without_thresholds_only_the_default_error_ratio_applies() {
+        let r = check_slo(&Slo::default(), &VariantResult::default(), None);
+        assert!(r.passed);
+        assert_eq!(r.checks.len(), 1);
+        let c = &r.checks[0];
+        assert_eq!((c.name.as_str(), c.threshold), ("error_ratio", 0.01));
+        assert!(c.default_threshold);
+    }
+
+    /// A serve run in which every request timed out once printed "SLO: all 1 checks passed":
+    /// its p99 was 0 because timed-out requests have no latency.
+    #[test]
+    fn a_run_whose_requests_all_failed_never_passes() {
+        let slo = Slo {
+            p99: Some(Duration::from_millis(500)),
+            ..Slo::default()
+        };
+        let mut v = VariantResult {
+            requests: Requests {
+                arrived: 40,
+                timed_out: 40,
+                ..Requests::default()
+            },
+            ..VariantResult::default()
+        };
+        let r = check_slo(&slo, &v, None);
+        assert!(!r.passed);
+        let p99 = r.checks.iter().find(|c| c.name == "p99").expect("p99");
+        assert!(!p99.passed);
+        assert!(
+            p99.note
+                .as_deref()
+                .unwrap_or("")
+                .contains("no request succeeded")
+        );
+        let err = r
+            .checks
+            .iter()
+            .find(|c| c.name == "error_ratio")
+            .expect("error ratio");
+        assert!(!err.passed && err.default_threshold && err.actual == 1.0);
+        // 1 % of errors passes the default, 2 % does not.
+        v.latency_ms.count = 99;
+        v.requests = Requests {
+            arrived: 100,
+            completed: 99,
+            rejected: 1,
+            ..Requests::default()
+        };
+        assert!(check_slo(&Slo::default(), &v, None).passed);
+        v.requests.rejected = 2;
+        v.requests.completed = 98;
+        assert!(!check_slo(&Slo::default(), &v, None).passed);
     }
 }

@@ -125,6 +125,8 @@ impl SloFlags {
                 actual: v.latency_ms.max,
                 unit: "ms".into(),
                 passed,
+                default_threshold: false,
+                note: (v.latency_ms.count == 0).then(|| "no successful request".to_string()),
             });
             r.passed &= passed;
         }
@@ -267,7 +269,14 @@ mod tests {
         v.latency_ms.max = 150.0;
         let r = f.check(&f.slo, &v);
         assert!(!r.passed);
-        assert_eq!(r.checks[0].name, "max");
+        let max = r
+            .checks
+            .iter()
+            .find(|c| c.name == "max")
+            .expect("a max check");
+        assert!(!max.passed);
+        // Every run also has the default error-ratio check (no request failed here).
+        assert!(r.checks.iter().any(|c| c.name == "error_ratio" && c.passed));
         v.latency_ms.max = 50.0;
         assert!(f.check(&f.slo, &v).passed);
         v.latency_ms = Default::default();

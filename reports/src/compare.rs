@@ -67,6 +67,10 @@ pub struct Comparison {
     pub unmatched: Vec<String>,
     /// Failed SLO checks in any run (`run: variant: check`).
     pub slo_failures: Vec<String>,
+    /// Every SLO check of every run, `(run label, variant, check)`, for JUnit (one test case
+    /// each, passing or not, so CI history can follow it).
+    #[serde(skip)]
+    pub slo_checks: Vec<(String, String, scalelab_core::result::SloCheck)>,
 }
 
 impl Comparison {
@@ -96,7 +100,13 @@ pub fn compare(
     let mut deltas = Vec::new();
     let mut unmatched = Vec::new();
     let mut slo = Vec::new();
+    let mut slo_checks = Vec::new();
     for (label, r) in std::iter::once(&baseline).chain(others) {
+        for v in &r.variants {
+            for c in &v.slo.checks {
+                slo_checks.push((label.to_string(), v.name.clone(), c.clone()));
+            }
+        }
         for (v, c) in slo_failures(r) {
             slo.push(format!(
                 "{label}: {v}: {} is {}",
@@ -133,6 +143,7 @@ pub fn compare(
         deltas,
         unmatched,
         slo_failures: slo,
+        slo_checks,
     }
 }
 
@@ -397,7 +408,7 @@ impl Comparison {
         let _ = writeln!(
             o,
             "<testsuites name=\"scalelab comparison\" tests=\"{}\" failures=\"{failures}\">",
-            gated.len() + self.slo_failures.len()
+            gated.len() + self.slo_checks.len()
         );
         let _ = writeln!(
             o,
@@ -427,18 +438,34 @@ impl Comparison {
             }
         }
         o.push_str("  </testsuite>\n");
-        if !self.slo_failures.is_empty() {
+        if !self.slo_checks.is_empty() {
+            let failed = self.slo_checks.iter().filter(|c| !c.2.passed).count();
             let _ = writeln!(
                 o,
-                "  <testsuite name=\"slo\" tests=\"{0}\" failures=\"{0}\">",
-                self.slo_failures.len()
+                "  <testsuite name=\"slo\" tests=\"{}\" failures=\"{failed}\">",
+                self.slo_checks.len()
             );
-            for s in &self.slo_failures {
-                let _ = writeln!(
+            // Names carry no measured value, so the same check has the same name in every run.
+            for (run, variant, c) in &self.slo_checks {
+                let _ = write!(
                     o,
-                    "    <testcase classname=\"slo\" name=\"{0}\">\n      <failure message=\"{0}\" type=\"slo\"/>\n    </testcase>",
-                    html_escape(s)
+                    "    <testcase classname=\"{}\" name=\"{}\"",
+                    html_escape(&format!("slo.{run}.{variant}")),
+                    html_escape(&c.name)
                 );
+                if c.passed {
+                    o.push_str("/>\n");
+                } else {
+                    let _ = writeln!(
+                        o,
+                        ">\n      <failure message=\"{}\" type=\"slo\"/>\n    </testcase>",
+                        html_escape(&format!(
+                            "{run}: {variant}: {} is {}",
+                            check_label(c),
+                            check_value(c)
+                        ))
+                    );
+                }
             }
             o.push_str("  </testsuite>\n");
         }

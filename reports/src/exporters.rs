@@ -104,23 +104,31 @@ pub(crate) fn reproduce_command(r: &RunResult) -> Option<String> {
                 scalelab_core::result::Mode::Live => "run",
                 scalelab_core::result::Mode::Load => "load",
             };
-            format!("scalelab {sub} {p} --seed {}", r.seed)
+            format!("scalelab {sub} {} --seed {}", fmt::shell_quote(p), r.seed)
         })
     })
 }
 
-/// A human label for an SLO check: `p99 ≤ 1000 ms`.
+/// A human label for an SLO check: `p99 ≤ 1000 ms`, `error_ratio ≤ 1.00% (default)`.
 pub(crate) fn check_label(c: &SloCheck) -> String {
-    match c.unit.as_str() {
+    let label = match c.unit.as_str() {
         "ms" => format!("{} ≤ {} ms", c.name, fmt::ms(c.threshold)),
         "usd" => format!("{} ≤ {}", c.name, fmt::usd(c.threshold)),
         "ratio" => format!("{} ≤ {}", c.name, fmt::pct(c.threshold)),
         u => format!("{} ≤ {} {u}", c.name, fmt::num(c.threshold, 6)),
+    };
+    if c.default_threshold {
+        format!("{label} (default)")
+    } else {
+        label
     }
 }
 
 /// The measured value of a check in its unit.
 pub(crate) fn check_value(c: &SloCheck) -> String {
+    if c.unit == "ms" && c.note.is_some() {
+        return "no successful request".into();
+    }
     match c.unit.as_str() {
         "ms" => format!("{} ms", fmt::ms(c.actual)),
         "usd" => fmt::usd(c.actual),
@@ -151,7 +159,15 @@ pub(crate) fn summary_table(r: &RunResult) -> Table {
         fmt::pct(v.requests.error_ratio())
     });
 
-    t.section("latency (ms, arrival to response)");
+    t.section("latency (ms, arrival to response, of successful requests)");
+    row(&mut t, "failed (not in latency)", &|v| {
+        let failed = v.requests.rejected + v.requests.timed_out;
+        if failed == 0 {
+            "0".into()
+        } else {
+            format!("{failed} ({})", fmt::pct(v.requests.error_ratio()))
+        }
+    });
     row(&mut t, "mean", &|v| fmt::ms(v.latency_ms.mean));
     row(&mut t, "p50", &|v| fmt::ms(v.latency_ms.p50));
     row(&mut t, "p90", &|v| fmt::ms(v.latency_ms.p90));
@@ -170,6 +186,12 @@ pub(crate) fn summary_table(r: &RunResult) -> Table {
                 .filter(|l| l.count > 0 || l.p99 > 0.0)
                 .map_or("-".into(), |l| fmt::ms(l.p99))
         });
+    }
+
+    if r.mode == scalelab_core::result::Mode::Load {
+        // A load run measures the client side only: no instances, autoscaler or bill to show.
+        load_rows(&mut t, vs);
+        return slo_rows(r, t);
     }
 
     t.section("cold starts");
@@ -220,6 +242,53 @@ pub(crate) fn summary_table(r: &RunResult) -> Table {
         }
     }
 
+    slo_rows(r, t)
+}
+
+/// The load generator's own figures (the `extra` fields it writes), when present.
+fn load_rows(t: &mut Table, vs: &[VariantResult]) {
+    let num = |v: &VariantResult, k: &str| v.extra.get(k).and_then(serde_json::Value::as_f64);
+    t.section("load generator");
+    let mut row = |label: &str, f: &dyn Fn(&VariantResult) -> Option<String>| {
+        if vs.iter().any(|v| f(v).is_some()) {
+            t.row_plain(
+                label,
+                vs.iter()
+                    .map(|v| f(v).unwrap_or_else(|| "-".into()))
+                    .collect(),
+            );
+        }
+    };
+    row("loop", &|v| {
+        v.extra
+            .get("loop")
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+    });
+    row("target rate (req/s)", &|v| {
+        num(v, "target_rate").map(|x| fmt::num(x, 2))
+    });
+    row("achieved rate (req/s)", &|v| {
+        num(v, "achieved_rate").map(|x| fmt::num(x, 2))
+    });
+    row("send lag p99 (ms)", &|v| {
+        v.extra
+            .get("send_lag_ms")
+            .and_then(|l| l.get("p99"))
+            .and_then(serde_json::Value::as_f64)
+            .map(fmt::ms)
+    });
+    row("not sent (generator behind)", &|v| {
+        num(v, "unsent").map(|x| fmt::num(x, 0))
+    });
+    row("connections opened", &|v| {
+        num(v, "connections_opened").map(|x| fmt::num(x, 0))
+    });
+}
+
+/// The SLO section, the end of the summary table.
+fn slo_rows(r: &RunResult, mut t: Table) -> Table {
+    let vs = &r.variants;
     let checks = check_labels(r);
     if !checks.is_empty() {
         t.section("SLO checks");
@@ -271,7 +340,11 @@ pub(crate) fn slo_verdict(r: &RunResult) -> Option<String> {
     }
     let failures = slo_failures(r);
     if failures.is_empty() {
-        Some(format!("SLO: all {total} checks passed"))
+        Some(if total == 1 {
+            "SLO: the 1 check passed".to_string()
+        } else {
+            format!("SLO: all {total} checks passed")
+        })
     } else {
         let list: Vec<String> = failures
             .iter()
@@ -352,12 +425,21 @@ fn csv_field(s: &str) -> String {
 }
 
 pub(crate) fn timeseries_csv(r: &RunResult) -> String {
-    let mut o = format!("variant,{}\n", scalelab_core::result::SERIES_CSV_HEADER);
+    let rows: usize = r
+        .variants
+        .iter()
+        .filter_map(|v| v.series.as_ref())
+        .map(|s| s.rows.len())
+        .sum();
+    let mut o = String::with_capacity(80 * (rows + 1));
+    let _ = writeln!(o, "variant,{}", scalelab_core::result::SERIES_CSV_HEADER);
     for v in &r.variants {
         let Some(series) = &v.series else { continue };
         let name = csv_field(&v.name);
-        for line in series.to_csv().lines().skip(1) {
-            let _ = writeln!(o, "{name},{line}");
+        for row in &series.rows {
+            o.push_str(&name);
+            o.push(',');
+            scalelab_core::result::push_csv_row(&mut o, row);
         }
     }
     o
@@ -387,12 +469,15 @@ pub(crate) fn junit_xml(r: &RunResult) -> String {
             r.seed
         );
         for c in &v.slo.checks {
+            // The name is the check's key, never a value: CI history follows a test case by
+            // its name, so it must be the same from run to run (thresholds and measurements
+            // are in the failure message).
             let classname = format!("scalelab.{}.{}", r.scenario, v.name);
             let _ = write!(
                 o,
                 "    <testcase classname=\"{}\" name=\"{}\"",
                 html_escape(&classname),
-                html_escape(&check_label(c))
+                html_escape(&c.name)
             );
             if c.passed {
                 o.push_str("/>\n");

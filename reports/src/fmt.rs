@@ -116,6 +116,33 @@ pub fn slug(name: &str) -> String {
     if s.is_empty() { "variant".into() } else { s }
 }
 
+/// One argument quoted for a POSIX shell: unchanged when it holds only characters no shell
+/// treats specially, else in single quotes (a `'` inside written `'\''`). A URL with `&` or
+/// `?` stays one argument when the line is pasted into a terminal.
+pub fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// Arguments joined into one line a shell runs as the same command.
+pub fn shell_join<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    args.into_iter()
+        .map(|a| shell_quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +167,22 @@ mod tests {
         assert_eq!(secs(600.0), "10m");
         assert_eq!(slug("Min 1/x"), "min-1-x");
         assert_eq!(ms(f64::NAN), "-");
+    }
+
+    #[test]
+    fn shell_quoting_keeps_each_argument_whole() {
+        assert_eq!(shell_quote("scenarios/a-b_c.toml"), "scenarios/a-b_c.toml");
+        assert_eq!(shell_quote("--seed=7"), "--seed=7");
+        assert_eq!(
+            shell_quote("http://127.0.0.1:8080/?a=1&b=2"),
+            "'http://127.0.0.1:8080/?a=1&b=2'"
+        );
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("my scenario.toml"), "'my scenario.toml'");
+        assert_eq!(
+            shell_join(["scalelab", "load", "http://h/?x=1&y=2", "--rate", "5"]),
+            "scalelab load 'http://h/?x=1&y=2' --rate 5"
+        );
     }
 }

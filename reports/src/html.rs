@@ -54,7 +54,21 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// What a reader should look for in each chart.
-fn chart_help(kind: &ChartKind) -> &'static str {
+fn chart_help(kind: &ChartKind, mode: scalelab_core::result::Mode) -> &'static str {
+    if mode == scalelab_core::result::Mode::Load {
+        match kind {
+            ChartKind::Timeline(_) => {
+                return "Top: requests sent per second (the schedule as it was kept), answered \
+                        (dashed) and failed. Bottom: the 99th percentile latency of the \
+                        requests answered in each second, from their intended send time.";
+            }
+            ChartKind::Latency => {
+                return "Latency percentiles of the answered requests on a log scale, measured \
+                        from each request's intended send time.";
+            }
+            _ => {}
+        }
+    }
     match kind {
         ChartKind::Timeline(_) => {
             "Top: requests arriving per second. Bottom: instances ready to serve (green) and \
@@ -130,7 +144,7 @@ impl HtmlExporter {
                 "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
                 html_escape(&c.name),
                 inline_svg(&svg),
-                html_escape(chart_help(&c.kind))
+                html_escape(chart_help(&c.kind, r.mode))
             );
         }
 

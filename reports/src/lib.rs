@@ -50,9 +50,12 @@ pub use exporters::{
     CsvExporter, JsonExporter, JunitExporter, MarkdownExporter, TextExporter, slo_failures,
 };
 pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown, fidelity_text};
+pub use fmt::{shell_join, shell_quote};
 pub use html::HtmlExporter;
 pub use load::{load_result, load_text, parse_result};
-pub use scenario::{arrival_text, dist_text, scenario_json, scenario_text};
+pub use scenario::{
+    arrival_text, dist_text, scenario_json, scenario_text, work_estimate_json, work_estimate_text,
+};
 pub use tradeoff::tradeoff_sentences;
 
 /// Everything that can go wrong while loading or rendering a report.

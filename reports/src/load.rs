@@ -26,54 +26,100 @@ pub fn load_result(path: &Path) -> Result<RunResult, ReportError> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        let message = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::InvalidData => "not a text file (expected JSON)".to_string(),
-            _ => e.to_string(),
-        };
-        ReportError::BadInput {
-            path: file.display().to_string(),
-            message,
-        }
-    })?;
-    parse_result(&text, &file.display().to_string())
+    let shown_file = file.display().to_string();
+    let open = || {
+        std::fs::File::open(&file)
+            .map(std::io::BufReader::new)
+            .map_err(|e| {
+                let message = match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file".to_string(),
+                    _ => e.to_string(),
+                };
+                ReportError::BadInput {
+                    path: shown_file.clone(),
+                    message,
+                }
+            })
+    };
+    // Two streaming passes over the file instead of one text copy and a `serde_json::Value`
+    // tree, which took 10–22 times the file's size (a 563 MB result did not fit): the first
+    // checks the header, the second builds the typed document directly.
+    check_header(
+        &mut serde_json::Deserializer::from_reader(open()?),
+        &shown_file,
+    )?;
+    serde_json::from_reader(open()?).map_err(|e| invalid(&shown_file, &e))
 }
 
 /// Parses a result document from JSON text; `path` names it in errors.
 pub fn parse_result(text: &str, path: &str) -> Result<RunResult, ReportError> {
+    check_header(&mut serde_json::Deserializer::from_str(text), path)?;
+    serde_json::from_str(text).map_err(|e| invalid(path, &e))
+}
+
+fn invalid(path: &str, e: &serde_json::Error) -> ReportError {
+    let message = if e.is_syntax() || e.is_eof() || e.is_io() {
+        format!(
+            "not a scalelab result document: invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    } else {
+        format!("not a valid scalelab result document: {e}")
+    };
+    ReportError::BadInput {
+        path: path.to_string(),
+        message,
+    }
+}
+
+/// Checks that the document is a JSON object with a supported `"schema"`, reading it as a
+/// stream and keeping nothing but that field.
+fn check_header<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    path: &str,
+) -> Result<(), ReportError> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+    struct Schema;
+    impl<'de> Visitor<'de> for Schema {
+        type Value = Option<serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut schema = None;
+            while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == "schema" {
+                    schema = Some(m.next_value::<serde_json::Value>()?);
+                } else {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(schema)
+        }
+    }
     let bad = |message: String| ReportError::BadInput {
         path: path.to_string(),
         message,
     };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        bad(format!(
-            "not a scalelab result document: invalid JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ))
+    let schema = de.deserialize_map(Schema).map_err(|e| {
+        if e.is_data() {
+            bad("not a scalelab result document: expected a JSON object".into())
+        } else {
+            invalid(path, &e)
+        }
     })?;
-    let Some(obj) = value.as_object() else {
-        return Err(bad(
-            "not a scalelab result document: expected a JSON object".into(),
-        ));
-    };
-    match obj.get("schema") {
-        None => {
-            return Err(bad(
-                "not a scalelab result document: no \"schema\" field".into()
-            ));
-        }
-        Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
-        Some(v) => {
-            return Err(bad(format!(
-                "\"schema\": version {v} is not supported (this scalelab reads version \
-                 {SCHEMA_VERSION})"
-            )));
-        }
+    de.end().map_err(|e| invalid(path, &e))?;
+    match schema {
+        None => Err(bad(
+            "not a scalelab result document: no \"schema\" field".into()
+        )),
+        Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => Ok(()),
+        Some(v) => Err(bad(format!(
+            "\"schema\": version {v} is not supported (this scalelab reads version \
+             {SCHEMA_VERSION})"
+        ))),
     }
-    serde_json::from_value(value)
-        .map_err(|e| bad(format!("not a valid scalelab result document: {e}")))
 }
 
 /// `1234567` → `1,234,567`.

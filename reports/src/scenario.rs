@@ -89,7 +89,77 @@ pub fn arrival_text(a: &ArrivalSpec) -> String {
     }
 }
 
-/// A short human summary of a resolved scenario.
+/// A plain number for a setting: `0.7`, `100`, `211`.
+fn setting(x: f64) -> String {
+    crate::fmt::num(x, 6)
+}
+
+/// The KPA line: every knob with its resolved value, the per-instance target computed the way
+/// the decider computes it (so a default shows as the number it becomes).
+fn kpa_text(k: &scalelab_core::autoscaler::KpaSettings, container_concurrency: u32) -> String {
+    use scalelab_core::autoscaler::{DeciderSpec, Metric};
+    let spec = DeciderSpec::new(k, container_concurrency);
+    let (metric, unit) = match k.metric {
+        Metric::Concurrency => ("concurrency", "in flight"),
+        Metric::Rps => ("rps", "req/s"),
+    };
+    let target_from = match (k.target, k.metric, container_concurrency) {
+        (Some(_), _, _) => "",
+        (None, Metric::Concurrency, 0) => " (Knative's default with unlimited concurrency)",
+        (None, Metric::Concurrency, _) => " (the default: the container concurrency)",
+        (None, Metric::Rps, _) => " (Knative's default for rps)",
+    };
+    let max = if k.max_scale == 0 {
+        "unbounded".to_string()
+    } else {
+        k.max_scale.to_string()
+    };
+    let tbc = if k.target_burst_capacity == -1.0 {
+        "-1 (activator always in the path)".to_string()
+    } else {
+        setting(k.target_burst_capacity)
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "    autoscaler    kpa on {metric}: target {}{target_from} × utilization {} = {} {unit} \
+         per instance",
+        setting(spec.total_value),
+        setting(k.target_utilization),
+        setting(spec.target_value),
+    );
+    let _ = writeln!(
+        o,
+        "                  stable window {}, panic window {} ({}%), panic threshold {}%",
+        format_duration(k.stable_window),
+        format_duration(spec.panic_window),
+        setting(k.panic_window_percentage),
+        setting(k.panic_threshold_percentage),
+    );
+    let _ = writeln!(
+        o,
+        "                  scale {}..{max}, initial {}, activation {}, max scale up ×{} / down ÷{} \
+         per tick",
+        k.min_scale,
+        k.initial_scale,
+        k.activation_scale,
+        setting(k.max_scale_up_rate),
+        setting(k.max_scale_down_rate),
+    );
+    let _ = writeln!(
+        o,
+        "                  target burst capacity {tbc}, scale to zero {} (grace {}, pod retention \
+         {}), scale-down delay {}",
+        if k.enable_scale_to_zero { "on" } else { "off" },
+        format_duration(k.scale_to_zero_grace_period),
+        format_duration(k.scale_to_zero_pod_retention),
+        format_duration(k.scale_down_delay),
+    );
+    o
+}
+
+/// A short human summary of a resolved scenario: every value the run will use, defaults
+/// included, as the number they resolve to.
 pub fn scenario_text(s: &Scenario) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{} ({}): valid", s.name, s.path.display());
@@ -117,44 +187,51 @@ pub fn scenario_text(s: &Scenario) -> String {
             o,
             "  revision {} ({}% of traffic): concurrency {cc}, {} vCPU, {} GiB, timeout {}",
             r.name,
-            r.traffic_percent,
-            svc.vcpu,
-            svc.memory_gib,
+            setting(r.traffic_percent),
+            setting(svc.vcpu),
+            setting(svc.memory_gib),
             format_duration(svc.timeout)
         );
         let _ = writeln!(o, "    service time  {}", dist_text(&svc.service_time));
         let _ = writeln!(o, "    cold start    {}", dist_text(&svc.cold_start));
+        if let Some(c) = &svc.cold_service_time {
+            let _ = writeln!(o, "    cold request  {}", dist_text(c));
+        }
+        let _ = writeln!(
+            o,
+            "    instances     {} at t = 0, shut-down {}, startup CPU boost {}",
+            if svc.warm_at_start { "warm" } else { "cold" },
+            format_duration(svc.shutdown),
+            if svc.startup_cpu_boost { "on" } else { "off" },
+        );
         match &r.autoscaler {
-            AutoscalerSettings::Kpa(k) => {
-                let target = k.target.map_or("default".to_string(), |t| t.to_string());
-                let max = if k.max_scale == 0 {
-                    "∞".to_string()
+            AutoscalerSettings::Kpa(k) => o.push_str(&kpa_text(k, svc.container_concurrency)),
+            AutoscalerSettings::Keepalive(k) => {
+                let max = if k.max_instances == 0 {
+                    "unbounded".to_string()
                 } else {
-                    k.max_scale.to_string()
+                    k.max_instances.to_string()
                 };
                 let _ = writeln!(
                     o,
-                    "    autoscaler    kpa: target {target} × {}, stable window {}, panic {}%/{}%, \
-                     scale {}..{max} (initial {}), TBC {}",
-                    k.target_utilization,
-                    format_duration(k.stable_window),
-                    k.panic_window_percentage,
-                    k.panic_threshold_percentage,
-                    k.min_scale,
-                    k.initial_scale,
-                    k.target_burst_capacity
-                );
-            }
-            AutoscalerSettings::Keepalive(k) => {
-                let _ = writeln!(
-                    o,
-                    "    autoscaler    keepalive: idle timeout {}, max instances {}",
+                    "    autoscaler    keepalive: idle timeout {}, instances {}..{max}",
                     format_duration(k.idle_timeout),
-                    k.max_instances
+                    k.min_instances,
                 );
             }
         }
     }
+    let policy = serde_json::to_value(s.router.policy)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "  router: {policy}, activator queue {}, overhead {}, slot overhead {}",
+        s.router.activator_queue_depth,
+        format_duration(s.router.overhead),
+        format_duration(s.router.slot_overhead),
+    );
     for (i, p) in s.workload.phases.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -164,7 +241,36 @@ pub fn scenario_text(s: &Scenario) -> String {
             arrival_text(&p.arrival)
         );
     }
-    let _ = writeln!(o, "  billing: {}", s.billing.models.join(", "));
+    let b = &s.billing;
+    let _ = writeln!(
+        o,
+        "  billing: {}{}{}{}",
+        b.models.join(", "),
+        b.granularity.as_ref().map_or(String::new(), |g| format!(
+            ", every model rounded to {}",
+            format_duration(g.0)
+        )),
+        if b.free_tier { ", free tier" } else { "" },
+        if b.provisioned_concurrency {
+            ", min instances billed as provisioned"
+        } else {
+            ""
+        },
+    );
+    o.push_str(&slo_text(&s.slo));
+    let _ = writeln!(
+        o,
+        "  sim: series bucket {}, drain {}, at most {} events",
+        s.sim.timeseries_bucket.map_or(
+            "1s (wider past 1h: at most 3,600 rows)".to_string(),
+            format_duration
+        ),
+        s.sim.drain.map_or(
+            "until the longest request timeout".to_string(),
+            format_duration
+        ),
+        scalelab_core::estimate::count_text(s.sim.max_events as f64),
+    );
     for v in &s.variants {
         let set: Vec<String> = v
             .set
@@ -174,4 +280,81 @@ pub fn scenario_text(s: &Scenario) -> String {
         let _ = writeln!(o, "  variant {}: {}", v.name, set.join(", "));
     }
     o
+}
+
+/// The `[slo]` line, with the error-ratio check every run gets.
+fn slo_text(slo: &scalelab_core::scenario::Slo) -> String {
+    let mut parts = Vec::new();
+    for (name, d) in [
+        ("p50", slo.p50),
+        ("p90", slo.p90),
+        ("p99", slo.p99),
+        ("p99.9", slo.p999),
+    ] {
+        if let Some(d) = d {
+            parts.push(format!("{name} ≤ {}", format_duration(d)));
+        }
+    }
+    if let Some(r) = slo.cold_start_ratio {
+        parts.push(format!("cold-start ratio ≤ {}", crate::fmt::pct(r)));
+    }
+    match slo.error_ratio {
+        Some(r) => parts.push(format!("error ratio ≤ {}", crate::fmt::pct(r))),
+        None => parts.push(format!(
+            "error ratio ≤ {} (the default)",
+            crate::fmt::pct(scalelab_core::result::DEFAULT_ERROR_RATIO)
+        )),
+    }
+    if let Some(c) = slo.cost_per_million_usd {
+        parts.push(format!(
+            "cost ≤ {} per 1M requests{}",
+            crate::fmt::usd(c),
+            slo.cost_model
+                .as_ref()
+                .map_or(String::new(), |m| format!(" ({m})"))
+        ));
+    }
+    format!("  slo: {} (a breach exits with code 3)\n", parts.join(", "))
+}
+
+/// The work estimate `validate` prints: one line per run and whether `scalelab sim` would
+/// start it without `--allow-large-run`.
+pub fn work_estimate_text(s: &Scenario) -> String {
+    use scalelab_core::estimate::{WorkLimits, estimate_scenario};
+    let e = estimate_scenario(s, None);
+    let mut o = String::from("  work estimate (docs/limits.md):\n");
+    for line in e.lines() {
+        let _ = writeln!(o, "    {line}");
+    }
+    match e.check(&WorkLimits::SIM) {
+        Ok(()) => {
+            let _ = writeln!(o, "    within the limits of `scalelab sim`");
+        }
+        Err(why) => {
+            let _ = writeln!(
+                o,
+                "    beyond the limits of `scalelab sim` ({}): it runs only with \
+                 --allow-large-run",
+                why.exceeded.join(", ")
+            );
+        }
+    }
+    o
+}
+
+/// The work estimate as JSON: every run's figures, the total, and the simulator's limits.
+pub fn work_estimate_json(s: &Scenario) -> serde_json::Value {
+    use scalelab_core::estimate::{WorkLimits, estimate_scenario};
+    let e = estimate_scenario(s, None);
+    let runs: serde_json::Map<String, serde_json::Value> = e
+        .runs
+        .iter()
+        .map(|(n, w)| (n.clone(), serde_json::to_value(w).unwrap_or_default()))
+        .collect();
+    serde_json::json!({
+        "runs": runs,
+        "total": e.total,
+        "sim_limits": WorkLimits::SIM,
+        "within_sim_limits": e.check(&WorkLimits::SIM).is_ok(),
+    })
 }

@@ -12,6 +12,9 @@ pub fn tradeoff_sentences(r: &RunResult) -> Vec<String> {
     let Some((base, rest)) = r.variants.split_first() else {
         return Vec::new();
     };
+    if r.mode == scalelab_core::result::Mode::Load {
+        return Vec::new();
+    }
     let models = cost_models(r);
     rest.iter().map(|v| sentence(base, v, &models)).collect()
 }

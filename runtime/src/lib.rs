@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use scalelab_core::Time;
 use scalelab_core::platform::{Config, Platform};
-use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, check_slo, round3};
+use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, check_slo};
 use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -465,14 +465,14 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
     e.insert("instance_errors".into(), stats.failed.into());
     e.insert("instance_crashes".into(), stats.crashes.into());
     e.insert("driver_lag_events".into(), lag_events.into());
-    e.insert("driver_lag_max_s".into(), round3(lag_max_s).into());
+    e.insert("driver_lag_max_s".into(), lag_max_s.into());
     if stats.slot_excess_count > 0 {
         // Scenario milliseconds: compare with the simulator's `[router] slot_overhead`.
         let ms = stats.slot_excess_ns as f64 / stats.slot_excess_count as f64 / 1e6;
-        e.insert("slot_overhead_ms".into(), round3(ms).into());
+        e.insert("slot_overhead_ms".into(), ms.into());
         e.insert(
             "slot_overhead_wall_ms".into(),
-            round3(ms * sh.clock.scale()).into(),
+            (ms * sh.clock.scale()).into(),
         );
     }
     for (name, sink) in [
@@ -496,7 +496,7 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
         scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
         command: None,
-        duration_s: round3(end.as_secs_f64()),
+        duration_s: end.as_secs_f64(),
         time_scale: Some(sh.clock.scale()),
         resolved_scenario: None,
     }

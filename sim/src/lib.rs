@@ -60,7 +60,7 @@ pub mod tune;
 use std::sync::atomic::AtomicU64;
 
 use scalelab_core::Time;
-use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo, round3};
+use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo};
 use scalelab_core::scenario::Scenario;
 
 /// One variant's run: its result, its event log (JSON lines) and how many events it processed.
@@ -229,7 +229,7 @@ pub fn run_variant(
     v.extra.insert(
         "mean_wait_ms".into(),
         (if started > 0 {
-            round3(st.wait_ns_total as f64 / started as f64 / 1e6)
+            st.wait_ns_total as f64 / started as f64 / 1e6
         } else {
             0.0
         })

@@ -27,6 +27,31 @@ pub fn resolve_seed(flag: Option<&str>, scenario: Option<u64>) -> Result<u64, Fa
     Ok(seed)
 }
 
+/// Refuses work beyond `limits` (exit 2, the estimate in the message) unless `allow` (the
+/// `--allow-large-run` flag).
+pub fn check_work(
+    what: &Path,
+    estimate: &scalelab_core::estimate::ScenarioEstimate,
+    limits: &scalelab_core::estimate::WorkLimits,
+    allow: bool,
+) -> Result<(), Failure> {
+    match estimate.check(limits) {
+        Ok(()) => Ok(()),
+        Err(e) if allow => {
+            eprintln!(
+                "note: {}: running beyond the work limits as asked ({})",
+                what.display(),
+                e.exceeded.join(", ")
+            );
+            Ok(())
+        }
+        Err(e) => Err(Failure::bad_input(anyhow::anyhow!(
+            "{}: {e}",
+            what.display()
+        ))),
+    }
+}
+
 /// Parses a duration flag.
 pub fn duration_flag(name: &str, v: &str) -> Result<std::time::Duration, Failure> {
     scalelab_core::duration::parse_duration(v)

@@ -243,9 +243,17 @@ pub fn run(a: LoadArgs) -> CmdResult {
     cfg.progress = !a.quiet && (a.progress || stderr_is_terminal());
     cfg.warnings = !a.quiet;
 
+    if let LoopMode::Open(w) = &cfg.mode {
+        super::common::check_work(
+            Path::new(&target),
+            &scalelab_core::estimate::estimate_schedule(w, cfg.duration, cfg.max_requests),
+            &scalelab_core::estimate::WorkLimits::LOAD,
+            a.allow_large_run,
+        )?;
+    }
     let report = scalelab_loadgen::run_blocking(&cfg, a.threads).map_err(load_error)?;
     let mut result = scalelab_loadgen::to_result(&cfg, &report);
-    result.command = Some(std::env::args().collect::<Vec<_>>().join(" "));
+    result.command = Some(scalelab_reports::shell_join(std::env::args()));
     let base_slo = match &scenario {
         Some(s) => {
             result.scenario_path = Some(s.path.display().to_string());
@@ -267,11 +275,10 @@ fn verdict(
     base: &Slo,
     stopped_early: Option<String>,
 ) -> CmdResult {
+    // Every run is checked, quick mode included: at least the default error ratio.
     let slo = flags.over(base);
-    if !slo.is_empty() || !flags.is_empty() {
-        for v in &mut result.variants {
-            v.slo = flags.check(&slo, v);
-        }
+    for v in &mut result.variants {
+        v.slo = flags.check(&slo, v);
     }
     emit(a, result)?;
     if let Some(why) = stopped_early {

@@ -20,6 +20,13 @@ pub fn run(a: ReportArgs) -> CmdResult {
             a.tolerance
         )));
     }
+    if let Some(o) = a.output.as_ref().filter(|o| o.is_dir()) {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "-o/--output {}: is a directory; -o writes one file in --format, --out DIR writes \
+             every file of the run into a directory",
+            o.display()
+        )));
+    }
     let load = |p: &Path| scalelab_reports::load_result(p).map_err(Failure::bad_input);
     let mut runs: Vec<(String, RunResult)> = Vec::new();
     if let Some(b) = &a.baseline {

@@ -20,9 +20,9 @@ struct Prepared {
 fn prepare(a: &RunArgs) -> Result<Prepared, Failure> {
     let mut scenario = load_scenario(&a.scenario)?;
     let seed = resolve_seed(a.seed.as_deref(), scenario.seed)?;
-    if !(a.time_scale.is_finite() && a.time_scale > 0.0 && a.time_scale <= 100.0) {
+    if !(a.time_scale.is_finite() && (0.001..=100.0).contains(&a.time_scale)) {
         return Err(Failure::bad_input(anyhow::anyhow!(
-            "--time-scale: expected a number in (0, 100], got {}",
+            "--time-scale: expected a number from 0.001 to 100, got {}",
             a.time_scale
         )));
     }
@@ -52,6 +52,15 @@ fn prepare(a: &RunArgs) -> Result<Prepared, Failure> {
         }
         None => scenario.runs().iter().map(|(n, _)| n.to_string()).collect(),
     };
+    let mut estimate = scalelab_core::estimate::estimate_scenario(&scenario, a.variant.as_deref());
+    // Live, the rate is per wall-clock second.
+    estimate.total.peak_rate /= a.time_scale;
+    super::common::check_work(
+        &a.scenario,
+        &estimate,
+        &scalelab_core::estimate::WorkLimits::LIVE,
+        a.allow_large_run,
+    )?;
     Ok(Prepared {
         scenario,
         seed,
@@ -161,19 +170,20 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
 /// The scenario, seed, variant, time scale and duration of a run, as command-line arguments
 /// (with a leading space).
 fn reproduce_flags(p: &Prepared, a: &RunArgs) -> String {
-    let mut s = format!(
-        " {} --seed {} --time-scale {}",
-        a.scenario.display(),
-        p.seed,
-        a.time_scale
-    );
+    let mut args = vec![
+        a.scenario.display().to_string(),
+        "--seed".into(),
+        p.seed.to_string(),
+        "--time-scale".into(),
+        a.time_scale.to_string(),
+    ];
     if let Some(v) = &a.variant {
-        s += &format!(" --variant {v}");
+        args.extend(["--variant".into(), v.clone()]);
     }
     if let Some(d) = &a.duration {
-        s += &format!(" --duration {d}");
+        args.extend(["--duration".into(), d.clone()]);
     }
-    s
+    format!(" {}", scalelab_reports::shell_join(args))
 }
 
 fn live_result(p: &Prepared, a: &RunArgs) -> Result<RunResult, Failure> {
@@ -365,7 +375,7 @@ pub fn compare(a: CompareArgs) -> CmdResult {
             ("--slot-overhead", &a.slot_overhead),
         ] {
             if let Some(v) = value {
-                cmd += &format!(" {flag} {v}");
+                cmd += &format!(" {flag} {}", scalelab_reports::shell_quote(v));
             }
         }
         if a.calibrate {

@@ -53,12 +53,24 @@ pub fn run(a: ServeArgs) -> CmdResult {
         .as_deref()
         .map(|d| duration_flag("--stop-after", d))
         .transpose()?;
-    if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
+    if !(a.time_scale.is_finite() && (0.001..=100.0).contains(&a.time_scale)) {
         return Err(bad(format!(
-            "--time-scale {}: must be a number > 0",
+            "--time-scale {}: expected a number from 0.001 to 100",
             a.time_scale
         )));
     }
+    // Traffic comes from outside; what the scenario itself starts is its instances.
+    let mut idle = scenario.clone();
+    idle.workload.phases.clear();
+    for v in &mut idle.variants {
+        v.scenario.workload.phases.clear();
+    }
+    super::common::check_work(
+        &a.scenario,
+        &scalelab_core::estimate::estimate_scenario(&idle, a.variant.as_deref()),
+        &scalelab_core::estimate::WorkLimits::LIVE,
+        a.allow_large_run,
+    )?;
     let instances = match &a.cmd {
         Some(cmd) => InstanceKind::Command {
             cmd: cmd.clone(),
@@ -151,17 +163,23 @@ pub fn run(a: ServeArgs) -> CmdResult {
         }
         Ok::<_, Failure>(h.shutdown().await)
     })?;
-    let mut cmd = format!("scalelab serve {} --seed {seed}", a.scenario.display());
+    let mut cmd = vec![
+        "scalelab".to_string(),
+        "serve".into(),
+        a.scenario.display().to_string(),
+        "--seed".into(),
+        seed.to_string(),
+    ];
     if let Some(v) = &a.variant {
-        cmd += &format!(" --variant {v}");
+        cmd.extend(["--variant".into(), v.clone()]);
     }
     if let Some(c) = &a.cmd {
-        cmd += &format!(" --cmd '{c}'");
+        cmd.extend(["--cmd".into(), c.clone()]);
     }
     if a.time_scale != 1.0 {
-        cmd += &format!(" --time-scale {}", a.time_scale);
+        cmd.extend(["--time-scale".into(), a.time_scale.to_string()]);
     }
-    result.command = Some(cmd);
+    result.command = Some(scalelab_reports::shell_join(cmd));
     result.resolved_scenario = Some(scalelab_reports::scenario_json(&scenario));
     super::common::finish_run(&mut result, a.out.as_deref(), a.format)
 }

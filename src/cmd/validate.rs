@@ -22,7 +22,19 @@ pub fn run(a: ValidateArgs) -> CmdResult {
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => {
-            let docs: Vec<_> = ok.iter().map(scalelab_reports::scenario_json).collect();
+            let docs: Vec<_> = ok
+                .iter()
+                .map(|s| {
+                    let mut doc = scalelab_reports::scenario_json(s);
+                    if let Some(o) = doc.as_object_mut() {
+                        o.insert(
+                            "work_estimate".into(),
+                            scalelab_reports::work_estimate_json(s),
+                        );
+                    }
+                    doc
+                })
+                .collect();
             let v = if a.files.len() == 1 && docs.len() == 1 {
                 docs.into_iter().next().expect("one")
             } else {
@@ -37,6 +49,7 @@ pub fn run(a: ValidateArgs) -> CmdResult {
         Format::Text => {
             for s in &ok {
                 write!(out, "{}", scalelab_reports::scenario_text(s))?;
+                write!(out, "{}", scalelab_reports::work_estimate_text(s))?;
             }
         }
     }

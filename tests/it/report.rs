@@ -67,6 +67,8 @@ fn variant(name: &str, p99: f64, cost_per_million: f64, p99_limit: f64) -> Varia
                 actual: p99,
                 unit: "ms".into(),
                 passed: p99 <= p99_limit,
+                default_threshold: false,
+                note: None,
             }],
         },
         series: Some(Series {

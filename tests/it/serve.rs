@@ -208,3 +208,67 @@ fn bad_serve_flags_are_bad_input() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A serve run in which every request timed out once printed "SLO: all 1 checks passed" and
+/// exited 0 (its p99 was 0: timed-out requests have no latency). It fails now: on the p99
+/// check, which has no successful request to judge, and on the error ratio.
+#[test]
+fn a_serve_run_whose_requests_all_time_out_fails_its_slo() {
+    let _shared = crate::support::shared();
+    let dir = temp_dir("timeouts");
+    let scen = dir.join("slow.toml");
+    std::fs::write(
+        &scen,
+        r#"
+name = "all-time-out"
+duration = "1m"
+[service]
+timeout = "200ms"
+service_time = { dist = "fixed", value = "5s" }
+cold_start = { dist = "fixed", value = "10ms" }
+[[workload.phases]]
+duration = "1m"
+arrival = { process = "poisson", rate = 1 }
+[slo]
+p99 = "500ms"
+"#,
+    )
+    .expect("written");
+    let (mut child, url, _) = serve(&[
+        scen.to_str().unwrap(),
+        "--allow-unauthenticated",
+        "--stop-after",
+        "2s",
+        "-q",
+    ]);
+    assert_eq!(http_get(&url, "/", &[]).0, 504);
+    let exit = child.wait().expect("exits");
+    let out = rest_of_stdout();
+    assert_eq!(exit.code(), Some(3), "{out}");
+    assert!(out.contains("2 of 2 checks FAILED"), "{out}");
+    assert!(out.contains("no successful request"), "{out}");
+    assert!(out.contains("error_ratio ≤ 1.00% (default)"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `serve` refuses a scenario whose instances alone are more than this machine can run.
+#[test]
+fn serve_refuses_a_million_instances() {
+    let _shared = crate::support::shared();
+    let dir = temp_dir("million");
+    let scen = dir.join("million.toml");
+    std::fs::write(
+        &scen,
+        "duration = \"1m\"\n[autoscaler]\nmin_scale = 1000000\n[[workload.phases]]\nduration = \
+         \"1m\"\narrival = { process = \"poisson\", rate = 1 }\n",
+    )
+    .expect("written");
+    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("about 1,000,000 instances at once (limit 1,000)"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

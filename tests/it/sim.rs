@@ -177,3 +177,177 @@ fn event_log_is_json_lines() {
     }
     std::fs::remove_file(&f).ok();
 }
+
+/// Scenario files the fuzzer found hanging or panicking (issue 20) validate and simulate.
+#[test]
+fn fuzz_corpus_validates_and_simulates() {
+    let dir = root().join("tests/fuzz");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/fuzz exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let o = scalelab(&["validate", &rel(&f)]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
+        let o = scalelab(&["sim", &rel(&f), "--seed", "1", "--format", "json", "-q"]);
+        let code = o.status.code();
+        assert!(
+            code == Some(0) || code == Some(3),
+            "{}: exit {code:?}: {}",
+            f.display(),
+            stderr(&o)
+        );
+    }
+}
+
+/// Work a valid file asks for is estimated first and refused beyond the limits (issue 20):
+/// `rate = 1e12` for 5 s, and a variant with a million min-instances.
+#[test]
+fn runaway_work_is_refused_with_the_estimate() {
+    let dir = std::env::temp_dir().join(format!("scalelab-work-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let huge_rate = dir.join("rate.toml");
+    std::fs::write(
+        &huge_rate,
+        "duration = \"5s\"\n[[workload.phases]]\nduration = \"5s\"\narrival = { process = \
+         \"poisson\", rate = 1e12 }\n",
+    )
+    .expect("written");
+    let o = scalelab(&["sim", huge_rate.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("about 5.0e9 requests (limit 1.0e9)"), "{err}");
+    assert!(err.contains("--allow-large-run"), "{err}");
+    assert!(
+        !err.contains("seed:"),
+        "refused before a seed is drawn: {err}"
+    );
+
+    let min_scale = dir.join("min.toml");
+    std::fs::write(
+        &min_scale,
+        "duration = \"2s\"\n[[workload.phases]]\nduration = \"2s\"\narrival = { process = \
+         \"constant\", rate = 1 }\n[[variants]]\nname = \"million\"\nset = { \
+         \"autoscaler.min_scale\" = 1000000 }\n[[variants]]\nname = \"just-over\"\nset = { \
+         \"autoscaler.min_scale\" = 100001 }\n",
+    )
+    .expect("written");
+    let m = min_scale.to_str().unwrap();
+    let o = scalelab(&["sim", m, "--seed", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("about 1,000,000 instances at once (limit 100,000)"),
+        "{}",
+        stderr(&o)
+    );
+    // The baseline alone is small; the flag lifts the limit for the one just over it.
+    let o = scalelab(&["sim", m, "--seed", "1", "--variant", "baseline", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = scalelab(&["sim", m, "--seed", "1", "--variant", "just-over", "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = scalelab(&[
+        "sim",
+        m,
+        "--seed",
+        "1",
+        "--variant",
+        "just-over",
+        "-q",
+        "--allow-large-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("running beyond the work limits as asked"));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["variants"][0]["instances"]["peak"], 100_001);
+
+    // validate prints the estimate and says sim would refuse it, without failing.
+    let o = scalelab(&["validate", m]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("work estimate"), "{text}");
+    assert!(
+        text.contains("million: about 2 requests (peak 1 req/s), 1,000,000 instances"),
+        "{text}"
+    );
+    assert!(
+        text.contains("it runs only with --allow-large-run"),
+        "{text}"
+    );
+    let o = scalelab(&["validate", "--format", "json", m]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["work_estimate"]["within_sim_limits"], false);
+    assert_eq!(v["work_estimate"]["runs"]["million"]["peak_instances"], 1e6);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The JSON keeps numbers at full precision and a bounded series; the CSV has every row
+/// (issue 20: a 10⁶ s run with 1 s buckets wrote a 353 MB document).
+#[test]
+fn the_document_bounds_its_series_and_the_csv_keeps_it_whole() {
+    let dir = std::env::temp_dir().join(format!("scalelab-series-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let f = dir.join("long.toml");
+    std::fs::write(
+        &f,
+        "name = \"long\"\nduration = \"25000s\"\n[service]\nservice_time = { dist = \"fixed\", \
+         value = \"100ms\" }\n[[workload.phases]]\nduration = \"25000s\"\narrival = { process = \
+         \"constant\", rate = 0.01 }\n[sim]\ntimeseries_bucket = \"1s\"\n",
+    )
+    .expect("written");
+    let out = dir.join("out");
+    let o = scalelab(&[
+        "sim",
+        f.to_str().unwrap(),
+        "--seed",
+        "3",
+        "-q",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let s = &v["variants"][0]["series"];
+    let rows = s["rows"].as_array().expect("rows");
+    assert!(rows.len() <= 10_000, "{} rows", rows.len());
+    assert_eq!(s["bucket_s"], 3.0);
+    assert_eq!(s["coarsened"]["from_bucket_s"], 1.0);
+    let arrivals: u64 = rows.iter().map(|r| r["arrivals"].as_u64().unwrap()).sum();
+    assert_eq!(arrivals, 250);
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).expect("csv");
+    assert!(csv.lines().count() > 25_000, "{}", csv.lines().count());
+    // Full precision: 250 requests × 100 ms over 25 000 s is 0.001 busy instances exactly,
+    // and the mean number of instances alive is not rounded to three decimals.
+    let mean = v["variants"][0]["instances"]["mean"]
+        .as_f64()
+        .expect("mean");
+    assert!(mean > 0.0 && (mean * 1000.0).fract() != 0.0, "{mean}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--bench` measures CPU time, not wall time summed over parallel variants (issue 20).
+#[test]
+fn bench_reports_cpu_time() {
+    let o = scalelab(&[
+        "sim",
+        "scenarios/steady-api.toml",
+        "--duration",
+        "30s",
+        "--bench",
+        "-q",
+    ]);
+    let err = stderr(&o);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{err}");
+    assert!(
+        err.contains("per CPU-second") || err.contains("CPU time unavailable"),
+        "{err}"
+    );
+    assert!(err.contains("wall"), "{err}");
+}

@@ -82,3 +82,52 @@ fn usage_errors_exit_2() {
     let o = scalelab(&["no-such-command"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A file past the size limit, and one that never ends, are refused without reading them whole
+/// (issue 20: the malformed corpus's huge-file case; the 70 KB one-line case is
+/// `tests/bad/long-line.toml`).
+#[test]
+fn huge_and_endless_files_are_refused() {
+    let dir = std::env::temp_dir().join(format!("scalelab-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let f = dir.join("huge.toml");
+    let mut text = String::from("duration = \"1m\"\n");
+    let line = format!("# {}\n", "x".repeat(1021));
+    while text.len() <= 17 << 20 {
+        text.push_str(&line);
+    }
+    std::fs::write(&f, text).expect("written");
+    let o = scalelab(&["validate", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("larger than 16 MiB"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("huge.toml"), "{}", stderr(&o));
+    if std::path::Path::new("/dev/zero").exists() {
+        let o = scalelab(&["validate", "/dev/zero"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("larger than 16 MiB"), "{}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `validate` fills in every default and prints the values (issue 20: it printed "target
+/// default × 0.7").
+#[test]
+fn validate_prints_resolved_values_not_the_word_default() {
+    let o = scalelab(&["validate", "scenarios/spiky-api.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!text.contains("target default"), "{text}");
+    assert!(
+        text.contains("target 10 (the default: the container concurrency) × utilization 0.7 = 7"),
+        "{text}"
+    );
+    for expect in [
+        "panic window 6s (10%)",
+        "scale-down delay 0s",
+        "router: knative, activator queue 10000",
+        "error ratio ≤ 1.00% (the default)",
+        "work estimate",
+    ] {
+        assert!(text.contains(expect), "{expect:?} in:\n{text}");
+    }
+}

@@ -86,15 +86,17 @@ impl fmt::Display for ScenarioError {
         }
         f.write_str(&self.message)?;
         if let (Some((line, col)), Some(snippet)) = (self.position, &self.snippet) {
+            let (shown, caret) = snippet_window(snippet, col);
             let gutter = line.to_string().len();
+            // The caret line is built by hand: a `{:>width$}` format argument is limited to
+            // 65 535 and panics beyond it.
             write!(
                 f,
-                "\n{:gutter$} |\n{line} | {snippet}\n{:gutter$} | {:>col$}",
+                "\n{:gutter$} |\n{line} | {shown}\n{:gutter$} | {}^",
                 "",
                 "",
-                "^",
+                " ".repeat(caret.saturating_sub(1)),
                 gutter = gutter,
-                col = col
             )?;
         }
         Ok(())
@@ -102,6 +104,33 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// Characters of the offending line shown before and after the column (a minified or
+/// generated file can put everything on one line).
+const SNIPPET_CONTEXT: usize = 60;
+
+/// The part of `line` around 1-based character column `col`, with `…` where it was cut, and
+/// the caret's 1-based column in that part.
+fn snippet_window(line: &str, col: usize) -> (String, usize) {
+    let chars = line.chars().count();
+    let col = col.clamp(1, chars + 1);
+    let start = col.saturating_sub(1 + SNIPPET_CONTEXT);
+    let end = (col + SNIPPET_CONTEXT).min(chars);
+    if start == 0 && end == chars {
+        return (line.to_string(), col);
+    }
+    let mut shown = String::new();
+    let mut caret = col - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < chars {
+        shown.push('…');
+    }
+    (shown, caret)
+}
 
 #[cfg(test)]
 mod tests {
@@ -113,6 +142,35 @@ mod tests {
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 6), (2, 1));
         assert_eq!(line_col(src, 11), (2, 6));
+    }
+
+    #[test]
+    fn a_column_past_65535_renders_without_panicking() {
+        let line = format!("duration = \"1m\"{}bogus = 1", " ".repeat(70_000));
+        let at = line.find("bogus").expect("present");
+        let e = ScenarioError::at(Path::new("long.toml"), &line, Some(at..at + 5), None, "bad");
+        let s = e.to_string();
+        assert!(s.starts_with("long.toml:1:70016: bad"), "{}", &s[..80]);
+        // The snippet is a window around the column, not the whole 70 KB line.
+        assert!(s.len() < 400, "{} bytes", s.len());
+        let lines: Vec<&str> = s.lines().collect();
+        let text = lines[2];
+        let caret = lines[3];
+        let caret_at = caret.chars().count() - 1;
+        assert_eq!(caret.chars().last(), Some('^'));
+        assert_eq!(
+            text.chars().skip(caret_at).take(5).collect::<String>(),
+            "bogus",
+            "{text}\n{caret}"
+        );
+    }
+
+    #[test]
+    fn short_lines_are_shown_whole() {
+        let (shown, caret) = snippet_window("a = é", 5);
+        assert_eq!((shown.as_str(), caret), ("a = é", 5));
+        let (shown, caret) = snippet_window("", 1);
+        assert_eq!((shown.as_str(), caret), ("", 1));
     }
 
     #[test]

@@ -243,12 +243,24 @@ impl Scenario {
                 "is a directory, not a scenario file (give the path of a .toml file)",
             ));
         }
-        let bytes = std::fs::read(path).map_err(|e| {
-            ScenarioError::whole_file(
-                path,
-                format!("cannot read scenario file: {}", io_reason(&e)),
-            )
-        })?;
+        let bytes = read_at_most(path, MAX_SCENARIO_BYTES)
+            .map_err(|e| {
+                ScenarioError::whole_file(
+                    path,
+                    format!("cannot read scenario file: {}", io_reason(&e)),
+                )
+            })?
+            .ok_or_else(|| {
+                ScenarioError::whole_file(
+                    path,
+                    format!(
+                        "the file is larger than {} MiB, the most a scenario file may hold (long \
+                         arrival traces belong in a trace file: `{{ process = \"trace\", file = \
+                         \"arrivals.csv\" }}`)",
+                        MAX_SCENARIO_BYTES >> 20
+                    ),
+                )
+            })?;
         let src = String::from_utf8(bytes).map_err(|e| {
             let (line, col) = error::line_col(
                 &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
@@ -312,6 +324,24 @@ impl Scenario {
     pub fn base_dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
+}
+
+/// The largest scenario file read, in bytes (parsing costs about 25 times the file's size in
+/// memory, so this bounds a validation at a few hundred MB).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// The largest trace file read, in bytes (about 25 million arrival times).
+pub const MAX_TRACE_BYTES: u64 = 256 << 20;
+
+/// Reads `path` whole, or returns `None` when it holds more than `limit` bytes. Reads through
+/// the limit rather than trusting the file's reported size, so a device or a pipe that never
+/// ends (`/dev/zero`) cannot exhaust memory.
+pub(crate) fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

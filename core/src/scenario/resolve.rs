@@ -1056,13 +1056,26 @@ impl Resolver<'_> {
         } else {
             self.file.parent().unwrap_or(Path::new(".")).join(rel)
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let cannot = |why: String| {
             self.err(
                 f,
                 key,
-                format!("cannot read trace file {}: {e}", path.display()),
+                format!("cannot read trace file {}: {why}", path.display()),
             )
-        })?;
+        };
+        if path.is_dir() {
+            return Err(cannot("it is a directory".into()));
+        }
+        let bytes = super::read_at_most(&path, super::MAX_TRACE_BYTES)
+            .map_err(|e| cannot(e.to_string()))?
+            .ok_or_else(|| {
+                cannot(format!(
+                    "it is larger than {} MiB, the most a trace file may hold",
+                    super::MAX_TRACE_BYTES >> 20
+                ))
+            })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| cannot("it is not UTF-8 text (expected CSV)".into()))?;
         let mut out = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -1071,7 +1084,12 @@ impl Resolver<'_> {
             }
             let cell = line.split([',', ';', '\t']).next().unwrap_or("").trim();
             let parsed = match cell.parse::<f64>() {
-                Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+                Ok(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| *d <= crate::duration::MAX_DURATION)
+                    .ok_or_else(|| format!("{s} seconds is more than 100 years")),
+                Ok(s) if s.is_nan() => Err("not a number".to_string()),
+                Ok(s) if s.is_infinite() && s > 0.0 => Err(format!("{s} is not finite")),
                 Ok(s) => Err(format!("{s} is negative")),
                 Err(_) => crate::duration::parse_duration(cell).map_err(|e| e.to_string()),
             };

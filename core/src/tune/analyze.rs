@@ -149,7 +149,8 @@ pub fn summarize(samples: &[Sample], slo: &Slo, model: &str) -> Summary {
             ..Requests::default()
         },
         latency_ms: Latency {
-            count: arrived,
+            // Latency is of the requests that succeeded; with none, latency checks fail.
+            count: arrived - errors.min(arrived),
             p50: p50_ms.mean,
             p90: stat(|s| s.p90_ms).mean,
             p99: p99_ms.mean,

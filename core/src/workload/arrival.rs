@@ -400,22 +400,36 @@ impl SineGen {
             lo: [0.0; SINE_SEGMENTS],
             gap_ns: [f64::INFINITY; SINE_SEGMENTS],
         };
+        if (mean + amp) * period as f64 / NANOS_F < 1.0 {
+            // A period shorter than the mean candidate gap: stepping through its segments
+            // would cost work per period (a billion per second for a 1 ns period) while
+            // producing nothing. One bound for the whole phase costs at most twice the draws.
+            let pad = 1e-9 * (mean + amp);
+            g.segments = 1;
+            g.hi[0] = mean + amp + pad;
+            g.lo[0] = (mean - amp - pad).max(0.0);
+            g.gap_ns[0] = NANOS_F / g.hi[0];
+            g.seg_end = u64::MAX;
+            return g;
+        }
         use std::f64::consts::{FRAC_PI_2, PI};
         for j in 0..segments {
             let a = TAU * g.bound(j) as f64 / period as f64;
             let b = TAU * g.bound(j + 1) as f64 / period as f64;
             let (sa, sb) = (a.sin(), b.sin());
-            let top = if a <= FRAC_PI_2 && FRAC_PI_2 <= b {
+            // A segment wider than half a turn (a period of 1 ns has one segment) may hold
+            // both extremes.
+            let wide = b - a > PI;
+            let top = if wide || (a <= FRAC_PI_2 && FRAC_PI_2 <= b) {
                 1.0
             } else {
                 sa.max(sb)
             };
-            let bottom = if a <= 3.0 * FRAC_PI_2 && 3.0 * FRAC_PI_2 <= b {
+            let bottom = if wide || (a <= 3.0 * FRAC_PI_2 && 3.0 * FRAC_PI_2 <= b) {
                 -1.0
             } else {
                 sa.min(sb)
             };
-            debug_assert!(b - a <= PI);
             // The padding covers the rounding of `sin` and of the phase computation.
             let pad = 1e-9 * (mean + amp);
             g.hi[j] = mean + amp * top + pad;
@@ -462,7 +476,10 @@ impl SineGen {
                 if level < self.lo[self.seg] {
                     return Some(self.base + self.pos);
                 }
-                let x = self.pos.saturating_sub(self.cycle_start) as f64 + self.frac;
+                // The remainder only matters with one bound for the whole phase, where
+                // `cycle_start` stays 0; otherwise `pos` is within the current period.
+                let x =
+                    (self.pos.saturating_sub(self.cycle_start) % self.period) as f64 + self.frac;
                 let rate = self.mean + self.amp * (TAU * x / self.period as f64).sin();
                 if level < rate {
                     return Some(self.base + self.pos);

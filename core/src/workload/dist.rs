@@ -131,8 +131,16 @@ impl Leaf {
         }
     }
 
+    /// One draw, at most [`crate::duration::MAX_DURATION`] (a lognormal's tail or a long
+    /// exponential mean can otherwise draw centuries, and a time that far ahead overflows the
+    /// run's nanosecond clock when added to `now`).
     #[inline(always)]
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        self.draw(rng).min(MAX_SAMPLE_NS)
+    }
+
+    #[inline(always)]
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         match *self {
             Leaf::Fixed(v) => v,
             // `as u64` saturates (and maps NaN to 0), so no draw can wrap or panic.
@@ -212,6 +220,9 @@ fn flatten(spec: &DistSpec, scale: f64, out: &mut Vec<(f64, Leaf)>) {
         leaf => out.push((scale, Leaf::new(leaf))),
     }
 }
+
+/// [`crate::duration::MAX_DURATION`] in nanoseconds.
+const MAX_SAMPLE_NS: u64 = crate::duration::MAX_DURATION.as_nanos() as u64;
 
 fn valid_weight(w: f64) -> f64 {
     if w.is_finite() && w > 0.0 { w } else { 0.0 }

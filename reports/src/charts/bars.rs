@@ -177,15 +177,24 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
             (i, v, pts, full)
         })
         .collect();
+    // Variants with identical distributions would hide each other: the later ones are drawn
+    // dashed on top and say so in the legend.
+    let same_as = super::coincident(&lines.iter().map(|l| l.2.as_slice()).collect::<Vec<_>>());
     let items: Vec<(String, Swatch)> = lines
         .iter()
-        .map(|(i, v, _, full)| {
+        .enumerate()
+        .map(|(k, (i, v, _, full))| {
+            let name =
+                super::coincident_label(&v.name, same_as[k].map(|j| lines[j].1.name.as_str()));
             let label = if *full {
-                v.name.clone()
+                name
             } else {
-                format!("{} (dots: p50, p90, p99, p99.9, max)", v.name)
+                format!("{name} (dots: p50, p90, p99, p99.9, max)")
             };
-            (label, Swatch::Line(variant_color(*i), 3, false))
+            (
+                label,
+                Swatch::Line(variant_color(*i), 3, same_as[k].is_some()),
+            )
         })
         .collect();
     let root = legend_strip(&root, &items, f.legend)?;
@@ -222,11 +231,18 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
         .light_line_style(BLACK.mix(0.04))
         .bold_line_style(BLACK.mix(0.12))
         .draw()?;
-    for (i, _, pts, full) in lines {
+    for (k, (i, _, pts, full)) in lines.into_iter().enumerate() {
         let col = variant_color(i);
-        c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))?;
+        let rank = super::coincidence_rank(&same_as, k);
+        super::draw_line(&mut c, pts.clone(), col, rank)?;
         if !full {
-            c.draw_series(pts.iter().map(|&p| Circle::new(p, 5, col.filled())))?;
+            // A coinciding line's dots are hollow and larger, around the first line's.
+            if rank == 0 {
+                c.draw_series(pts.iter().map(|&p| Circle::new(p, 5, col.filled())))?;
+            } else {
+                let r = 5 + 3 * rank as u32;
+                c.draw_series(pts.iter().map(|&p| Circle::new(p, r, col.stroke_width(2))))?;
+            }
         }
     }
     Ok(())

@@ -81,6 +81,11 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
             .is_some_and(|s| !s.rows.is_empty())
     };
     let mut used = Vec::new();
+    let what = if r.mode == scalelab_core::result::Mode::Load {
+        "requests and latency over time"
+    } else {
+        "traffic and instances over time"
+    };
     for (i, var) in r.variants.iter().enumerate() {
         if has_series(i) {
             let mut name = format!("timeline-{}", crate::fmt::slug(&var.name));
@@ -90,12 +95,14 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
             used.push(name.clone());
             v.push(Chart {
                 name,
-                title: format!("{}: traffic and instances over time", var.name),
+                title: format!("{}: {what}", var.name),
                 kind: ChartKind::Timeline(i),
             });
         }
     }
-    let any_series = (0..r.variants.len()).any(has_series);
+    // A load run measures requests and latency, not instances, cold starts or bills.
+    let load = r.mode == scalelab_core::result::Mode::Load;
+    let any_series = !load && (0..r.variants.len()).any(has_series);
     if any_series && r.variants.len() > 1 {
         v.push(Chart {
             name: "instances".into(),
@@ -125,7 +132,7 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
             kind: ChartKind::ColdStarts,
         });
     }
-    if r.variants.iter().any(|v| !v.cost.is_empty()) {
+    if !load && r.variants.iter().any(|v| !v.cost.is_empty()) {
         v.push(Chart {
             name: "cost".into(),
             title: "Cost per million requests by billing model".into(),
@@ -291,6 +298,57 @@ pub(crate) fn variant_items(r: &RunResult) -> Vec<(String, Swatch)> {
         .enumerate()
         .map(|(i, v)| (v.name.clone(), Swatch::Patch(variant_color(i).to_rgba())))
         .collect()
+}
+
+/// For each line, the position of the first earlier line with exactly the same points (so it
+/// would hide it when drawn on top), or `None`.
+pub(crate) fn coincident(lines: &[&[(f64, f64)]]) -> Vec<Option<usize>> {
+    (0..lines.len())
+        .map(|i| (0..i).find(|&j| lines[j] == lines[i]))
+        .collect()
+}
+
+/// How many earlier lines line `i` coincides with (0: drawn solid; 1, 2, …: dashed with a
+/// pattern of its own, so every coinciding line stays visible).
+pub(crate) fn coincidence_rank(same_as: &[Option<usize>], i: usize) -> usize {
+    match same_as[i] {
+        None => 0,
+        Some(first) => same_as[..i].iter().filter(|s| **s == Some(first)).count() + 1,
+    }
+}
+
+/// The legend label of a line that coincides with another: `min-1 (same as baseline)`.
+pub(crate) fn coincident_label(name: &str, same_as: Option<&str>) -> String {
+    match same_as {
+        Some(other) => format!("{name} (same as {other}: dashed on top)"),
+        None => name.to_string(),
+    }
+}
+
+/// Draws a line solid, or dashed on top of the line it coincides with (`rank` ≥ 1, each rank
+/// with its own dash length and offset).
+pub(crate) fn draw_line<DB: DrawingBackend, X, Y>(
+    c: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    pts: Vec<(f64, f64)>,
+    color: RGBColor,
+    rank: usize,
+) -> DrawResult<DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    if rank == 0 {
+        c.draw_series(LineSeries::new(pts, color.stroke_width(3)))?;
+    } else {
+        let dash = 14 - 4 * (rank.min(3) as u32 - 1);
+        c.draw_series(DashedLineSeries::new(
+            pts,
+            dash,
+            dash + 6 * rank as u32,
+            color.stroke_width(3),
+        ))?;
+    }
+    Ok(())
 }
 
 /// The colour of the variant at index `i` (Tableau 10).

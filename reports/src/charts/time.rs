@@ -77,6 +77,9 @@ pub(super) fn timeline<DB: DrawingBackend>(
         return Ok(());
     };
     let (rows, bucket) = downsample(&series.rows, series.bucket_s.max(1e-9), MAX_POINTS);
+    if r.mode == scalelab_core::result::Mode::Load {
+        return load_timeline(&root, r, &rows, bucket, f);
+    }
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
     let x_max = hz / div;
@@ -192,6 +195,106 @@ pub(super) fn timeline<DB: DrawingBackend>(
     Ok(())
 }
 
+const COMPLETIONS: RGBColor = RGBColor(44, 160, 44);
+const P99: RGBColor = RGBColor(148, 103, 189);
+
+/// The timeline of a load run: what the generator measured (requests sent, answered and
+/// failed per second; the p99 latency of each second), and nothing about instances, which a
+/// load run against a URL cannot see.
+fn load_timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    rows: &[SeriesRow],
+    bucket: f64,
+    f: super::Fonts,
+) -> DrawResult<DB> {
+    let hz = horizon(r);
+    let (div, xlabel) = time_unit(hz);
+    let x_max = hz / div;
+    let any_errors = rows.iter().any(|x| x.errors > 0);
+    let mut items = vec![
+        ("sent/s".to_string(), Swatch::Line(ARRIVALS, 2, false)),
+        ("answered/s".to_string(), Swatch::Line(COMPLETIONS, 2, true)),
+    ];
+    if any_errors {
+        items.push(("errors/s".into(), Swatch::Line(ERRORS, 2, false)));
+    }
+    items.push((
+        "p99 latency of the second".into(),
+        Swatch::Line(P99, 2, false),
+    ));
+    let root = legend_strip(root, &items, f.legend)?;
+    let height = root.dim_in_pixel().1;
+    let (top, bottom) = root.split_vertically(height * 50 / 100);
+    let rate = |n: u64| n as f64 / bucket;
+    let y_max = rows
+        .iter()
+        .map(|x| {
+            rate(x.arrivals)
+                .max(rate(x.completions))
+                .max(rate(x.errors))
+        })
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let mut c = ChartBuilder::on(&top)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(5)
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+    c.configure_mesh()
+        .y_desc("requests/s")
+        .axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    c.draw_series(LineSeries::new(
+        steps(rows, bucket, div, |x| rate(x.arrivals)),
+        ARRIVALS.stroke_width(2),
+    ))?;
+    c.draw_series(DashedLineSeries::new(
+        steps(rows, bucket, div, |x| rate(x.completions)),
+        8,
+        5,
+        COMPLETIONS.stroke_width(2),
+    ))?;
+    if any_errors {
+        c.draw_series(LineSeries::new(
+            steps(rows, bucket, div, |x| rate(x.errors)),
+            ERRORS.stroke_width(2),
+        ))?;
+    }
+    let p_max = rows.iter().map(|x| x.p99_ms).fold(0.0, f64::max).max(1.0) * 1.15;
+    let mut c = ChartBuilder::on(&bottom)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(10)
+        .margin_bottom(5)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..p_max)?;
+    c.configure_mesh()
+        .x_desc(xlabel)
+        .y_desc("p99 latency (ms)")
+        .axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    c.draw_series(LineSeries::new(
+        steps(rows, bucket, div, |x| x.p99_ms),
+        P99.stroke_width(2),
+    ))?;
+    Ok(())
+}
+
 fn shade<'a, DB: DrawingBackend + 'a>(
     c: &mut ChartContext<
         'a,
@@ -228,14 +331,6 @@ fn per_variant<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let fs = fonts(root);
     let root = titled(root, title, fs.title)?;
-    let items: Vec<(String, Swatch)> = r
-        .variants
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.series.is_some())
-        .map(|(i, v)| (v.name.clone(), Swatch::Line(variant_color(i), 3, false)))
-        .collect();
-    let root = legend_strip(&root, &items, fs.legend)?;
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
     let lines: Vec<(usize, Vec<(f64, f64)>)> = r
@@ -248,6 +343,20 @@ fn per_variant<DB: DrawingBackend>(
             Some((i, f(&rows, bucket, div)))
         })
         .collect();
+    // Identical lines would hide each other: later ones are dashed on top and say so.
+    let same_as = super::coincident(&lines.iter().map(|l| l.1.as_slice()).collect::<Vec<_>>());
+    let items: Vec<(String, Swatch)> = lines
+        .iter()
+        .enumerate()
+        .map(|(k, (i, _))| {
+            let other = same_as[k].map(|j| r.variants[lines[j].0].name.as_str());
+            (
+                super::coincident_label(&r.variants[*i].name, other),
+                Swatch::Line(variant_color(*i), 3, other.is_some()),
+            )
+        })
+        .collect();
+    let root = legend_strip(&root, &items, fs.legend)?;
     let y_max = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
@@ -272,8 +381,9 @@ fn per_variant<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.1))
         .draw()?;
-    for (i, pts) in lines {
-        c.draw_series(LineSeries::new(pts, variant_color(i).stroke_width(3)))?;
+    for (k, (i, pts)) in lines.into_iter().enumerate() {
+        let rank = super::coincidence_rank(&same_as, k);
+        super::draw_line(&mut c, pts, variant_color(i), rank)?;
     }
     Ok(())
 }

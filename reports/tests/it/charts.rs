@@ -108,3 +108,60 @@ fn bundle_writes_every_file() {
     assert_eq!(back.variants[0].series, r.variants[0].series);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Variants with identical results hid each other in the CDF and cold-start charts (issue 20):
+/// the later one is drawn dashed on top and the legend says which it coincides with.
+#[test]
+fn identical_variants_are_told_apart() {
+    let pair = two_variants();
+    let mut r = pair.clone();
+    let mut twin = r.variants[0].clone();
+    twin.name = "twin".into();
+    r.variants.push(twin);
+    for kind in [ChartKind::LatencyCdf, ChartKind::ColdStarts] {
+        let render = |r: &scalelab_core::result::RunResult| {
+            let c = charts::charts_for(r)
+                .into_iter()
+                .find(|c| c.kind == kind)
+                .expect("the chart applies");
+            (charts::render_svg(r, &c, charts::SIZE).unwrap(), c.name)
+        };
+        let (svg, name) = render(&r);
+        let (without, _) = render(&pair);
+        let first = &r.variants[0].name;
+        assert!(
+            svg.contains(&format!("twin (same as {first}: dashed on top)")),
+            "{name}: no note in the legend"
+        );
+        // The dashes are drawn as many short segments.
+        let segments = |s: &str| s.matches("<line").count() + s.matches("<polyline").count();
+        assert!(
+            segments(&svg) > segments(&without) + 10,
+            "{name}: the twin is not dashed"
+        );
+        // Two variants that differ get no such note.
+        assert!(!svg.contains(&format!("{} (same as", r.variants[1].name)));
+    }
+}
+
+/// A load run has no instances, cold starts or bills to chart.
+#[test]
+fn a_load_run_charts_only_requests_and_latency() {
+    let mut r = two_variants();
+    r.mode = scalelab_core::result::Mode::Load;
+    r.variants.truncate(1);
+    let list = charts::charts_for(&r);
+    let kinds: Vec<&ChartKind> = list.iter().map(|c| &c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &ChartKind::Timeline(0),
+            &ChartKind::Latency,
+            &ChartKind::LatencyCdf
+        ]
+    );
+    let svg = charts::render_svg(&r, &list[0], charts::SIZE).unwrap();
+    assert!(svg.contains("p99 latency of the second"));
+    assert!(!svg.contains("scaled to zero"));
+    assert!(!svg.contains("ready instances"));
+}

@@ -128,6 +128,8 @@ fn variant(name: &str, min_scale: u64) -> VariantResult {
             actual: latency.p99,
             unit: "ms".into(),
             passed: latency.p99 <= p99_limit,
+            default_threshold: false,
+            note: None,
         },
         SloCheck {
             name: "error_ratio".into(),
@@ -135,6 +137,8 @@ fn variant(name: &str, min_scale: u64) -> VariantResult {
             actual: errors as f64 / arrived as f64,
             unit: "ratio".into(),
             passed: errors as f64 / arrived as f64 <= 0.0001,
+            default_threshold: false,
+            note: None,
         },
     ];
     let cdf = (!cold).then(|| {

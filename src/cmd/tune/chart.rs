@@ -179,7 +179,15 @@ fn draw<DB: DrawingBackend>(
                 RED.stroke_width(2),
             ))?
             .label(format!("SLO p99 {} ms", super::text::axis(t)))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RED.stroke_width(2)));
+            // Dashed in the legend as in the chart.
+            .legend(|(x, y)| {
+                plotters::element::DashedPathElement::new(
+                    vec![(x, y), (x + 24, y)],
+                    8,
+                    6,
+                    RED.stroke_width(2),
+                )
+            });
     }
     chart
         .draw_series(points.iter().filter(|p| !p.front).map(|p| {
@@ -220,17 +228,54 @@ fn draw<DB: DrawingBackend>(
         }))?
         .label("Pareto front (cost, p99, cold-start ratio), ±1 sd over seeds")
         .legend(|(x, y)| Circle::new((x + 12, y), 5, BLUE.filled()));
+    // Candidates with the same mean cost and p99 (a parameter that changed nothing) share one
+    // marker; say how many, beside it, so none is hidden without a trace.
+    let mut groups: Vec<(&Point<'_>, usize)> = Vec::new();
+    for p in &points {
+        let key = (p.s.cost_usd.mean, p.s.p99_ms.mean);
+        match groups
+            .iter_mut()
+            .find(|(q, _)| (q.s.cost_usd.mean, q.s.p99_ms.mean) == key)
+        {
+            Some((_, n)) => *n += 1,
+            None => groups.push((p, 1)),
+        }
+    }
+    let shared: Vec<(&Point<'_>, usize)> = groups.into_iter().filter(|(_, n)| *n > 1).collect();
+    if !shared.is_empty() {
+        let hidden: usize = shared.iter().map(|(_, n)| n - 1).sum();
+        chart
+            .draw_series(shared.iter().map(|(p, n)| {
+                EmptyElement::at((p.s.cost_usd.mean, p.s.p99_ms.mean))
+                    + Text::new(
+                        format!("×{n}"),
+                        (radius(p) + 5 + 8, 4),
+                        (FONT, 15).into_font().color(&BLACK),
+                    )
+            }))?
+            .label(format!(
+                "×n: n candidates with the same mean cost and p99 share the marker ({hidden} \
+                 hidden)"
+            ))
+            .legend(|(x, y)| {
+                EmptyElement::at((x, y))
+                    + Text::new("×n", (0, -8), (FONT, 15).into_font().color(&BLACK))
+            });
+    }
     if let Some(w) = points.iter().find(|p| doc.outcome.winner == Some(p.id)) {
         let at = (w.s.cost_usd.mean, w.s.p99_ms.mean);
         chart
             .draw_series([Circle::new(at, radius(w) + 5, GREEN.stroke_width(3))])?
             .label(format!("best: candidate {}", w.id))
             .legend(|(x, y)| Circle::new((x + 12, y), 7, GREEN.stroke_width(3)));
-        chart.draw_series([Text::new(
-            format!("  best #{}", w.id),
-            at,
-            (FONT, 17).into_font().color(&GREEN),
-        )])?;
+        // The label sits beside the ring, never on it (pixel offsets from the marker).
+        let gap = radius(w) + 5 + 8;
+        chart.draw_series([EmptyElement::at(at)
+            + Text::new(
+                format!("best #{}", w.id),
+                (gap, -9),
+                (FONT, 17).into_font().color(&GREEN),
+            )])?;
     }
     chart
         .configure_series_labels()

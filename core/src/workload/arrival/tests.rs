@@ -525,3 +525,39 @@ fn throughput_sine() {
 fn throughput_constant() {
     throughput(ArrivalSpec::Constant { rate: 1e6 });
 }
+
+/// Found by the scenario fuzzer: a sine whose period (1 ns) is far shorter than the gap between
+/// arrivals stepped through every segment of every period, a billion periods per simulated
+/// second. It now costs work per arrival, and still runs at the mean rate.
+#[test]
+fn a_period_shorter_than_the_gaps_costs_work_per_arrival_not_per_period() {
+    let spec = one(
+        secs(600),
+        ArrivalSpec::Sine {
+            mean: 150.0,
+            amplitude: 100.0,
+            period: Duration::from_nanos(1),
+        },
+    );
+    let v = run(&spec, secs(600), 3);
+    // 90 000 expected; Poisson spread is about 300.
+    assert!((88_500..91_500).contains(&v.len()), "{}", v.len());
+    assert!(v.windows(2).all(|w| w[0] <= w[1]));
+    assert!(expected_count(&spec, secs(600)) > 89_000.0);
+}
+
+/// A 1 ns period at a rate high enough to keep the segmented generator: its one segment spans
+/// the whole period (a debug assertion used to fire).
+#[test]
+fn a_one_nanosecond_period_at_a_high_rate_is_generated() {
+    let spec = one(
+        Duration::from_micros(10),
+        ArrivalSpec::Sine {
+            mean: 8e8,
+            amplitude: 8e8,
+            period: Duration::from_nanos(1),
+        },
+    );
+    let v = run(&spec, secs(1), 5);
+    assert!((6_000..10_000).contains(&v.len()), "{}", v.len());
+}

@@ -323,6 +323,8 @@ proptest! {
         let (mut r1, mut r2): (SimRng, SimRng) = (rng::stream(seed, "x"), rng::stream(seed, "x"));
         prop_assert_eq!(s.sample(&mut r1), Duration::from_nanos(s.sample_nanos(&mut r2)));
         let _ = s.mean();
+        // No draw is further ahead than a run's clock can add to `now`.
+        prop_assert!(a.iter().all(|&x| x <= crate::duration::MAX_DURATION.as_nanos() as u64));
         prop_assert!(!s.second_moment_secs2().is_nan());
         prop_assert!(s.second_moment_secs2() >= 0.0);
         // Closed-form quantiles never decrease in q.
@@ -349,4 +351,19 @@ fn throughput() {
         sum = sum.wrapping_add(s.sample_nanos(&mut r));
     }
     println!("10^8 lognormal draws, checksum {sum}");
+}
+
+/// A heavy lognormal tail draws at most 100 years (it drew up to u64::MAX nanoseconds, and
+/// `now + draw` overflowed the simulator's clock).
+#[test]
+fn draws_are_capped_at_a_hundred_years() {
+    let s = Sampler::new(&DistSpec::Lognormal {
+        median: Duration::from_secs(1_000_000_000),
+        p99: Duration::from_secs(3_000_000_000),
+    });
+    let mut r = rng::stream(1, "cap");
+    let cap = crate::duration::MAX_DURATION.as_nanos() as u64;
+    let draws: Vec<u64> = (0..1000).map(|_| s.sample_nanos(&mut r)).collect();
+    assert!(draws.iter().all(|&x| x <= cap));
+    assert!(draws.contains(&cap), "the tail reaches the cap");
 }
