@@ -11,6 +11,7 @@
 //! - [`write_bundle`]: everything for one run into a directory (what `sim --out DIR` writes).
 //! - [`compare()`]: two or more runs side by side, with deltas and regressions.
 //! - [`load_result`]: reads a saved result document and checks its schema version.
+//! - [`tune`]: the answer of a `[tune]` search as text and as a Pareto chart.
 //!
 //! ```
 //! use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult};
@@ -40,6 +41,7 @@ mod load;
 mod scenario;
 mod table;
 mod tradeoff;
+pub mod tune;
 
 use scalelab_core::result::RunResult;
 

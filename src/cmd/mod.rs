@@ -1,4 +1,5 @@
-//! Dispatch: one function per subcommand, calling into the member crates.
+//! Dispatch: one function per subcommand, calling into the member crates (the workflows that
+//! need several of them are in `scalelab_lab`).
 
 mod common;
 mod export;
@@ -48,6 +49,16 @@ impl Failure {
         Failure {
             code: Code::Runtime,
             error: e.into(),
+        }
+    }
+}
+
+impl From<scalelab_lab::LabError> for Failure {
+    fn from(e: scalelab_lab::LabError) -> Self {
+        if e.is_bad_input() {
+            Failure::bad_input(e)
+        } else {
+            Failure::runtime(e)
         }
     }
 }

@@ -153,6 +153,17 @@ impl Objective {
     }
 }
 
+impl TuneSpec {
+    /// The objective and the bill it is about, for people: `min-cost (cloud-run-request)`.
+    pub fn objective_text(&self) -> String {
+        let model = self
+            .model
+            .as_deref()
+            .unwrap_or("each candidate's first billing model");
+        format!("{} ({model})", self.objective.label())
+    }
+}
+
 /// How candidates are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
