@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use scalelab_core::autoscaler::AutoscalerSettings;
+use scalelab_core::autoscaler::keys::{self, Key, Value};
+use scalelab_core::autoscaler::{AutoscalerSettings, DeciderSpec};
 use scalelab_core::duration::format_duration;
 use scalelab_core::scenario::Scenario;
 use scalelab_core::workload::{ArrivalSpec, DistSpec};
@@ -124,36 +125,7 @@ pub fn scenario_text(s: &Scenario) -> String {
         );
         let _ = writeln!(o, "    service time  {}", dist_text(&svc.service_time));
         let _ = writeln!(o, "    cold start    {}", dist_text(&svc.cold_start));
-        match &r.autoscaler {
-            AutoscalerSettings::Kpa(k) => {
-                let target = k.target.map_or("default".to_string(), |t| t.to_string());
-                let max = if k.max_scale == 0 {
-                    "∞".to_string()
-                } else {
-                    k.max_scale.to_string()
-                };
-                let _ = writeln!(
-                    o,
-                    "    autoscaler    kpa: target {target} × {}, stable window {}, panic {}%/{}%, \
-                     scale {}..{max} (initial {}), TBC {}",
-                    k.target_utilization,
-                    format_duration(k.stable_window),
-                    k.panic_window_percentage,
-                    k.panic_threshold_percentage,
-                    k.min_scale,
-                    k.initial_scale,
-                    k.target_burst_capacity
-                );
-            }
-            AutoscalerSettings::Keepalive(k) => {
-                let _ = writeln!(
-                    o,
-                    "    autoscaler    keepalive: idle timeout {}, max instances {}",
-                    format_duration(k.idle_timeout),
-                    k.max_instances
-                );
-            }
-        }
+        autoscaler_text(&mut o, &r.autoscaler, svc.container_concurrency);
     }
     for (i, p) in s.workload.phases.iter().enumerate() {
         let _ = writeln!(
@@ -174,4 +146,38 @@ pub fn scenario_text(s: &Scenario) -> String {
         let _ = writeln!(o, "  variant {}: {}", v.name, set.join(", "));
     }
     o
+}
+
+/// Every autoscaler key with its value, through the key table; `(default)` marks the values
+/// the file did not change, and an unset `target` shows what it is derived as.
+fn autoscaler_text(o: &mut String, a: &AutoscalerSettings, container_concurrency: u32) {
+    fn rows<T: Default>(
+        o: &mut String,
+        table: &[Key<T>],
+        s: &T,
+        derived: impl Fn(&Key<T>) -> String,
+    ) {
+        for key in table {
+            let v = key.get(s);
+            let (shown, mark) = match v {
+                Value::Optional(None) => (derived(key), ""),
+                other if v == key.default() => (other.to_string(), "  (default)"),
+                other => (other.to_string(), ""),
+            };
+            let _ = writeln!(o, "      {:<28}{shown}{mark}", key.key);
+        }
+    }
+    match a {
+        AutoscalerSettings::Kpa(k) => {
+            let _ = writeln!(o, "    autoscaler    kpa");
+            let total = DeciderSpec::new(k, container_concurrency).total_value;
+            rows(o, &keys::KPA_KEYS, k, |_| {
+                format!("{total} (Knative's default for this metric and container_concurrency)")
+            });
+        }
+        AutoscalerSettings::Keepalive(k) => {
+            let _ = writeln!(o, "    autoscaler    keepalive");
+            rows(o, &keys::KEEPALIVE_KEYS, k, |_| String::new());
+        }
+    }
 }

@@ -75,34 +75,28 @@ pub struct RawDist {
     pub weight: Option<S<f64>>,
 }
 
-/// `[autoscaler]`.
+/// `[autoscaler]` (and a revision's own `autoscaler` table): every key as written. Which keys
+/// exist and what they take is the autoscaler key table's business
+/// ([`crate::autoscaler::keys`]), so the keys are not listed here.
 #[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RawAutoscaler {
-    pub kind: Option<S<String>>,
-    pub metric: Option<S<String>>,
-    pub target: Option<S<f64>>,
-    pub target_utilization: Option<S<f64>>,
-    pub stable_window: Option<S<Dur>>,
-    pub panic_window_percentage: Option<S<f64>>,
-    pub panic_threshold_percentage: Option<S<f64>>,
-    pub max_scale_up_rate: Option<S<f64>>,
-    pub max_scale_down_rate: Option<S<f64>>,
-    pub target_burst_capacity: Option<S<f64>>,
-    pub scale_to_zero_grace_period: Option<S<Dur>>,
-    pub scale_to_zero_pod_retention: Option<S<Dur>>,
-    pub scale_down_delay: Option<S<Dur>>,
-    pub min_scale: Option<S<i64>>,
-    pub max_scale: Option<S<i64>>,
-    pub initial_scale: Option<S<i64>>,
-    pub activation_scale: Option<S<i64>>,
-    pub enable_scale_to_zero: Option<bool>,
-    pub aggregation: Option<S<String>>,
-    pub activator_capacity: Option<S<f64>>,
-    pub progress_deadline: Option<S<Dur>>,
-    pub idle_timeout: Option<S<Dur>>,
-    pub max_instances: Option<S<i64>>,
-    pub min_instances: Option<S<i64>>,
+#[serde(transparent)]
+pub struct RawAutoscaler(pub BTreeMap<S<String>, S<toml::Value>>);
+
+impl RawAutoscaler {
+    /// The entry for `key`.
+    pub fn get(&self, key: &str) -> Option<(&S<String>, &S<toml::Value>)> {
+        self.0.iter().find(|(k, _)| k.get_ref() == key)
+    }
+
+    /// `self` with the keys of `over` replacing its own (a revision's table over `[autoscaler]`).
+    pub fn merged(&self, over: Option<&RawAutoscaler>) -> RawAutoscaler {
+        let mut out = self.clone();
+        for (k, v) in over.into_iter().flat_map(|o| &o.0) {
+            out.0.retain(|old, _| old.get_ref() != k.get_ref());
+            out.0.insert(k.clone(), v.clone());
+        }
+        out
+    }
 }
 
 /// `[router]`.

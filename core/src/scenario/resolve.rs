@@ -7,7 +7,8 @@ use super::error::ScenarioError;
 use super::load::{LoadSettings, RequestSpec};
 use super::raw::*;
 use super::{Revision, RouterSettings, Scenario, Service, SimSettings, Slo};
-use crate::autoscaler::{Aggregation, AutoscalerSettings, KeepaliveSettings, KpaSettings, Metric};
+use crate::autoscaler::keys;
+use crate::autoscaler::{AutoscalerSettings, KeepaliveSettings, KpaSettings};
 use crate::billing::BillingConfig;
 use crate::duration::Dur;
 use crate::router::RouterPolicy;
@@ -43,18 +44,7 @@ fn clean_path(p: &str) -> Option<String> {
 }
 
 fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) -> ScenarioError {
-    let mut message = e.message().trim().to_string();
-    if let Some(rest) = message.strip_prefix("unknown field") {
-        message = format!("unknown key{rest}");
-    }
-    for (rust, human) in [
-        ("expected i64", "expected an integer"),
-        ("expected u64", "expected an integer"),
-        ("expected f64", "expected a number"),
-        ("expected a boolean", "expected true or false"),
-    ] {
-        message = message.replace(rust, human);
-    }
+    let message = keys::humanize(e.message());
     let key = key.or_else(|| e.span().and_then(|sp| key_at(src, sp.start)));
     ScenarioError::at(path, src, e.span(), key, message)
 }
@@ -218,7 +208,7 @@ impl Resolver<'_> {
             .unwrap_or_default();
         let Some(revs) = &raw.revisions else {
             let service = self.service(&base_service, "service")?;
-            let autoscaler = self.autoscaler(&base_as, "autoscaler", &service)?;
+            let autoscaler = self.autoscaler(&base_as, "autoscaler")?;
             return Ok(vec![Revision {
                 name: "default".into(),
                 traffic_percent: 100.0,
@@ -261,8 +251,8 @@ impl Resolver<'_> {
             sum += traffic;
             let svc = merge_service(&base_service, r.service.as_ref().map(|s| s.get_ref()));
             let service = self.service(&svc, &format!("{prefix}.service"))?;
-            let a = merge_autoscaler(&base_as, r.autoscaler.as_ref().map(|s| s.get_ref()));
-            let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"), &service)?;
+            let a = base_as.merged(r.autoscaler.as_ref().map(|s| s.get_ref()));
+            let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"))?;
             out.push(Revision {
                 name,
                 traffic_percent: traffic,
@@ -479,334 +469,112 @@ impl Resolver<'_> {
         })
     }
 
-    fn autoscaler(&self, a: &RawAutoscaler, p: &str, svc: &Service) -> R<AutoscalerSettings> {
+    /// `[autoscaler]` through the key table: each key parsed, range-checked and stored, keys of
+    /// the other kind and unknown keys refused, then the cross-field checks.
+    fn autoscaler(&self, a: &RawAutoscaler, p: &str) -> R<AutoscalerSettings> {
         let k = |name: &str| format!("{p}.{name}");
-        let kind = a
-            .kind
-            .as_ref()
-            .map(|s| s.get_ref().as_str())
-            .unwrap_or("kpa");
-        let keepalive_keys = [
-            ("idle_timeout", a.idle_timeout.as_ref().map(|s| s.span())),
-            ("max_instances", a.max_instances.as_ref().map(|s| s.span())),
-            ("min_instances", a.min_instances.as_ref().map(|s| s.span())),
-        ];
-        match kind {
-            "kpa" => {
-                if let Some((name, Some(span))) = keepalive_keys.iter().find(|(_, s)| s.is_some()) {
-                    return Err(ScenarioError::at(
-                        self.file,
-                        self.src,
-                        Some(span.clone()),
-                        Some(k(name)),
+        let kind = match a.get("kind") {
+            None => "kpa",
+            Some((_, v)) => match v.get_ref().as_str() {
+                Some(s @ ("kpa" | "keepalive")) => s,
+                Some(other) => {
+                    return Err(self.err(
+                        v,
+                        &k("kind"),
+                        format!(
+                            "unknown autoscaler kind \"{other}\": expected \"kpa\" or \"keepalive\""
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(self.err(
+                        v,
+                        &k("kind"),
+                        "expected a string: \"kpa\" or \"keepalive\"",
+                    ));
+                }
+            },
+        };
+        if kind == "kpa" {
+            let mut s = KpaSettings::default();
+            for (key, v) in &a.0 {
+                let name = key.get_ref().as_str();
+                if name == "kind" {
+                    continue;
+                }
+                if let Some(row) = keys::kpa(name) {
+                    let val = row
+                        .parse(v.get_ref().clone())
+                        .map_err(|e| self.err(v, &k(name), e.0))?;
+                    row.set(&mut s, val)
+                        .map_err(|e| self.err(v, &k(name), e.0))?;
+                } else if keys::keepalive(name).is_some() {
+                    return Err(self.err(
+                        key,
+                        &k(name),
                         format!(
                             "`{name}` applies to kind = \"keepalive\" only (add kind = \"keepalive\" \
                              to this table)"
                         ),
                     ));
+                } else {
+                    return Err(self.unknown_key(key, &k(name), &keys::KPA_KEYS));
                 }
-                self.kpa(a, p, svc).map(AutoscalerSettings::Kpa)
             }
-            "keepalive" => {
-                let kpa_keys = [
-                    ("metric", a.metric.is_some()),
-                    ("target", a.target.is_some()),
-                    ("target_utilization", a.target_utilization.is_some()),
-                    ("stable_window", a.stable_window.is_some()),
-                    (
-                        "panic_window_percentage",
-                        a.panic_window_percentage.is_some(),
-                    ),
-                    (
-                        "panic_threshold_percentage",
-                        a.panic_threshold_percentage.is_some(),
-                    ),
-                    ("max_scale_up_rate", a.max_scale_up_rate.is_some()),
-                    ("max_scale_down_rate", a.max_scale_down_rate.is_some()),
-                    ("target_burst_capacity", a.target_burst_capacity.is_some()),
-                    (
-                        "scale_to_zero_grace_period",
-                        a.scale_to_zero_grace_period.is_some(),
-                    ),
-                    (
-                        "scale_to_zero_pod_retention",
-                        a.scale_to_zero_pod_retention.is_some(),
-                    ),
-                    ("scale_down_delay", a.scale_down_delay.is_some()),
-                    ("min_scale", a.min_scale.is_some()),
-                    ("max_scale", a.max_scale.is_some()),
-                    ("initial_scale", a.initial_scale.is_some()),
-                    ("activation_scale", a.activation_scale.is_some()),
-                    ("aggregation", a.aggregation.is_some()),
-                    ("activator_capacity", a.activator_capacity.is_some()),
-                    ("progress_deadline", a.progress_deadline.is_some()),
-                ];
-                if let Some((name, _)) = kpa_keys.iter().find(|(_, is)| *is) {
+            if let Err((name, e)) = keys::check_kpa(&s) {
+                return Err(self.blame(a, p, name, e.0));
+            }
+            Ok(AutoscalerSettings::Kpa(s))
+        } else {
+            let mut s = KeepaliveSettings::default();
+            for (key, v) in &a.0 {
+                let name = key.get_ref().as_str();
+                if name == "kind" {
+                    continue;
+                }
+                if let Some(row) = keys::keepalive(name) {
+                    let val = row
+                        .parse(v.get_ref().clone())
+                        .map_err(|e| self.err(v, &k(name), e.0))?;
+                    row.set(&mut s, val)
+                        .map_err(|e| self.err(v, &k(name), e.0))?;
+                } else if keys::kpa(name).is_some() {
                     return Err(self.err(
-                        a.kind.as_ref().expect("kind is keepalive"),
+                        key,
                         &k(name),
                         format!(
                             "`{name}` is a KPA key and does not apply to kind = \"keepalive\" \
-                             (it takes idle_timeout, max_instances, min_instances)"
+                             (it takes {})",
+                            keys::names(&keys::KEEPALIVE_KEYS)
                         ),
                     ));
+                } else {
+                    return Err(self.unknown_key(key, &k(name), &keys::KEEPALIVE_KEYS));
                 }
-                let d = KeepaliveSettings::default();
-                let idle_timeout =
-                    self.dur(&a.idle_timeout, &k("idle_timeout"), d.idle_timeout, |_| {
-                        Ok(())
-                    })?;
-                let max_instances = self.u32_in(
-                    &a.max_instances,
-                    &k("max_instances"),
-                    d.max_instances,
-                    1_000_000,
-                )?;
-                let min_instances = self.u32_in(
-                    &a.min_instances,
-                    &k("min_instances"),
-                    d.min_instances,
-                    1_000_000,
-                )?;
-                if max_instances > 0 && min_instances > max_instances {
-                    return Err(self.err(
-                        a.min_instances.as_ref().expect("set"),
-                        &k("min_instances"),
-                        format!(
-                            "min_instances {min_instances} exceeds max_instances {max_instances}"
-                        ),
-                    ));
-                }
-                Ok(AutoscalerSettings::Keepalive(KeepaliveSettings {
-                    idle_timeout,
-                    max_instances,
-                    min_instances,
-                }))
             }
-            other => Err(self.err(
-                a.kind.as_ref().expect("kind was given"),
-                &k("kind"),
-                format!("unknown autoscaler kind \"{other}\": expected \"kpa\" or \"keepalive\""),
-            )),
+            if let Err((name, e)) = keys::check_keepalive(&s) {
+                return Err(self.blame(a, p, name, e.0));
+            }
+            Ok(AutoscalerSettings::Keepalive(s))
         }
     }
 
-    fn kpa(&self, a: &RawAutoscaler, p: &str, _svc: &Service) -> R<KpaSettings> {
-        let k = |name: &str| format!("{p}.{name}");
-        let d = KpaSettings::default();
-        let metric = match &a.metric {
-            None => d.metric,
-            Some(m) => match m.get_ref().as_str() {
-                "concurrency" => Metric::Concurrency,
-                "rps" => Metric::Rps,
-                other => {
-                    return Err(self.err(
-                        m,
-                        &k("metric"),
-                        format!("unknown metric \"{other}\": expected \"concurrency\" or \"rps\""),
-                    ));
-                }
-            },
-        };
-        let target = match &a.target {
-            None => None,
-            Some(_) => Some(self.f64_in(&a.target, &k("target"), 0.0, |x| x >= 0.01, "≥ 0.01")?),
-        };
-        let mut tu = self.f64_in(
-            &a.target_utilization,
-            &k("target_utilization"),
-            d.target_utilization,
-            |x| x > 0.0 && x <= 100.0,
-            "a fraction in (0, 1] (or a percentage up to 100)",
-        )?;
-        // Knative's config map accepts a percentage too: values above 1 are divided by 100.
-        if tu > 1.0 {
-            tu /= 100.0;
-        }
-        let whole = |max: Duration| {
-            move |d: Duration| {
-                if d.subsec_nanos() != 0 {
-                    Err("must be whole seconds".to_string())
-                } else if d > max {
-                    Err(format!(
-                        "must be at most {}",
-                        crate::duration::format_duration(max)
-                    ))
-                } else {
-                    Ok(())
-                }
-            }
-        };
-        let stable_window = self.dur(
-            &a.stable_window,
-            &k("stable_window"),
-            d.stable_window,
-            |w| {
-                whole(Duration::from_secs(3600))(w)?;
-                if w < Duration::from_secs(6) {
-                    return Err("must be at least 6s (Knative's range is 6s to 1h)".into());
-                }
-                Ok(())
-            },
-        )?;
-        let panic_window_percentage = self.f64_in(
-            &a.panic_window_percentage,
-            &k("panic_window_percentage"),
-            d.panic_window_percentage,
-            |x| (1.0..=100.0).contains(&x),
-            "1 to 100",
-        )?;
-        let panic_threshold_percentage = self.f64_in(
-            &a.panic_threshold_percentage,
-            &k("panic_threshold_percentage"),
-            d.panic_threshold_percentage,
-            |x| (110.0..=1000.0).contains(&x),
-            "110 to 1000",
-        )?;
-        let max_scale_up_rate = self.f64_in(
-            &a.max_scale_up_rate,
-            &k("max_scale_up_rate"),
-            d.max_scale_up_rate,
-            |x| x > 1.0,
-            "> 1",
-        )?;
-        let max_scale_down_rate = self.f64_in(
-            &a.max_scale_down_rate,
-            &k("max_scale_down_rate"),
-            d.max_scale_down_rate,
-            |x| x > 1.0,
-            "> 1",
-        )?;
-        let target_burst_capacity = self.f64_in(
-            &a.target_burst_capacity,
-            &k("target_burst_capacity"),
-            d.target_burst_capacity,
-            |x| x >= 0.0 || x == -1.0,
-            "≥ 0, or -1 for \"activator always in the path\"",
-        )?;
-        let scale_to_zero_grace_period = self.dur(
-            &a.scale_to_zero_grace_period,
-            &k("scale_to_zero_grace_period"),
-            d.scale_to_zero_grace_period,
-            |g| {
-                if g.is_zero() {
-                    Err("must be greater than zero".into())
-                } else {
-                    Ok(())
-                }
-            },
-        )?;
-        let scale_to_zero_pod_retention = self.dur(
-            &a.scale_to_zero_pod_retention,
-            &k("scale_to_zero_pod_retention"),
-            d.scale_to_zero_pod_retention,
-            |r| {
-                if r > Duration::from_secs(3600) {
-                    Err("must be at most 1h".into())
-                } else {
-                    Ok(())
-                }
-            },
-        )?;
-        let scale_down_delay = self.dur(
-            &a.scale_down_delay,
-            &k("scale_down_delay"),
-            d.scale_down_delay,
-            whole(Duration::from_secs(3600)),
-        )?;
-        let min_scale = self.u32_in(&a.min_scale, &k("min_scale"), d.min_scale, 1_000_000)?;
-        let max_scale = self.u32_in(&a.max_scale, &k("max_scale"), d.max_scale, 1_000_000)?;
-        if max_scale > 0 && min_scale > max_scale {
-            return Err(self.err(
-                a.min_scale.as_ref().expect("min_scale > 0 was given"),
-                &k("min_scale"),
-                format!("min_scale {min_scale} exceeds max_scale {max_scale}"),
-            ));
-        }
-        let initial_scale = self.u32_in(
-            &a.initial_scale,
-            &k("initial_scale"),
-            d.initial_scale,
-            1_000_000,
-        )?;
-        let activation_scale = self
-            .u32_in(&a.activation_scale, &k("activation_scale"), 1, 1_000_000)?
-            .max(1);
-        if activation_scale > 1 {
-            let s = a.activation_scale.as_ref().expect("given");
-            if max_scale > 0 && activation_scale > max_scale {
-                return Err(self.err(
-                    s,
-                    &k("activation_scale"),
-                    format!("activation_scale {activation_scale} exceeds max_scale {max_scale}"),
-                ));
-            }
-            if activation_scale < min_scale {
-                return Err(self.err(
-                    s,
-                    &k("activation_scale"),
-                    format!("activation_scale {activation_scale} is below min_scale {min_scale}"),
-                ));
-            }
-        }
-        let aggregation = match &a.aggregation {
-            None => d.aggregation,
-            Some(s) => match s.get_ref().as_str() {
-                "linear" => Aggregation::Linear,
-                "weighted-exponential" | "weightedExponential" => Aggregation::WeightedExponential,
-                other => {
-                    return Err(self.err(
-                        s,
-                        &k("aggregation"),
-                        format!(
-                            "unknown aggregation \"{other}\": expected \"linear\" or \
-                             \"weighted-exponential\""
-                        ),
-                    ));
-                }
-            },
-        };
-        let activator_capacity = self.f64_in(
-            &a.activator_capacity,
-            &k("activator_capacity"),
-            d.activator_capacity,
-            |x| x >= 1.0,
-            "≥ 1",
-        )?;
-        let progress_deadline = self.dur(
-            &a.progress_deadline,
-            &k("progress_deadline"),
-            d.progress_deadline,
-            |pd| {
-                if pd.is_zero() {
-                    Err("must be greater than zero".into())
-                } else {
-                    whole(Duration::from_secs(u64::from(u32::MAX)))(pd)
-                }
-            },
-        )?;
-        Ok(KpaSettings {
-            metric,
-            target,
-            target_utilization: tu,
-            stable_window,
-            panic_window_percentage,
-            panic_threshold_percentage,
-            max_scale_up_rate,
-            max_scale_down_rate,
-            target_burst_capacity,
-            scale_to_zero_grace_period,
-            scale_to_zero_pod_retention,
-            scale_down_delay,
-            min_scale,
-            max_scale,
-            initial_scale,
-            activation_scale,
-            enable_scale_to_zero: a.enable_scale_to_zero.unwrap_or(true),
-            aggregation,
-            activator_capacity,
-            progress_deadline,
-        })
+    fn unknown_key<T>(&self, key: &S<String>, path: &str, table: &[keys::Key<T>]) -> ScenarioError {
+        self.err(
+            key,
+            path,
+            format!(
+                "unknown key `{}`, expected `kind` or one of {}",
+                key.get_ref(),
+                keys::names(table)
+            ),
+        )
+    }
+
+    /// An error about `name` in table `a` (at its value, or the table when it was not given).
+    fn blame(&self, a: &RawAutoscaler, p: &str, name: &str, msg: String) -> ScenarioError {
+        let span = a.get(name).map(|(_, v)| v.span());
+        ScenarioError::at(self.file, self.src, span, Some(format!("{p}.{name}")), msg)
     }
 
     fn router(&self, raw: &RawScenario) -> R<RouterSettings> {
@@ -1348,39 +1116,6 @@ fn merge_service(base: &RawService, over: Option<&RawService>) -> RawService {
             warm_at_start,
             shutdown,
             startup_cpu_boost,
-        }
-    )
-}
-
-fn merge_autoscaler(base: &RawAutoscaler, over: Option<&RawAutoscaler>) -> RawAutoscaler {
-    merge_fields!(
-        base,
-        over,
-        RawAutoscaler {
-            kind,
-            metric,
-            target,
-            target_utilization,
-            stable_window,
-            panic_window_percentage,
-            panic_threshold_percentage,
-            max_scale_up_rate,
-            max_scale_down_rate,
-            target_burst_capacity,
-            scale_to_zero_grace_period,
-            scale_to_zero_pod_retention,
-            scale_down_delay,
-            min_scale,
-            max_scale,
-            initial_scale,
-            activation_scale,
-            enable_scale_to_zero,
-            aggregation,
-            activator_capacity,
-            progress_deadline,
-            idle_timeout,
-            max_instances,
-            min_instances,
         }
     )
 }

@@ -144,3 +144,70 @@ fn router_overheads_resolve_and_are_checked() {
     let e = parse(&format!("{MIN}[router]\nslot_overhead = 2\n")).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("router.slot_overhead"), "{e}");
 }
+
+/// The hand-kept list of KPA keys that a keepalive table refused missed keys; the key table
+/// refuses every one, and a KPA table every keepalive key.
+#[test]
+fn each_autoscaler_kind_refuses_the_other_kinds_keys() {
+    use crate::autoscaler::keys::{KEEPALIVE_KEYS, KPA_KEYS};
+    for k in &KPA_KEYS {
+        let v = k.default().to_toml().unwrap_or(toml::Value::Float(10.0));
+        let src = format!("{MIN}[autoscaler]\nkind = \"keepalive\"\n{} = {v}\n", k.key);
+        let e = parse(&src).expect_err(k.key);
+        assert_eq!(
+            e.key.as_deref(),
+            Some(format!("autoscaler.{}", k.key).as_str())
+        );
+        assert!(e.message.contains("is a KPA key"), "{}: {e}", k.key);
+    }
+    for k in &KEEPALIVE_KEYS {
+        let v = k.default().to_toml().expect("set");
+        let e = parse(&format!("{MIN}[autoscaler]\n{} = {v}\n", k.key)).expect_err(k.key);
+        assert!(
+            e.message.contains("applies to kind = \"keepalive\" only"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn autoscaler_values_are_checked_through_the_key_table() {
+    for (line, key, msg) in [
+        (
+            "stable_window = \"3s\"",
+            "autoscaler.stable_window",
+            "at least 6s",
+        ),
+        ("target = \"ten\"", "autoscaler.target", "expected a number"),
+        ("min_scale = -1", "autoscaler.min_scale", "is negative"),
+        (
+            "kind = \"hpa\"",
+            "autoscaler.kind",
+            "unknown autoscaler kind",
+        ),
+        ("metrc = \"rps\"", "autoscaler.metrc", "unknown key `metrc`"),
+        (
+            "activation_scale = 3\nmax_scale = 2",
+            "autoscaler.activation_scale",
+            "exceeds",
+        ),
+    ] {
+        let e = parse(&format!("{MIN}[autoscaler]\n{line}\n")).expect_err(line);
+        assert_eq!(e.key.as_deref(), Some(key), "{line}: {e}");
+        assert!(e.message.contains(msg), "{line}: {e}");
+        assert_eq!(e.position.map(|p| p.0), Some(8), "{line}: {e}");
+    }
+    // A revision's own table overrides the shared one key by key.
+    let s = parse(&format!(
+        "{MIN}[autoscaler]\ntarget = 7\nmin_scale = 1\n[[revisions]]\nname = \"a\"\ntraffic = 100\n\
+         autoscaler = {{ min_scale = 3, target_utilization = 50 }}\n"
+    ))
+    .expect("valid");
+    let AutoscalerSettings::Kpa(k) = &s.revisions[0].autoscaler else {
+        panic!()
+    };
+    assert_eq!(
+        (k.min_scale, k.target, k.target_utilization),
+        (3, Some(7.0), 0.5)
+    );
+}

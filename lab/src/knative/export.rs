@@ -9,7 +9,8 @@
 
 use std::fmt::Write as _;
 
-use scalelab_core::autoscaler::{Aggregation, AutoscalerSettings, KpaSettings, Metric};
+use scalelab_core::autoscaler::keys::{self, Export, Key, Knative, Value};
+use scalelab_core::autoscaler::{AutoscalerSettings, KpaSettings};
 use scalelab_core::scenario::{Revision, Scenario};
 
 use super::format::{cpu_quantity, go_duration, memory_quantity, num};
@@ -54,82 +55,40 @@ pub fn cpu_throttling(s: &Scenario) -> Option<bool> {
     }
 }
 
-/// The annotations of a KPA revision, in a fixed order, with a comment where one helps.
+/// The annotation value of `v`: every value is a string in Knative (numbers without trailing
+/// zeros, Go durations, percentages for fractions); None for an unset optional.
+pub fn annotation_value(key: &Key<KpaSettings>, v: Value) -> Option<String> {
+    let scale = if key.percent { 100.0 } else { 1.0 };
+    Some(match v {
+        Value::Number(x) | Value::Optional(Some(x)) => num(x * scale),
+        Value::Optional(None) => return None,
+        Value::Duration(d) => go_duration(d),
+        other => other.to_string(),
+    })
+}
+
+/// The annotations of a KPA revision, in the key table's order, with a comment where one
+/// helps: the class, then each key Knative reads (those only cluster-wide under
+/// `scalelab.dev/`), leaving out what the table exports only when it differs from the default.
 pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static str>)> {
-    let d = KpaSettings::default();
-    let mut v: Vec<(String, String, Option<&'static str>)> = Vec::new();
-    let mut ann = |name: &str, value: String| v.push((format!("{PREFIX}{name}"), value, None));
-    ann("class", KPA_CLASS.into());
-    ann(
-        "metric",
-        match k.metric {
-            Metric::Concurrency => "concurrency".into(),
-            Metric::Rps => "rps".into(),
-        },
-    );
-    if let Some(t) = k.target {
-        ann("target", num(t));
-    }
-    ann(
-        "target-utilization-percentage",
-        num(k.target_utilization * 100.0),
-    );
-    ann("window", go_duration(k.stable_window));
-    ann("panic-window-percentage", num(k.panic_window_percentage));
-    ann(
-        "panic-threshold-percentage",
-        num(k.panic_threshold_percentage),
-    );
-    ann("target-burst-capacity", num(k.target_burst_capacity));
-    ann("min-scale", k.min_scale.to_string());
-    ann("max-scale", k.max_scale.to_string());
-    ann("initial-scale", k.initial_scale.to_string());
-    // Knative's activation-scale is unset below 2 (scalelab writes 1 for unset).
-    if k.activation_scale > 1 {
-        ann("activation-scale", k.activation_scale.to_string());
-    }
-    ann("scale-down-delay", go_duration(k.scale_down_delay));
-    ann(
-        "scale-to-zero-pod-retention-period",
-        go_duration(k.scale_to_zero_pod_retention),
-    );
-    if k.aggregation != d.aggregation {
-        ann(
-            "metric-aggregation-algorithm",
-            match k.aggregation {
-                Aggregation::Linear => "linear".into(),
-                Aggregation::WeightedExponential => "weighted-exponential".into(),
-            },
-        );
-    }
-    if k.progress_deadline != d.progress_deadline {
-        v.push((
-            "serving.knative.dev/progress-deadline".into(),
-            go_duration(k.progress_deadline),
-            None,
-        ));
-    }
     const GLOBAL: Option<&str> =
         Some("cluster-wide in Knative: set it in ConfigMap config-autoscaler");
-    let mut global =
-        |name: &str, value: String| v.push((format!("{SCALELAB_PREFIX}{name}"), value, GLOBAL));
-    if k.max_scale_up_rate != d.max_scale_up_rate {
-        global("max-scale-up-rate", num(k.max_scale_up_rate));
-    }
-    if k.max_scale_down_rate != d.max_scale_down_rate {
-        global("max-scale-down-rate", num(k.max_scale_down_rate));
-    }
-    if k.scale_to_zero_grace_period != d.scale_to_zero_grace_period {
-        global(
-            "scale-to-zero-grace-period",
-            go_duration(k.scale_to_zero_grace_period),
-        );
-    }
-    if k.enable_scale_to_zero != d.enable_scale_to_zero {
-        global("enable-scale-to-zero", k.enable_scale_to_zero.to_string());
-    }
-    if k.activator_capacity != d.activator_capacity {
-        global("activator-capacity", num(k.activator_capacity));
+    let mut v: Vec<(String, String, Option<&'static str>)> =
+        vec![(format!("{PREFIX}class"), KPA_CLASS.into(), None)];
+    for key in &keys::KPA_KEYS {
+        let Some(knative) = key.knative else { continue };
+        let value = key.get(k);
+        if key.export == Export::UnlessDefault && value == key.default() {
+            continue;
+        }
+        let Some(text) = annotation_value(key, value) else {
+            continue;
+        };
+        v.push(match knative {
+            Knative::Revision { name, .. } => (format!("{PREFIX}{name}"), text, None),
+            Knative::Annotation(name) => (name.to_string(), text, None),
+            Knative::ClusterWide(name) => (format!("{SCALELAB_PREFIX}{name}"), text, GLOBAL),
+        });
     }
     v
 }

@@ -46,15 +46,13 @@ pub fn memory_quantity(gib: f64) -> String {
     }
 }
 
-/// A Go duration (`"60s"`, `"1m30s"`, `"0"`) as a scenario duration string.
-pub fn duration(s: &str) -> Result<String, LabError> {
+/// A Go duration (`"60s"`, `"1m30s"`, `"0"`).
+pub fn parse_go_duration(s: &str) -> Result<Duration, LabError> {
     let s = s.trim();
     if s == "0" {
-        return Ok("0s".into());
+        return Ok(Duration::ZERO);
     }
-    scalelab_core::duration::parse_duration(s)
-        .map(scalelab_core::duration::format_duration)
-        .map_err(|e| LabError::InvalidValue(e.to_string()))
+    scalelab_core::duration::parse_duration(s).map_err(|e| LabError::InvalidValue(e.to_string()))
 }
 
 /// A finite number.
@@ -146,9 +144,12 @@ mod tests {
 
     #[test]
     fn go_durations_read_back() {
-        assert_eq!(duration("0").unwrap(), "0s");
-        assert_eq!(duration("1m30s").unwrap(), "1m30s");
-        assert_eq!(duration("1500ms").unwrap(), "1.5s");
-        assert!(duration("soon").is_err());
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_go_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_go_duration("soon").is_err());
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use scalelab_core::autoscaler::KpaSettings;
+use scalelab_core::autoscaler::keys::{self, Field, Key, Knative, Value as KeyValue};
 use serde::Deserialize;
 use serde_norway::Value;
 
@@ -19,96 +21,6 @@ pub struct Imported {
     pub warnings: Vec<String>,
 }
 
-/// How an annotation's text becomes a scenario value.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// A number.
-    Num,
-    /// An integer ≥ 0.
-    Int,
-    /// A percentage that the scenario keeps as a fraction.
-    Percent,
-    /// A Go duration.
-    Dur,
-    /// `concurrency` or `rps`.
-    Metric,
-    /// `linear` or `weighted-exponential`.
-    Aggregation,
-    /// `true` or `false`.
-    Bool,
-}
-
-/// Annotation (without prefix), legacy alias, `[autoscaler]` key, kind (KPA.md §1).
-const KNATIVE: [(&str, Option<&str>, &str, Kind); 14] = [
-    ("metric", None, "metric", Kind::Metric),
-    ("target", None, "target", Kind::Num),
-    (
-        "target-utilization-percentage",
-        Some("targetUtilizationPercentage"),
-        "target_utilization",
-        Kind::Percent,
-    ),
-    ("window", None, "stable_window", Kind::Dur),
-    (
-        "panic-window-percentage",
-        Some("panicWindowPercentage"),
-        "panic_window_percentage",
-        Kind::Num,
-    ),
-    (
-        "panic-threshold-percentage",
-        Some("panicThresholdPercentage"),
-        "panic_threshold_percentage",
-        Kind::Num,
-    ),
-    (
-        "target-burst-capacity",
-        Some("targetBurstCapacity"),
-        "target_burst_capacity",
-        Kind::Num,
-    ),
-    ("min-scale", Some("minScale"), "min_scale", Kind::Int),
-    ("max-scale", Some("maxScale"), "max_scale", Kind::Int),
-    (
-        "initial-scale",
-        Some("initialScale"),
-        "initial_scale",
-        Kind::Int,
-    ),
-    ("activation-scale", None, "activation_scale", Kind::Int),
-    (
-        "scale-down-delay",
-        Some("scaleDownDelay"),
-        "scale_down_delay",
-        Kind::Dur,
-    ),
-    (
-        "scale-to-zero-pod-retention-period",
-        Some("scaleToZeroPodRetentionPeriod"),
-        "scale_to_zero_pod_retention",
-        Kind::Dur,
-    ),
-    (
-        "metric-aggregation-algorithm",
-        Some("metricAggregationAlgorithm"),
-        "aggregation",
-        Kind::Aggregation,
-    ),
-];
-
-/// Settings Knative keeps cluster-wide, written by `export` under `scalelab.dev/`.
-const GLOBAL: [(&str, &str, Kind); 5] = [
-    ("max-scale-up-rate", "max_scale_up_rate", Kind::Num),
-    ("max-scale-down-rate", "max_scale_down_rate", Kind::Num),
-    (
-        "scale-to-zero-grace-period",
-        "scale_to_zero_grace_period",
-        Kind::Dur,
-    ),
-    ("enable-scale-to-zero", "enable_scale_to_zero", Kind::Bool),
-    ("activator-capacity", "activator_capacity", Kind::Num),
-];
-
 /// An annotation or field value as text (manifests sometimes leave numbers unquoted).
 fn text(v: &Value) -> Option<String> {
     match v {
@@ -123,47 +35,36 @@ fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |cur, k| cur.get(*k))
 }
 
-fn value(kind: Kind, s: &str) -> Result<toml::Value, LabError> {
-    Ok(match kind {
-        Kind::Num => toml::Value::Float(format::number(s)?),
-        Kind::Int => {
-            let x: i64 = s
-                .trim()
-                .parse()
-                .map_err(|_| LabError::InvalidValue(format!("\"{s}\" is not a whole number")))?;
-            toml::Value::Integer(x)
+/// An annotation's text as a value of `key`, range-checked like a scenario value.
+fn annotation(key: &Key<KpaSettings>, text: &str) -> Result<KeyValue, LabError> {
+    let t = text.trim();
+    let invalid = |e: keys::Rejected| LabError::InvalidValue(e.0);
+    let v = match key.field {
+        Field::Number(..) | Field::Optional(..) => {
+            let x = format::number(t)? / if key.percent { 100.0 } else { 1.0 };
+            key.parse(toml::Value::Float(x)).map_err(invalid)?
         }
-        Kind::Percent => toml::Value::Float(format::number(s)? / 100.0),
-        Kind::Dur => toml::Value::String(format::duration(s)?),
-        Kind::Metric => match s.trim() {
-            m @ ("concurrency" | "rps") => toml::Value::String(m.into()),
-            other => {
-                return Err(LabError::InvalidValue(format!(
-                    "metric \"{other}\" is not simulated (the KPA scales on concurrency or rps)"
-                )));
-            }
-        },
-        Kind::Aggregation => match s.trim() {
-            "linear" => toml::Value::String("linear".into()),
-            "weighted-exponential" | "weightedExponential" => {
-                toml::Value::String("weighted-exponential".into())
-            }
-            other => {
-                return Err(LabError::InvalidValue(format!(
-                    "\"{other}\": expected linear or weighted-exponential"
-                )));
-            }
-        },
-        Kind::Bool => match s.trim() {
-            "true" => toml::Value::Boolean(true),
-            "false" => toml::Value::Boolean(false),
+        Field::Count(..) => {
+            let x: i64 = t
+                .parse()
+                .map_err(|_| LabError::InvalidValue(format!("\"{t}\" is not a whole number")))?;
+            key.parse(toml::Value::Integer(x)).map_err(invalid)?
+        }
+        Field::Duration(..) => KeyValue::Duration(format::parse_go_duration(t)?),
+        Field::Flag(..) => match t {
+            "true" => KeyValue::Flag(true),
+            "false" => KeyValue::Flag(false),
             other => {
                 return Err(LabError::InvalidValue(format!(
                     "\"{other}\": expected true or false"
                 )));
             }
         },
-    })
+        Field::Metric(..) | Field::Aggregation(..) => {
+            key.parse(toml::Value::String(t.into())).map_err(invalid)?
+        }
+    };
+    key.accept(v).map_err(invalid)
 }
 
 /// The first Knative Service in `yaml` (read from `source`) as scenario TOML, checked as the
@@ -210,7 +111,7 @@ pub fn scenario_from_manifest(
                 .ok_or_else(|| bad(format!("annotation {key}: expected a string"))),
         }
     };
-    let mut autoscaler: Vec<(String, toml::Value, String)> = Vec::new();
+    let mut autoscaler: Vec<(&str, toml::Value, String)> = Vec::new();
     if let Some(class) = ann(&format!("{PREFIX}class"))?
         && class != KPA_CLASS
     {
@@ -218,53 +119,44 @@ pub fn scenario_from_manifest(
             "autoscaling class \"{class}\" is not simulated; scalelab models the KPA ({KPA_CLASS})"
         )));
     }
-    for (name, alias, key, kind) in KNATIVE {
-        let full = format!("{PREFIX}{name}");
-        let legacy = alias.map(|a| format!("{PREFIX}{a}"));
-        let (found, from) = match (
-            ann(&full)?,
-            legacy.as_deref().map(ann).transpose()?.flatten(),
-        ) {
-            (Some(v), Some(_)) => {
-                warnings.push(format!(
-                    "both {full} and its legacy alias {} are set; using {full}",
-                    legacy.as_deref().unwrap_or_default()
-                ));
-                (Some(v), full.clone())
+    let mut known = vec!["class"];
+    for key in &keys::KPA_KEYS {
+        // The annotation names Knative reads, preferred first.
+        let names: Vec<String> = match key.knative {
+            None => continue,
+            Some(Knative::Revision { name, legacy }) => {
+                known.push(name);
+                known.extend(legacy);
+                std::iter::once(name)
+                    .chain(legacy)
+                    .map(|n| format!("{PREFIX}{n}"))
+                    .collect()
             }
-            (Some(v), None) => (Some(v), full.clone()),
-            (None, Some(v)) => (Some(v), legacy.clone().unwrap_or_default()),
-            (None, None) => (None, String::new()),
+            Some(Knative::Annotation(name)) => vec![name.to_string()],
+            Some(Knative::ClusterWide(name)) => vec![format!("{SCALELAB_PREFIX}{name}")],
         };
-        if let Some(v) = found {
-            let val = value(kind, &v).map_err(|e| bad(format!("annotation {from}: {e}")))?;
-            autoscaler.push((key.into(), val, from));
+        let mut found: Vec<(&String, String)> = Vec::new();
+        for n in &names {
+            if let Some(v) = ann(n)? {
+                found.push((n, v));
+            }
+        }
+        let Some((from, text)) = found.first() else {
+            continue;
+        };
+        if let Some((alias, _)) = found.get(1) {
+            warnings.push(format!(
+                "both {from} and its legacy alias {alias} are set; using {from}"
+            ));
+        }
+        let v = annotation(key, text).map_err(|e| bad(format!("annotation {from}: {e}")))?;
+        if let Some(t) = v.to_toml() {
+            autoscaler.push((key.key, t, from.to_string()));
         }
     }
-    if let Some(v) = ann("serving.knative.dev/progress-deadline")? {
-        let val = value(Kind::Dur, &v)
-            .map_err(|e| bad(format!("serving.knative.dev/progress-deadline: {e}")))?;
-        autoscaler.push((
-            "progress_deadline".into(),
-            val,
-            "serving.knative.dev/progress-deadline".into(),
-        ));
-    }
-    for (name, key, kind) in GLOBAL {
-        let full = format!("{SCALELAB_PREFIX}{name}");
-        if let Some(v) = ann(&full)? {
-            let val = value(kind, &v).map_err(|e| bad(format!("annotation {full}: {e}")))?;
-            autoscaler.push((key.into(), val, full));
-        }
-    }
-    let known: Vec<String> = KNATIVE
-        .iter()
-        .flat_map(|(n, a, _, _)| std::iter::once(n.to_string()).chain(a.map(String::from)))
-        .chain(["class".to_string()])
-        .collect();
     for k in anns.keys().filter_map(Value::as_str) {
         if let Some(rest) = k.strip_prefix(PREFIX)
-            && !known.iter().any(|n| n == rest)
+            && !known.contains(&rest)
         {
             warnings.push(format!("annotation {k} is not simulated; left out"));
         }

@@ -60,3 +60,64 @@ mod tests {
         assert!(service_name("___").is_err());
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use scalelab_core::autoscaler::AutoscalerSettings;
+    use scalelab_core::autoscaler::keys::KPA_KEYS;
+    use scalelab_core::scenario::Scenario;
+
+    /// Every KPA key away from its default.
+    const KNOBS: &str = r#"
+name = "knobs"
+duration = "1m"
+[service]
+container_concurrency = 40
+[autoscaler]
+metric = "rps"
+target = 150
+target_utilization = 0.8
+stable_window = "2m"
+panic_window_percentage = 20
+panic_threshold_percentage = 300
+max_scale_up_rate = 50
+max_scale_down_rate = 4
+target_burst_capacity = -1
+scale_to_zero_grace_period = "45s"
+scale_to_zero_pod_retention = "90s"
+scale_down_delay = "30s"
+min_scale = 2
+max_scale = 30
+initial_scale = 3
+activation_scale = 4
+enable_scale_to_zero = false
+aggregation = "weighted-exponential"
+activator_capacity = 200
+progress_deadline = "300s"
+[[workload.phases]]
+duration = "1m"
+arrival = { process = "poisson", rate = 5 }
+"#;
+
+    #[test]
+    fn every_key_of_the_table_survives_export_and_import() {
+        for k in &KPA_KEYS {
+            assert!(
+                KNOBS.contains(&format!("\n{} = ", k.key)),
+                "KNOBS sets {}",
+                k.key
+            );
+        }
+        let s = Scenario::from_toml_str(KNOBS, "k.toml".as_ref()).expect("valid");
+        let yaml = super::manifest(&s, "knobs", "img", "k.toml").expect("exported");
+        let back = super::scenario_from_manifest(&yaml, "k.yaml", "i.toml").expect("imported");
+        assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let (AutoscalerSettings::Kpa(a), AutoscalerSettings::Kpa(b)) =
+            (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
+        else {
+            panic!("kpa")
+        };
+        assert_eq!(a, b);
+    }
+}
