@@ -147,7 +147,7 @@ impl Tuner {
                     built.push((rows.len(), s));
                     None
                 }
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(e.brief()),
             };
             rows.push(Row {
                 id: c.id,
@@ -550,7 +550,8 @@ pub fn winner(scenario_path: &Path, doc_path: &Path) -> Result<Winner, LabError>
         .build(&settings)
         .map_err(|e| {
             LabError::TuneDoc(format!(
-                "--from-tune: the winner's settings do not apply to {shown}: {e}"
+                "--from-tune: the winner's settings do not apply to {shown}: {}",
+                e.brief()
             ))
         })?;
     let set: Vec<String> = settings
@@ -676,6 +677,32 @@ seeds = 2
             (applied.seeds, applied.search, applied.samples),
             (5, Search::Random, Some(2))
         );
+    }
+
+    #[test]
+    fn an_invalid_combination_is_listed_with_its_reason() {
+        let src = SRC
+            .replace("[0, 3]", "[0, 3]\n\"autoscaler.initial_scale\" = [1]")
+            .replace(
+                "\"autoscaler.min_scale\" = [0, 1]",
+                "\"autoscaler.min_scale\" = [0, 5]",
+            );
+        let path = Path::new("t.toml");
+        let s = Scenario::from_toml_str(&src, path).expect("valid");
+        let t =
+            Tuner::new(&s, &src, path, s.tune.clone().expect("[tune]"), 3, None, 1).expect("ready");
+        let done = t.run(&Control::default(), None);
+        let bad: Vec<&str> = done
+            .doc
+            .rows
+            .iter()
+            .filter_map(|r| r.error.as_deref())
+            .collect();
+        assert_eq!(
+            bad,
+            ["key `autoscaler.min_scale`: min_scale 5 exceeds max_scale 3"]
+        );
+        assert_eq!(done.simulations, 6);
     }
 
     #[test]

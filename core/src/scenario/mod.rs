@@ -6,12 +6,16 @@
 //! files read, and each `[[variants]]` entry applied as dotted-key overrides to give a complete
 //! scenario of its own. Every problem is a [`ScenarioError`] naming the file, line, column and
 //! key.
+//!
+//! This module owns the format of every table; the modules that use the resolved values
+//! (`autoscaler`, `billing`, `workload`, `tune`) do not depend on it.
 
 pub mod error;
 pub mod load;
 pub mod raw;
 mod resolve;
-pub(crate) mod variants;
+pub mod tune;
+mod variants;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,9 +24,10 @@ use serde::Serialize;
 
 pub use error::ScenarioError;
 pub use load::{LoadSettings, RequestSpec};
+pub use variants::CandidateBuilder;
 
 use crate::autoscaler::AutoscalerSettings;
-use crate::billing::BillingConfig;
+use crate::billing::{BillingConfig, RevisionBilling};
 use crate::router::RouterPolicy;
 use crate::workload::spec::{DistSpec, WorkloadSpec};
 
@@ -59,7 +64,7 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
     /// `[tune]`: the search `scalelab tune` runs (None in variants and candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tune: Option<crate::tune::TuneSpec>,
+    pub tune: Option<tune::TuneSpec>,
     /// The file this came from (trace files resolve relative to its directory).
     #[serde(skip)]
     pub path: PathBuf,
@@ -276,7 +281,7 @@ impl Scenario {
         let raw = resolve::parse_raw(src, path)?;
         let mut scenario = resolve::Resolver { file: path, src }.scenario(&raw)?;
         scenario.variants = variants::resolve_variants(src, path, &raw)?;
-        scenario.tune = crate::tune::resolve_tune(src, path, &raw, &scenario.billing.models)?;
+        scenario.tune = resolve::tune::resolve_tune(src, path, &raw, &scenario.billing.models)?;
         Ok(scenario)
     }
 
@@ -302,6 +307,26 @@ impl Scenario {
     /// The directory trace files are resolved against.
     pub fn base_dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+// Billing needs only these figures of a scenario; they are taken here so that the billing
+// module does not depend on the scenario's types (the scenario depends on billing's).
+impl RevisionBilling {
+    /// One entry per revision of a resolved scenario, in order.
+    pub fn from_scenario(s: &Scenario) -> Vec<RevisionBilling> {
+        s.revisions
+            .iter()
+            .map(|r| RevisionBilling {
+                vcpu: r.service.vcpu,
+                memory_gib: r.service.memory_gib,
+                min_instances: match &r.autoscaler {
+                    AutoscalerSettings::Kpa(k) => k.min_scale,
+                    AutoscalerSettings::Keepalive(k) => k.min_instances,
+                },
+                startup_cpu_boost: r.service.startup_cpu_boost,
+            })
+            .collect()
     }
 }
 

@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use toml::Value;
 
-use super::candidates::CandidateBuilder;
-use super::{
+use crate::duration::{format_duration, parse_duration};
+use crate::scenario::raw::{RawScenario, S};
+use crate::scenario::tune::{
     DEFAULT_SAMPLES, MAX_CANDIDATES, MAX_RANGE_VALUES, Objective, Param, Search, TuneSpec,
 };
-use crate::duration::{format_duration, parse_duration};
-use crate::scenario::ScenarioError;
-use crate::scenario::raw::{RawScenario, S};
+use crate::scenario::{CandidateBuilder, ScenarioError};
 
 type R<T> = Result<T, ScenarioError>;
 
@@ -29,7 +28,7 @@ const FORBIDDEN: [&str; 6] = [
 /// Resolves `[tune]` of a scenario whose other tables resolved to `models` billing models.
 /// Called once per file, after the scenario itself; candidates are built without `[tune]`, so
 /// this never recurses.
-pub(crate) fn resolve_tune(
+pub(in crate::scenario) fn resolve_tune(
     src: &str,
     path: &Path,
     raw: &RawScenario,
@@ -157,7 +156,7 @@ pub(crate) fn resolve_tune(
         for val in &values {
             builder
                 .build(&[(key.to_string(), val.clone())])
-                .map_err(|m| r.err(v, &name, format!("value {}: {m}", show(val))))?;
+                .map_err(|m| r.err(v, &name, format!("value {}: {}", show(val), m.brief())))?;
         }
         out.push(Param {
             key: key.to_string(),
@@ -190,9 +189,8 @@ pub(crate) fn resolve_tune(
         keep,
         min_duration,
     };
-    if let Err(super::TuneError::TooManyCandidates(n)) = spec.grid_size()
-        && search == Search::Grid
-    {
+    let n = spec.grid_len();
+    if n > u128::from(MAX_CANDIDATES) && search == Search::Grid {
         return Err(ScenarioError::at(
             path,
             src,

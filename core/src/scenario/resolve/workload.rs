@@ -1,0 +1,234 @@
+//! `[workload]`: phases, their arrival processes, trace files.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{R, Resolver};
+use crate::duration::Dur;
+use crate::scenario::ScenarioError;
+use crate::scenario::raw::{Process, RawArrival, RawScenario, S};
+use crate::workload::spec::{ArrivalSpec, Phase, WorkloadSpec};
+
+impl Resolver<'_> {
+    pub(super) fn workload(&self, raw: &RawScenario) -> R<WorkloadSpec> {
+        let phases = raw
+            .workload
+            .as_ref()
+            .and_then(|w| w.get_ref().phases.as_ref());
+        let Some(phases) = phases.filter(|p| !p.is_empty()) else {
+            let at = raw.workload.as_ref().map(|w| w.span());
+            return Err(ScenarioError::at(
+                self.file,
+                self.src,
+                at,
+                Some("workload.phases".into()),
+                "no workload: add at least one [[workload.phases]] with a duration and an arrival \
+                 process",
+            ));
+        };
+        let mut out = Vec::with_capacity(phases.len());
+        for (i, p) in phases.iter().enumerate() {
+            let key = format!("workload.phases[{i}]");
+            let ph = p.get_ref();
+            let duration = match &ph.duration {
+                Some(d) if d.get_ref().0.is_zero() => {
+                    return Err(self.err(d, &format!("{key}.duration"), "a phase must last > 0"));
+                }
+                Some(d) => d.get_ref().0,
+                None => {
+                    return Err(self.err(
+                        p,
+                        &format!("{key}.duration"),
+                        "each phase needs a duration",
+                    ));
+                }
+            };
+            let arrival = self.arrival(&ph.arrival, &format!("{key}.arrival"), duration)?;
+            out.push(Phase { duration, arrival });
+        }
+        Ok(WorkloadSpec { phases: out })
+    }
+
+    pub(super) fn arrival(&self, sa: &S<RawArrival>, key: &str, phase: Duration) -> R<ArrivalSpec> {
+        let a = sa.get_ref();
+        let tag = *a.process.get_ref();
+        let process = tag.name();
+        let allowed = tag.keys();
+        for (name, is) in a.given() {
+            if is && !allowed.contains(&name) {
+                return Err(self.err(
+                    sa,
+                    &format!("{key}.{name}"),
+                    format!(
+                        "`{name}` does not apply to process = \"{process}\" (it takes {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        let rate = |v: &Option<S<f64>>, name: &str| -> R<f64> {
+            match v {
+                None => Err(self.err(
+                    sa,
+                    &format!("{key}.{name}"),
+                    format!(
+                        "process = \"{process}\" needs `{name}` (it takes {})",
+                        allowed.join(", ")
+                    ),
+                )),
+                Some(s) => {
+                    let x = *s.get_ref();
+                    if !x.is_finite() || x < 0.0 {
+                        Err(self.err(
+                            s,
+                            &format!("{key}.{name}"),
+                            format!("{x} is out of range: a rate is requests per second, ≥ 0"),
+                        ))
+                    } else {
+                        Ok(x)
+                    }
+                }
+            }
+        };
+        let dur = |v: &Option<S<Dur>>, name: &str| -> R<Duration> {
+            match v {
+                None => Err(self.err(
+                    sa,
+                    &format!("{key}.{name}"),
+                    format!(
+                        "process = \"{process}\" needs `{name}` (it takes {})",
+                        allowed.join(", ")
+                    ),
+                )),
+                Some(s) if s.get_ref().0.is_zero() => {
+                    Err(self.err(s, &format!("{key}.{name}"), "must be greater than zero"))
+                }
+                Some(s) => Ok(s.get_ref().0),
+            }
+        };
+        Ok(match tag {
+            Process::Poisson => ArrivalSpec::Poisson {
+                rate: rate(&a.rate, "rate")?,
+            },
+            Process::Constant => ArrivalSpec::Constant {
+                rate: rate(&a.rate, "rate")?,
+            },
+            Process::Ramp => ArrivalSpec::Ramp {
+                from: rate(&a.from, "from")?,
+                to: rate(&a.to, "to")?,
+            },
+            Process::Sine => {
+                let mean = rate(&a.mean, "mean")?;
+                let amplitude = rate(&a.amplitude, "amplitude")?;
+                if amplitude > mean {
+                    return Err(self.err(
+                        a.amplitude.as_ref().expect("checked"),
+                        &format!("{key}.amplitude"),
+                        format!(
+                            "amplitude {amplitude} exceeds mean {mean}: the rate would go negative"
+                        ),
+                    ));
+                }
+                ArrivalSpec::Sine {
+                    mean,
+                    amplitude,
+                    period: dur(&a.period, "period")?,
+                }
+            }
+            Process::Onoff => ArrivalSpec::Onoff {
+                rate: rate(&a.rate, "rate")?,
+                on: dur(&a.on, "on")?,
+                off: dur(&a.off, "off")?,
+            },
+            Process::Trace => {
+                let mut at = match (&a.at, &a.file) {
+                    (Some(_), Some(f)) => {
+                        return Err(self.err(
+                            f,
+                            &format!("{key}.file"),
+                            "give either `at` or `file`, not both",
+                        ));
+                    }
+                    (Some(at), None) => at.get_ref().iter().map(|d| d.0).collect::<Vec<_>>(),
+                    (None, Some(f)) => self.trace_file(f, &format!("{key}.file"))?,
+                    (None, None) => {
+                        return Err(self.err(
+                            sa,
+                            &format!("{key}.at"),
+                            "process = \"trace\" needs `at` (a list of offsets) or `file` (a CSV \
+                             file)",
+                        ));
+                    }
+                };
+                at.sort();
+                if let Some(last) = at.last()
+                    && *last > phase
+                {
+                    let span =
+                        a.at.as_ref()
+                            .map(|s| s.span())
+                            .or(a.file.as_ref().map(|f| f.span()));
+                    return Err(ScenarioError::at(
+                        self.file,
+                        self.src,
+                        span,
+                        Some(key.to_string()),
+                        format!(
+                            "trace offset {} lies beyond the phase's duration {}",
+                            crate::duration::format_duration(*last),
+                            crate::duration::format_duration(phase)
+                        ),
+                    ));
+                }
+                ArrivalSpec::Trace { at }
+            }
+        })
+    }
+
+    /// Reads a trace CSV: one arrival per line, first column, as seconds (`1.25`) or a duration
+    /// with units (`1250ms`); a header line and `#` comments are skipped.
+    pub(super) fn trace_file(&self, f: &S<String>, key: &str) -> R<Vec<Duration>> {
+        let rel = Path::new(f.get_ref());
+        let path = if rel.is_absolute() {
+            rel.to_path_buf()
+        } else {
+            self.file.parent().unwrap_or(Path::new(".")).join(rel)
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            self.err(
+                f,
+                key,
+                format!("cannot read trace file {}: {e}", path.display()),
+            )
+        })?;
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let cell = line.split([',', ';', '\t']).next().unwrap_or("").trim();
+            let parsed = match cell.parse::<f64>() {
+                Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+                Ok(s) => Err(format!("{s} is negative")),
+                Err(_) => crate::duration::parse_duration(cell).map_err(|e| e.to_string()),
+            };
+            match parsed {
+                Ok(d) => out.push(d),
+                Err(_) if n == 0 && out.is_empty() => continue, // a header line
+                Err(e) => {
+                    return Err(self.err(
+                        f,
+                        key,
+                        format!(
+                            "{}:{}: bad arrival time \"{cell}\": {e}",
+                            path.display(),
+                            n + 1
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
