@@ -19,6 +19,7 @@
 //! - [`measure`]: latency histograms, time integrals and the time series of a run.
 //! - [`event`]: the event vocabulary shared by the simulator and the runtime.
 //! - [`tune`]: `[tune]` searches: candidates, objective, Pareto front, shards.
+//! - [`Error`]: every error of the crate in one type (each module also has its own).
 //!
 //! ```
 //! use scalelab_core::scenario::Scenario;
@@ -37,6 +38,7 @@
 pub mod autoscaler;
 pub mod billing;
 pub mod duration;
+mod error;
 pub mod event;
 pub mod measure;
 pub mod result;
@@ -47,4 +49,5 @@ pub mod time;
 pub mod tune;
 pub mod workload;
 
+pub use error::Error;
 pub use time::Time;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::Time;
 use crate::result::{
-    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Requests, Series, SeriesRow,
-    VariantResult, round3,
+    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Occupancy, Requests, Series,
+    SeriesRow, VariantResult, round3,
 };
 use hdrhistogram::Histogram;
 
@@ -187,9 +187,8 @@ impl Tally {
         t
     }
 
-    /// The result's standard sections at `end`, plus the extras both platforms report
-    /// (`end_s`, `mean_in_system`, `mean_busy_instances`, `billing_note`). The SLO verdict is
-    /// left to the caller.
+    /// The result's standard sections at `end`, plus the [`Occupancy`] both platforms report
+    /// (and a `billing_note` in `extra`). The SLO verdict is left to the caller.
     pub fn variant(
         &self,
         name: String,
@@ -245,18 +244,13 @@ impl Tally {
             slo: Default::default(),
             timeseries: None,
             series: Some(series),
-            extra: Default::default(),
+            ..VariantResult::default()
         };
-        let e = &mut v.extra;
-        e.insert("end_s".into(), round3(end.as_secs_f64()).into());
-        e.insert(
-            "mean_in_system".into(),
-            round3(self.in_system.total_secs(end) / horizon_s).into(),
-        );
-        e.insert(
-            "mean_busy_instances".into(),
-            round3(self.busy_instances.total_secs(end) / horizon_s).into(),
-        );
+        v.set_occupancy(Occupancy {
+            end_s: round3(end.as_secs_f64()),
+            mean_in_system: round3(self.in_system.total_secs(end) / horizon_s),
+            mean_busy_instances: round3(self.busy_instances.total_secs(end) / horizon_s),
+        });
         if let Some(note) = crate::billing::break_even_note(&v.cost) {
             v.extra.insert("billing_note".into(), note.into());
         }

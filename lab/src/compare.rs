@@ -84,7 +84,7 @@ fn set_router(s: &mut Scenario, f: impl Fn(&mut RouterSettings)) {
 pub fn measured_slot_overhead(live: &RunResult) -> Option<Duration> {
     let (mut sum, mut n) = (0.0, 0.0);
     for v in &live.variants {
-        if let Some(ms) = v.extra.get("slot_overhead_ms").and_then(|x| x.as_f64()) {
+        if let Some(ms) = v.live.as_ref().and_then(|l| l.slot_overhead_ms) {
             let w = v.requests.completed as f64;
             sum += ms * w;
             n += w;
@@ -109,17 +109,9 @@ pub fn simulate(plan: &Plan) -> Result<RunResult, LabError> {
     }
     let s = &plan.scenario;
     Ok(RunResult {
-        schema: scalelab_core::result::SCHEMA_VERSION,
-        scenario: s.name.clone(),
-        seed: plan.seed,
-        mode: Mode::Sim,
         variants,
-        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
-        command: None,
-        duration_s: s.duration.as_secs_f64(),
-        time_scale: None,
-        resolved_scenario: None,
+        ..RunResult::new(&s.name, plan.seed, Mode::Sim, s.duration.as_secs_f64())
     })
 }
 
@@ -172,7 +164,7 @@ pub fn compare(
             .scenario
             .run(&s.name)
             .map_or(0.0, |sc| sc.router.slot_overhead.as_secs_f64() * 1e3);
-        let measured_ms = l.extra.get("slot_overhead_ms").and_then(|x| x.as_f64());
+        let measured_ms = l.live.as_ref().and_then(|x| x.slot_overhead_ms);
         variants.push(VariantFidelity {
             variant: s.name.clone(),
             rows,
@@ -295,6 +287,7 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scalelab_core::result::LiveStats;
 
     fn plan() -> Plan {
         let s = Scenario::from_toml_str(
@@ -312,27 +305,30 @@ mod tests {
         let sim = simulate(&plan()).expect("simulated");
         assert_eq!(sim.variants.len(), 2);
         let mut live = sim.clone();
-        live.variants[0]
-            .extra
-            .insert("slot_overhead_ms".into(), 1.0.into());
-        live.variants[1]
-            .extra
-            .insert("slot_overhead_ms".into(), 3.0.into());
+        let slot = |ms: Option<f64>| LiveStats {
+            slot_overhead_ms: ms,
+            ..LiveStats::default()
+        };
+        live.variants[0].set_live(slot(Some(1.0)));
+        live.variants[1].set_live(slot(Some(3.0)));
         live.variants[1].requests.completed = live.variants[0].requests.completed * 3;
         let d = measured_slot_overhead(&live).expect("measured");
         assert!((d.as_secs_f64() * 1e3 - 2.5).abs() < 1e-9, "{d:?}");
-        live.variants[1].extra.clear();
-        live.variants[0].extra.clear();
+        assert_eq!(live.variants[0].extra["slot_overhead_ms"], 1.0);
+        live.variants[0].set_live(slot(None));
+        live.variants[1].set_live(slot(None));
         assert_eq!(measured_slot_overhead(&live), None);
+        assert!(!live.variants[0].extra.contains_key("slot_overhead_ms"));
     }
 
     #[test]
     fn identical_runs_agree_and_render() {
         let sim = simulate(&plan()).expect("simulated");
         let mut live = sim.clone();
-        live.variants[0]
-            .extra
-            .insert("slot_overhead_ms".into(), 1.5.into());
+        live.variants[0].set_live(LiveStats {
+            slot_overhead_ms: Some(1.5),
+            ..LiveStats::default()
+        });
         let variants: Vec<VariantFidelity> = sim
             .variants
             .iter()
@@ -342,9 +338,9 @@ mod tests {
                 rows: scalelab_reports::fidelity(s, l, None),
                 slot_overhead: SlotOverhead {
                     live_wall_ms: l
-                        .extra
-                        .get("slot_overhead_ms")
-                        .and_then(|x| x.as_f64())
+                        .live
+                        .as_ref()
+                        .and_then(|x| x.slot_overhead_ms)
                         .map(|ms| ms * 0.5),
                     simulated_wall_ms: 0.0,
                 },

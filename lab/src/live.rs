@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scalelab_core::result::{Mode, RunResult, VariantResult, check_slo};
+use hdrhistogram::Histogram;
+use scalelab_core::result::{
+    ClientStats, Latency, Mode, RunResult, VariantResult, check_slo, round3,
+};
 use scalelab_core::scenario::{BASELINE, LoadSettings};
 
 use crate::{LabError, Plan};
@@ -65,18 +68,29 @@ pub fn run(plan: &Plan, opts: &LiveOptions, status: &dyn Fn(&str)) -> Result<Run
     }
     let s = &plan.scenario;
     Ok(RunResult {
-        schema: scalelab_core::result::SCHEMA_VERSION,
-        scenario: s.name.clone(),
-        seed: plan.seed,
-        mode: Mode::Live,
         variants,
-        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
-        command: None,
-        duration_s: s.duration.as_secs_f64(),
         time_scale: Some(opts.time_scale),
         resolved_scenario: Some(scalelab_reports::scenario_json(s)),
+        ..RunResult::new(&s.name, plan.seed, Mode::Live, s.duration.as_secs_f64())
     })
+}
+
+/// A histogram of microseconds as a latency summary in milliseconds.
+fn wall_ms(h: &Histogram<u64>) -> Latency {
+    if h.is_empty() {
+        return Latency::default();
+    }
+    let ms = |us: u64| round3(us as f64 / 1000.0);
+    Latency {
+        count: h.len(),
+        mean: round3(h.mean() / 1000.0),
+        p50: ms(h.value_at_quantile(0.5)),
+        p90: ms(h.value_at_quantile(0.9)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
 }
 
 /// One run, live: start the runtime, drive it with the scenario's workload (time-scaled) from
@@ -164,22 +178,20 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         v.name = name.to_string();
         if let Some(c) = client.variants.first() {
             let ms = |x: f64| x / scale; // the client measures wall time
-            v.extra.insert(
-                "client_latency_ms".into(),
-                serde_json::json!({
-                    "p50": ms(c.latency_ms.p50), "p90": ms(c.latency_ms.p90),
-                    "p99": ms(c.latency_ms.p99), "max": ms(c.latency_ms.max),
-                }),
-            );
-            v.extra.insert(
-                "client_requests".into(),
-                serde_json::to_value(c.requests).unwrap_or_default(),
-            );
-            for k in ["send_lag_ms", "errors", "generator_behind_seconds"] {
-                if let Some(x) = c.extra.get(k) {
-                    v.extra.insert(format!("client_{k}"), x.clone());
-                }
-            }
+            let l = c.latency_ms;
+            v.set_client(ClientStats {
+                latency_ms: Latency {
+                    count: l.count,
+                    mean: ms(l.mean),
+                    p50: ms(l.p50),
+                    p90: ms(l.p90),
+                    p99: ms(l.p99),
+                    p999: ms(l.p999),
+                    max: ms(l.max),
+                },
+                requests: c.requests,
+                send_lag_ms: Some(wall_ms(&report.recorder.send_lag)),
+            });
         }
         v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));
         Ok(v)

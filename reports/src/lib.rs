@@ -14,12 +14,10 @@
 //! - [`tune`]: the answer of a `[tune]` search as text and as a Pareto chart.
 //!
 //! ```
-//! use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult};
+//! use scalelab_core::result::{Mode, RunResult, VariantResult};
 //! let r = RunResult {
-//!     schema: SCHEMA_VERSION, scenario: "hello".into(), seed: 7, mode: Mode::Sim,
 //!     variants: vec![VariantResult { name: "baseline".into(), ..Default::default() }],
-//!     scalelab_version: String::new(), scenario_path: None, command: None, duration_s: 60.0,
-//!     time_scale: None, resolved_scenario: None,
+//!     ..RunResult::new("hello", 7, Mode::Sim, 60.0)
 //! };
 //! let text = scalelab_reports::render_text(&r, false);
 //! assert!(text.contains("baseline"));

@@ -60,7 +60,7 @@ pub mod tune;
 use std::sync::atomic::AtomicU64;
 
 use scalelab_core::Time;
-use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo, round3};
+use scalelab_core::result::{Mode, RunResult, SimStats, VariantResult, check_slo, round3};
 use scalelab_core::scenario::Scenario;
 
 /// One variant's run: its result, its event log (JSON lines) and how many events it processed.
@@ -174,17 +174,9 @@ pub fn simulate_with(s: &Scenario, o: &SimOptions<'_>) -> Result<(RunResult, Sim
         variants.push(v);
     }
     let result = RunResult {
-        schema: SCHEMA_VERSION,
-        scenario: s.name.clone(),
-        seed: o.seed,
-        mode: Mode::Sim,
         variants,
-        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
-        command: None,
-        duration_s: s.duration.as_secs_f64(),
-        time_scale: None,
-        resolved_scenario: None,
+        ..RunResult::new(&s.name, o.seed, Mode::Sim, s.duration.as_secs_f64())
     };
     Ok((result, extras))
 }
@@ -225,36 +217,14 @@ pub fn run_variant(
         series.finish(),
         end,
     );
-    v.extra.insert("events".into(), m.events.into());
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
-    let started = m.begun;
-    v.extra.insert(
-        "waited_ratio".into(),
-        (if m.begun > 0 {
-            m.waited as f64 / m.begun as f64
-        } else {
-            0.0
-        })
-        .into(),
-    );
-    v.extra.insert(
-        "mean_wait_ms".into(),
-        (if started > 0 {
-            round3(m.wait_ns_total as f64 / started as f64 / 1e6)
-        } else {
-            0.0
-        })
-        .into(),
-    );
-    v.extra.insert(
-        "mean_latency_exact_ms".into(),
-        (if m.t.completed > 0 {
-            m.latency_sum_ns as f64 / m.t.completed as f64 / 1e6
-        } else {
-            0.0
-        })
-        .into(),
-    );
+    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
+    v.set_sim(SimStats {
+        events: m.events,
+        waited_ratio: per(m.waited as f64, m.begun),
+        mean_wait_ms: round3(per(m.wait_ns_total as f64, m.begun) / 1e6),
+        mean_latency_exact_ms: per(m.latency_sum_ns as f64, m.t.completed) / 1e6,
+    });
     Ok((v, log, m.events))
 }

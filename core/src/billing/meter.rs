@@ -193,7 +193,7 @@ pub(super) struct RevState {
 /// every bill's `extra.ignored_events`.
 #[derive(Debug)]
 pub struct Meter {
-    specs: Vec<Result<ModelSpec, (String, String)>>,
+    specs: Vec<Result<ModelSpec, (String, crate::Error)>>,
     prices: PriceTable,
     cfg: BillingConfig,
     revs: Vec<RevState>,
@@ -431,7 +431,7 @@ impl Meter {
                 }),
                 Err((_, msg)) => {
                     let mut c = Cost::default();
-                    c.extra.insert("error".into(), msg.clone().into());
+                    c.extra.insert("error".into(), msg.to_string().into());
                     c
                 }
             };

@@ -196,39 +196,29 @@ pub struct ModelSpec {
 
 /// Parses a rounding step: a duration with units (`"1ms"`, `"100ms"`, `"1s"`, `"1m"`) or the
 /// preset `"per-second"` (billable slices rounded up to whole seconds).
-pub fn parse_granularity(s: &str) -> Result<Duration, String> {
+pub fn parse_granularity(s: &str) -> Result<Duration, crate::Error> {
     let s = s.trim();
     if s == "per-second" {
         return Ok(Duration::from_secs(1));
     }
-    let d = parse_duration(s).map_err(|e| {
-        format!("{e}; a granularity is a duration like \"100ms\" or the preset \"per-second\"")
-    })?;
+    let d = parse_duration(s).map_err(crate::Error::Granularity)?;
     if d.is_zero() {
-        return Err("a granularity must be longer than zero (use \"1ns\" for no rounding)".into());
+        return Err(crate::Error::GranularityZero);
     }
     if d > Duration::from_secs(86_400) {
-        return Err(format!(
-            "granularity {} is longer than a day",
-            format_duration(d)
-        ));
+        return Err(crate::Error::GranularityTooLong(format_duration(d)));
     }
     Ok(d)
 }
 
 /// Parses a model entry, `kind` or `kind@granularity`; `global` is `[billing] granularity`.
-pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, String> {
+pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, crate::Error> {
     let (base, gran) = match name.split_once('@') {
         Some((b, g)) => (b.trim(), Some(g)),
         None => (name.trim(), None),
     };
-    let kind = ModelKind::from_name(base).ok_or_else(|| {
-        format!(
-            "unknown billing model \"{base}\": expected one of {} (optionally with \
-             @<granularity>, like \"cloud-run-request@per-second\")",
-            MODEL_NAMES.join(", ")
-        )
-    })?;
+    let kind =
+        ModelKind::from_name(base).ok_or_else(|| crate::Error::BillingModel(base.to_string()))?;
     let granularity = match gran {
         Some(g) => parse_granularity(g)?,
         None => global.unwrap_or_else(|| kind.default_granularity()),
@@ -243,7 +233,7 @@ pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, St
 impl BillingConfig {
     /// The models to compute, parsed. Names were validated when the scenario was resolved;
     /// entries that do not parse (a config built by hand) are returned as errors.
-    pub fn specs(&self) -> Vec<Result<ModelSpec, (String, String)>> {
+    pub fn specs(&self) -> Vec<Result<ModelSpec, (String, crate::Error)>> {
         let global = self.granularity.map(|d| d.0);
         self.models
             .iter()
