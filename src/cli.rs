@@ -404,9 +404,11 @@ pub struct TuneArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations.
+    /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations;
+    /// with [[revisions]], one document per revision ending with the traffic split and tags.
     Knative(ExportArgs),
-    /// The `gcloud run deploy` command with the matching flags.
+    /// The `gcloud run deploy` command with the matching flags; with [[revisions]], one per
+    /// revision and `gcloud run services update-traffic --to-revisions … --set-tags …`.
     Gcloud(ExportArgs),
 }
 
@@ -438,8 +440,8 @@ pub struct ExportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Read a Knative Service manifest; write [service] and [autoscaler] tables and a placeholder
-    /// workload to edit.
+    /// Read a Knative Service manifest; write [service] and [autoscaler] tables (or
+    /// [[revisions]] from its traffic block) and a placeholder workload to edit.
     Knative(ImportArgs),
 }
 

@@ -6,6 +6,12 @@
 //! the `config-autoscaler` ConfigMap) are written under `scalelab.dev/` when they differ from
 //! the defaults, so that `scalelab import knative` reads every setting back; Knative ignores
 //! them.
+//!
+//! A scenario with `[[revisions]]` becomes one Service document per revision, each with its
+//! revision's template (named `SERVICE-REVISION`: Knative's bring-your-own revision name) and
+//! a `traffic` block; applied in order they create the revisions and end with the scenario's
+//! split, tags included. For Cloud Run: one `gcloud run deploy --revision-suffix` per revision
+//! and a `gcloud run services update-traffic` with `--to-revisions` and `--set-tags`.
 
 use std::fmt::Write as _;
 
@@ -17,31 +23,206 @@ use super::format::{cpu_quantity, go_duration, memory_quantity, num};
 use super::{KPA_CLASS, PREFIX, SCALELAB_PREFIX};
 use crate::LabError;
 
-/// The Knative Service manifest of `s` (one revision), named `name`, running `image`;
-/// `source` says where the settings came from (a comment in the manifest).
+/// The Knative Service manifest of `s`, named `name`, running `image`; `source` says where
+/// the settings came from (a comment in the manifest). One document for a one-revision
+/// scenario; one per revision, ending with the traffic split, for `[[revisions]]`.
 pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
-    let rev = single_revision(s)?;
-    knative_manifest(s, rev, name, image, source)
-}
-
-/// The `gcloud run deploy` command of `s` (one revision).
-pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
-    let rev = single_revision(s)?;
-    Ok(gcloud_command(s, rev, name, image, source))
-}
-
-fn single_revision(s: &Scenario) -> Result<&Revision, LabError> {
     match s.revisions.as_slice() {
-        [r] => Ok(r),
-        revs => Err(LabError::Export(format!(
-            "the scenario splits traffic over {} revisions ({}); export supports one [service]",
-            revs.len(),
-            revs.iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        [rev] => {
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "# Knative Service written by `scalelab export knative` from {source}."
+            );
+            let _ = writeln!(
+                out,
+                "# Deploy: kubectl apply -f FILE (set the image first)."
+            );
+            service_document(&mut out, s, rev, name, image, None, None)?;
+            Ok(out)
+        }
+        revs => {
+            let plan = split(s, name)?;
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "# Knative Service written by `scalelab export knative` from {source}."
+            );
+            let shares: Vec<String> = plan
+                .iter()
+                .map(|r| format!("{} {} %", r.scenario_name, r.percent))
+                .collect();
+            let indices: Vec<String> = (0..revs.len()).map(|i| i.to_string()).collect();
+            let _ = write!(
+                out,
+                "# The scenario splits traffic over {n} revisions ({shares}).\n\
+                 # Knative makes a revision from each change of spec.template, so the Service \
+                 comes as {n}\n\
+                 # documents, one per revision (named by its template); the last one sets the \
+                 split and\n\
+                 # the tags. Set the image, then apply the documents in order, each once the \
+                 revision\n\
+                 # before it is ready:\n\
+                 #   for i in {indices}; do yq \"select(documentIndex == $i)\" FILE | kubectl \
+                 apply -f - &&\n\
+                 #     kubectl wait ksvc/{name} --for=condition=Ready; done\n",
+                n = revs.len(),
+                shares = shares.join(", "),
+                indices = indices.join(" "),
+            );
+            // Until the last document the first revision keeps all traffic, so creating the
+            // others moves none.
+            let hold = [Route {
+                percent: 100,
+                tag: None,
+                ..plan[0].clone()
+            }];
+            for (i, rev) in revs.iter().enumerate() {
+                out.push_str("---\n");
+                let traffic: &[Route] = if i + 1 == revs.len() { &plan } else { &hold };
+                service_document(
+                    &mut out,
+                    s,
+                    rev,
+                    name,
+                    image,
+                    Some(&plan[i].revision),
+                    Some(traffic),
+                )?;
+            }
+            Ok(out)
+        }
     }
+}
+
+/// The `gcloud run deploy` command of `s` (one per revision with `[[revisions]]`, then
+/// `gcloud run services update-traffic` with the split and the tags).
+pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
+    let mut notes = vec![format!(
+        "Cloud Run deploy command written by `scalelab export gcloud` from {source}."
+    )];
+    let mut out = String::new();
+    match s.revisions.as_slice() {
+        [rev] => {
+            let flags = deploy_flags(s, rev, image, &mut notes);
+            command(&mut out, &format!("gcloud run deploy {name}"), &flags);
+        }
+        revs => {
+            let plan = split(s, name)?;
+            notes.push(format!(
+                "The scenario splits traffic over {} revisions: one deploy per revision (named \
+                 SERVICE-SUFFIX), then the split and the tags.",
+                revs.len()
+            ));
+            for (i, (rev, r)) in revs.iter().zip(&plan).enumerate() {
+                let mut flags = deploy_flags(s, rev, image, &mut notes);
+                flags.push(format!("--revision-suffix={}", r.suffix));
+                // A new service takes its first revision's traffic; later ones wait for the split.
+                if i > 0 {
+                    flags.push("--no-traffic".into());
+                }
+                command(&mut out, &format!("gcloud run deploy {name}"), &flags);
+            }
+            let mut flags = vec![format!(
+                "--to-revisions={}",
+                plan.iter()
+                    .map(|r| format!("{}={}", r.revision, r.percent))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )];
+            let tags: Vec<String> = plan
+                .iter()
+                .filter_map(|r| r.tag.as_ref().map(|t| format!("{t}={}", r.revision)))
+                .collect();
+            if !tags.is_empty() {
+                flags.push(format!("--set-tags={}", tags.join(",")));
+            }
+            command(
+                &mut out,
+                &format!("gcloud run services update-traffic {name}"),
+                &flags,
+            );
+        }
+    }
+    let mut head = String::new();
+    let mut seen = Vec::new();
+    for n in notes {
+        if !seen.contains(&n) {
+            let _ = writeln!(head, "# {n}");
+            seen.push(n);
+        }
+    }
+    Ok(head + &out)
+}
+
+/// One revision in the traffic split.
+#[derive(Debug, Clone, PartialEq)]
+struct Route {
+    /// The platform's revision name, `SERVICE-SUFFIX`.
+    revision: String,
+    /// Whole percent.
+    percent: u32,
+    /// Its tag, if any.
+    tag: Option<String>,
+    /// The scenario's name of the revision.
+    scenario_name: String,
+    /// `SUFFIX`.
+    suffix: String,
+}
+
+/// The split of a `[[revisions]]` scenario as Knative and Cloud Run take it: revision names
+/// `SERVICE-SUFFIX` (DNS labels), whole percents, DNS-label tags.
+fn split(s: &Scenario, service: &str) -> Result<Vec<Route>, LabError> {
+    let mut out: Vec<Route> = Vec::new();
+    for r in &s.revisions {
+        let suffix = super::service_name(&r.name).map_err(|_| {
+            LabError::Export(format!(
+                "revision \"{}\" gives no valid revision name: rename it with letters and digits",
+                r.name
+            ))
+        })?;
+        let revision = format!("{service}-{suffix}");
+        if revision.len() > 63 {
+            return Err(LabError::Export(format!(
+                "revision name {revision} is longer than 63 characters: pass a shorter --name"
+            )));
+        }
+        if let Some(o) = out.iter().find(|o| o.revision == revision) {
+            return Err(LabError::Export(format!(
+                "revisions \"{}\" and \"{}\" both become {revision}: rename one",
+                o.scenario_name, r.name
+            )));
+        }
+        if r.traffic_percent.fract() != 0.0 {
+            return Err(LabError::Export(format!(
+                "revision \"{}\" has {} % of traffic: Knative and Cloud Run split traffic in \
+                 whole percents",
+                r.name, r.traffic_percent
+            )));
+        }
+        let tag = match &r.tag {
+            None => None,
+            Some(t) => {
+                let ok = super::service_name(t).is_ok_and(|n| &n == t);
+                if !ok {
+                    return Err(LabError::Export(format!(
+                        "revision \"{}\": tag \"{t}\" is not a DNS label (lowercase letters, \
+                         digits and '-', starting with a letter)",
+                        r.name
+                    )));
+                }
+                Some(t.clone())
+            }
+        };
+        out.push(Route {
+            revision,
+            percent: r.traffic_percent as u32,
+            tag,
+            scenario_name: r.name.clone(),
+            suffix,
+        });
+    }
+    Ok(out)
 }
 
 /// The billing mode of the scenario's first billing model, as Cloud Run calls it: `Some(true)`
@@ -93,18 +274,17 @@ pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static 
     v
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// The Knative Service manifest of a one-revision scenario.
-fn knative_manifest(
+/// Writes one Service document: the template of `rev` (named `revision` when given) and, when
+/// given, the traffic block.
+fn service_document(
+    out: &mut String,
     s: &Scenario,
     rev: &Revision,
     name: &str,
     image: &str,
-    source: &str,
-) -> Result<String, LabError> {
+    revision: Option<&str>,
+    traffic: Option<&[Route]>,
+) -> Result<(), LabError> {
     let AutoscalerSettings::Kpa(k) = &rev.autoscaler else {
         return Err(LabError::Export(
             "the scenario uses kind = \"keepalive\", which Knative does not have; export a KPA \
@@ -112,18 +292,13 @@ fn knative_manifest(
                 .into(),
         ));
     };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Knative Service written by `scalelab export knative` from {source}."
-    );
-    let _ = writeln!(
-        out,
-        "# Deploy: kubectl apply -f FILE (set the image first)."
-    );
     out.push_str("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n");
     let _ = writeln!(out, "  name: {name}");
-    out.push_str("spec:\n  template:\n    metadata:\n      annotations:\n");
+    out.push_str("spec:\n  template:\n    metadata:\n");
+    if let Some(r) = revision {
+        let _ = writeln!(out, "      name: {r}");
+    }
+    out.push_str("      annotations:\n");
     let mut anns = kpa_annotations(k);
     // Cloud Run reads these from the same manifest (`gcloud run services replace`).
     if let Some(throttled) = cpu_throttling(s) {
@@ -152,8 +327,7 @@ fn knative_manifest(
         "      containerConcurrency: {}",
         rev.service.container_concurrency
     );
-    let timeout = rev.service.timeout.as_secs() + u64::from(rev.service.timeout.subsec_nanos() > 0);
-    let _ = writeln!(out, "      timeoutSeconds: {timeout}");
+    let _ = writeln!(out, "      timeoutSeconds: {}", timeout_seconds(rev));
     out.push_str("      containers:\n");
     let _ = writeln!(out, "        - image: {}", quote(image));
     out.push_str("          resources:\n            limits:\n");
@@ -167,15 +341,28 @@ fn knative_manifest(
         "              memory: {}",
         quote(&memory_quantity(rev.service.memory_gib))
     );
-    Ok(out)
+    if let Some(routes) = traffic {
+        out.push_str("  traffic:\n");
+        for r in routes {
+            let _ = writeln!(out, "    - revisionName: {}", r.revision);
+            let _ = writeln!(out, "      percent: {}", r.percent);
+            if let Some(t) = &r.tag {
+                let _ = writeln!(out, "      tag: {t}");
+            }
+        }
+    }
+    Ok(())
 }
 
-/// The `gcloud run deploy` command of a one-revision scenario, with notes on what Cloud Run
-/// cannot express.
-fn gcloud_command(s: &Scenario, rev: &Revision, name: &str, image: &str, source: &str) -> String {
-    let mut notes = vec![format!(
-        "Cloud Run deploy command written by `scalelab export gcloud` from {source}."
-    )];
+/// The request timeout in whole seconds, rounded up (Knative and Cloud Run take seconds).
+fn timeout_seconds(rev: &Revision) -> u64 {
+    let t = rev.service.timeout;
+    t.as_secs() + u64::from(t.subsec_nanos() > 0)
+}
+
+/// The `gcloud run deploy` flags of one revision; what Cloud Run cannot express goes to
+/// `notes`.
+fn deploy_flags(s: &Scenario, rev: &Revision, image: &str, notes: &mut Vec<String>) -> Vec<String> {
     let svc = &rev.service;
     let (min, max) = match &rev.autoscaler {
         AutoscalerSettings::Kpa(k) => {
@@ -213,8 +400,7 @@ fn gcloud_command(s: &Scenario, rev: &Revision, name: &str, image: &str, source:
     }
     flags.push(format!("--cpu={}", cpu_quantity(svc.vcpu)));
     flags.push(format!("--memory={}", memory_quantity(svc.memory_gib)));
-    let timeout = svc.timeout.as_secs() + u64::from(svc.timeout.subsec_nanos() > 0);
-    flags.push(format!("--timeout={timeout}"));
+    flags.push(format!("--timeout={}", timeout_seconds(rev)));
     match cpu_throttling(s) {
         Some(true) => flags.push("--cpu-throttling".into()),
         Some(false) => flags.push("--no-cpu-throttling".into()),
@@ -231,16 +417,20 @@ fn gcloud_command(s: &Scenario, rev: &Revision, name: &str, image: &str, source:
         }
         .into(),
     );
-    let mut out = String::new();
-    for n in notes {
-        let _ = writeln!(out, "# {n}");
-    }
-    let _ = write!(out, "gcloud run deploy {name}");
+    flags
+}
+
+/// One shell command, a flag per line.
+fn command(out: &mut String, cmd: &str, flags: &[String]) {
+    out.push_str(cmd);
     for f in flags {
-        let _ = write!(out, " \\\n  {}", shell_word(&f));
+        let _ = write!(out, " \\\n  {}", shell_word(f));
     }
     out.push('\n');
-    out
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn shell_word(s: &str) -> String {
