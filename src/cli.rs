@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "scalelab", version, about, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.\n\
-Start with: scalelab sim scenarios/steady-api.toml"
+Start with: scalelab sim scenarios/steady-api.toml\n\
+Reference (scenario keys, result fields, every command): docs/README.md in the repository."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -255,7 +256,7 @@ pub enum KpaCommand {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The input JSON (DESIGN.md, "The autoscaler on its own"); `-` reads standard input.
+    /// The input JSON (docs/kpa-replay.md); `-` reads standard input.
     #[arg(long, short, value_name = "FILE")]
     pub input: PathBuf,
 }

@@ -49,5 +49,8 @@ pub mod time;
 pub mod tune;
 pub mod workload;
 
+#[cfg(test)]
+mod docs_tests;
+
 pub use error::Error;
 pub use time::Time;

@@ -1,5 +1,5 @@
-//! The result document every mode writes: `sim`, `live` and `load` (DESIGN.md, "What a run
-//! produces"). Field names are a public contract: add fields, rename none.
+//! The result document every mode writes: `sim`, `live` and `load` (docs/results.md). Field
+//! names are a public contract: add fields, rename none.
 //!
 //! The document is self-contained: it carries the per-second series and the resolved scenario,
 //! so `scalelab report` can re-render charts and checks later without re-running anything.

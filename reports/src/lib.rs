@@ -1,7 +1,7 @@
 //! scalelab's reports: result documents rendered as text, markdown, JSON, CSV, JUnit XML, charts
 //! (SVG/PNG) and one self-contained HTML page; comparisons between runs.
 //!
-//! Every renderer reads only a [`RunResult`] (the JSON contract of DESIGN.md), so any saved result
+//! Every renderer reads only a [`RunResult`] (the JSON contract of docs/results.md), so any saved result
 //! can be re-rendered later without re-running anything.
 //!
 //! Key items:

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, KpaCommand};
 
-/// Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.
+/// Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,

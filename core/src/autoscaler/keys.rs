@@ -360,6 +360,60 @@ pub fn names<T>(table: &[Key<T>]) -> String {
     table.iter().map(|k| k.key).collect::<Vec<_>>().join(", ")
 }
 
+/// The message for a key a table does not have, listing the ones it has (as serde words it
+/// for the other tables).
+pub fn unknown<T>(key: &str, table: &[Key<T>]) -> String {
+    let keys: Vec<String> = table.iter().map(|k| format!("`{}`", k.key)).collect();
+    format!(
+        "unknown key `{key}`, expected `kind` or one of {}",
+        keys.join(", ")
+    )
+}
+
+/// The table as the scenario reference prints it (markdown): key, kind, default, accepted
+/// range, where Knative reads it, what it does. `docs/scenario.md` holds this text; a test
+/// keeps the two the same.
+pub fn reference<T: Default>(table: &[Key<T>]) -> String {
+    let mut out = String::from(
+        "| key | kind | default | range | Knative | meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for k in table {
+        let default = match k.default() {
+            Value::Optional(None) => "derived".to_string(),
+            Value::Metric(_) | Value::Aggregation(_) => format!("`\"{}\"`", k.default()),
+            Value::Duration(_) => format!("`\"{}\"`", k.default()),
+            v => format!("`{v}`"),
+        };
+        let knative = match k.knative {
+            None => "—".to_string(),
+            Some(Knative::Revision { name, legacy }) => {
+                let mut s = format!("`autoscaling.knative.dev/{name}`");
+                if let Some(l) = legacy {
+                    s += &format!(" (legacy `{l}`)");
+                }
+                if k.percent {
+                    s += ", a percentage";
+                }
+                s
+            }
+            Some(Knative::Annotation(a)) => format!("`{a}`"),
+            Some(Knative::ClusterWide(c)) => {
+                format!("cluster-wide: ConfigMap `config-autoscaler` `{c}`")
+            }
+        };
+        out += &format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            k.key,
+            k.field.kind(),
+            default,
+            k.range,
+            knative,
+            k.doc
+        );
+    }
+    out
+}
+
 /// Checks the KPA settings against each other; on failure, the key to blame and why.
 pub fn check_kpa(s: &KpaSettings) -> Result<(), (&'static str, Rejected)> {
     if s.max_scale > 0 && s.min_scale > s.max_scale {

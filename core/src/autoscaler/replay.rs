@@ -1,5 +1,5 @@
 //! `scalelab kpa replay`: feed a recorded metric series to one [`Decider`] and report each
-//! decision (DESIGN.md, "The autoscaler on its own").
+//! decision (the input and output are in docs/kpa-replay.md).
 //!
 //! Input (JSON):
 //!
@@ -176,10 +176,7 @@ pub fn apply_settings(
             let why = if keys::keepalive(name).is_some() {
                 format!("`{name}` is a keepalive key; kpa replay drives the KPA only")
             } else {
-                format!(
-                    "unknown key `{name}`, expected `kind` or one of {}",
-                    keys::names(&keys::KPA_KEYS)
-                )
+                keys::unknown(name, &keys::KPA_KEYS)
             };
             return Err(invalid(k(name), why));
         };

@@ -1,4 +1,4 @@
-//! Scenario files: the TOML format in DESIGN.md, parsed in two layers.
+//! Scenario files: the TOML format of docs/scenario.md, parsed in two layers.
 //!
 //! [`raw`] mirrors the file one-to-one with every key optional and unknown keys rejected;
 //! [`Scenario`] is the resolved layer: defaults filled in, ranges and cross-field rules checked

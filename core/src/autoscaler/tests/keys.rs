@@ -132,3 +132,19 @@ fn cross_checks_blame_a_key() {
     };
     assert_eq!(check_keepalive(&s).unwrap_err().0, "min_instances");
 }
+
+#[test]
+fn the_reference_lists_every_key_with_its_default() {
+    let r = reference(&KPA_KEYS);
+    assert_eq!(r.lines().count(), KPA_KEYS.len() + 2);
+    assert!(
+        r.contains("| `stable_window` | duration | `\"1m\"` | 6s to 1h, whole seconds |"),
+        "{r}"
+    );
+    assert!(
+        r.contains("| `target` | number (optional) | derived |"),
+        "{r}"
+    );
+    let r = reference(&KEEPALIVE_KEYS);
+    assert!(r.contains("| `max_instances` | integer | `1000` |"), "{r}");
+}

@@ -1,4 +1,4 @@
-//! `kpa replay`: the DESIGN.md example, settings changes, and every kind of bad input.
+//! `kpa replay`: the docs/kpa-replay.md example, settings changes, and every kind of bad input.
 
 use super::*;
 

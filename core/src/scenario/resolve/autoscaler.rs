@@ -103,15 +103,7 @@ impl Resolver<'_> {
         path: &str,
         table: &[keys::Key<T>],
     ) -> ScenarioError {
-        self.err(
-            key,
-            path,
-            format!(
-                "unknown key `{}`, expected `kind` or one of {}",
-                key.get_ref(),
-                keys::names(table)
-            ),
-        )
+        self.err(key, path, keys::unknown(key.get_ref(), table))
     }
 
     /// An error about `name` in table `a` (at its value, or the table when it was not given).
