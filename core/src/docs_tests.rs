@@ -13,7 +13,7 @@ use crate::result::{
 };
 use crate::router::RouterPolicy;
 use crate::scenario::Scenario;
-use crate::scenario::raw::{DistKind, Process};
+use crate::scenario::raw::{DistKind, Process, Tag};
 
 fn doc(name: &str) -> String {
     let path = format!("{}/../docs/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -69,28 +69,21 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
         format!("{MIN}[autoscaler]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"keepalive\"\nzz_probe = 1\n"),
     ];
-    let mut names: Vec<String> = probes.iter().flat_map(|p| accepted(p)).collect();
-    names.extend(KPA_KEYS.iter().map(|k| k.key.to_string()));
-    names.extend(KEEPALIVE_KEYS.iter().map(|k| k.key.to_string()));
-    names.extend(PRICE_NAMES.iter().map(|(n, _)| n.to_string()));
-    names.extend(["min", "max", "step", "n", "log", "weight"].map(String::from));
-    let values: Vec<String> = MODEL_NAMES
+    // The keys the probes find, the autoscaler tables' keys, price names and range keys.
+    let tables = KPA_KEYS
         .iter()
-        .chain(RouterPolicy::NAMES)
-        .chain(
-            DistKind::ALL
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .iter(),
-        )
-        .chain(
-            Process::ALL
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .iter(),
-        )
+        .map(|k| k.key)
+        .chain(KEEPALIVE_KEYS.iter().map(|k| k.key));
+    let prices = PRICE_NAMES.iter().map(|(n, _)| *n);
+    let ranges = ["min", "max", "step", "n", "log", "weight"];
+    let mut names: Vec<String> = probes.iter().flat_map(|p| accepted(p)).collect();
+    names.extend(tables.chain(prices).chain(ranges).map(String::from));
+    // The names a string value may take.
+    let dists: Vec<&str> = DistKind::ALL.iter().map(|k| k.name()).collect();
+    let processes: Vec<&str> = Process::ALL.iter().map(|k| k.name()).collect();
+    let values: Vec<String> = [MODEL_NAMES, RouterPolicy::NAMES, &dists, &processes]
+        .concat()
+        .iter()
         .map(|v| format!("\"{v}\""))
         .collect();
     let doc = reference();

@@ -24,6 +24,12 @@ impl LatencyHist {
         }
     }
 
+    /// A histogram of microseconds recorded elsewhere (the load generator's), to be summarised
+    /// the same way.
+    pub fn from_micros(h: Histogram<u64>) -> Self {
+        LatencyHist { h }
+    }
+
     /// Records a latency of `ns` nanoseconds.
     #[inline]
     pub fn record_nanos(&mut self, ns: u64) {

@@ -205,30 +205,31 @@ impl VariantFidelity {
 }
 
 impl Comparison {
+    /// Every variant's table (drawn by `table`) and slot-overhead sentence (set by `line`).
+    fn tables(
+        &self,
+        table: fn(&str, &[FidelityRow]) -> String,
+        line: fn(&str) -> String,
+    ) -> String {
+        let mut out = String::new();
+        for v in &self.variants {
+            out += &table(&v.title, &v.rows);
+            if let Some(l) = v.slot_line(self.time_scale) {
+                out += &line(&l);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// The tables for a terminal.
     pub fn text(&self) -> String {
-        let mut text = String::new();
-        for v in &self.variants {
-            text += &scalelab_reports::fidelity_text(&v.title, &v.rows);
-            if let Some(line) = v.slot_line(self.time_scale) {
-                text += &format!("  {line}\n");
-            }
-            text.push('\n');
-        }
-        text
+        self.tables(scalelab_reports::fidelity_text, |l| format!("  {l}\n"))
     }
 
     /// The tables as markdown (`fidelity.md`).
     pub fn markdown(&self) -> String {
-        let mut md = String::new();
-        for v in &self.variants {
-            md += &scalelab_reports::fidelity_markdown(&v.title, &v.rows);
-            if let Some(line) = v.slot_line(self.time_scale) {
-                md += &format!("\n{line}\n");
-            }
-            md.push('\n');
-        }
-        md
+        self.tables(scalelab_reports::fidelity_markdown, |l| format!("\n{l}\n"))
     }
 
     /// The rows as JSON (`fidelity.json`, and the `fidelity` field of `--format json`).

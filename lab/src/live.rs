@@ -4,10 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use scalelab_core::result::{
-    ClientStats, Latency, Mode, RunResult, VariantResult, check_slo, round3,
-};
+use scalelab_core::measure::LatencyHist;
+use scalelab_core::result::{ClientStats, Latency, Mode, RunResult, VariantResult, check_slo};
 use scalelab_core::scenario::{BASELINE, LoadSettings};
 
 use crate::{LabError, Plan};
@@ -76,23 +74,6 @@ pub fn run(plan: &Plan, opts: &LiveOptions, status: &dyn Fn(&str)) -> Result<Run
     })
 }
 
-/// A histogram of microseconds as a latency summary in milliseconds.
-fn wall_ms(h: &Histogram<u64>) -> Latency {
-    if h.is_empty() {
-        return Latency::default();
-    }
-    let ms = |us: u64| round3(us as f64 / 1000.0);
-    Latency {
-        count: h.len(),
-        mean: round3(h.mean() / 1000.0),
-        p50: ms(h.value_at_quantile(0.5)),
-        p90: ms(h.value_at_quantile(0.9)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    }
-}
-
 /// One run, live: start the runtime, drive it with the scenario's workload (time-scaled) from
 /// the load generator, shut down, and return the runtime's measurements (scenario units) with
 /// the generator's client-side view added.
@@ -134,12 +115,7 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
             ..Default::default()
         };
         let handle = scalelab_runtime::start(&plan.scenario, runtime_opts).await?;
-        let max_timeout = sc
-            .revisions
-            .iter()
-            .map(|r| r.service.timeout)
-            .max()
-            .unwrap_or_default();
+        let max_timeout = sc.max_timeout();
         let mut cfg = scalelab_loadgen::LoadConfig::new(
             handle.url(),
             sc.workload.time_scaled(scale),
@@ -190,7 +166,9 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
                     max: ms(l.max),
                 },
                 requests: c.requests,
-                send_lag_ms: Some(wall_ms(&report.recorder.send_lag)),
+                send_lag_ms: Some(
+                    LatencyHist::from_micros(report.recorder.send_lag.clone()).summary(),
+                ),
             });
         }
         v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));

@@ -573,16 +573,12 @@ mod tests {
 name = "t"
 seed = 3
 duration = "2m"
+billing = { models = ["cloud-run-instance"] }
+slo = { p99 = "500ms" }
+workload = { phases = [{ duration = "2m", arrival = { process = "poisson", rate = 4 } }] }
 [service]
 service_time = { dist = "fixed", value = "50ms" }
 cold_start = { dist = "fixed", value = "1s" }
-[[workload.phases]]
-duration = "2m"
-arrival = { process = "poisson", rate = 4 }
-[billing]
-models = ["cloud-run-instance"]
-[slo]
-p99 = "500ms"
 [tune]
 seeds = 2
 [tune.params]

@@ -331,12 +331,7 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
     let (stop_driver, driver_rx) = watch::channel(false);
     let driver = tokio::spawn(driver::run(sh.clone(), driver_rx));
     let server = tokio::spawn(accept_loop(listener, front.clone(), accept_rx));
-    let max_timeout = s
-        .revisions
-        .iter()
-        .map(|r| r.service.timeout)
-        .max()
-        .unwrap_or_default();
+    let max_timeout = s.max_timeout();
     Ok(Handle {
         addr,
         token,

@@ -414,27 +414,32 @@ pub fn reference<T: Default>(table: &[Key<T>]) -> String {
     out
 }
 
-/// Checks the KPA settings against each other; on failure, the key to blame and why.
-pub fn check_kpa(s: &KpaSettings) -> Result<(), (&'static str, Rejected)> {
-    if s.max_scale > 0 && s.min_scale > s.max_scale {
+/// `a` (named `a_name`) at most `b` (`b_name`) unless `b` is 0 (unbounded).
+fn within(
+    a: u32,
+    a_name: &'static str,
+    b: u32,
+    b_name: &str,
+) -> Result<(), (&'static str, Rejected)> {
+    if b > 0 && a > b {
         return Err((
-            "min_scale",
-            Rejected(format!(
-                "min_scale {} exceeds max_scale {}",
-                s.min_scale, s.max_scale
-            )),
+            a_name,
+            Rejected(format!("{a_name} {a} exceeds {b_name} {b}")),
         ));
     }
+    Ok(())
+}
+
+/// Checks the KPA settings against each other; on failure, the key to blame and why.
+pub fn check_kpa(s: &KpaSettings) -> Result<(), (&'static str, Rejected)> {
+    within(s.min_scale, "min_scale", s.max_scale, "max_scale")?;
     if s.activation_scale > 1 {
-        if s.max_scale > 0 && s.activation_scale > s.max_scale {
-            return Err((
-                "activation_scale",
-                Rejected(format!(
-                    "activation_scale {} exceeds max_scale {}",
-                    s.activation_scale, s.max_scale
-                )),
-            ));
-        }
+        within(
+            s.activation_scale,
+            "activation_scale",
+            s.max_scale,
+            "max_scale",
+        )?;
         if s.activation_scale < s.min_scale {
             return Err((
                 "activation_scale",
@@ -450,16 +455,12 @@ pub fn check_kpa(s: &KpaSettings) -> Result<(), (&'static str, Rejected)> {
 
 /// Checks the keepalive settings against each other; on failure, the key to blame and why.
 pub fn check_keepalive(s: &KeepaliveSettings) -> Result<(), (&'static str, Rejected)> {
-    if s.max_instances > 0 && s.min_instances > s.max_instances {
-        return Err((
-            "min_instances",
-            Rejected(format!(
-                "min_instances {} exceeds max_instances {}",
-                s.min_instances, s.max_instances
-            )),
-        ));
-    }
-    Ok(())
+    within(
+        s.min_instances,
+        "min_instances",
+        s.max_instances,
+        "max_instances",
+    )
 }
 
 #[cfg(test)]

@@ -304,6 +304,15 @@ impl Scenario {
             .map(|(_, s)| s)
     }
 
+    /// The longest request timeout of any revision.
+    pub fn max_timeout(&self) -> Duration {
+        self.revisions
+            .iter()
+            .map(|r| r.service.timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
     /// The directory trace files are resolved against.
     pub fn base_dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))

@@ -77,10 +77,20 @@ pub struct RawDist {
     pub weight: Option<S<f64>>,
 }
 
+/// The kind of a tagged table (`dist = "…"`, `process = "…"`).
+pub trait Tag: Copy {
+    /// The tag key.
+    const KEY: &'static str;
+    /// The name in a scenario file.
+    fn name(self) -> &'static str;
+    /// The keys this kind takes besides the tag.
+    fn keys(self) -> &'static [&'static str];
+}
+
 /// Declares a tag enum (`dist = "…"`, `process = "…"`): its names, the keys each kind takes,
 /// and a serde impl whose error lists the names.
 macro_rules! tag_enum {
-    ($(#[$m:meta])* $name:ident, $what:literal, { $($(#[$vm:meta])* $v:ident = $s:literal [$($k:literal),*]),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, $key:literal, $what:literal, { $($(#[$vm:meta])* $v:ident = $s:literal [$($k:literal),*]),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $name {
@@ -90,16 +100,18 @@ macro_rules! tag_enum {
         impl $name {
             /// Every kind, in the order the reference lists them.
             pub const ALL: &'static [$name] = &[$($name::$v),*];
+        }
 
-            /// The name in a scenario file.
-            pub fn name(self) -> &'static str {
+        impl Tag for $name {
+            const KEY: &'static str = $key;
+
+            fn name(self) -> &'static str {
                 match self {
                     $($name::$v => $s,)*
                 }
             }
 
-            /// The keys this kind takes besides the tag.
-            pub fn keys(self) -> &'static [&'static str] {
+            fn keys(self) -> &'static [&'static str] {
                 match self {
                     $($name::$v => &[$($k),*],)*
                 }
@@ -124,7 +136,7 @@ macro_rules! tag_enum {
 
 tag_enum!(
     /// `dist = "…"` of a distribution table.
-    DistKind, "distribution", {
+    DistKind, "dist", "distribution", {
         /// `{ dist = "fixed", value = D }`.
         Fixed = "fixed" ["value"],
         /// `{ dist = "exponential", mean = D }`.
@@ -140,7 +152,7 @@ tag_enum!(
 
 tag_enum!(
     /// `process = "…"` of an arrival table.
-    Process, "arrival process", {
+    Process, "process", "arrival process", {
         /// Poisson arrivals at `rate`.
         Poisson = "poisson" ["rate"],
         /// Evenly spaced arrivals at `rate`.

@@ -114,6 +114,8 @@ fn the_schema_check_catches_what_knative_would_not_take() {
 const CANARY: &str = r#"
 name = "shop"
 duration = "1m"
+billing = { models = ["cloud-run-instance"] }
+workload = { phases = [{ arrival = { process = "constant", rate = 2 }, duration = "1m" }] }
 [service]
 container_concurrency = 20
 [autoscaler]
@@ -129,11 +131,6 @@ traffic = 20
 tag = "green"
 service = { container_concurrency = 10, vcpu = 2.0, memory_gib = 2.0, timeout = "30s", startup_cpu_boost = true }
 autoscaler = { max_scale = 5, target_utilization = 0.5, max_scale_up_rate = 4 }
-[[workload.phases]]
-duration = "1m"
-arrival = { process = "poisson", rate = 5 }
-[billing]
-models = ["cloud-run-instance"]
 "#;
 
 #[test]

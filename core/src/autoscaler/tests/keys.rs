@@ -2,11 +2,10 @@
 
 use super::*;
 
-#[test]
-fn every_kpa_field_has_exactly_one_key() {
-    // The resolved settings serialize with the scenario keys: the table covers each field
-    // once and names nothing else.
-    let json = serde_json::to_value(KpaSettings::default()).expect("serializes");
+/// The table covers each field of the settings `T` serialize to (the scenario keys) once, and
+/// names nothing else; every key's default goes in and out unchanged.
+fn covers<T: Default + PartialEq + std::fmt::Debug + serde::Serialize>(table: &[Key<T>]) {
+    let json = serde_json::to_value(T::default()).expect("serializes");
     let mut fields: Vec<&str> = json
         .as_object()
         .expect("an object")
@@ -14,44 +13,25 @@ fn every_kpa_field_has_exactly_one_key() {
         .map(String::as_str)
         .collect();
     fields.sort_unstable();
-    let mut keys: Vec<&str> = KPA_KEYS.iter().map(|k| k.key).collect();
+    let mut keys: Vec<&str> = table.iter().map(|k| k.key).collect();
     keys.sort_unstable();
     assert_eq!(fields, keys);
-    let json = serde_json::to_value(KeepaliveSettings::default()).expect("serializes");
-    let mut fields: Vec<&str> = json
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    fields.sort_unstable();
-    let mut keys: Vec<&str> = KEEPALIVE_KEYS.iter().map(|k| k.key).collect();
-    keys.sort_unstable();
-    assert_eq!(fields, keys);
+    for k in table {
+        let mut s = T::default();
+        k.set(&mut s, k.default())
+            .unwrap_or_else(|e| panic!("{}: {e}", k.key));
+        assert_eq!(s, T::default(), "{}", k.key);
+        if let Some(t) = k.default().to_toml() {
+            let back = k.parse(t).and_then(|v| k.accept(v));
+            assert_eq!(back, Ok(k.default()), "{}", k.key);
+        }
+    }
 }
 
 #[test]
-fn every_key_round_trips_its_default() {
-    for k in &KPA_KEYS {
-        let mut s = KpaSettings::default();
-        k.set(&mut s, k.default())
-            .unwrap_or_else(|e| panic!("{}: {e}", k.key));
-        assert_eq!(s, KpaSettings::default(), "{}", k.key);
-        if let Some(t) = k.default().to_toml() {
-            assert_eq!(
-                k.parse(t).map(|v| k.accept(v)),
-                Ok(Ok(k.default())),
-                "{}",
-                k.key
-            );
-        }
-    }
-    for k in &KEEPALIVE_KEYS {
-        let mut s = KeepaliveSettings::default();
-        k.set(&mut s, k.default())
-            .unwrap_or_else(|e| panic!("{}: {e}", k.key));
-        assert_eq!(s, KeepaliveSettings::default(), "{}", k.key);
-    }
+fn each_table_covers_its_settings_and_round_trips_defaults() {
+    covers(&KPA_KEYS);
+    covers(&KEEPALIVE_KEYS);
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! `[load]`: the load generator's target and requests.
 
 use std::path::Path;
-use std::time::Duration;
 
-use super::{R, Resolver};
+use super::{R, Resolver, positive};
 use crate::scenario::load::{LoadSettings, RequestSpec};
 use crate::scenario::raw::RawScenario;
 
@@ -106,13 +105,6 @@ impl Resolver<'_> {
                     ));
                 }
                 Some(c)
-            }
-        };
-        let positive = |d: Duration| {
-            if d.is_zero() {
-                Err("must be greater than zero".to_string())
-            } else {
-                Ok(())
             }
         };
         Ok(LoadSettings {

@@ -84,6 +84,15 @@ pub(super) struct Resolver<'a> {
 
 type R<T> = Result<T, ScenarioError>;
 
+/// For [`Resolver::dur`]: a duration that must not be zero.
+fn positive(d: Duration) -> Result<(), String> {
+    if d.is_zero() {
+        Err("must be greater than zero".to_string())
+    } else {
+        Ok(())
+    }
+}
+
 impl Resolver<'_> {
     fn err<T>(&self, v: &S<T>, key: &str, msg: impl Into<String>) -> ScenarioError {
         ScenarioError::at(
@@ -147,6 +156,48 @@ impl Resolver<'_> {
                 Ok(d)
             }
         }
+    }
+
+    /// Refuses the keys of a tagged table (`dist = "…"`, `process = "…"`) that its kind does
+    /// not take.
+    fn only_keys<T, K: Tag>(
+        &self,
+        at: &S<T>,
+        key: &str,
+        tag: K,
+        given: &[(&'static str, bool)],
+    ) -> R<()> {
+        let allowed = tag.keys();
+        match given
+            .iter()
+            .find(|(name, is)| *is && !allowed.contains(name))
+        {
+            None => Ok(()),
+            Some((name, _)) => Err(self.err(
+                at,
+                &format!("{key}.{name}"),
+                format!(
+                    "`{name}` does not apply to {} = \"{}\" (it takes {})",
+                    K::KEY,
+                    tag.name(),
+                    allowed.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The error for a key the kind of a tagged table needs.
+    fn needs<T, K: Tag>(&self, at: &S<T>, key: &str, tag: K, name: &str) -> ScenarioError {
+        self.err(
+            at,
+            &format!("{key}.{name}"),
+            format!(
+                "{} = \"{}\" needs `{name}` (it takes {})",
+                K::KEY,
+                tag.name(),
+                tag.keys().join(", ")
+            ),
+        )
     }
 
     pub fn scenario(&self, raw: &RawScenario) -> R<Scenario> {

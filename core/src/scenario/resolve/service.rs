@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{R, Resolver};
+use super::{R, Resolver, positive};
 use crate::duration::Dur;
 use crate::scenario::raw::{DistKind, RawDist, RawScenario, RawService, S};
 use crate::scenario::{Revision, Service};
@@ -93,13 +93,6 @@ impl Resolver<'_> {
 
     pub(super) fn service(&self, s: &RawService, p: &str) -> R<Service> {
         let k = |name: &str| format!("{p}.{name}");
-        let positive = |d: Duration| {
-            if d.is_zero() {
-                Err("must be greater than zero".to_string())
-            } else {
-                Ok(())
-            }
-        };
         Ok(Service {
             container_concurrency: self.u32_in(
                 &s.container_concurrency,
@@ -158,20 +151,7 @@ impl Resolver<'_> {
     pub(super) fn dist_inner(&self, sd: &S<RawDist>, key: &str, in_mixture: bool) -> R<DistSpec> {
         let d = sd.get_ref();
         let tag = *d.dist.get_ref();
-        let kind = tag.name();
-        let allowed = tag.keys();
-        for (name, is) in d.given() {
-            if is && !allowed.contains(&name) {
-                return Err(self.err(
-                    sd,
-                    &format!("{key}.{name}"),
-                    format!(
-                        "`{name}` does not apply to dist = \"{kind}\" (it takes {})",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-        }
+        self.only_keys(sd, key, tag, &d.given())?;
         if let Some(w) = &d.weight
             && !in_mixture
         {
@@ -182,16 +162,16 @@ impl Resolver<'_> {
             ));
         }
         let need = |v: &Option<S<Dur>>, name: &str| -> R<Duration> {
-            v.as_ref().map(|s| s.get_ref().0).ok_or_else(|| {
-                self.err(
-                    sd,
-                    &format!("{key}.{name}"),
-                    format!(
-                        "dist = \"{kind}\" needs `{name}` (it takes {})",
-                        allowed.join(", ")
-                    ),
-                )
-            })
+            v.as_ref()
+                .map(|s| s.get_ref().0)
+                .ok_or_else(|| self.needs(sd, key, tag, name))
+        };
+        // The second of two durations that must be in order, named `name`.
+        let ordered = |ok: bool, at: &Option<S<Dur>>, name: &str, msg: &str| -> R<()> {
+            match at {
+                Some(v) if !ok => Err(self.err(v, &format!("{key}.{name}"), msg)),
+                _ => Ok(()),
+            }
         };
         Ok(match tag {
             DistKind::Fixed => DistSpec::Fixed {
@@ -203,25 +183,14 @@ impl Resolver<'_> {
             DistKind::Lognormal => {
                 let median = need(&d.median, "median")?;
                 let p99 = need(&d.p99, "p99")?;
-                if median.is_zero() || p99 <= median {
-                    return Err(self.err(
-                        d.p99.as_ref().expect("given"),
-                        &format!("{key}.p99"),
-                        "lognormal needs 0 < median < p99",
-                    ));
-                }
+                let ok = !median.is_zero() && p99 > median;
+                ordered(ok, &d.p99, "p99", "lognormal needs 0 < median < p99")?;
                 DistSpec::Lognormal { median, p99 }
             }
             DistKind::Uniform => {
                 let min = need(&d.min, "min")?;
                 let max = need(&d.max, "max")?;
-                if max < min {
-                    return Err(self.err(
-                        d.max.as_ref().expect("given"),
-                        &format!("{key}.max"),
-                        "uniform needs min ≤ max",
-                    ));
-                }
+                ordered(max >= min, &d.max, "max", "uniform needs min ≤ max")?;
                 DistSpec::Uniform { min, max }
             }
             DistKind::Mixture => {

@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use toml::Value;
 
+use super::{R, Resolver};
 use crate::duration::{format_duration, parse_duration};
 use crate::scenario::raw::{RawScenario, S};
 use crate::scenario::tune::{
     DEFAULT_SAMPLES, MAX_CANDIDATES, MAX_RANGE_VALUES, Objective, Param, Search, TuneSpec,
 };
 use crate::scenario::{CandidateBuilder, ScenarioError};
-
-type R<T> = Result<T, ScenarioError>;
 
 /// Keys a search may not set: they are not settings of the service (the seed and the horizon
 /// belong to the search itself).
@@ -37,7 +36,7 @@ pub(in crate::scenario) fn resolve_tune(
     let Some(t) = &raw.tune else {
         return Ok(None);
     };
-    let r = TuneResolver { src, path };
+    let r = Resolver { file: path, src };
     let table = t.get_ref();
     let objective = match &table.objective {
         None => Objective::MinCost,
@@ -213,22 +212,8 @@ pub(crate) fn show(v: &Value) -> String {
     }
 }
 
-struct TuneResolver<'a> {
-    src: &'a str,
-    path: &'a Path,
-}
-
-impl TuneResolver<'_> {
-    fn err<T>(&self, v: &S<T>, key: &str, msg: impl Into<String>) -> ScenarioError {
-        ScenarioError::at(
-            self.path,
-            self.src,
-            Some(v.span()),
-            Some(key.to_string()),
-            msg,
-        )
-    }
-
+impl Resolver<'_> {
+    /// The values of one searched key: a list as given, or a range expanded.
     fn values(&self, v: &S<Value>, name: &str) -> R<Vec<Value>> {
         match v.get_ref() {
             Value::Array(a) => {

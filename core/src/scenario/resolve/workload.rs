@@ -52,59 +52,26 @@ impl Resolver<'_> {
     pub(super) fn arrival(&self, sa: &S<RawArrival>, key: &str, phase: Duration) -> R<ArrivalSpec> {
         let a = sa.get_ref();
         let tag = *a.process.get_ref();
-        let process = tag.name();
-        let allowed = tag.keys();
-        for (name, is) in a.given() {
-            if is && !allowed.contains(&name) {
+        self.only_keys(sa, key, tag, &a.given())?;
+        let needs = |name: &str| self.needs(sa, key, tag, name);
+        let rate = |v: &Option<S<f64>>, name: &str| -> R<f64> {
+            let s = v.as_ref().ok_or_else(|| needs(name))?;
+            let x = *s.get_ref();
+            if !x.is_finite() || x < 0.0 {
                 return Err(self.err(
-                    sa,
+                    s,
                     &format!("{key}.{name}"),
-                    format!(
-                        "`{name}` does not apply to process = \"{process}\" (it takes {})",
-                        allowed.join(", ")
-                    ),
+                    format!("{x} is out of range: a rate is requests per second, ≥ 0"),
                 ));
             }
-        }
-        let rate = |v: &Option<S<f64>>, name: &str| -> R<f64> {
-            match v {
-                None => Err(self.err(
-                    sa,
-                    &format!("{key}.{name}"),
-                    format!(
-                        "process = \"{process}\" needs `{name}` (it takes {})",
-                        allowed.join(", ")
-                    ),
-                )),
-                Some(s) => {
-                    let x = *s.get_ref();
-                    if !x.is_finite() || x < 0.0 {
-                        Err(self.err(
-                            s,
-                            &format!("{key}.{name}"),
-                            format!("{x} is out of range: a rate is requests per second, ≥ 0"),
-                        ))
-                    } else {
-                        Ok(x)
-                    }
-                }
-            }
+            Ok(x)
         };
         let dur = |v: &Option<S<Dur>>, name: &str| -> R<Duration> {
-            match v {
-                None => Err(self.err(
-                    sa,
-                    &format!("{key}.{name}"),
-                    format!(
-                        "process = \"{process}\" needs `{name}` (it takes {})",
-                        allowed.join(", ")
-                    ),
-                )),
-                Some(s) if s.get_ref().0.is_zero() => {
-                    Err(self.err(s, &format!("{key}.{name}"), "must be greater than zero"))
-                }
-                Some(s) => Ok(s.get_ref().0),
+            let s = v.as_ref().ok_or_else(|| needs(name))?;
+            if s.get_ref().0.is_zero() {
+                return Err(self.err(s, &format!("{key}.{name}"), "must be greater than zero"));
             }
+            Ok(s.get_ref().0)
         };
         Ok(match tag {
             Process::Poisson => ArrivalSpec::Poisson {
