@@ -36,6 +36,7 @@ mod fidelity;
 mod fmt;
 mod html;
 mod load;
+mod runs;
 mod scenario;
 mod table;
 mod tradeoff;
@@ -51,6 +52,7 @@ pub use exporters::{
 pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown, fidelity_text};
 pub use html::HtmlExporter;
 pub use load::{load_result, parse_result};
+pub use runs::{distinct_labels, write_comparison};
 pub use scenario::{arrival_text, dist_text, scenario_json, scenario_text};
 pub use tradeoff::tradeoff_sentences;
 
