@@ -451,9 +451,10 @@ pub fn scenario_from_manifest(
         "# Imported by `scalelab import knative` from {source} (Knative Service \"{name}\")."
     );
     out.push_str(
-        "# [service] and [autoscaler] carry the manifest's settings; keys it does not set take\n\
-         # Knative's defaults. The service time, cold start, workload and [slo] below are\n\
-         # PLACEHOLDERS: replace them with your service's measurements and traffic, then tune.\n",
+        "# [service] and [autoscaler] (or each of [[revisions]]' own tables) carry the manifest's\n\
+         # settings; keys it does not set take Knative's defaults. The service time, cold start,\n\
+         # workload and [slo] below are PLACEHOLDERS: replace them with your service's\n\
+         # measurements and traffic, then tune.\n",
     );
     let _ = writeln!(out, "name = {}", toml::Value::String(service_name));
     out.push_str("duration = \"10m\"\n\n[service]\n");
