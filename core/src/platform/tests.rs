@@ -542,16 +542,19 @@ mod properties {
             "round-robin",
             "least-loaded",
         ]);
-        (cc, kind, policy, 0u32..3, 1u64..4).prop_map(|(cc, kind, policy, initial, queue)| {
+        let choice = prop::sample::select(vec!["last-freed", "newest-created", "first-free"]);
+        let reset = prop::sample::select(vec![true, false]);
+        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset).prop_map(|(cc, kind, policy, initial, queue, choice, reset)| {
             let autoscaler = if kind == "kpa" {
                 format!(
                     "initial_scale = {initial}\ntarget = 2\nstable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"\nmax_scale = 4"
                 )
             } else {
-                "kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3".to_string()
+                format!("kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3\nidle_choice = \"{choice}\"\nkeepalive_reset = {reset}")
             };
             let cc = if kind == "kpa" { cc } else { 1 };
-            let policy = if kind == "kpa" { policy } else { "knative" };
+            // The keepalive pool picks its own instances: a router policy is refused there.
+            let policy = if kind == "kpa" { format!("policy = \"{policy}\"") } else { String::new() };
             format!(
                 r#"
                 duration = "1m"
@@ -563,7 +566,7 @@ mod properties {
                 [autoscaler]
                 {autoscaler}
                 [router]
-                policy = "{policy}"
+                {policy}
                 activator_queue_depth = {queue}
                 [[workload.phases]]
                 duration = "1m"
