@@ -495,6 +495,29 @@ pub struct SeriesRow {
     pub p99_ms: f64,
 }
 
+impl SeriesRow {
+    /// Consecutive buckets merged into one: counts are summed, levels keep the maximum (so
+    /// peaks stay visible), panic is "any", p99 the largest; the time is the first row's.
+    /// `rows` must not be empty.
+    pub fn merged(rows: &[SeriesRow]) -> SeriesRow {
+        let mut m = rows[0];
+        for r in &rows[1..] {
+            m.arrivals += r.arrivals;
+            m.completions += r.completions;
+            m.errors += r.errors;
+            m.cold_starts += r.cold_starts;
+            m.in_flight = m.in_flight.max(r.in_flight);
+            m.queued = m.queued.max(r.queued);
+            m.ready = m.ready.max(r.ready);
+            m.starting = m.starting.max(r.starting);
+            m.desired = m.desired.max(r.desired);
+            m.panic |= r.panic;
+            m.p99_ms = m.p99_ms.max(r.p99_ms);
+        }
+        m
+    }
+}
+
 /// The CSV header for [`SeriesRow`]s.
 pub const SERIES_CSV_HEADER: &str = "t_s,arrivals,completions,errors,in_flight,queued,ready,starting,desired,panic,cold_starts,p99_ms";
 
