@@ -33,7 +33,12 @@ fn every_bundled_scenario_simulates() {
             );
             let breached = var["slo"]["passed"] == false;
             if breached {
-                assert_eq!(o.status.code(), Some(3), "{}: a breach exits 3", f.display());
+                assert_eq!(
+                    o.status.code(),
+                    Some(3),
+                    "{}: a breach exits 3",
+                    f.display()
+                );
             }
         }
     }
