@@ -556,12 +556,6 @@ pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
     );
 }
 
-/// Rounds to 3 decimals. For display only: result documents keep full precision (the load
-/// generator's document still uses it; nothing else in the document path does).
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 /// Checks a variant's measurements against the scenario's `[slo]`. `cost_model` picks the bill
 /// that `cost_per_million_usd` applies to (the scenario's first model when the SLO names none).
 ///
