@@ -394,7 +394,7 @@ impl Series {
             return None;
         }
         let k = n.div_ceil(max_rows);
-        let rows = self.rows.chunks(k).map(|c| SeriesRow::merged(c)).collect();
+        let rows = self.rows.chunks(k).map(SeriesRow::merged).collect();
         Some((
             Series {
                 bucket_s: self.bucket_s * k as f64,
