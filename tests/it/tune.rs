@@ -615,6 +615,10 @@ fn a_search_beyond_the_work_limits_is_refused() {
     // The estimate alone decides: a search within the limits starts.
     let small = write(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
     let o = scalelab(&["tune", &s(&small), "-q", "--threads", "1"]);
-    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{}", stderr(&o));
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
