@@ -127,16 +127,28 @@ fn live_variant(p: &Prepared, name: &str, a: &RunArgs) -> Result<VariantResult, 
         cfg.warnings = false;
         cfg.progress = super::common::stderr_is_terminal();
         cfg.max_connections = cfg.max_connections.max(4096);
-        let report = scalelab_loadgen::run(&cfg).await;
-        // Like the simulator, keep the platform up to the scenario's horizon so the scale-down
-        // after the last request is observed too.
-        handle
-            .clock()
-            .sleep_until(scalelab_core::Time::ZERO + sc.duration)
-            .await;
+        // A revision whose instances keep failing to start ends the run at once.
+        let report = tokio::select! {
+            r = scalelab_loadgen::run(&cfg) => Some(r),
+            _ = handle.failed() => None,
+        };
+        if report.is_some() {
+            // Like the simulator, keep the platform up to the scenario's horizon so the
+            // scale-down after the last request is observed too.
+            let clock = handle.clock();
+            tokio::select! {
+                _ = clock.sleep_until(scalelab_core::Time::ZERO + sc.duration) => {}
+                _ = handle.failed() => {}
+            }
+        }
+        let failure = handle.failure();
         let doc = handle.shutdown().await;
-        let report =
-            report.map_err(|e| Failure::runtime(anyhow::anyhow!("load generator: {e}")))?;
+        if let Some(f) = failure {
+            return Err(Failure::runtime(anyhow::anyhow!("{f}")));
+        }
+        let report = report
+            .unwrap_or_else(|| unreachable!("the run failed"))
+            .map_err(|e| Failure::runtime(anyhow::anyhow!("load generator: {e}")))?;
         let client = scalelab_loadgen::to_result(&cfg, &report);
         let mut v =
             doc.variants.into_iter().next().ok_or_else(|| {
