@@ -49,6 +49,8 @@ pub const SERVICE_NS_HEADER: &str = "x-scalelab-service-ns";
 const PROBE_EVERY: Duration = Duration::from_millis(20);
 /// How long one probe may take (wall time).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A starting command instance not ready after this long (wall time) gets a warning.
+const NOT_READY_WARNING: Duration = Duration::from_secs(10);
 /// Lines of an instance's standard error kept for its exit report.
 const TAIL_LINES: usize = 10;
 /// Longest line copied from an instance's output (longer ones are split).
@@ -364,6 +366,9 @@ async fn command(
     // cancels the start.
     let deadline = began + sh.clock.to_wall(plan.progress_deadline);
     let ready_path = sh.ready_path.clone();
+    // A newcomer's most common mistake (a server on another port) shows as a start that never
+    // ends: say so once, long before the progress deadline.
+    let mut warn_at = Some(began + NOT_READY_WARNING);
     let started = loop {
         tokio::select! {
             st = child.wait() => break Started::Failed(describe(st)),
@@ -371,6 +376,18 @@ async fn command(
             _ = tokio::time::sleep(PROBE_EVERY) => {
                 if probe(addr, ready_path.as_deref()).await {
                     break Started::Ready;
+                }
+                if warn_at.is_some_and(|t| sh.clock.wall_now() >= t) {
+                    warn_at = None;
+                    eprintln!(
+                        "scalelab: instance {n} of revision \"{}\" is not ready after {} s \
+                         (nothing {} on 127.0.0.1:{}, its $PORT). {}",
+                        sh.revs[rev].name,
+                        NOT_READY_WARNING.as_secs(),
+                        if ready_path.is_some() { "answers the readiness path" } else { "listens" },
+                        addr.port(),
+                        crate::platform::port_hint(cmd, ready_path.as_deref())
+                    );
                 }
                 if sh.clock.wall_now() >= deadline {
                     let what = match &ready_path {

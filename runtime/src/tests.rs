@@ -161,6 +161,10 @@ async fn a_burst_panics_and_scales_up_within_max_scale() {
             5,
             "max_scale bounds the instances"
         );
+        assert_eq!(
+            rev.target, 5,
+            "the status line's desired figure is the reconciler's, within max_scale"
+        );
     }
     let mut done = 0;
     for r in reqs {

@@ -5,6 +5,7 @@ mod kpa;
 mod live;
 mod load;
 mod report;
+mod router;
 mod serve;
 mod sim;
 mod support;
