@@ -23,6 +23,59 @@ use crate::platform::Answer;
 use crate::server::ConnGuard;
 use crate::upstream::Stream;
 
+/// A client's request body, whichever server reads it.
+pub(crate) trait ClientBody {
+    /// The next piece of the body (`None` at its end; `Err` when the client broke off).
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>>;
+    /// The exact length still to come, when known.
+    fn exact_len(&self) -> Option<u64>;
+    /// True when nothing more will come.
+    fn is_end(&self) -> bool;
+}
+
+/// A body read by hyper (HTTP/2). Trailers are dropped.
+impl ClientBody for hyper::body::Incoming {
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
+        use hyper::body::Body as _;
+        loop {
+            return match Pin::new(&mut *self).poll_frame(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(()))),
+                Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                    Ok(d) => Poll::Ready(Some(Ok(d))),
+                    Err(_) => continue,
+                },
+            };
+        }
+    }
+
+    fn exact_len(&self) -> Option<u64> {
+        hyper::body::Body::size_hint(self).exact()
+    }
+
+    fn is_end(&self) -> bool {
+        hyper::body::Body::is_end_stream(self)
+    }
+}
+
+/// No body.
+pub(crate) struct NoBody;
+
+impl ClientBody for NoBody {
+    fn poll_data(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
+        Poll::Ready(None)
+    }
+
+    fn exact_len(&self) -> Option<u64> {
+        Some(0)
+    }
+
+    fn is_end(&self) -> bool {
+        true
+    }
+}
+
 /// The error type of the router's bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -118,6 +171,14 @@ impl Body {
         Body {
             inner: Inner::Full((!b.is_empty()).then_some(b)),
             conn: None,
+        }
+    }
+
+    /// The whole body when it is complete already (`None` for a streaming one).
+    pub fn take_full(&mut self) -> Option<Bytes> {
+        match &mut self.inner {
+            Inner::Full(b) => Some(b.take().unwrap_or_default()),
+            Inner::Stream(_) => None,
         }
     }
 

@@ -1,7 +1,11 @@
-//! The router/activator's HTTP side: access control, the reserved paths, the choice of
+//! The router/activator's request logic: access control, the reserved paths, the choice of
 //! revision (traffic split, tagged URLs), then the platform's admission (start, queue or
 //! reject) and the request's execution: in-process on a synthetic instance, or proxied to a
 //! command instance ([`crate::upstream`]) with both bodies streamed, until its deadline.
+//!
+//! It works on a [`ReqHead`] and a [`ClientBody`] and answers with an [`Out`], whichever server
+//! read the request: the HTTP/1.1 fast path (`h1.rs`) writes an `Out` itself (an instance's
+//! header lines pass through as they came), hyper (HTTP/2) gets it as a `Response`.
 //!
 //! A request's platform accounting is held by a [`Ticket`]: it ends exactly once, when the
 //! answer is complete (or failed, or timed out); a client that goes away first drops the
@@ -29,19 +33,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use scalelab_core::Time;
 use scalelab_core::ids::{ReqId, RevId};
 use scalelab_core::platform::Reply;
 
 use crate::InstanceKind;
-use crate::body::{Body, Budget, Lease, Streaming};
+use crate::body::{Body, Budget, ClientBody, Lease, Streaming};
+use crate::head::{Headers, ReqHead};
 use crate::platform::{Admit, Answer, Running, Shared, Start};
 use crate::server::{ConnGuard, Limits};
-use crate::upstream::{self, ReqBody, ReqFraming, RespBody, UpError};
+use crate::upstream::{self, RawHead, ReqBody, ReqFraming, RespBody, UpError};
 
 /// The header naming the revision (by tag) a request is for.
 pub const REVISION_HEADER: &str = "x-scalelab-revision";
@@ -79,6 +83,61 @@ pub(crate) struct Front {
 pub(crate) struct Synth {
     pub hello: bool,
     pub allowed_origin: String,
+}
+
+/// An answer of the router.
+pub(crate) struct Out {
+    pub status: StatusCode,
+    pub head: OutHead,
+    /// `x-scalelab-revision`.
+    pub revision: Option<HeaderValue>,
+    /// `x-scalelab-instance`.
+    pub instance: Option<HeaderValue>,
+    /// `x-scalelab-cold-start: 1`.
+    pub cold: bool,
+    pub body: Body,
+}
+
+/// Where an answer's headers come from.
+pub(crate) enum OutHead {
+    /// The platform's or a synthetic instance's own.
+    Own(HeaderMap),
+    /// A command instance's, as it sent them.
+    Upstream(RawHead),
+}
+
+impl Out {
+    fn own(status: StatusCode, headers: HeaderMap, body: Body) -> Out {
+        Out {
+            status,
+            head: OutHead::Own(headers),
+            revision: None,
+            instance: None,
+            cold: false,
+            body,
+        }
+    }
+
+    /// The answer as a hyper response (HTTP/2).
+    pub fn into_response(self) -> Response<Body> {
+        let mut headers = match self.head {
+            OutHead::Own(m) => m,
+            OutHead::Upstream(raw) => raw.to_map(),
+        };
+        if let Some(v) = self.revision {
+            headers.insert(REVISION.clone(), v);
+        }
+        if let Some(v) = self.instance {
+            headers.insert(INSTANCE.clone(), v);
+        }
+        if self.cold {
+            headers.insert(COLD.clone(), HeaderValue::from_static("1"));
+        }
+        let mut r = Response::new(self.body);
+        *r.status_mut() = self.status;
+        *r.headers_mut() = headers;
+        r
+    }
 }
 
 impl Front {
@@ -119,16 +178,14 @@ impl Front {
 }
 
 /// A plain answer from the platform itself.
-pub(crate) fn refuse(status: StatusCode, reason: &'static str) -> Response<Body> {
-    let mut r = Response::new(Body::full(Bytes::from_static(reason.as_bytes())));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
+pub(crate) fn refuse(status: StatusCode, reason: &'static str) -> Out {
+    let mut h = HeaderMap::with_capacity(2);
     h.insert(REASON_HEADER, HeaderValue::from_static(reason));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    r
+    Out::own(status, h, Body::full(Bytes::from_static(reason.as_bytes())))
 }
 
 /// Compares two strings in time independent of where they differ.
@@ -146,12 +203,13 @@ enum Denied {
 }
 
 impl Denied {
-    fn response(self) -> Response<Body> {
+    fn answer(self) -> Out {
         match self {
             Denied::Missing => {
                 let mut r = refuse(StatusCode::UNAUTHORIZED, "missing-token");
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                if let OutHead::Own(h) = &mut r.head {
+                    h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                }
                 r
             }
             Denied::Wrong => refuse(StatusCode::FORBIDDEN, "wrong-token"),
@@ -160,10 +218,10 @@ impl Denied {
 }
 
 /// Checks `Authorization: Bearer <token>`.
-fn authorize(expected: &str, headers: &HeaderMap) -> Result<(), Denied> {
+fn authorize(expected: &str, headers: &Headers<'_>) -> Result<(), Denied> {
     let v = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+        .get("authorization")
+        .and_then(|v| std::str::from_utf8(v).ok())
         .ok_or(Denied::Missing)?;
     let token = match v.split_once(' ') {
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
@@ -179,60 +237,75 @@ fn authorize(expected: &str, headers: &HeaderMap) -> Result<(), Denied> {
 /// The revision a tag names. Revisions are reachable by their tag only (as Knative's tagged
 /// URLs): an untagged revision gets exactly its share of the traffic split, and one at 0 %
 /// none.
-fn find_revision(sh: &Shared, tag: &str) -> Option<RevId> {
+fn find_revision(sh: &Shared, tag: &[u8]) -> Option<RevId> {
     sh.revs
         .iter()
-        .position(|c| c.tag.as_deref() == Some(tag))
+        .position(|c| c.tag.as_deref().is_some_and(|t| t.as_bytes() == tag))
         .map(|r| RevId(r as u16))
 }
 
-/// Handles one request to the router; `conn` is the client connection's busy guard, which the
-/// answer holds until it is written.
+/// Handles one request read by hyper (HTTP/2); `conn` is the client connection's busy guard,
+/// which the answer holds until it is written.
 pub(crate) async fn handle(
     front: Arc<Front>,
     conn: ConnGuard,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let mut r = route(&front, req).await;
+    let (parts, mut body) = req.into_parts();
+    let head = ReqHead {
+        method: &parts.method,
+        target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        headers: Headers::Map(&parts.headers),
+    };
+    let mut r = route(&front, &head, &mut body).await.into_response();
     r.body_mut().conn = Some(conn);
     r
 }
 
-async fn route(front: &Arc<Front>, req: Request<Incoming>) -> Response<Body> {
+/// Routes one request and answers it.
+pub(crate) async fn route(
+    front: &Arc<Front>,
+    req: &ReqHead<'_>,
+    body: &mut (dyn ClientBody + Send),
+) -> Out {
     if let Some(t) = &front.token
-        && let Err(denied) = authorize(t, req.headers())
+        && let Err(denied) = authorize(t, &req.headers)
     {
-        return denied.response();
+        return denied.answer();
     }
-    let path = req.uri().path();
+    let path = req.path();
     if path == METRICS_PATH || (front.root_metrics && path == "/metrics") {
-        let mut r = Response::new(Body::full(crate::prom::render(&front.sh)));
-        r.headers_mut().insert(
+        let mut h = HeaderMap::with_capacity(1);
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
-        return r;
+        return Out::own(
+            StatusCode::OK,
+            h,
+            Body::full(crate::prom::render(&front.sh)),
+        );
     }
     if front.draining.load(Ordering::Relaxed) {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting-down");
     }
     // Which revision: a tag header, a `/@tag/` path prefix, else the traffic split.
-    let mut forward_path: Option<String> = None;
-    let rev = if let Some(v) = req.headers().get(&REVISION) {
-        match v.to_str().ok().and_then(|k| find_revision(&front.sh, k)) {
+    let mut forward_target: Option<String> = None;
+    let rev = if let Some(v) = req.headers.get(REVISION_HEADER) {
+        match find_revision(&front.sh, v) {
             Some(r) => Some(r),
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
     } else if let Some(rest) = path.strip_prefix("/@") {
         let (key, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        match find_revision(&front.sh, key) {
+        match find_revision(&front.sh, key.as_bytes()) {
             Some(r) => {
                 let mut p = format!("/{tail}");
-                if let Some(q) = req.uri().query() {
+                if let Some(q) = req.query() {
                     p.push('?');
                     p.push_str(q);
                 }
-                forward_path = Some(p);
+                forward_target = Some(p);
                 Some(r)
             }
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
@@ -241,38 +314,35 @@ async fn route(front: &Arc<Front>, req: Request<Incoming>) -> Response<Body> {
         None
     };
     // A body declared larger than the limit is refused before it takes a slot.
-    if req
-        .body()
-        .size_hint()
-        .exact()
+    if body
+        .exact_len()
         .is_some_and(|n| n > front.limits.max_request_body)
     {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
     }
-    let (parts, body) = req.into_parts();
     let sh = &front.sh;
     let (mut ticket, run) = match sh.arrive(rev) {
-        Admit::Run(run) => (Ticket::running(front, &parts, run.clone()), run),
+        Admit::Run(run) => (Ticket::running(front, req, run.clone()), run),
         Admit::Reject {
             rev,
             reply,
             arrival,
-        } => return front.reply(rev, &parts, arrival, reply),
+        } => return front.reply(rev, req, arrival, reply),
         Admit::Wait {
-            req,
+            req: id,
             rev,
             deadline,
             arrival,
             mut rx,
         } => {
-            let mut ticket = Ticket::waiting(front, &parts, req, rev, arrival);
+            let mut ticket = Ticket::new(front, req, id, rev, arrival);
             let waited = tokio::time::timeout_at(sh.clock.wall_at(deadline), &mut rx).await;
             let start = match waited {
                 Ok(started) => started.ok(),
                 Err(_) => {
-                    if sh.time_out(req, rev, arrival) {
+                    if sh.time_out(id, rev, arrival) {
                         ticket.answered();
-                        return front.reply(rev, &parts, arrival, Reply::Timeout);
+                        return front.reply(rev, req, arrival, Reply::Timeout);
                     }
                     // It started just as its deadline passed: it times out on its instance.
                     rx.try_recv().ok()
@@ -285,37 +355,31 @@ async fn route(front: &Arc<Front>, req: Request<Incoming>) -> Response<Body> {
                 }
                 Some(Start::Reply(reply)) => {
                     ticket.answered();
-                    return front.reply(rev, &parts, arrival, reply);
+                    return front.reply(rev, req, arrival, reply);
                 }
                 None => {
                     ticket.answered();
-                    return front.reply(rev, &parts, arrival, Reply::InstanceFailed);
+                    return front.reply(rev, req, arrival, Reply::InstanceFailed);
                 }
             }
         }
     };
-    let mut resp = if run.lost {
+    let mut out = if run.lost {
         ticket.finish(Answer::Failed);
         refuse(StatusCode::BAD_GATEWAY, "instance-failed")
     } else if let Some(up) = &run.up {
-        front
-            .proxy(ticket, &parts, forward_path.as_deref(), body, &run, up)
-            .await
+        let target = forward_target.as_deref().unwrap_or(req.target);
+        front.proxy(ticket, req, target, body, &run, up).await
     } else if let Some(synth) = &front.synthetic {
-        front
-            .synthetic(&mut ticket, synth, &parts, body, &run)
-            .await
+        front.synthetic(&mut ticket, synth, req, body, &run).await
     } else {
         ticket.finish(Answer::Failed);
         refuse(StatusCode::BAD_GATEWAY, "instance-failed")
     };
-    let h = resp.headers_mut();
-    h.insert(REVISION.clone(), front.rev_headers[run.rev.index()].clone());
-    h.insert(INSTANCE.clone(), run.header.clone());
-    if run.cold {
-        h.insert(COLD.clone(), HeaderValue::from_static("1"));
-    }
-    resp
+    out.revision = Some(front.rev_headers[run.rev.index()].clone());
+    out.instance = Some(run.header.clone());
+    out.cold = run.cold;
+    out
 }
 
 /// The request log's view of a request (kept only while a request log is written).
@@ -345,11 +409,11 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    fn new(front: &Front, parts: &Parts, req: ReqId, rev: RevId, arrival: Time) -> Ticket {
+    fn new(front: &Front, head: &ReqHead<'_>, req: ReqId, rev: RevId, arrival: Time) -> Ticket {
         let log = front.sh.request_log.as_ref().map(|_| {
             Box::new(LogInfo {
-                method: parts.method.clone(),
-                path: parts.uri.path().to_string(),
+                method: head.method.clone(),
+                path: head.path().to_string(),
             })
         });
         Ticket {
@@ -363,12 +427,8 @@ impl Ticket {
         }
     }
 
-    fn waiting(front: &Front, parts: &Parts, req: ReqId, rev: RevId, arrival: Time) -> Ticket {
-        Ticket::new(front, parts, req, rev, arrival)
-    }
-
-    fn running(front: &Front, parts: &Parts, run: Running) -> Ticket {
-        let mut t = Ticket::new(front, parts, run.req, run.rev, run.arrival);
+    fn running(front: &Front, head: &ReqHead<'_>, run: Running) -> Ticket {
+        let mut t = Ticket::new(front, head, run.req, run.rev, run.arrival);
         t.started(run);
         t
     }
@@ -440,21 +500,16 @@ impl Drop for Ticket {
 
 /// Reads a body whole, up to `max` bytes, each piece counted against the budget.
 async fn read_whole(
-    body: &mut Incoming,
+    body: &mut (dyn ClientBody + Send),
     max: u64,
     budget: &Budget,
 ) -> Result<(Bytes, Lease), &'static str> {
     let mut lease = Lease::empty();
     let mut pieces: Vec<Bytes> = Vec::new();
     let mut total = 0u64;
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await
-    {
-        let Ok(frame) = frame else {
+    while let Some(data) = std::future::poll_fn(|cx| body.poll_data(cx)).await {
+        let Ok(data) = data else {
             return Err("body-unreadable");
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
         };
         total += data.len() as u64;
         if total > max {
@@ -482,15 +537,15 @@ async fn read_whole(
 
 impl Front {
     /// The platform's own answer to a request that never reached an instance, logged.
-    fn reply(&self, rev: RevId, parts: &Parts, arrival: Time, reply: Reply) -> Response<Body> {
+    fn reply(&self, rev: RevId, req: &ReqHead<'_>, arrival: Time, reply: Reply) -> Out {
         let status = reply.status();
         if let Some(sink) = &self.sh.request_log {
             let latency_ms = self.sh.clock.now().0.saturating_sub(arrival.0) as f64 / 1e6;
             sink.json(&serde_json::json!({
                 "t_s": arrival.as_secs_f64(),
                 "revision": self.sh.revs[rev.index()].name,
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
+                "method": req.method.as_str(),
+                "path": req.path(),
                 "status": status,
                 "latency_ms": (latency_ms * 1000.0).round() / 1000.0,
                 "instance": serde_json::Value::Null,
@@ -502,8 +557,7 @@ impl Front {
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             reply.reason(),
         );
-        r.headers_mut()
-            .insert(REVISION.clone(), self.rev_headers[rev.index()].clone());
+        r.revision = Some(self.rev_headers[rev.index()].clone());
         r
     }
 
@@ -513,17 +567,17 @@ impl Front {
         &self,
         ticket: &mut Ticket,
         synth: &Synth,
-        parts: &Parts,
-        mut body: Incoming,
+        req: &ReqHead<'_>,
+        body: &mut (dyn ClientBody + Send),
         run: &Running,
-    ) -> Response<Body> {
+    ) -> Out {
         let clock = &self.sh.clock;
         let started = clock.wall_now();
         let deadline = clock.wall_at(run.deadline);
         let mut lease = Lease::empty();
         let mut bytes = Bytes::new();
-        if synth.hello && !body.is_end_stream() {
-            let read = read_whole(&mut body, self.limits.max_request_body, &self.budget);
+        if synth.hello && !body.is_end() {
+            let read = read_whole(body, self.limits.max_request_body, &self.budget);
             match tokio::time::timeout_at(deadline, read).await {
                 Ok(Ok((b, l))) => {
                     bytes = b;
@@ -546,7 +600,6 @@ impl Front {
                 }
             }
         }
-        drop(body);
         let done_at = started + clock.to_wall(run.service);
         if done_at > deadline {
             tokio::time::sleep_until(deadline).await;
@@ -556,56 +609,50 @@ impl Front {
         if !run.service.is_zero() {
             tokio::time::sleep_until(done_at).await;
         }
-        let resp = if synth.hello {
-            crate::hello::respond(
-                &synth.allowed_origin,
-                &parts.method,
-                parts.uri.query(),
-                &bytes,
-            )
+        let out = if synth.hello {
+            let r = crate::hello::respond(&synth.allowed_origin, req.method, req.query(), &bytes);
+            let (p, b) = r.into_parts();
+            Out::own(p.status, p.headers, Body::full(full_bytes(b)))
         } else {
-            Response::new(http_body_util::Full::new(Bytes::new()))
+            Out::own(StatusCode::OK, HeaderMap::new(), Body::full(Bytes::new()))
         };
         drop(lease);
-        let (p, b) = resp.into_parts();
-        // The hello function's bodies are `Full`: their one frame, taken at once.
-        let data = futures_bytes(b);
-        ticket.finish(Answer::Answered(p.status.as_u16()));
-        Response::from_parts(p, Body::full(data))
+        ticket.finish(Answer::Answered(out.status.as_u16()));
+        out
     }
 
     /// Proxies a request to its command instance, until its deadline.
     async fn proxy(
         &self,
         mut ticket: Ticket,
-        parts: &Parts,
-        forward_path: Option<&str>,
-        mut body: Incoming,
+        req: &ReqHead<'_>,
+        target: &str,
+        body: &mut (dyn ClientBody + Send),
         run: &Running,
         up: &Arc<upstream::Upstream>,
-    ) -> Response<Body> {
-        let target = forward_path
-            .or_else(|| parts.uri.path_and_query().map(|p| p.as_str()))
-            .unwrap_or("/");
-        let framing = if body.is_end_stream() {
+    ) -> Out {
+        let framing = if body.is_end() {
             ReqFraming::None
         } else {
-            match body.size_hint().exact() {
+            match body.exact_len() {
                 Some(n) => ReqFraming::Length(n),
                 None => ReqFraming::Chunked,
             }
         };
-        let head = upstream::Head {
-            method: &parts.method,
+        let forward = ReqHead {
+            method: req.method,
             target,
-            headers: &parts.headers,
+            headers: req.headers,
+        };
+        let head = upstream::Head {
+            req: &forward,
             strip_authorization: self.token.is_some(),
             proxied: run.proxied,
             framing,
         };
         let deadline = self.sh.clock.wall_at(run.deadline);
         let rb = (framing != ReqFraming::None).then_some(ReqBody {
-            body: &mut body,
+            body,
             max: self.limits.max_request_body,
             budget: &self.budget,
         });
@@ -636,28 +683,33 @@ impl Front {
             }
             Ok(Ok(r)) => r,
         };
-        let status = resp.status.as_u16();
+        let status = resp.head.status;
         let body = match resp.body {
             RespBody::Full(b) => {
-                ticket.finish(Answer::Answered(status));
+                ticket.finish(Answer::Answered(status.as_u16()));
                 Body::full(b)
             }
             RespBody::Stream(stream) => Body::streaming(Streaming {
                 stream,
                 ticket,
-                status,
+                status: status.as_u16(),
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
             }),
         };
-        let mut r = Response::new(body);
-        *r.status_mut() = resp.status;
-        *r.headers_mut() = resp.headers;
-        r
+        Out {
+            status,
+            head: OutHead::Upstream(resp.head),
+            revision: None,
+            instance: None,
+            cold: false,
+            body,
+        }
     }
 }
 
 /// The bytes of a `Full` body (it yields them in its first frame, without waiting).
-fn futures_bytes(b: http_body_util::Full<Bytes>) -> Bytes {
+fn full_bytes(b: http_body_util::Full<Bytes>) -> Bytes {
+    use hyper::body::Body as _;
     use std::task::{Context, Poll, Waker};
     let mut b = std::pin::pin!(b);
     let mut cx = Context::from_waker(Waker::noop());
@@ -674,26 +726,24 @@ mod tests {
     #[test]
     fn bearer_tokens_are_checked() {
         let mut h = HeaderMap::new();
-        assert_eq!(authorize("s3cret", &h), Err(Denied::Missing));
-        assert_eq!(
-            Denied::Missing.response().status(),
-            StatusCode::UNAUTHORIZED
-        );
+        let get = |h: &HeaderMap| authorize("s3cret", &Headers::Map(h));
+        assert_eq!(get(&h), Err(Denied::Missing));
+        assert_eq!(Denied::Missing.answer().status, StatusCode::UNAUTHORIZED);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Basic czNjcmV0"),
         );
-        assert_eq!(authorize("s3cret", &h), Err(Denied::Missing));
+        assert_eq!(get(&h), Err(Denied::Missing));
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer nope"),
         );
-        assert_eq!(authorize("s3cret", &h), Err(Denied::Wrong));
-        assert_eq!(Denied::Wrong.response().status(), StatusCode::FORBIDDEN);
+        assert_eq!(get(&h), Err(Denied::Wrong));
+        assert_eq!(Denied::Wrong.answer().status, StatusCode::FORBIDDEN);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer s3cret"),
         );
-        assert!(authorize("s3cret", &h).is_ok());
+        assert!(get(&h).is_ok());
     }
 }

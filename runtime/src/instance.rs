@@ -191,11 +191,15 @@ impl Drop for Group {
     }
 }
 
-/// Kills every process group of command instances still alive (the end of a run).
-pub(crate) fn kill_groups(sh: &Shared) {
+/// Kills every process group of command instances still alive (the end of a run), and waits
+/// (up to 2 s) until none of their processes lives: a SIGKILL takes effect asynchronously.
+pub(crate) async fn kill_groups(sh: &Shared) {
     let groups: Vec<i32> = lock(&sh.groups).iter().copied().collect();
-    for g in groups {
+    for &g in &groups {
         signal_group(g, Signal::KILL);
+    }
+    for g in groups {
+        wait_group_gone(g, Duration::from_secs(2)).await;
     }
 }
 

@@ -38,6 +38,8 @@ mod body;
 mod clock;
 mod driver;
 mod front;
+mod h1;
+mod head;
 mod hello;
 mod instance;
 mod platform;
@@ -459,7 +461,7 @@ impl Handle {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Whatever is left of a command instance does not outlive the run.
-        instance::kill_groups(&sh);
+        instance::kill_groups(&sh).await;
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
         finish(&sh, &self.scenario, self.seed)

@@ -1,6 +1,7 @@
 //! The client side of the router: accepting connections (at most
 //! [`Limits::max_connections`] at once; beyond it the listener's backlog waits), serving them
-//! with hyper (HTTP/1.1, and HTTP/2 with prior knowledge), and closing the ones that stall.
+//! (HTTP/1.1 with the router's own server, `h1.rs`; HTTP/2 with prior knowledge with hyper),
+//! and closing the ones that stall.
 //!
 //! A connection is *busy* while a request on it has not been fully answered, and *quiet*
 //! otherwise. A quiet connection is closed when
@@ -13,19 +14,16 @@
 //! it. Each connection has one watchdog timer; the request path only bumps counters.
 
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::front::{self, Front};
+use crate::h1;
 
 /// Client-side limits of the router.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,7 +77,7 @@ impl ConnState {
     }
 
     #[inline]
-    fn on_read(&self) {
+    pub(crate) fn on_read(&self) {
         if self.busy.load(Ordering::Relaxed) == 0 && !self.reading.load(Ordering::Relaxed) {
             self.reading.store(true, Ordering::Relaxed);
             self.activity.fetch_add(1, Ordering::Relaxed);
@@ -130,70 +128,44 @@ async fn watchdog(st: Arc<ConnState>, header: Duration, idle: Duration) {
     }
 }
 
-/// A client connection's socket, reporting reads to its watchdog.
-struct Watched {
+/// Serves an HTTP/2 connection (prior knowledge) with hyper; `pre` is what was read of it
+/// already.
+pub(crate) async fn serve_h2(
+    front: Arc<Front>,
     io: TcpStream,
+    pre: bytes::Bytes,
     st: Arc<ConnState>,
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.io).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.st.on_read();
+    mut stop: watch::Receiver<bool>,
+) {
+    let s = st.clone();
+    let svc = hyper::service::service_fn(move |req| {
+        let f = front.clone();
+        let guard = s.begin();
+        async move { Ok::<_, Infallible>(front::handle(f, guard, req).await) }
+    });
+    let io = TokioIo::new(h1::Prepend { pre, io, st });
+    let conn =
+        hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
-        r
     }
 }
 
-impl AsyncWrite for Watched {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
-/// Accepts connections until told to stop, then lets open connections finish their requests.
+/// Accepts connections until told to stop, then waits for open connections to finish their
+/// requests (idle ones close at once).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     front: Arc<Front>,
     mut stop: watch::Receiver<bool>,
 ) {
     let limits = front.limits.clone();
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // Bounds each connection's read buffer, and so the size of a request head.
-    builder.http1().max_buf_size(64 * 1024);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p,
@@ -212,28 +184,20 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let st = Arc::new(ConnState::new());
         let f = front.clone();
-        let s = st.clone();
-        let svc = hyper::service::service_fn(move |req| {
-            let f = f.clone();
-            let guard = s.begin();
-            async move { Ok::<_, Infallible>(front::handle(f, guard, req).await) }
-        });
-        let io = TokioIo::new(Watched {
-            io: stream,
-            st: st.clone(),
-        });
-        let conn = builder.serve_connection(io, svc).into_owned();
-        let conn = graceful.watch(conn);
         let (header, idle) = (limits.header_timeout, limits.idle_timeout);
+        let stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
                 biased;
-                _ = conn => {}
+                _ = h1::serve(f, stream, st.clone(), stop) => {}
                 _ = watchdog(st, header, idle) => {}
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Every connection gives its slot back when it ends.
+    let _ = slots
+        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+        .await;
 }

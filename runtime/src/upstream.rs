@@ -17,18 +17,17 @@
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes, BytesMut};
-use hyper::body::{Body as _, Frame, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::body::{Budget, Lease};
+use crate::body::{Budget, ClientBody, Lease};
+use crate::head::{Kind, Line, ReqHead, kind};
 use crate::platform::lock;
 
 /// The largest response head accepted from an instance.
@@ -86,11 +85,7 @@ pub(crate) enum ReqFraming {
 
 /// The request as the router forwards it.
 pub(crate) struct Head<'a> {
-    pub method: &'a Method,
-    /// Path and query.
-    pub target: &'a str,
-    /// The client's headers (hop-by-hop ones and those named below are not forwarded).
-    pub headers: &'a HeaderMap,
+    pub req: &'a ReqHead<'a>,
     /// Do not forward `Authorization` (the platform's own credential).
     pub strip_authorization: bool,
     /// Add `K-Proxy-Request: activator` (the activator is in the path).
@@ -108,17 +103,58 @@ enum Framing {
 
 /// Where a chunked decoder is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Chunk {
+pub(crate) enum Chunk {
     Size,
     Data(u64),
     DataEnd,
     Trailers,
 }
 
-/// A response head from an instance, and its body.
-pub(crate) struct Response {
+/// A response head from an instance, as it came: the status, and the header lines the router
+/// passes on (not hop-by-hop, framing, `Date` or `Server`), as ranges of the head's bytes.
+pub(crate) struct RawHead {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub bytes: Bytes,
+    pub lines: Vec<Line>,
+    /// The instance's `Content-Length`, unless it chunked its body (for `HEAD` and `304`
+    /// answers, whose body is empty, it describes the resource and is passed on).
+    pub declared_len: Option<u64>,
+}
+
+impl RawHead {
+    /// Every passed-on header line: name (as sent), value.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        for l in &self.lines {
+            f(
+                &self.bytes[l.name.0 as usize..(l.name.0 + l.name.1) as usize],
+                &self.bytes[l.value.0 as usize..(l.value.0 + l.value.1) as usize],
+            );
+        }
+    }
+
+    /// The passed-on headers as a `HeaderMap` (for answers sent through hyper).
+    pub fn to_map(&self) -> HeaderMap {
+        let mut m = HeaderMap::with_capacity(self.lines.len() + 1);
+        for l in &self.lines {
+            let name = &self.bytes[l.name.0 as usize..(l.name.0 + l.name.1) as usize];
+            let (a, b) = (l.value.0 as usize, (l.value.0 + l.value.1) as usize);
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(name),
+                HeaderValue::from_maybe_shared(self.bytes.slice(a..b)),
+            ) {
+                m.append(k, v);
+            }
+        }
+        if let Some(n) = self.declared_len {
+            m.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        m
+    }
+}
+
+/// A response from an instance: its head and its body.
+pub(crate) struct Response {
+    pub head: RawHead,
     pub body: RespBody,
 }
 
@@ -138,7 +174,7 @@ pub(crate) struct Stream {
 
 /// The client's request body, as it streams to the instance.
 pub(crate) struct ReqBody<'a> {
-    pub body: &'a mut Incoming,
+    pub body: &'a mut (dyn ClientBody + Send),
     /// Per-request limit (413 beyond).
     pub max: u64,
     pub budget: &'a Budget,
@@ -223,13 +259,13 @@ impl Upstream {
                 // The instance may have answered before reading the whole body (an early
                 // error): prefer its answer.
                 if matches!(e, UpError::Instance)
-                    && let Ok(r) = self.read_response(conn, head.method).await
+                    && let Ok(r) = self.read_response(conn, head.req.method).await
                 {
                     return Ok(r);
                 }
                 return Err(e);
             }
-            match self.read_response(conn, head.method).await {
+            match self.read_response(conn, head.req.method).await {
                 Err(ReadError::Closed)
                     if reused && !retried && head.framing == ReqFraming::None =>
                 {
@@ -248,7 +284,7 @@ impl Upstream {
         method: &Method,
     ) -> Result<Response, ReadError> {
         loop {
-            let (status, headers, framing, reuse) = loop {
+            let (head, framing, reuse) = loop {
                 if let Some(parsed) = parse_head(&mut conn.buf, method)? {
                     break parsed;
                 }
@@ -264,9 +300,9 @@ impl Upstream {
                     });
                 }
             };
-            if status.is_informational() {
+            if head.status.is_informational() {
                 // 100 Continue, 103 Early Hints: the final answer follows.
-                if status == StatusCode::SWITCHING_PROTOCOLS {
+                if head.status == StatusCode::SWITCHING_PROTOCOLS {
                     return Err(ReadError::Io);
                 }
                 continue;
@@ -282,11 +318,7 @@ impl Upstream {
                 Some(b) => RespBody::Full(b),
                 None => RespBody::Stream(stream),
             };
-            return Ok(Response {
-                status,
-                headers,
-                body,
-            });
+            return Ok(Response { head, body });
         }
     }
 }
@@ -313,7 +345,7 @@ async fn read_more(conn: &mut Conn) -> io::Result<usize> {
     poll_fn(|cx| poll_read_more(&mut conn.io, &mut conn.buf, cx)).await
 }
 
-fn poll_read_more(
+pub(crate) fn poll_read_more(
     io: &mut TcpStream,
     buf: &mut BytesMut,
     cx: &mut Context<'_>,
@@ -326,25 +358,33 @@ fn poll_read_more(
     std::pin::pin!(io.read_buf(buf)).poll(cx)
 }
 
-/// Writes the request head into `out`.
+/// Writes the request head into `out`: the client's header lines as they came, but for
+/// hop-by-hop ones, those named in `Connection`, framing (the router's own), and
+/// `Authorization` when it is the platform's credential.
 fn write_head(out: &mut Vec<u8>, h: &Head<'_>, host: &HeaderValue) {
     out.clear();
-    out.extend_from_slice(h.method.as_str().as_bytes());
+    out.extend_from_slice(h.req.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(h.target.as_bytes());
+    out.extend_from_slice(h.req.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
-    let named = connection_named(h.headers);
-    for (k, v) in h.headers {
-        if !forwarded(k, &named) || (h.strip_authorization && k == header::AUTHORIZATION) {
-            continue;
+    let named = h.req.headers.connection_named();
+    h.req.headers.for_each(|k, v| {
+        let skip = match kind(k) {
+            Kind::EndToEnd | Kind::DateServer => {
+                !named.is_empty() && named.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(k))
+            }
+            Kind::Authorization => h.strip_authorization,
+            Kind::HopByHop | Kind::Framing => true,
+        };
+        if !skip {
+            out.extend_from_slice(k);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(k.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    });
     if h.proxied {
         out.extend_from_slice(b"k-proxy-request: activator\r\n");
     }
@@ -352,7 +392,7 @@ fn write_head(out: &mut Vec<u8>, h: &Head<'_>, host: &HeaderValue) {
         ReqFraming::None => {}
         ReqFraming::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa(n).as_bytes());
+            out.extend_from_slice(n.to_string().as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         ReqFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -360,56 +400,17 @@ fn write_head(out: &mut Vec<u8>, h: &Head<'_>, host: &HeaderValue) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn itoa(n: u64) -> String {
-    n.to_string()
-}
-
-/// True for a hop-by-hop header (compared as interned names: no string compares for the
-/// standard ones).
-#[inline]
-pub(crate) fn hop_by_hop(n: &HeaderName) -> bool {
-    n == header::CONNECTION
-        || n == header::TE
-        || n == header::TRAILER
-        || n == header::UPGRADE
-        || n == header::PROXY_AUTHENTICATE
-        || n == header::PROXY_AUTHORIZATION
-        || matches!(n.as_str(), "keep-alive" | "proxy-connection")
-}
-
-/// The header names listed in `Connection` (hop-by-hop by declaration), lowercased; empty
-/// without a `Connection` header (the usual case: no allocation).
-pub(crate) fn connection_named(h: &HeaderMap) -> Vec<String> {
-    let mut named = Vec::new();
-    for v in h.get_all(header::CONNECTION) {
-        if let Ok(v) = v.to_str() {
-            named.extend(v.split(',').map(|s| s.trim().to_ascii_lowercase()));
-        }
-    }
-    named
-}
-
-/// True for an end-to-end header the router forwards (framing headers are the router's own).
-pub(crate) fn forwarded(k: &HeaderName, named: &[String]) -> bool {
-    !(hop_by_hop(k)
-        || k == header::HOST
-        || k == header::CONTENT_LENGTH
-        || k == header::TRANSFER_ENCODING
-        || k.as_str() == crate::instance::SERVICE_NS_HEADER
-        || (!named.is_empty() && named.iter().any(|x| x == k.as_str())))
-}
-
-/// Polls the body once: its next frame if one is ready now.
-async fn frame_now(body: &mut Incoming) -> Option<Option<Result<Frame<Bytes>, hyper::Error>>> {
-    poll_fn(|cx| match Pin::new(&mut *body).poll_frame(cx) {
+/// Polls the body once: its next piece if one is ready now.
+async fn data_now(body: &mut (dyn ClientBody + Send)) -> Option<Option<Result<Bytes, ()>>> {
+    poll_fn(|cx| match body.poll_data(cx) {
         Poll::Ready(f) => Poll::Ready(Some(f)),
         Poll::Pending => Poll::Ready(None),
     })
     .await
 }
 
-async fn next_frame(body: &mut Incoming) -> Option<Result<Frame<Bytes>, hyper::Error>> {
-    poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
+async fn next_data(body: &mut (dyn ClientBody + Send)) -> Option<Result<Bytes, ()>> {
+    poll_fn(|cx| body.poll_data(cx)).await
 }
 
 /// Writes the head (already in `conn.wbuf`) and streams the body after it: frames that are
@@ -424,21 +425,18 @@ async fn send_body(
     let mut total: u64 = 0;
     let mut lease = Lease::empty();
     loop {
-        let f = match frame_now(b.body).await {
+        let f = match data_now(b.body).await {
             Some(f) => f,
             None => {
                 // Nothing ready: send what is gathered, then wait for the client.
                 flush(conn, &mut lease).await?;
-                next_frame(b.body).await
+                next_data(b.body).await
             }
         };
         match f {
             None => break,
-            Some(Err(_)) => return Err(UpError::ClientBody),
-            Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers are not forwarded
-                };
+            Some(Err(())) => return Err(UpError::ClientBody),
+            Some(Ok(data)) => {
                 if data.is_empty() {
                     continue;
                 }
@@ -487,10 +485,10 @@ async fn flush(conn: &mut Conn, lease: &mut Lease) -> Result<(), UpError> {
     Ok(())
 }
 
-type Parsed = (StatusCode, HeaderMap, Framing, bool);
+type Parsed = (RawHead, Framing, bool);
 
 /// Parses a response head at the start of `buf` and takes it off the buffer: `None` when it is
-/// incomplete (nothing is taken). Header values share the head's bytes (no copy per header).
+/// incomplete (nothing is taken). The lines passed on stay in the head's bytes (no copy).
 ///
 /// As nginx's `proxy_pass` does, the instance's `Date` and `Server` are not passed on (the
 /// router answers with its own `Date`).
@@ -511,7 +509,8 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> io::Result<Option<Parsed>>
         .ok_or_else(|| proto("bad status code"))?;
     let http10 = r.version == Some(0);
     let base = buf.as_ptr() as usize;
-    let mut kept: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(r.headers.len());
+    let at = |s: &[u8]| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
+    let mut lines: Vec<Line> = Vec::with_capacity(r.headers.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut te = false;
@@ -519,42 +518,51 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> io::Result<Option<Parsed>>
     let mut keep_alive = false;
     let mut named: Vec<String> = Vec::new();
     for h in r.headers.iter() {
-        let name =
-            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| proto("bad header name"))?;
-        if name == header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| proto("bad content-length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(proto("conflicting content-length"));
+        let name = h.name.as_bytes();
+        match kind(name) {
+            Kind::EndToEnd => lines.push(Line {
+                name: at(name),
+                value: at(h.value),
+            }),
+            Kind::Framing if name.eq_ignore_ascii_case(b"content-length") => {
+                let n = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| proto("bad content-length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(proto("conflicting content-length"));
+                }
+                length = Some(n);
             }
-            length = Some(n);
-        } else if name == header::TRANSFER_ENCODING {
-            te = true;
-            chunked = h
-                .value
-                .rsplit(|&c| c == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-            continue;
-        } else if name == header::CONNECTION {
-            for t in h.value.split(|&c| c == b',') {
-                let t = t.trim_ascii();
-                if t.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                } else if !t.is_empty() {
-                    named.push(String::from_utf8_lossy(t).to_ascii_lowercase());
+            Kind::Framing if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                te = true;
+                chunked = h
+                    .value
+                    .rsplit(|&c| c == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            Kind::HopByHop if name.eq_ignore_ascii_case(b"connection") => {
+                for t in h.value.split(|&c| c == b',') {
+                    let t = t.trim_ascii();
+                    if t.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                        keep_alive = true;
+                    } else if !t.is_empty() {
+                        named.push(String::from_utf8_lossy(t).to_ascii_lowercase());
+                    }
                 }
             }
-            continue;
-        } else if name == header::DATE || name == header::SERVER || hop_by_hop(&name) {
-            continue;
+            _ => {}
         }
-        let start = h.value.as_ptr() as usize - base;
-        kept.push((name, start, start + h.value.len()));
+    }
+    if !named.is_empty() {
+        let head = &buf[..];
+        lines.retain(|l| {
+            let n = &head[l.name.0 as usize..(l.name.0 + l.name.1) as usize];
+            !named.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(n))
+        });
     }
     if http10 && keep_alive {
         close = false;
@@ -577,18 +585,20 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> io::Result<Option<Parsed>>
             None => Framing::Close,
         }
     };
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(kept.len() + 4);
-    for (name, a, b) in kept {
-        if (te && name == header::CONTENT_LENGTH) || named.iter().any(|n| n == name.as_str()) {
-            continue;
-        }
-        let value = HeaderValue::from_maybe_shared(head.slice(a..b))
-            .map_err(|_| proto("bad header value"))?;
-        headers.append(name, value);
-    }
+    let declared_len = if te || status == StatusCode::NO_CONTENT {
+        None
+    } else {
+        length
+    };
+    let bytes = buf.split_to(len).freeze();
     let reuse = !close && framing != Framing::Close;
-    Ok(Some((status, headers, framing, reuse)))
+    let head = RawHead {
+        status,
+        bytes,
+        lines,
+        declared_len,
+    };
+    Ok(Some((head, framing, reuse)))
 }
 
 impl Stream {
@@ -700,7 +710,8 @@ impl Stream {
     }
 }
 
-enum Decoded {
+/// One step of a chunked decoder.
+pub(crate) enum Decoded {
     Data(Bytes, Chunk),
     Next(Chunk),
     End,
@@ -712,7 +723,7 @@ fn find_crlf(b: &[u8]) -> Option<usize> {
 }
 
 /// One step of the chunked decoder over `buf`.
-fn decode_chunk(buf: &mut BytesMut, state: Chunk) -> io::Result<Decoded> {
+pub(crate) fn decode_chunk(buf: &mut BytesMut, state: Chunk) -> io::Result<Decoded> {
     match state {
         Chunk::Size => {
             let Some(end) = find_crlf(buf) else {

@@ -241,6 +241,17 @@ async fn slow_and_idle_clients_are_cut_off() {
         50,
         "every trickling connection is closed (header timeout 500 ms)"
     );
+    // A request the router refuses without reading its body (an unknown tag), whose body
+    // never comes: the router answers, and the connection does not stay open waiting for the
+    // rest of the body.
+    let mut c = TcpStream::connect(&addr).await.expect("connects");
+    c.write_all(b"POST /@nope/ HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\nabc")
+        .await
+        .expect("sends");
+    assert!(
+        closed_within(&mut c, Duration::from_secs(10)).await,
+        "a connection whose refused request's body never comes is closed"
+    );
     // An idle keep-alive connection is closed after the idle timeout, not before a request.
     let mut c = TcpStream::connect(&addr).await.expect("connects");
     c.write_all(b"GET /?message=k HTTP/1.1\r\nhost: x\r\n\r\n")
