@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "scalelab", version, about, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.\n\
-Start with: scalelab sim scenarios/steady-api.toml"
+Start with: scalelab sim scenarios/steady-api.toml\n\
+Reference (scenario keys, result fields, every command): docs/README.md in the repository."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -336,7 +337,7 @@ pub enum KpaCommand {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The input JSON (DESIGN.md, "The autoscaler on its own"); `-` reads standard input.
+    /// The input JSON (docs/kpa-replay.md); `-` reads standard input.
     #[arg(long, short, value_name = "FILE")]
     pub input: PathBuf,
 }
@@ -498,9 +499,11 @@ pub struct TuneArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations.
+    /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations;
+    /// with [[revisions]], one document per revision ending with the traffic split and tags.
     Knative(ExportArgs),
-    /// The `gcloud run deploy` command with the matching flags.
+    /// The `gcloud run deploy` command with the matching flags; with [[revisions]], one per
+    /// revision and `gcloud run services update-traffic --to-revisions … --set-tags …`.
     Gcloud(ExportArgs),
 }
 
@@ -532,8 +535,8 @@ pub struct ExportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Read a Knative Service manifest; write [service] and [autoscaler] tables and a placeholder
-    /// workload to edit.
+    /// Read a Knative Service manifest; write [service] and [autoscaler] tables (or
+    /// [[revisions]] from its traffic block) and a placeholder workload to edit.
     Knative(ImportArgs),
 }
 

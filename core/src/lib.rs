@@ -20,6 +20,7 @@
 //! - [`event`]: the event vocabulary shared by the simulator and the runtime.
 //! - [`estimate`]: the work a scenario asks for, estimated before a run, and its limits.
 //! - [`tune`]: `[tune]` searches: candidates, objective, Pareto front, shards.
+//! - [`Error`]: every error of the crate in one type (each module also has its own).
 //!
 //! ```
 //! use scalelab_core::scenario::Scenario;
@@ -38,6 +39,7 @@
 pub mod autoscaler;
 pub mod billing;
 pub mod duration;
+mod error;
 pub mod estimate;
 pub mod event;
 pub mod ids;
@@ -51,4 +53,8 @@ pub mod time;
 pub mod tune;
 pub mod workload;
 
+#[cfg(test)]
+mod docs_tests;
+
+pub use error::Error;
 pub use time::Time;

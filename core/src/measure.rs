@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::Time;
 use crate::result::{
-    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Requests, Series,
+    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Occupancy, Requests, Series,
     SeriesCoarsening, SeriesRow, VariantResult,
 };
 use hdrhistogram::Histogram;
@@ -53,6 +53,12 @@ impl LatencyHist {
         LatencyHist {
             h: Histogram::new_with_bounds(1, 86_400_000_000, 3).expect("valid histogram bounds"),
         }
+    }
+
+    /// A histogram of microseconds recorded elsewhere (the load generator's), to be summarised
+    /// the same way.
+    pub fn from_micros(h: Histogram<u64>) -> Self {
+        LatencyHist { h }
     }
 
     /// Records a latency of `ns` nanoseconds.
@@ -231,9 +237,8 @@ impl Tally {
         t
     }
 
-    /// The result's standard sections at `end`, plus the extras both platforms report
-    /// (`end_s`, `mean_in_system`, `mean_busy_instances`, `billing_note`). The SLO verdict is
-    /// left to the caller.
+    /// The result's standard sections at `end`, plus the [`Occupancy`] both platforms report
+    /// (and a `billing_note` in `extra`). The SLO verdict is left to the caller.
     pub fn variant(
         &self,
         name: String,
@@ -289,18 +294,13 @@ impl Tally {
             slo: Default::default(),
             timeseries: None,
             series: Some(series),
-            extra: Default::default(),
+            ..VariantResult::default()
         };
-        let e = &mut v.extra;
-        e.insert("end_s".into(), end.as_secs_f64().into());
-        e.insert(
-            "mean_in_system".into(),
-            (self.in_system.total_secs(end) / horizon_s).into(),
-        );
-        e.insert(
-            "mean_busy_instances".into(),
-            (self.busy_instances.total_secs(end) / horizon_s).into(),
-        );
+        v.set_occupancy(Occupancy {
+            end_s: end.as_secs_f64(),
+            mean_in_system: self.in_system.total_secs(end) / horizon_s,
+            mean_busy_instances: self.busy_instances.total_secs(end) / horizon_s,
+        });
         if let Some(note) = crate::billing::break_even_note(&v.cost) {
             v.extra.insert("billing_note".into(), note.into());
         }
@@ -394,27 +394,7 @@ impl Series {
             return None;
         }
         let k = n.div_ceil(max_rows);
-        let rows = self
-            .rows
-            .chunks(k)
-            .map(|c| {
-                let mut m = c[0];
-                for r in &c[1..] {
-                    m.arrivals += r.arrivals;
-                    m.completions += r.completions;
-                    m.errors += r.errors;
-                    m.cold_starts += r.cold_starts;
-                    m.in_flight = m.in_flight.max(r.in_flight);
-                    m.queued = m.queued.max(r.queued);
-                    m.ready = m.ready.max(r.ready);
-                    m.starting = m.starting.max(r.starting);
-                    m.desired = m.desired.max(r.desired);
-                    m.panic |= r.panic;
-                    m.p99_ms = m.p99_ms.max(r.p99_ms);
-                }
-                m
-            })
-            .collect();
+        let rows = self.rows.chunks(k).map(|c| SeriesRow::merged(c)).collect();
         Some((
             Series {
                 bucket_s: self.bucket_s * k as f64,

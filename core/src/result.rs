@@ -1,5 +1,5 @@
-//! The result document every mode writes: `sim`, `live` and `load` (DESIGN.md, "What a run
-//! produces"). Field names are a public contract: add fields, rename none.
+//! The result document every mode writes: `sim`, `live` and `load` (docs/results.md). Field
+//! names are a public contract: add fields, rename none.
 //!
 //! The document is self-contained: it carries the per-second series and the resolved scenario,
 //! so `scalelab report` can re-render charts and checks later without re-running anything.
@@ -23,6 +23,26 @@ pub enum Mode {
     Live,
     /// The load generator against any URL.
     Load,
+}
+
+impl RunResult {
+    /// An empty document of this version: no variant yet, nothing optional set. Fill the rest
+    /// with struct update syntax: `RunResult { variants, ..RunResult::new(…) }`.
+    pub fn new(scenario: impl Into<String>, seed: u64, mode: Mode, duration_s: f64) -> RunResult {
+        RunResult {
+            schema: SCHEMA_VERSION,
+            scenario: scenario.into(),
+            seed,
+            mode,
+            variants: Vec::new(),
+            scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario_path: None,
+            command: None,
+            duration_s,
+            time_scale: None,
+            resolved_scenario: None,
+        }
+    }
 }
 
 /// One run: a scenario, a seed, one entry per variant.
@@ -99,9 +119,171 @@ pub struct VariantResult {
         serialize_with = "crate::measure::serialize_bounded_series"
     )]
     pub series: Option<Series>,
-    /// Mode-specific extra figures (send lag, error classes, events processed, …).
+    /// Time averages of the run and when it ended (simulated and live runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occupancy: Option<Occupancy>,
+    /// What only the simulator measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<SimStats>,
+    /// What only the live runtime measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveStats>,
+    /// The load generator's own view of a live run (`scalelab run`, `compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientStats>,
+    /// Mode-specific extra figures by name (a load run's outcomes and histograms, notes). The
+    /// typed sections above are also written here under their earlier names (`end_s`,
+    /// `slot_overhead_ms`, `client_requests`, …) for readers of older documents; code reads
+    /// the typed sections.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Time averages of a run (simulated or live) and when it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Occupancy {
+    /// When the run ended, scenario seconds (after in-flight work drained).
+    pub end_s: f64,
+    /// Time-averaged requests in the system (queued or being served): L of Little's law.
+    pub mean_in_system: f64,
+    /// Time-averaged instances with at least one request.
+    pub mean_busy_instances: f64,
+}
+
+/// What only the simulator measures.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SimStats {
+    /// Events processed.
+    pub events: u64,
+    /// Share of started requests that waited for an instance slot.
+    pub waited_ratio: f64,
+    /// Mean wait for an instance slot over started requests, ms.
+    pub mean_wait_ms: f64,
+    /// Mean latency of completed requests from exact nanoseconds (no histogram rounding), ms.
+    pub mean_latency_exact_ms: f64,
+}
+
+/// What only the live runtime measures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct LiveStats {
+    /// Instances that failed to start or to answer.
+    pub instance_errors: u64,
+    /// Instances whose process exited while serving.
+    pub instance_crashes: u64,
+    /// Times the driver fell behind its deadlines.
+    pub driver_lag_events: u64,
+    /// The longest such lag, wall seconds.
+    pub driver_lag_max_s: f64,
+    /// Mean time the proxy hop held an instance slot beyond the service time, scenario ms
+    /// (compare with the simulator's `[router] slot_overhead`); None when nothing completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_overhead_ms: Option<f64>,
+    /// The same in wall milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_overhead_wall_ms: Option<f64>,
+    /// Why the event log could not be written completely, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_log_error: Option<String>,
+    /// Why the request log could not be written completely, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_log_error: Option<String>,
+    /// Requests whose client closed its connection before the answer (they left their queue
+    /// or gave back their instance slot at once).
+    #[serde(default)]
+    pub client_closed: u64,
+    /// Why the run failed (a revision whose instances kept failing to start), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// The load generator's view of a live run: latency from the intended send time, scenario
+/// milliseconds; the send lag in wall milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ClientStats {
+    /// Latency as the client measured it (scenario ms).
+    pub latency_ms: Latency,
+    /// The client's request accounting.
+    pub requests: Requests,
+    /// How late requests were sent after their intended time (wall ms; open loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_ms: Option<Latency>,
+}
+
+impl VariantResult {
+    /// Sets [`VariantResult::occupancy`] (and its `extra` names).
+    pub fn set_occupancy(&mut self, o: Occupancy) {
+        let e = &mut self.extra;
+        e.insert("end_s".into(), o.end_s.into());
+        e.insert("mean_in_system".into(), o.mean_in_system.into());
+        e.insert("mean_busy_instances".into(), o.mean_busy_instances.into());
+        self.occupancy = Some(o);
+    }
+
+    /// Sets [`VariantResult::sim`] (and its `extra` names).
+    pub fn set_sim(&mut self, s: SimStats) {
+        let e = &mut self.extra;
+        e.insert("events".into(), s.events.into());
+        e.insert("waited_ratio".into(), s.waited_ratio.into());
+        e.insert("mean_wait_ms".into(), s.mean_wait_ms.into());
+        e.insert(
+            "mean_latency_exact_ms".into(),
+            s.mean_latency_exact_ms.into(),
+        );
+        self.sim = Some(s);
+    }
+
+    /// Sets [`VariantResult::live`] (and its `extra` names).
+    pub fn set_live(&mut self, l: LiveStats) {
+        let e = &mut self.extra;
+        e.insert("instance_errors".into(), l.instance_errors.into());
+        e.insert("instance_crashes".into(), l.instance_crashes.into());
+        e.insert("driver_lag_events".into(), l.driver_lag_events.into());
+        e.insert("driver_lag_max_s".into(), l.driver_lag_max_s.into());
+        e.insert("client_closed".into(), l.client_closed.into());
+        for (k, v) in [
+            ("slot_overhead_ms", l.slot_overhead_ms),
+            ("slot_overhead_wall_ms", l.slot_overhead_wall_ms),
+        ] {
+            match v {
+                Some(x) => e.insert(k.into(), x.into()),
+                None => e.remove(k),
+            };
+        }
+        for (k, v) in [
+            ("event_log_error", &l.event_log_error),
+            ("request_log_error", &l.request_log_error),
+            ("failure", &l.failure),
+        ] {
+            match v {
+                Some(x) => e.insert(k.into(), x.clone().into()),
+                None => e.remove(k),
+            };
+        }
+        self.live = Some(l);
+    }
+
+    /// Sets [`VariantResult::client`] (and its `extra` names, `client_*`).
+    pub fn set_client(&mut self, c: ClientStats) {
+        let e = &mut self.extra;
+        let l = c.latency_ms;
+        e.insert(
+            "client_latency_ms".into(),
+            serde_json::json!({ "p50": l.p50, "p90": l.p90, "p99": l.p99, "max": l.max }),
+        );
+        e.insert(
+            "client_requests".into(),
+            serde_json::to_value(c.requests).unwrap_or_default(),
+        );
+        match &c.send_lag_ms {
+            Some(s) => e.insert(
+                "client_send_lag_ms".into(),
+                serde_json::json!({ "mean": s.mean, "p50": s.p50, "p90": s.p90, "p99": s.p99,
+                                    "p999": s.p999, "max": s.max }),
+            ),
+            None => e.remove("client_send_lag_ms"),
+        };
+        self.client = Some(c);
+    }
 }
 
 /// Request accounting.
@@ -320,6 +502,29 @@ pub struct SeriesRow {
     /// p99 latency of requests completed in the bucket, ms (0 when none).
     #[serde(default)]
     pub p99_ms: f64,
+}
+
+impl SeriesRow {
+    /// Consecutive buckets merged into one: counts are summed, levels keep the maximum (so
+    /// peaks stay visible), panic is "any", p99 the largest; the time is the first row's.
+    /// `rows` must not be empty.
+    pub fn merged(rows: &[SeriesRow]) -> SeriesRow {
+        let mut m = rows[0];
+        for r in &rows[1..] {
+            m.arrivals += r.arrivals;
+            m.completions += r.completions;
+            m.errors += r.errors;
+            m.cold_starts += r.cold_starts;
+            m.in_flight = m.in_flight.max(r.in_flight);
+            m.queued = m.queued.max(r.queued);
+            m.ready = m.ready.max(r.ready);
+            m.starting = m.starting.max(r.starting);
+            m.desired = m.desired.max(r.desired);
+            m.panic |= r.panic;
+            m.p99_ms = m.p99_ms.max(r.p99_ms);
+        }
+        m
+    }
 }
 
 /// The CSV header for [`SeriesRow`]s.

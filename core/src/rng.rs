@@ -42,7 +42,7 @@ pub fn stream(master: u64, name: &str) -> SimRng {
 
 /// Parses a `--seed`: a decimal `u64`, or a hexadecimal git commit id (40 digits, as CI systems
 /// pass `$GITHUB_SHA`), which is folded into 64 bits.
-pub fn parse_seed(s: &str) -> Result<u64, String> {
+pub fn parse_seed(s: &str) -> Result<u64, crate::Error> {
     let s = s.trim();
     if let Ok(v) = s.parse::<u64>() {
         return Ok(v);
@@ -50,15 +50,14 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
     if s.len() >= 7 && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
         let mut h = 0u64;
         for chunk in s.as_bytes().chunks(16) {
-            let part = std::str::from_utf8(chunk).map_err(|e| e.to_string())?;
-            let v = u64::from_str_radix(part, 16).map_err(|e| e.to_string())?;
+            let bad = || crate::Error::Seed(s.to_string());
+            let part = std::str::from_utf8(chunk).map_err(|_| bad())?;
+            let v = u64::from_str_radix(part, 16).map_err(|_| bad())?;
             h = mix64(h ^ v);
         }
         return Ok(h);
     }
-    Err(format!(
-        "invalid seed \"{s}\": expected a decimal number or a git commit id"
-    ))
+    Err(crate::Error::Seed(s.to_string()))
 }
 
 #[cfg(test)]

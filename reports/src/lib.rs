@@ -1,7 +1,7 @@
 //! scalelab's reports: result documents rendered as text, markdown, JSON, CSV, JUnit XML, charts
 //! (SVG/PNG) and one self-contained HTML page; comparisons between runs.
 //!
-//! Every renderer reads only a [`RunResult`] (the JSON contract of DESIGN.md), so any saved result
+//! Every renderer reads only a [`RunResult`] (the JSON contract of docs/results.md), so any saved result
 //! can be re-rendered later without re-running anything.
 //!
 //! Key items:
@@ -12,14 +12,13 @@
 //! - [`compare()`]: two or more runs side by side, with deltas and regressions.
 //! - [`load_result`]: reads a saved result document and checks its schema version;
 //!   [`load_text`]: the text summary of a `scalelab load` result.
+//! - [`tune`]: the answer of a `[tune]` search as text and as a Pareto chart.
 //!
 //! ```
-//! use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult};
+//! use scalelab_core::result::{Mode, RunResult, VariantResult};
 //! let r = RunResult {
-//!     schema: SCHEMA_VERSION, scenario: "hello".into(), seed: 7, mode: Mode::Sim,
 //!     variants: vec![VariantResult { name: "baseline".into(), ..Default::default() }],
-//!     scalelab_version: String::new(), scenario_path: None, command: None, duration_s: 60.0,
-//!     time_scale: None, resolved_scenario: None,
+//!     ..RunResult::new("hello", 7, Mode::Sim, 60.0)
 //! };
 //! let text = scalelab_reports::render_text(&r, false);
 //! assert!(text.contains("baseline"));
@@ -38,9 +37,11 @@ mod fidelity;
 mod fmt;
 mod html;
 mod load;
+mod runs;
 mod scenario;
 mod table;
 mod tradeoff;
+pub mod tune;
 
 use scalelab_core::result::RunResult;
 
@@ -53,6 +54,7 @@ pub use fidelity::{DEFAULT_TOLERANCES, FidelityRow, fidelity, fidelity_markdown,
 pub use fmt::{shell_join, shell_quote};
 pub use html::HtmlExporter;
 pub use load::{load_result, load_text, parse_result};
+pub use runs::{distinct_labels, write_comparison};
 pub use scenario::{
     arrival_text, dist_text, scenario_json, scenario_text, work_estimate_json, work_estimate_text,
 };

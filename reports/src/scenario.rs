@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use scalelab_core::autoscaler::AutoscalerSettings;
+use scalelab_core::autoscaler::keys::{self, Key, Value};
+use scalelab_core::autoscaler::{AutoscalerSettings, DeciderSpec};
 use scalelab_core::duration::format_duration;
 use scalelab_core::scenario::Scenario;
 use scalelab_core::workload::{ArrivalSpec, DistSpec};
@@ -94,10 +95,13 @@ fn setting(x: f64) -> String {
     crate::fmt::num(x, 6)
 }
 
-/// The KPA line: every knob with its resolved value, the per-instance target computed the way
-/// the decider computes it (so a default shows as the number it becomes).
-fn kpa_text(k: &scalelab_core::autoscaler::KpaSettings, container_concurrency: u32) -> String {
-    use scalelab_core::autoscaler::{DeciderSpec, Metric};
+/// The KPA's per-instance target, computed the way the decider computes it (so a default shows
+/// as the number it becomes).
+fn kpa_target_text(
+    k: &scalelab_core::autoscaler::KpaSettings,
+    container_concurrency: u32,
+) -> String {
+    use scalelab_core::autoscaler::Metric;
     let spec = DeciderSpec::new(k, container_concurrency);
     let (metric, unit) = match k.metric {
         Metric::Concurrency => ("concurrency", "in flight"),
@@ -109,53 +113,16 @@ fn kpa_text(k: &scalelab_core::autoscaler::KpaSettings, container_concurrency: u
         (None, Metric::Concurrency, _) => " (the default: the container concurrency)",
         (None, Metric::Rps, _) => " (Knative's default for rps)",
     };
-    let max = if k.max_scale == 0 {
-        "unbounded".to_string()
-    } else {
-        k.max_scale.to_string()
-    };
-    let tbc = if k.target_burst_capacity == -1.0 {
-        "-1 (activator always in the path)".to_string()
-    } else {
-        setting(k.target_burst_capacity)
-    };
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
+    format!(
         "    autoscaler    kpa on {metric}: target {}{target_from} × utilization {} = {} {unit} \
-         per instance",
+         per instance\n                  panic window {} ({}% of the {} stable window)\n",
         setting(spec.total_value),
         setting(k.target_utilization),
         setting(spec.target_value),
-    );
-    let _ = writeln!(
-        o,
-        "                  stable window {}, panic window {} ({}%), panic threshold {}%",
-        format_duration(k.stable_window),
         format_duration(spec.panic_window),
         setting(k.panic_window_percentage),
-        setting(k.panic_threshold_percentage),
-    );
-    let _ = writeln!(
-        o,
-        "                  scale {}..{max}, initial {}, activation {}, max scale up ×{} / down ÷{} \
-         per tick",
-        k.min_scale,
-        k.initial_scale,
-        k.activation_scale,
-        setting(k.max_scale_up_rate),
-        setting(k.max_scale_down_rate),
-    );
-    let _ = writeln!(
-        o,
-        "                  target burst capacity {tbc}, scale to zero {} (grace {}, pod retention \
-         {}), scale-down delay {}",
-        if k.enable_scale_to_zero { "on" } else { "off" },
-        format_duration(k.scale_to_zero_grace_period),
-        format_duration(k.scale_to_zero_pod_retention),
-        format_duration(k.scale_down_delay),
-    );
-    o
+        format_duration(k.stable_window),
+    )
 }
 
 /// A short human summary of a resolved scenario: every value the run will use, defaults
@@ -204,22 +171,7 @@ pub fn scenario_text(s: &Scenario) -> String {
             format_duration(svc.shutdown),
             if svc.startup_cpu_boost { "on" } else { "off" },
         );
-        match &r.autoscaler {
-            AutoscalerSettings::Kpa(k) => o.push_str(&kpa_text(k, svc.container_concurrency)),
-            AutoscalerSettings::Keepalive(k) => {
-                let max = if k.max_instances == 0 {
-                    "unbounded".to_string()
-                } else {
-                    k.max_instances.to_string()
-                };
-                let _ = writeln!(
-                    o,
-                    "    autoscaler    keepalive: idle timeout {}, instances {}..{max}",
-                    format_duration(k.idle_timeout),
-                    k.min_instances,
-                );
-            }
-        }
+        autoscaler_text(&mut o, &r.autoscaler, svc.container_concurrency);
     }
     let policy = serde_json::to_value(s.router.policy)
         .ok()
@@ -357,4 +309,38 @@ pub fn work_estimate_json(s: &Scenario) -> serde_json::Value {
         "sim_limits": WorkLimits::SIM,
         "within_sim_limits": e.check(&WorkLimits::SIM).is_ok(),
     })
+}
+
+/// Every autoscaler key with its value, through the key table; `(default)` marks the values
+/// the file did not change, and an unset `target` shows what it is derived as.
+fn autoscaler_text(o: &mut String, a: &AutoscalerSettings, container_concurrency: u32) {
+    fn rows<T: Default>(
+        o: &mut String,
+        table: &[Key<T>],
+        s: &T,
+        derived: impl Fn(&Key<T>) -> String,
+    ) {
+        for key in table {
+            let v = key.get(s);
+            let (shown, mark) = match v {
+                Value::Optional(None) => (derived(key), ""),
+                other if v == key.default() => (other.to_string(), "  (default)"),
+                other => (other.to_string(), ""),
+            };
+            let _ = writeln!(o, "      {:<28}{shown}{mark}", key.key);
+        }
+    }
+    match a {
+        AutoscalerSettings::Kpa(k) => {
+            o.push_str(&kpa_target_text(k, container_concurrency));
+            let total = DeciderSpec::new(k, container_concurrency).total_value;
+            rows(o, &keys::KPA_KEYS, k, |_| {
+                format!("{total} (Knative's default for this metric and container_concurrency)")
+            });
+        }
+        AutoscalerSettings::Keepalive(k) => {
+            let _ = writeln!(o, "    autoscaler    keepalive");
+            rows(o, &keys::KEEPALIVE_KEYS, k, |_| String::new());
+        }
+    }
 }

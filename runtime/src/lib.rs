@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use scalelab_core::Time;
 use scalelab_core::platform::{Config, Platform};
-use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, check_slo};
+use scalelab_core::result::{LiveStats, Mode, RunResult, check_slo};
 use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -190,6 +190,21 @@ pub enum Error {
     /// An option is out of range.
     #[error("{0}")]
     InvalidOption(String),
+    /// A log file (events, requests) could not be written to the end; the run's measurements
+    /// are unaffected (reported in the result, not fatal).
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A log file's writer thread panicked (a bug; reported in the result, not fatal).
+    #[error("{}: the writer thread panicked", path.display())]
+    WriterPanicked {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// A snapshot of the platform, for a status line.
@@ -345,7 +360,7 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
     let (stop_driver, driver_rx) = watch::channel(false);
     let driver = tokio::spawn(driver::run(sh.clone(), driver_rx));
     let server = tokio::spawn(server::accept_loop(listener, front.clone(), accept_rx));
-    let max_timeout = s.longest_timeout();
+    let max_timeout = s.max_timeout();
     Ok(Handle {
         addr,
         token,
@@ -480,48 +495,31 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
         let (v, stats) = core.finish(sh.variant.clone(), end);
         (v, stats, end, live.lag_events, live.lag_max_s)
     };
-    let e = &mut v.extra;
-    e.insert("instance_errors".into(), stats.failed.into());
-    e.insert("instance_crashes".into(), stats.crashes.into());
-    e.insert("driver_lag_events".into(), lag_events.into());
-    e.insert("driver_lag_max_s".into(), lag_max_s.into());
-    e.insert("client_closed".into(), stats.client_closed.into());
-    if let Some(f) = sh.failed() {
-        e.insert("failure".into(), f.into());
-    }
-    if stats.slot_excess_count > 0 {
-        // Scenario milliseconds: compare with the simulator's `[router] slot_overhead`.
-        let ms = stats.slot_excess_ns as f64 / stats.slot_excess_count as f64 / 1e6;
-        e.insert("slot_overhead_ms".into(), ms.into());
-        e.insert(
-            "slot_overhead_wall_ms".into(),
-            (ms * sh.clock.scale()).into(),
-        );
-    }
-    for (name, sink) in [
-        ("event_log_error", &sh.events),
-        ("request_log_error", &sh.request_log),
-    ] {
-        if let Some(sink) = sink
-            && let Err(e) = sink.close()
-        {
-            v.extra.insert(name.into(), e.into());
-        }
-    }
+    // Scenario milliseconds: compare with the simulator's `[router] slot_overhead`.
+    let slot_ms = (stats.slot_excess_count > 0)
+        .then(|| stats.slot_excess_ns as f64 / stats.slot_excess_count as f64 / 1e6);
+    let mut live = LiveStats {
+        instance_errors: stats.failed,
+        instance_crashes: stats.crashes,
+        driver_lag_events: lag_events,
+        driver_lag_max_s: lag_max_s,
+        slot_overhead_ms: slot_ms,
+        slot_overhead_wall_ms: slot_ms.map(|ms| ms * sh.clock.scale()),
+        client_closed: stats.client_closed,
+        failure: sh.failed(),
+        ..LiveStats::default()
+    };
+    let close = |sink: &Option<sink::Sink>| sink.as_ref().and_then(|s| s.close().err());
+    live.event_log_error = close(&sh.events).map(|e| e.to_string());
+    live.request_log_error = close(&sh.request_log).map(|e| e.to_string());
+    v.set_live(live);
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
     RunResult {
-        schema: SCHEMA_VERSION,
-        scenario: s.name.clone(),
-        seed,
-        mode: Mode::Live,
         variants: vec![v],
-        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
-        command: None,
-        duration_s: end.as_secs_f64(),
         time_scale: Some(sh.clock.scale()),
-        resolved_scenario: None,
+        ..RunResult::new(&s.name, seed, Mode::Live, end.as_secs_f64())
     }
 }
 

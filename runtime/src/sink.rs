@@ -4,14 +4,15 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 
 /// A line-oriented file with a writer thread. Shared by reference: every method takes `&self`.
 pub struct Sink {
     tx: Mutex<Option<mpsc::Sender<String>>>,
-    thread: Mutex<Option<JoinHandle<Result<(), String>>>>,
+    thread: Mutex<Option<JoinHandle<Result<(), crate::Error>>>>,
+    path: PathBuf,
 }
 
 impl Sink {
@@ -19,12 +20,15 @@ impl Sink {
     pub fn create(path: &Path) -> std::io::Result<Sink> {
         let file = File::create(path)?;
         let (tx, rx) = mpsc::channel::<String>();
-        let shown = path.display().to_string();
+        let owned = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("scalelab-sink".into())
             .spawn(move || {
                 let mut w = BufWriter::new(file);
-                let err = |e: std::io::Error| format!("{shown}: {e}");
+                let err = |source: std::io::Error| crate::Error::Write {
+                    path: owned.clone(),
+                    source,
+                };
                 while let Ok(line) = rx.recv() {
                     writeln!(w, "{line}").map_err(err)?;
                     // Write whatever else is already queued, then flush once, so the file is
@@ -39,6 +43,7 @@ impl Sink {
         Ok(Sink {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            path: path.to_path_buf(),
         })
     }
 
@@ -63,7 +68,7 @@ impl Sink {
     }
 
     /// Stops the writer after the queued lines; the first error, if any.
-    pub fn close(&self) -> Result<(), String> {
+    pub fn close(&self) -> Result<(), crate::Error> {
         self.tx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -74,9 +79,11 @@ impl Sink {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match thread {
-            Some(t) => t
-                .join()
-                .unwrap_or_else(|_| Err("the writer thread panicked".into())),
+            Some(t) => t.join().unwrap_or_else(|_| {
+                Err(crate::Error::WriterPanicked {
+                    path: self.path.clone(),
+                })
+            }),
             None => Ok(()),
         }
     }

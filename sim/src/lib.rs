@@ -60,7 +60,7 @@ pub mod tune;
 use std::sync::atomic::AtomicU64;
 
 use scalelab_core::Time;
-use scalelab_core::result::{Mode, RunResult, SCHEMA_VERSION, VariantResult, check_slo};
+use scalelab_core::result::{Mode, RunResult, SimStats, VariantResult, check_slo};
 use scalelab_core::scenario::Scenario;
 
 /// One variant's run: its result, its event log (JSON lines) and how many events it processed.
@@ -174,17 +174,9 @@ pub fn simulate_with(s: &Scenario, o: &SimOptions<'_>) -> Result<(RunResult, Sim
         variants.push(v);
     }
     let result = RunResult {
-        schema: SCHEMA_VERSION,
-        scenario: s.name.clone(),
-        seed: o.seed,
-        mode: Mode::Sim,
         variants,
-        scalelab_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_path: Some(s.path.display().to_string()),
-        command: None,
-        duration_s: s.duration.as_secs_f64(),
-        time_scale: None,
-        resolved_scenario: None,
+        ..RunResult::new(&s.name, o.seed, Mode::Sim, s.duration.as_secs_f64())
     };
     Ok((result, extras))
 }
@@ -213,36 +205,14 @@ pub fn run_variant(
             what: what.clone(),
         });
     }
-    v.extra.insert("events".into(), events.into());
     let first_model = s.billing.models.first().map(String::as_str);
     v.slo = check_slo(&s.slo, &v, first_model);
-    let started = st.begun;
-    v.extra.insert(
-        "waited_ratio".into(),
-        (if st.begun > 0 {
-            st.waited as f64 / st.begun as f64
-        } else {
-            0.0
-        })
-        .into(),
-    );
-    v.extra.insert(
-        "mean_wait_ms".into(),
-        (if started > 0 {
-            st.wait_ns_total as f64 / started as f64 / 1e6
-        } else {
-            0.0
-        })
-        .into(),
-    );
-    v.extra.insert(
-        "mean_latency_exact_ms".into(),
-        (if v.requests.completed > 0 {
-            st.latency_sum_ns as f64 / v.requests.completed as f64 / 1e6
-        } else {
-            0.0
-        })
-        .into(),
-    );
+    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
+    v.set_sim(SimStats {
+        events,
+        waited_ratio: per(st.waited as f64, st.begun),
+        mean_wait_ms: per(st.wait_ns_total as f64, st.begun) / 1e6,
+        mean_latency_exact_ms: per(st.latency_sum_ns as f64, v.requests.completed) / 1e6,
+    });
     Ok((v, log, events))
 }

@@ -113,3 +113,37 @@ pub fn finish_run(
     }
     Ok(super::Code::Ok)
 }
+
+/// `-` as "standard input", else the path.
+pub fn shown(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// Reads a file, or standard input for `-`; problems are bad input.
+pub fn read_input(p: &Path) -> Result<String, Failure> {
+    if p.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Failure::bad_input(anyhow::anyhow!("reading standard input: {e}")))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(p)
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("reading {}: {e}", p.display())))
+}
+
+/// Writes `-o FILE` (`-` or none: standard output).
+pub fn write_output(out: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
+    match out {
+        Some(p) if p.as_os_str() != "-" => std::fs::write(p, bytes)
+            .map_err(|e| Failure::runtime(anyhow::anyhow!("writing {}: {e}", p.display()))),
+        _ => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(bytes)?;
+            Ok(())
+        }
+    }
+}

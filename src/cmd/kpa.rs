@@ -1,5 +1,5 @@
 //! `scalelab kpa replay`: feed a recorded metric series to the KPA decider and print one JSON
-//! line per step (DESIGN.md, "The autoscaler on its own").
+//! line per step (docs/kpa-replay.md).
 
 use std::io::{Read, Write};
 

@@ -1,4 +1,5 @@
-//! Dispatch: one function per subcommand, calling into the member crates.
+//! Dispatch: one function per subcommand, calling into the member crates (the workflows that
+//! need several of them are in `scalelab_lab`).
 
 mod common;
 mod export;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, KpaCommand};
 
-/// Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.
+/// Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 bad input, 3 SLO breach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,
@@ -48,6 +49,16 @@ impl Failure {
         Failure {
             code: Code::Runtime,
             error: e.into(),
+        }
+    }
+}
+
+impl From<scalelab_lab::LabError> for Failure {
+    fn from(e: scalelab_lab::LabError) -> Self {
+        if e.is_bad_input() {
+            Failure::bad_input(e)
+        } else {
+            Failure::runtime(e)
         }
     }
 }

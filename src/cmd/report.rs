@@ -35,7 +35,7 @@ pub fn run(a: ReportArgs) -> CmdResult {
     for p in &a.inputs {
         runs.push((p.display().to_string(), load(p)?));
     }
-    dedup_labels(&mut runs);
+    scalelab_reports::distinct_labels(&mut runs);
     if a.merge {
         let docs: Vec<RunResult> = runs.drain(..).map(|(_, r)| r).collect();
         let merged = scalelab_loadgen::merge(&docs).map_err(Failure::bad_input)?;
@@ -77,7 +77,7 @@ pub fn run(a: ReportArgs) -> CmdResult {
     let bytes = render_comparison(&cmp, a.format, color).map_err(Failure::runtime)?;
     emit(&a.output, &bytes)?;
     if let Some(dir) = &a.out {
-        write_comparison_dir(dir, &runs, &cmp)?;
+        scalelab_reports::write_comparison(dir, &runs, &cmp).map_err(Failure::runtime)?;
     }
     step_summary(&cmp.to_markdown())?;
     if cmp.failed() {
@@ -93,18 +93,6 @@ pub fn run(a: ReportArgs) -> CmdResult {
         return Ok(Code::SloBreach);
     }
     Ok(Code::Ok)
-}
-
-/// Gives runs loaded twice (the same path) distinct labels.
-fn dedup_labels(runs: &mut [(String, RunResult)]) {
-    for i in 1..runs.len() {
-        let mut n = 2;
-        let base = runs[i].0.clone();
-        while runs[..i].iter().any(|(l, _)| *l == runs[i].0) {
-            runs[i].0 = format!("{base}#{n}");
-            n += 1;
-        }
-    }
 }
 
 fn render_one(
@@ -167,37 +155,4 @@ fn step_summary(md: &str) -> Result<(), Failure> {
     writeln!(f, "{md}")
         .with_context(|| format!("writing GITHUB_STEP_SUMMARY {}", path.display()))
         .map_err(Failure::runtime)
-}
-
-/// `DIR/run-1-<scenario>/…` per run, plus `comparison.md`, `.json` and `.html`.
-fn write_comparison_dir(
-    dir: &Path,
-    runs: &[(String, RunResult)],
-    cmp: &Comparison,
-) -> Result<(), Failure> {
-    for (i, (_, r)) in runs.iter().enumerate() {
-        let name: String = r
-            .scenario
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let sub = dir.join(format!("run-{}-{name}", i + 1));
-        scalelab_reports::write_bundle(&sub, r, &BundleOptions::default())
-            .map_err(Failure::runtime)?;
-    }
-    let write = |name: &str, text: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, text)
-            .with_context(|| format!("writing {}", p.display()))
-            .map_err(Failure::runtime)
-    };
-    write("comparison.md", cmp.to_markdown())?;
-    write("comparison.json", cmp.to_json().map_err(Failure::runtime)?)?;
-    write("comparison.html", cmp.to_html())
 }

@@ -10,33 +10,15 @@ use super::{CmdResult, Failure};
 use crate::cli::SimArgs;
 
 pub fn run(a: SimArgs) -> CmdResult {
-    let mut scenario = load_scenario(&a.scenario)?;
-    if let Some(d) = &a.duration {
-        let d = duration_flag("--duration", d)?;
-        if d.is_zero() {
-            return Err(Failure::bad_input(anyhow::anyhow!(
-                "--duration: must be greater than zero"
-            )));
-        }
-        scenario.duration = d;
-        for v in &mut scenario.variants {
-            v.scenario.duration = d;
-        }
-    }
-    let runs = match &a.variant {
-        Some(v) => {
-            if scenario.run(v).is_none() {
-                let names: Vec<&str> = scenario.runs().iter().map(|(n, _)| *n).collect();
-                return Err(Failure::bad_input(anyhow::anyhow!(
-                    "--variant: no variant named \"{v}\" in {} (it has: {})",
-                    a.scenario.display(),
-                    names.join(", ")
-                )));
-            }
-            1
-        }
-        None => scenario.runs().len(),
-    };
+    let scenario = load_scenario(&a.scenario)?;
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| duration_flag("--duration", d))
+        .transpose()?;
+    let plan = scalelab_lab::Plan::new(scenario, 0, a.variant.as_deref(), duration)?;
+    let (scenario, runs) = (plan.scenario, plan.names.len());
+    // Refused before a seed is drawn (a random one would be printed for nothing).
     super::common::check_work(
         &a.scenario,
         &scalelab_core::estimate::estimate_scenario(&scenario, a.variant.as_deref()),

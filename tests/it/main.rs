@@ -1,6 +1,8 @@
 //! End-to-end tests of the `scalelab` command: one test binary, one module per area.
 
+mod docs;
 mod hardening;
+mod knative;
 mod kpa;
 mod live;
 mod load;

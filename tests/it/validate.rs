@@ -122,8 +122,8 @@ fn validate_prints_resolved_values_not_the_word_default() {
         "{text}"
     );
     for expect in [
-        "panic window 6s (10%)",
-        "scale-down delay 0s",
+        "panic window 6s (10% of the 1m stable window)",
+        "scale_down_delay            0s  (default)",
         "router: knative, activator queue 10000",
         "error ratio ≤ 1.00% (the default)",
         "work estimate",

@@ -6,6 +6,8 @@
 //! # Key types
 //!
 //! - [`config::KpaSettings`], [`config::KeepaliveSettings`]: the resolved `[autoscaler]` table.
+//! - [`keys::KPA_KEYS`], [`keys::KEEPALIVE_KEYS`]: the one table of autoscaler keys (TOML key,
+//!   Knative annotation, legacy alias, kind, range, default) every reader and writer uses.
 //! - [`metrics::ConcurrencyMeter`]: a queue-proxy's time-weighted concurrency; O(1) per request.
 //! - [`metrics::ActivatorMeter`]: the activator's meter, with the immediate first-request stat.
 //! - [`metrics::Stat`]: one 1 s report (average concurrency, request count, proxied parts).
@@ -56,6 +58,7 @@ pub mod bucketing;
 pub mod config;
 pub mod decider;
 pub mod keepalive;
+pub mod keys;
 pub mod metrics;
 pub mod replay;
 pub mod scaler;

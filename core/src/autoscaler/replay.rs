@@ -1,5 +1,5 @@
 //! `scalelab kpa replay`: feed a recorded metric series to one [`Decider`] and report each
-//! decision (DESIGN.md, "The autoscaler on its own").
+//! decision (the input and output are in docs/kpa-replay.md).
 //!
 //! Input (JSON):
 //!
@@ -27,10 +27,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::autoscaler::config::{Aggregation, KpaSettings, Metric};
+use std::collections::BTreeMap;
+
+use crate::autoscaler::config::KpaSettings;
 use crate::autoscaler::decider::{Decider, DeciderSpec};
+use crate::autoscaler::keys;
 use crate::autoscaler::metrics::Stat;
-use crate::duration::{Dur, format_duration};
+use crate::duration::Dur;
 use crate::time::{NANOS_PER_SEC, Time};
 
 /// Why a replay input was rejected. All variants are bad input (exit code 2).
@@ -66,53 +69,9 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ReplayError {
     }
 }
 
-/// The `autoscaler` object: the scenario's `[autoscaler]` keys (KPA kind).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKpa {
-    /// Must be "kpa" when given.
-    pub kind: Option<String>,
-    /// `concurrency` or `rps`.
-    pub metric: Option<String>,
-    /// Per-pod total, ≥ 0.01.
-    pub target: Option<f64>,
-    /// (0, 1], or a percentage up to 100.
-    pub target_utilization: Option<f64>,
-    /// 6 s … 1 h, whole seconds.
-    pub stable_window: Option<Dur>,
-    /// 1 … 100.
-    pub panic_window_percentage: Option<f64>,
-    /// 110 … 1000.
-    pub panic_threshold_percentage: Option<f64>,
-    /// > 1.
-    pub max_scale_up_rate: Option<f64>,
-    /// > 1.
-    pub max_scale_down_rate: Option<f64>,
-    /// ≥ 0 or −1.
-    pub target_burst_capacity: Option<f64>,
-    /// > 0.
-    pub scale_to_zero_grace_period: Option<Dur>,
-    /// ≤ 1 h.
-    pub scale_to_zero_pod_retention: Option<Dur>,
-    /// Whole seconds, ≤ 1 h.
-    pub scale_down_delay: Option<Dur>,
-    /// ≥ 0.
-    pub min_scale: Option<i64>,
-    /// ≥ 0 (0 = unbounded).
-    pub max_scale: Option<i64>,
-    /// ≥ 0.
-    pub initial_scale: Option<i64>,
-    /// ≥ 0; between min and max scale when > 1.
-    pub activation_scale: Option<i64>,
-    /// Bool.
-    pub enable_scale_to_zero: Option<bool>,
-    /// `linear` or `weighted-exponential`.
-    pub aggregation: Option<String>,
-    /// ≥ 1.
-    pub activator_capacity: Option<f64>,
-    /// > 0, whole seconds.
-    pub progress_deadline: Option<Dur>,
-}
+/// The `autoscaler` object: the scenario's `[autoscaler]` keys (KPA kind), each read and
+/// checked through the key table ([`crate::autoscaler::keys::KPA_KEYS`]).
+pub type RawKpa = BTreeMap<String, serde_json::Value>;
 
 /// The whole input document.
 #[derive(Debug, Clone, Deserialize)]
@@ -194,263 +153,38 @@ impl fmt::Display for ReplayLine {
     }
 }
 
-fn f64_in(
-    v: Option<f64>,
-    key: &str,
-    default: f64,
-    ok: impl Fn(f64) -> bool,
-    expected: &str,
-) -> Result<f64, ReplayError> {
-    match v {
-        None => Ok(default),
-        Some(x) if x.is_finite() && ok(x) => Ok(x),
-        Some(x) => Err(invalid(
-            key,
-            format!("{x} is out of range: expected {expected}"),
-        )),
-    }
-}
-
-fn u32_in(v: Option<i64>, key: &str, default: u32) -> Result<u32, ReplayError> {
-    const MAX: i64 = 1_000_000;
-    match v {
-        None => Ok(default),
-        Some(x) if x < 0 => Err(invalid(key, format!("{x} is negative: expected 0 or more"))),
-        Some(x) if x > MAX => Err(invalid(
-            key,
-            format!("{x} is too large: expected at most {MAX}"),
-        )),
-        Some(x) => Ok(x as u32),
-    }
-}
-
-fn dur_in(
-    v: Option<Dur>,
-    key: &str,
-    default: std::time::Duration,
-    ok: impl Fn(std::time::Duration) -> Result<(), String>,
-) -> Result<std::time::Duration, ReplayError> {
-    match v {
-        None => Ok(default),
-        Some(d) => ok(d.0).map(|()| d.0).map_err(|m| invalid(key, m)),
-    }
-}
-
-fn whole(max: std::time::Duration) -> impl Fn(std::time::Duration) -> Result<(), String> {
-    move |d| {
-        if d.subsec_nanos() != 0 {
-            Err("must be whole seconds".into())
-        } else if d > max {
-            Err(format!("must be at most {}", format_duration(max)))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Applies the keys of `raw` on top of `base`, with the scenario resolver's ranges; errors name
-/// `prefix.key`.
+/// Applies the keys of `raw` on top of `base`, with the scenario resolver's ranges (the same
+/// key table); errors name `prefix.key`.
 pub fn apply_settings(
     base: &KpaSettings,
     raw: &RawKpa,
     prefix: &str,
 ) -> Result<KpaSettings, ReplayError> {
-    use std::time::Duration;
     let k = |name: &str| format!("{prefix}.{name}");
     let mut s = base.clone();
-    if let Some(kind) = &raw.kind
-        && kind != "kpa"
-    {
-        return Err(invalid(
-            k("kind"),
-            format!("kpa replay drives the KPA only; got kind \"{kind}\""),
-        ));
-    }
-    if let Some(m) = &raw.metric {
-        s.metric = match m.as_str() {
-            "concurrency" => Metric::Concurrency,
-            "rps" => Metric::Rps,
-            other => {
+    for (name, v) in raw {
+        if name == "kind" {
+            if v.as_str() != Some("kpa") {
                 return Err(invalid(
-                    k("metric"),
-                    format!("unknown metric \"{other}\": expected \"concurrency\" or \"rps\""),
+                    k("kind"),
+                    format!("kpa replay drives the KPA only; got kind {v}"),
                 ));
             }
+            continue;
+        }
+        let Some(row) = keys::kpa(name) else {
+            let why = if keys::keepalive(name).is_some() {
+                format!("`{name}` is a keepalive key; kpa replay drives the KPA only")
+            } else {
+                keys::unknown(name, &keys::KPA_KEYS)
+            };
+            return Err(invalid(k(name), why));
         };
+        row.parse(v.clone())
+            .and_then(|val| row.set(&mut s, val))
+            .map_err(|e| invalid(k(name), e.0))?;
     }
-    if raw.target.is_some() {
-        s.target = Some(f64_in(
-            raw.target,
-            &k("target"),
-            0.0,
-            |x| x >= 0.01,
-            "≥ 0.01",
-        )?);
-    }
-    if raw.target_utilization.is_some() {
-        let mut tu = f64_in(
-            raw.target_utilization,
-            &k("target_utilization"),
-            s.target_utilization,
-            |x| x > 0.0 && x <= 100.0,
-            "a fraction in (0, 1] (or a percentage up to 100)",
-        )?;
-        if tu > 1.0 {
-            tu /= 100.0;
-        }
-        s.target_utilization = tu;
-    }
-    s.stable_window = dur_in(
-        raw.stable_window,
-        &k("stable_window"),
-        s.stable_window,
-        |w| {
-            whole(Duration::from_secs(3600))(w)?;
-            if w < Duration::from_secs(6) {
-                return Err("must be at least 6s (Knative's range is 6s to 1h)".into());
-            }
-            Ok(())
-        },
-    )?;
-    s.panic_window_percentage = f64_in(
-        raw.panic_window_percentage,
-        &k("panic_window_percentage"),
-        s.panic_window_percentage,
-        |x| (1.0..=100.0).contains(&x),
-        "1 to 100",
-    )?;
-    s.panic_threshold_percentage = f64_in(
-        raw.panic_threshold_percentage,
-        &k("panic_threshold_percentage"),
-        s.panic_threshold_percentage,
-        |x| (110.0..=1000.0).contains(&x),
-        "110 to 1000",
-    )?;
-    s.max_scale_up_rate = f64_in(
-        raw.max_scale_up_rate,
-        &k("max_scale_up_rate"),
-        s.max_scale_up_rate,
-        |x| x > 1.0,
-        "> 1",
-    )?;
-    s.max_scale_down_rate = f64_in(
-        raw.max_scale_down_rate,
-        &k("max_scale_down_rate"),
-        s.max_scale_down_rate,
-        |x| x > 1.0,
-        "> 1",
-    )?;
-    s.target_burst_capacity = f64_in(
-        raw.target_burst_capacity,
-        &k("target_burst_capacity"),
-        s.target_burst_capacity,
-        |x| x >= 0.0 || x == -1.0,
-        "≥ 0, or -1 for \"activator always in the path\"",
-    )?;
-    s.scale_to_zero_grace_period = dur_in(
-        raw.scale_to_zero_grace_period,
-        &k("scale_to_zero_grace_period"),
-        s.scale_to_zero_grace_period,
-        |g| {
-            if g.is_zero() {
-                Err("must be greater than zero".into())
-            } else {
-                Ok(())
-            }
-        },
-    )?;
-    s.scale_to_zero_pod_retention = dur_in(
-        raw.scale_to_zero_pod_retention,
-        &k("scale_to_zero_pod_retention"),
-        s.scale_to_zero_pod_retention,
-        |r| {
-            if r > Duration::from_secs(3600) {
-                Err("must be at most 1h".into())
-            } else {
-                Ok(())
-            }
-        },
-    )?;
-    s.scale_down_delay = dur_in(
-        raw.scale_down_delay,
-        &k("scale_down_delay"),
-        s.scale_down_delay,
-        whole(Duration::from_secs(3600)),
-    )?;
-    s.min_scale = u32_in(raw.min_scale, &k("min_scale"), s.min_scale)?;
-    s.max_scale = u32_in(raw.max_scale, &k("max_scale"), s.max_scale)?;
-    if s.max_scale > 0 && s.min_scale > s.max_scale {
-        return Err(invalid(
-            k("min_scale"),
-            format!(
-                "min_scale {} exceeds max_scale {}",
-                s.min_scale, s.max_scale
-            ),
-        ));
-    }
-    s.initial_scale = u32_in(raw.initial_scale, &k("initial_scale"), s.initial_scale)?;
-    s.activation_scale = u32_in(
-        raw.activation_scale,
-        &k("activation_scale"),
-        s.activation_scale,
-    )?
-    .max(1);
-    if s.activation_scale > 1 {
-        if s.max_scale > 0 && s.activation_scale > s.max_scale {
-            return Err(invalid(
-                k("activation_scale"),
-                format!(
-                    "activation_scale {} exceeds max_scale {}",
-                    s.activation_scale, s.max_scale
-                ),
-            ));
-        }
-        if s.activation_scale < s.min_scale {
-            return Err(invalid(
-                k("activation_scale"),
-                format!(
-                    "activation_scale {} is below min_scale {}",
-                    s.activation_scale, s.min_scale
-                ),
-            ));
-        }
-    }
-    if let Some(e) = raw.enable_scale_to_zero {
-        s.enable_scale_to_zero = e;
-    }
-    if let Some(a) = &raw.aggregation {
-        s.aggregation = match a.as_str() {
-            "linear" => Aggregation::Linear,
-            "weighted-exponential" | "weightedExponential" => Aggregation::WeightedExponential,
-            other => {
-                return Err(invalid(
-                    k("aggregation"),
-                    format!(
-                        "unknown aggregation \"{other}\": expected \"linear\" or \"weighted-exponential\""
-                    ),
-                ));
-            }
-        };
-    }
-    s.activator_capacity = f64_in(
-        raw.activator_capacity,
-        &k("activator_capacity"),
-        s.activator_capacity,
-        |x| x >= 1.0,
-        "≥ 1",
-    )?;
-    s.progress_deadline = dur_in(
-        raw.progress_deadline,
-        &k("progress_deadline"),
-        s.progress_deadline,
-        |pd| {
-            if pd.is_zero() {
-                Err("must be greater than zero".into())
-            } else {
-                whole(Duration::from_secs(u64::from(u32::MAX)))(pd)
-            }
-        },
-    )?;
+    keys::check_kpa(&s).map_err(|(name, e)| invalid(k(name), e.0))?;
     Ok(s)
 }
 

@@ -25,7 +25,6 @@ use super::models::{self, Usage};
 use super::nodes::NodeTracker;
 use super::prices::PriceTable;
 use super::{BillingConfig, ModelKind, ModelSpec};
-use crate::autoscaler::AutoscalerSettings;
 use crate::result::Cost;
 use crate::time::{Time, duration_nanos};
 
@@ -42,24 +41,6 @@ pub struct RevisionBilling {
     pub min_instances: u32,
     /// Cloud Run startup CPU boost.
     pub startup_cpu_boost: bool,
-}
-
-impl RevisionBilling {
-    /// One entry per revision of a resolved scenario, in order.
-    pub fn from_scenario(s: &crate::scenario::Scenario) -> Vec<RevisionBilling> {
-        s.revisions
-            .iter()
-            .map(|r| RevisionBilling {
-                vcpu: r.service.vcpu,
-                memory_gib: r.service.memory_gib,
-                min_instances: match &r.autoscaler {
-                    AutoscalerSettings::Kpa(k) => k.min_scale,
-                    AutoscalerSettings::Keepalive(k) => k.min_instances,
-                },
-                startup_cpu_boost: r.service.startup_cpu_boost,
-            })
-            .collect()
-    }
 }
 
 pub(super) const SEC: u64 = 1_000_000_000;
@@ -212,7 +193,7 @@ pub(super) struct RevState {
 /// every bill's `extra.ignored_events`.
 #[derive(Debug)]
 pub struct Meter {
-    specs: Vec<Result<ModelSpec, (String, String)>>,
+    specs: Vec<Result<ModelSpec, (String, crate::Error)>>,
     prices: PriceTable,
     cfg: BillingConfig,
     revs: Vec<RevState>,
@@ -450,7 +431,7 @@ impl Meter {
                 }),
                 Err((_, msg)) => {
                     let mut c = Cost::default();
-                    c.extra.insert("error".into(), msg.clone().into());
+                    c.extra.insert("error".into(), msg.to_string().into());
                     c
                 }
             };

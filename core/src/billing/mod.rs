@@ -51,47 +51,12 @@ mod tests;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::duration::{Dur, format_duration, parse_duration};
-use crate::scenario::raw::S;
 
 pub use meter::{Meter, RevisionBilling};
 pub use models::break_even_note;
-use prices::{PRICE_NAMES, PriceTable};
-
-/// `[billing]` as written.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)] // the fields mirror the documented scenario keys one-to-one
-pub struct RawBilling {
-    pub models: Option<S<Vec<S<String>>>>,
-    pub free_tier: Option<bool>,
-    /// A duration (`"100ms"`) or `"per-second"`: every model's rounding step unless the model
-    /// name carries its own `@<granularity>`.
-    pub granularity: Option<S<String>>,
-    pub prices: Option<S<BTreeMap<S<String>, S<f64>>>>,
-    /// Bill `min_instances` as Lambda provisioned concurrency and Azure Flex always-ready
-    /// instances.
-    pub provisioned_concurrency: Option<bool>,
-    /// `[billing.knative]`: the node pool of the `knative-nodes` model.
-    pub knative: Option<S<RawKnativeNodes>>,
-}
-
-/// `[billing.knative]` as written.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)] // the fields mirror KnativeNodes one-to-one
-pub struct RawKnativeNodes {
-    pub node_vcpu: Option<S<f64>>,
-    pub node_memory_gib: Option<S<f64>>,
-    pub max_pods_per_node: Option<S<i64>>,
-    pub queue_proxy_vcpu: Option<S<f64>>,
-    pub control_plane: Option<bool>,
-    pub cluster_fee: Option<bool>,
-    pub scale_down_unneeded: Option<S<Dur>>,
-    pub scale_down_delay_after_add: Option<S<Dur>>,
-}
 
 /// `[billing.knative]`, resolved: the node pool of the `knative-nodes` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -231,39 +196,29 @@ pub struct ModelSpec {
 
 /// Parses a rounding step: a duration with units (`"1ms"`, `"100ms"`, `"1s"`, `"1m"`) or the
 /// preset `"per-second"` (billable slices rounded up to whole seconds).
-pub fn parse_granularity(s: &str) -> Result<Duration, String> {
+pub fn parse_granularity(s: &str) -> Result<Duration, crate::Error> {
     let s = s.trim();
     if s == "per-second" {
         return Ok(Duration::from_secs(1));
     }
-    let d = parse_duration(s).map_err(|e| {
-        format!("{e}; a granularity is a duration like \"100ms\" or the preset \"per-second\"")
-    })?;
+    let d = parse_duration(s).map_err(crate::Error::Granularity)?;
     if d.is_zero() {
-        return Err("a granularity must be longer than zero (use \"1ns\" for no rounding)".into());
+        return Err(crate::Error::GranularityZero);
     }
     if d > Duration::from_secs(86_400) {
-        return Err(format!(
-            "granularity {} is longer than a day",
-            format_duration(d)
-        ));
+        return Err(crate::Error::GranularityTooLong(format_duration(d)));
     }
     Ok(d)
 }
 
 /// Parses a model entry, `kind` or `kind@granularity`; `global` is `[billing] granularity`.
-pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, String> {
+pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, crate::Error> {
     let (base, gran) = match name.split_once('@') {
         Some((b, g)) => (b.trim(), Some(g)),
         None => (name.trim(), None),
     };
-    let kind = ModelKind::from_name(base).ok_or_else(|| {
-        format!(
-            "unknown billing model \"{base}\": expected one of {} (optionally with \
-             @<granularity>, like \"cloud-run-request@per-second\")",
-            MODEL_NAMES.join(", ")
-        )
-    })?;
+    let kind =
+        ModelKind::from_name(base).ok_or_else(|| crate::Error::BillingModel(base.to_string()))?;
     let granularity = match gran {
         Some(g) => parse_granularity(g)?,
         None => global.unwrap_or_else(|| kind.default_granularity()),
@@ -275,159 +230,14 @@ pub fn parse_model(name: &str, global: Option<Duration>) -> Result<ModelSpec, St
     })
 }
 
-/// Builds an error at a span of the scenario file, for a key, with a message.
-pub type ErrAt<'a> =
-    &'a dyn Fn(Option<std::ops::Range<usize>>, &str, String) -> crate::scenario::ScenarioError;
-
 impl BillingConfig {
-    /// The models to compute, parsed. Names were validated by [`BillingConfig::from_raw`];
+    /// The models to compute, parsed. Names were validated when the scenario was resolved;
     /// entries that do not parse (a config built by hand) are returned as errors.
-    pub fn specs(&self) -> Vec<Result<ModelSpec, (String, String)>> {
+    pub fn specs(&self) -> Vec<Result<ModelSpec, (String, crate::Error)>> {
         let global = self.granularity.map(|d| d.0);
         self.models
             .iter()
             .map(|m| parse_model(m, global).map_err(|e| (m.clone(), e)))
             .collect()
     }
-
-    /// Resolves `[billing]`.
-    pub fn from_raw(
-        raw: &RawBilling,
-        err: ErrAt<'_>,
-    ) -> Result<BillingConfig, crate::scenario::ScenarioError> {
-        let d = BillingConfig::default();
-        let granularity = match &raw.granularity {
-            None => None,
-            Some(g) => Some(Dur(parse_granularity(g.get_ref())
-                .map_err(|m| err(Some(g.span()), "billing.granularity", m))?)),
-        };
-        let mut models = Vec::new();
-        if let Some(ms) = &raw.models {
-            for (i, m) in ms.get_ref().iter().enumerate() {
-                let spec = parse_model(m.get_ref(), granularity.map(|g| g.0))
-                    .map_err(|msg| err(Some(m.span()), &format!("billing.models[{i}]"), msg))?;
-                if !models.contains(&spec.name) {
-                    models.push(spec.name);
-                }
-            }
-            if models.is_empty() {
-                return Err(err(
-                    Some(ms.span()),
-                    "billing.models",
-                    "no billing model listed: name at least one of ".to_string()
-                        + &MODEL_NAMES.join(", "),
-                ));
-            }
-        } else {
-            models = d.models.clone();
-        }
-        let mut prices = BTreeMap::new();
-        if let Some(p) = &raw.prices {
-            for (k, v) in p.get_ref() {
-                let name = k.get_ref();
-                let key = format!("billing.prices.{name}");
-                if !PriceTable::is_known(name) {
-                    let names: Vec<&str> = PRICE_NAMES.iter().map(|(n, _)| *n).collect();
-                    return Err(err(
-                        Some(k.span()),
-                        &key,
-                        format!(
-                            "unknown price \"{name}\": expected one of {}",
-                            names.join(", ")
-                        ),
-                    ));
-                }
-                let x = *v.get_ref();
-                if !x.is_finite() || x < 0.0 {
-                    return Err(err(
-                        Some(v.span()),
-                        &key,
-                        format!("{x} is out of range: a price is ≥ 0 USD"),
-                    ));
-                }
-                prices.insert(name.clone(), x);
-            }
-        }
-        let knative = match &raw.knative {
-            None => KnativeNodes::default(),
-            Some(k) => knative_from_raw(k.get_ref(), err)?,
-        };
-        Ok(BillingConfig {
-            models,
-            free_tier: raw.free_tier.unwrap_or(false),
-            prices,
-            granularity,
-            provisioned_concurrency: raw.provisioned_concurrency.unwrap_or(false),
-            knative,
-        })
-    }
-}
-
-fn knative_from_raw(
-    raw: &RawKnativeNodes,
-    err: ErrAt<'_>,
-) -> Result<KnativeNodes, crate::scenario::ScenarioError> {
-    let d = KnativeNodes::default();
-    let pos = |v: &Option<S<f64>>, key: &str, default: f64, zero_ok: bool, max: f64| match v {
-        None => Ok(default),
-        Some(x) => {
-            let f = *x.get_ref();
-            let low_ok = if zero_ok { f >= 0.0 } else { f > 0.0 };
-            if f.is_finite() && low_ok && f <= max {
-                Ok(f)
-            } else {
-                let low = if zero_ok { "≥ 0" } else { "> 0" };
-                Err(err(
-                    Some(x.span()),
-                    &format!("billing.knative.{key}"),
-                    format!("{f} is out of range: expected a number {low} and ≤ {max}"),
-                ))
-            }
-        }
-    };
-    let node_vcpu = pos(&raw.node_vcpu, "node_vcpu", d.node_vcpu, false, 1024.0)?;
-    let node_memory_gib = pos(
-        &raw.node_memory_gib,
-        "node_memory_gib",
-        d.node_memory_gib,
-        false,
-        65_536.0,
-    )?;
-    let queue_proxy_vcpu = pos(
-        &raw.queue_proxy_vcpu,
-        "queue_proxy_vcpu",
-        d.queue_proxy_vcpu,
-        true,
-        node_vcpu,
-    )?;
-    let max_pods_per_node = match &raw.max_pods_per_node {
-        None => d.max_pods_per_node,
-        Some(v) => {
-            let n = *v.get_ref();
-            if !(1..=10_000).contains(&n) {
-                return Err(err(
-                    Some(v.span()),
-                    "billing.knative.max_pods_per_node",
-                    format!("{n} is out of range: expected 1 to 10000"),
-                ));
-            }
-            n as u32
-        }
-    };
-    Ok(KnativeNodes {
-        node_vcpu,
-        node_memory_gib,
-        max_pods_per_node,
-        queue_proxy_vcpu,
-        control_plane: raw.control_plane.unwrap_or(d.control_plane),
-        cluster_fee: raw.cluster_fee.unwrap_or(d.cluster_fee),
-        scale_down_unneeded: raw
-            .scale_down_unneeded
-            .as_ref()
-            .map_or(d.scale_down_unneeded, |x| x.get_ref().0),
-        scale_down_delay_after_add: raw
-            .scale_down_delay_after_add
-            .as_ref()
-            .map_or(d.scale_down_delay_after_add, |x| x.get_ref().0),
-    })
 }

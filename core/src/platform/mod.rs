@@ -135,7 +135,7 @@ impl Config {
 /// When a simulated run stops at the latest: the horizon plus the drain (default: the longest
 /// request timeout).
 pub fn hard_end(s: &Scenario) -> Time {
-    Time::ZERO + s.duration + s.sim.drain.unwrap_or(s.longest_timeout())
+    Time::ZERO + s.duration + s.sim.drain.unwrap_or(s.max_timeout())
 }
 
 /// An instance's lifecycle.

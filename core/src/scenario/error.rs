@@ -58,6 +58,17 @@ impl ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// The key and the message without the file and position: `key `k`: message` (for a
+    /// scenario resolved from generated text, such as a tuning candidate).
+    pub fn brief(&self) -> String {
+        match &self.key {
+            Some(k) => format!("key `{k}`: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
 /// 1-based line and column (in characters) of byte offset `offset` in `src`.
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());

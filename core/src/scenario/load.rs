@@ -1,40 +1,10 @@
 //! `[load]`: settings for the load generator (`scalelab load`, `scalelab run`): the target and
 //! the requests to send. Absent keys take the generator's defaults.
 
-#![allow(missing_docs)] // the fields mirror the documented scenario keys one-to-one
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::raw::S;
-use crate::duration::Dur;
-
-/// `[load]` as written.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RawLoad {
-    pub url: Option<S<String>>,
-    pub requests: Option<Vec<S<RawRequest>>>,
-    pub connections: Option<S<i64>>,
-    pub max_connections: Option<S<i64>>,
-    pub http2: Option<bool>,
-    pub timeout: Option<S<Dur>>,
-    pub connect_timeout: Option<S<Dur>>,
-}
-
-/// `[[load.requests]]` as written.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RawRequest {
-    pub method: Option<S<String>>,
-    pub path: Option<S<String>>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub body: Option<String>,
-    pub body_file: Option<S<String>>,
-    pub weight: Option<S<f64>>,
-}
+use serde::Serialize;
 
 /// One kind of request the generator sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]

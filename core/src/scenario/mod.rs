@@ -1,4 +1,4 @@
-//! Scenario files: the TOML format in DESIGN.md, parsed in two layers.
+//! Scenario files: the TOML format of docs/scenario.md, parsed in two layers.
 //!
 //! [`raw`] mirrors the file one-to-one with every key optional and unknown keys rejected;
 //! [`Scenario`] is the resolved layer: defaults filled in, ranges and cross-field rules checked
@@ -6,12 +6,16 @@
 //! files read, and each `[[variants]]` entry applied as dotted-key overrides to give a complete
 //! scenario of its own. Every problem is a [`ScenarioError`] naming the file, line, column and
 //! key.
+//!
+//! This module owns the format of every table; the modules that use the resolved values
+//! (`autoscaler`, `billing`, `workload`, `tune`) do not depend on it.
 
 pub mod error;
 pub mod load;
 pub mod raw;
 mod resolve;
-pub(crate) mod variants;
+pub mod tune;
+mod variants;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,9 +24,10 @@ use serde::Serialize;
 
 pub use error::ScenarioError;
 pub use load::{LoadSettings, RequestSpec};
+pub use variants::CandidateBuilder;
 
 use crate::autoscaler::AutoscalerSettings;
-use crate::billing::BillingConfig;
+use crate::billing::{BillingConfig, RevisionBilling};
 use crate::router::RouterPolicy;
 use crate::workload::spec::{DistSpec, WorkloadSpec};
 
@@ -59,7 +64,7 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
     /// `[tune]`: the search `scalelab tune` runs (None in variants and candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tune: Option<crate::tune::TuneSpec>,
+    pub tune: Option<tune::TuneSpec>,
     /// The file this came from (trace files resolve relative to its directory).
     #[serde(skip)]
     pub path: PathBuf,
@@ -288,7 +293,7 @@ impl Scenario {
         let raw = resolve::parse_raw(src, path)?;
         let mut scenario = resolve::Resolver { file: path, src }.scenario(&raw)?;
         scenario.variants = variants::resolve_variants(src, path, &raw)?;
-        scenario.tune = crate::tune::resolve_tune(src, path, &raw, &scenario.billing.models)?;
+        scenario.tune = resolve::tune::resolve_tune(src, path, &raw, &scenario.billing.models)?;
         Ok(scenario)
     }
 
@@ -312,7 +317,7 @@ impl Scenario {
     }
 
     /// The longest request timeout of any revision (how long in-flight work may still run).
-    pub fn longest_timeout(&self) -> Duration {
+    pub fn max_timeout(&self) -> Duration {
         self.revisions
             .iter()
             .map(|r| r.service.timeout)
@@ -342,6 +347,26 @@ pub(crate) fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Ve
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+// Billing needs only these figures of a scenario; they are taken here so that the billing
+// module does not depend on the scenario's types (the scenario depends on billing's).
+impl RevisionBilling {
+    /// One entry per revision of a resolved scenario, in order.
+    pub fn from_scenario(s: &Scenario) -> Vec<RevisionBilling> {
+        s.revisions
+            .iter()
+            .map(|r| RevisionBilling {
+                vcpu: r.service.vcpu,
+                memory_gib: r.service.memory_gib,
+                min_instances: match &r.autoscaler {
+                    AutoscalerSettings::Kpa(k) => k.min_scale,
+                    AutoscalerSettings::Keepalive(k) => k.min_instances,
+                },
+                startup_cpu_boost: r.service.startup_cpu_boost,
+            })
+            .collect()
+    }
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -144,3 +144,68 @@ fn router_overheads_resolve_and_are_checked() {
     let e = parse(&format!("{MIN}[router]\nslot_overhead = 2\n")).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("router.slot_overhead"), "{e}");
 }
+
+/// The hand-kept list of KPA keys that a keepalive table refused missed keys; the key table
+/// refuses every one, and a KPA table every keepalive key.
+#[test]
+fn each_autoscaler_kind_refuses_the_other_kinds_keys() {
+    use crate::autoscaler::keys::{KEEPALIVE_KEYS, KPA_KEYS};
+    for k in &KPA_KEYS {
+        let v = k.default().to_toml().unwrap_or(toml::Value::Float(10.0));
+        let src = format!("{MIN}[autoscaler]\nkind = \"keepalive\"\n{} = {v}\n", k.key);
+        let e = parse(&src).expect_err(k.key);
+        assert_eq!(
+            e.key.as_deref(),
+            Some(format!("autoscaler.{}", k.key).as_str())
+        );
+        assert!(e.message.contains("is a KPA key"), "{}: {e}", k.key);
+    }
+    for k in &KEEPALIVE_KEYS {
+        let v = k.default().to_toml().expect("set");
+        let e = parse(&format!("{MIN}[autoscaler]\n{} = {v}\n", k.key)).expect_err(k.key);
+        assert!(
+            e.message.contains("applies to kind = \"keepalive\" only"),
+            "{e}"
+        );
+    }
+}
+
+/// The error of `[autoscaler]` holding `body`: on line 8 (the table's first line), naming `key`.
+fn autoscaler_error(body: &str, key: &str) -> String {
+    let e = parse(&format!("{MIN}[autoscaler]\n{body}\n")).expect_err(body);
+    assert_eq!(e.key.as_deref(), Some(key), "{body}: {e}");
+    assert_eq!(e.position.map(|p| p.0), Some(8), "{body}: {e}");
+    e.message
+}
+
+#[test]
+fn autoscaler_values_are_checked_through_the_key_table() {
+    let e = autoscaler_error("stable_window = \"3s\"", "autoscaler.stable_window");
+    assert!(e.contains("at least 6s"), "{e}");
+    let e = autoscaler_error("target = \"ten\"", "autoscaler.target");
+    assert!(e.contains("expected a number"), "{e}");
+    let e = autoscaler_error("min_scale = -1", "autoscaler.min_scale");
+    assert!(e.contains("is negative"), "{e}");
+    let e = autoscaler_error("kind = \"hpa\"", "autoscaler.kind");
+    assert!(e.contains("unknown autoscaler kind"), "{e}");
+    let e = autoscaler_error("metrc = \"rps\"", "autoscaler.metrc");
+    assert!(e.contains("unknown key `metrc`"), "{e}");
+    let e = autoscaler_error(
+        "activation_scale = 3\nmax_scale = 2",
+        "autoscaler.activation_scale",
+    );
+    assert!(e.contains("exceeds"), "{e}");
+    // A revision's own table overrides the shared one key by key.
+    let s = parse(&format!(
+        "{MIN}[autoscaler]\ntarget = 7\nmin_scale = 1\n[[revisions]]\nname = \"a\"\ntraffic = 100\n\
+         autoscaler = {{ min_scale = 3, target_utilization = 50 }}\n"
+    ))
+    .expect("valid");
+    let AutoscalerSettings::Kpa(k) = &s.revisions[0].autoscaler else {
+        panic!()
+    };
+    assert_eq!(
+        (k.min_scale, k.target, k.target_utilization),
+        (3, Some(7.0), 0.5)
+    );
+}

@@ -1,11 +1,11 @@
-//! `[[variants]]`: dotted-key overrides applied to the base scenario, each resolved into a
-//! complete scenario of its own.
+//! Dotted-key overrides: `[[variants]]` applied to the base scenario, each resolved into a
+//! complete scenario of its own, and [`CandidateBuilder`], the same for a tuning candidate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::ScenarioError;
 use super::raw::RawScenario;
-use super::{BASELINE, Variant};
+use super::{BASELINE, Scenario, Variant};
 
 pub(super) fn resolve_variants(
     src: &str,
@@ -115,7 +115,7 @@ fn to_toml_text(table: &toml::Table) -> Result<String, toml::ser::Error> {
 }
 
 /// Sets `key` (dotted; numeric segments index arrays) in `table`, creating tables on the way.
-pub(crate) fn apply(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+fn apply(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
     let segs: Vec<&str> = key.split('.').collect();
     if segs.iter().any(|s| s.is_empty()) {
         return Err(format!(
@@ -171,6 +171,51 @@ fn set_in(
         }
     };
     set_in(slot, segs, i + 1, key, value)
+}
+
+/// Builds candidate scenarios: the base file without `[tune]` and `[[variants]]`, with dotted
+/// keys set as in `[[variants]] set`, resolved again.
+#[derive(Debug, Clone)]
+pub struct CandidateBuilder {
+    base: toml::Table,
+    path: PathBuf,
+}
+
+impl CandidateBuilder {
+    /// From the scenario's text; `path` anchors trace files and names errors.
+    pub fn new(src: &str, path: &Path) -> Result<CandidateBuilder, ScenarioError> {
+        let mut base: toml::Table = toml::from_str(src)
+            .map_err(|e| ScenarioError::at(path, src, e.span(), None, e.message().to_string()))?;
+        base.remove("variants");
+        base.remove("tune");
+        Ok(CandidateBuilder {
+            base,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The base table with `settings` applied (what a candidate's scenario is resolved from).
+    pub fn table(&self, settings: &[(String, toml::Value)]) -> Result<toml::Table, ScenarioError> {
+        let mut t = self.base.clone();
+        for (k, v) in settings {
+            apply(&mut t, k, v.clone()).map_err(|m| ScenarioError {
+                key: Some(k.clone()),
+                ..ScenarioError::whole_file(&self.path, m)
+            })?;
+        }
+        Ok(t)
+    }
+
+    /// The resolved scenario of `settings`, or why it is invalid. The scenario is resolved from
+    /// generated text, so an error's position means nothing: show it with
+    /// [`ScenarioError::brief`].
+    pub fn build(&self, settings: &[(String, toml::Value)]) -> Result<Scenario, ScenarioError> {
+        let t = self.table(settings)?;
+        let text = to_toml_text(&t).map_err(|e| {
+            ScenarioError::whole_file(&self.path, format!("cannot apply the settings: {e}"))
+        })?;
+        Scenario::from_toml_str(&text, &self.path)
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 //! and a candidate's scenario (the base file with the candidate's keys set, re-resolved).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use rand::RngExt;
 
 use super::{DEFAULT_SAMPLES, MAX_CANDIDATES, Search, TuneError, TuneSpec};
-use crate::scenario::{Scenario, ScenarioError};
+pub use crate::scenario::CandidateBuilder;
 
 /// One point of the search space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +21,7 @@ pub struct Candidate {
 impl TuneSpec {
     /// Number of combinations of all values (an error above [`MAX_CANDIDATES`]).
     pub fn grid_size(&self) -> Result<u64, TuneError> {
-        let n: u128 = self
-            .params
-            .iter()
-            .map(|p| p.values.len() as u128)
-            .try_fold(1u128, |acc, n| acc.checked_mul(n))
-            .unwrap_or(u128::MAX);
+        let n = self.grid_len();
         if n > u128::from(MAX_CANDIDATES) {
             return Err(TuneError::TooManyCandidates(n));
         }
@@ -59,13 +53,7 @@ impl TuneSpec {
             None => (0..self.grid_size()?).collect(),
             Some(k) => {
                 // The grid may be far larger than the limit when drawing from it.
-                let n: u128 = self
-                    .params
-                    .iter()
-                    .map(|p| p.values.len() as u128)
-                    .try_fold(1u128, |acc, n| acc.checked_mul(n))
-                    .unwrap_or(u128::MAX)
-                    .min(u128::from(u64::MAX));
+                let n = self.grid_len().min(u128::from(u64::MAX));
                 sample_ids(n as u64, k, master_seed)
             }
         };
@@ -105,46 +93,5 @@ pub fn sample_seed(master_seed: u64, k: u32) -> u64 {
         master_seed
     } else {
         crate::rng::stream_seed(master_seed, &format!("tune/seed/{k}")) as u64
-    }
-}
-
-/// Builds candidate scenarios: the base file without `[tune]` and `[[variants]]`, with dotted
-/// keys set as in `[[variants]] set`, resolved again.
-#[derive(Debug, Clone)]
-pub struct CandidateBuilder {
-    base: toml::Table,
-    path: PathBuf,
-}
-
-impl CandidateBuilder {
-    /// From the scenario's text; `path` anchors trace files and names errors.
-    pub fn new(src: &str, path: &Path) -> Result<CandidateBuilder, ScenarioError> {
-        let mut base: toml::Table = toml::from_str(src)
-            .map_err(|e| ScenarioError::at(path, src, e.span(), None, e.message().to_string()))?;
-        base.remove("variants");
-        base.remove("tune");
-        Ok(CandidateBuilder {
-            base,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The base table with `settings` applied (what a candidate's scenario is resolved from).
-    pub fn table(&self, settings: &[(String, toml::Value)]) -> Result<toml::Table, String> {
-        let mut t = self.base.clone();
-        for (k, v) in settings {
-            crate::scenario::variants::apply(&mut t, k, v.clone())?;
-        }
-        Ok(t)
-    }
-
-    /// The resolved scenario of `settings`, or why it is invalid (a sentence naming the key).
-    pub fn build(&self, settings: &[(String, toml::Value)]) -> Result<Scenario, String> {
-        let t = self.table(settings)?;
-        let text = toml::to_string(&t).map_err(|e| format!("cannot apply the settings: {e}"))?;
-        Scenario::from_toml_str(&text, &self.path).map_err(|e| match e.key {
-            Some(k) => format!("key `{k}`: {}", e.message),
-            None => e.message,
-        })
     }
 }

@@ -49,11 +49,11 @@ pub struct Shard {
 }
 
 impl FromStr for Shard {
-    type Err = String;
+    type Err = crate::Error;
 
     /// Parses `i/n`.
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("\"{s}\" is not a shard: expected i/n with 0 ≤ i < n, e.g. 0/4");
+    fn from_str(s: &str) -> Result<Shard, crate::Error> {
+        let bad = || crate::Error::Shard(s.to_string());
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let index: u32 = i.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;

@@ -261,7 +261,7 @@ fn candidates_apply_their_settings_and_combinations_can_fail() {
     let s = Scenario::from_toml_str(&src, Path::new("t.toml")).unwrap();
     let t = s.tune.clone().unwrap();
     let b = CandidateBuilder::new(&src, Path::new("t.toml")).unwrap();
-    let built: Vec<Result<Scenario, String>> = t
+    let built: Vec<Result<Scenario, crate::scenario::ScenarioError>> = t
         .candidates(1)
         .unwrap()
         .iter()
@@ -275,8 +275,11 @@ fn candidates_apply_their_settings_and_combinations_can_fail() {
     assert_eq!(min_scale(built[0].as_ref().unwrap()), (0, 3));
     assert_eq!(min_scale(built[3].as_ref().unwrap()), (5, 10));
     // Keys are sorted: max_scale varies slowest, so candidate 1 is (max 3, min 5).
-    let e = built[1].as_ref().expect_err("min 5 > max 3");
-    assert!(e.contains("min_scale 5 exceeds max_scale 3"), "{e}");
+    let e = built[1].as_ref().expect_err("min 5 > max 3").brief();
+    assert_eq!(
+        e,
+        "key `autoscaler.min_scale`: min_scale 5 exceeds max_scale 3"
+    );
     assert!(
         built[0].as_ref().unwrap().tune.is_none(),
         "candidates carry no [tune]"

@@ -211,7 +211,7 @@ fn variant(name: &str, min_scale: u64) -> VariantResult {
         },
         timeseries: None,
         series: Some(series(min_scale)),
-        extra: BTreeMap::new(),
+        ..VariantResult::default()
     }
 }
 

@@ -5,3 +5,4 @@ mod fixture;
 mod html;
 mod schema;
 mod snapshots;
+mod tune;

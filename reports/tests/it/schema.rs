@@ -100,3 +100,34 @@ fn contract_violations_are_rejected() {
         );
     }
 }
+
+#[test]
+fn the_typed_sections_validate() {
+    use scalelab_core::result::{ClientStats, LiveStats, Occupancy, SimStats};
+    let v = validator();
+    let mut r = two_variants();
+    let var = &mut r.variants[0];
+    var.set_occupancy(Occupancy {
+        end_s: 420.0,
+        mean_in_system: 3.5,
+        mean_busy_instances: 1.2,
+    });
+    var.set_sim(SimStats {
+        events: 1000,
+        ..SimStats::default()
+    });
+    var.set_live(LiveStats {
+        slot_overhead_ms: Some(1.4),
+        slot_overhead_wall_ms: Some(1.4),
+        ..LiveStats::default()
+    });
+    var.set_client(ClientStats {
+        send_lag_ms: Some(Default::default()),
+        ..ClientStats::default()
+    });
+    let doc = serde_json::to_value(&r).unwrap();
+    assert_eq!(errors(&v, &doc), Vec::<String>::new());
+    let mut bad = doc.clone();
+    bad["variants"][0]["live"]["instance_errors"] = "none".into();
+    assert!(!errors(&v, &bad).is_empty());
+}

@@ -432,7 +432,7 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
     let result = h.shutdown().await;
     let v = &result.variants[0];
     assert_eq!((v.requests.completed, v.requests.rejected), (2, 1));
-    assert_eq!(v.extra["instance_crashes"], 1);
+    assert_eq!(v.live.as_ref().expect("live stats").instance_crashes, 1);
     assert_eq!(v.cold_starts.count, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }

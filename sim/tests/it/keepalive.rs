@@ -57,7 +57,7 @@ fn no_keepalive_means_every_request_is_cold_and_instances_are_m_g_infinity() {
         (mean - 2.0).abs() < 0.05,
         "mean instances {mean} vs λE[S] = 2"
     );
-    let p0 = v.instances.time_at_zero_s / extra(&v, "end_s");
+    let p0 = v.instances.time_at_zero_s / occupancy(&v).end_s;
     let want = (-2.0_f64).exp();
     assert!((p0 - want).abs() < 0.01, "P(N = 0) {p0} vs {want}");
 }

@@ -167,8 +167,9 @@ fn slot_overhead_holds_the_slot_and_router_overhead_does_not() {
             1,
         )
     };
-    let busy =
-        |v: &scalelab_core::result::VariantResult| v.extra["mean_busy_instances"].as_f64().unwrap();
+    let busy = |v: &scalelab_core::result::VariantResult| {
+        v.occupancy.expect("measured").mean_busy_instances
+    };
     let plain = with("");
     let outside = with(r#"overhead = "10ms""#);
     let inside = with(r#"slot_overhead = "10ms""#);

@@ -55,8 +55,8 @@ fn mmc_wait_matches_erlang_c() {
         assert_eq!(v.requests.rejected, 0);
         assert_eq!(v.instances.peak, 10, "the pool is pinned");
         assert_eq!(v.cold_starts.count, 0, "warm from the start");
-        pw.push(extra(&v, "waited_ratio"));
-        wq.push(extra(&v, "mean_wait_ms") / 1000.0);
+        pw.push(sim(&v).waited_ratio);
+        wq.push(sim(&v).mean_wait_ms / 1000.0);
     }
     let (m, se) = mean_se(&pw);
     assert!(
@@ -82,8 +82,8 @@ fn mm1_wait_matches_closed_form() {
     let mut pw = Vec::new();
     for seed in 1..=6 {
         let v = run(&s, seed);
-        wq.push(extra(&v, "mean_wait_ms") / 1000.0);
-        pw.push(extra(&v, "waited_ratio"));
+        wq.push(sim(&v).mean_wait_ms / 1000.0);
+        pw.push(sim(&v).waited_ratio);
     }
     let (m, se) = mean_se(&wq);
     assert!((m - 1.0).abs() < 3.5 * se + 0.01, "Wq {m} ± {se}");
@@ -114,18 +114,18 @@ fn littles_law_holds() {
     // L = λW for requests in the system, and E[busy instances] = λ_accepted · E[S] with cc = 1.
     let s = scenario(&pinned(10, 8.0, 50_000, true));
     let v = run(&s, 3);
-    let horizon = extra(&v, "end_s");
+    let horizon = occupancy(&v).end_s;
     let lambda = v.requests.completed as f64 / horizon;
-    let w = extra(&v, "mean_latency_exact_ms") / 1000.0;
-    let l = extra(&v, "mean_in_system");
+    let w = sim(&v).mean_latency_exact_ms / 1000.0;
+    let l = occupancy(&v).mean_in_system;
     assert!(
         (l - lambda * w).abs() / l < 0.01,
         "L {l} vs λW {}",
         lambda * w
     );
-    let busy = extra(&v, "mean_busy_instances");
+    let busy = occupancy(&v).mean_busy_instances;
     // E[S] = 1 s: busy instances ≈ λ. The measured mean service time is W − Wq.
-    let es = w - extra(&v, "mean_wait_ms") / 1000.0;
+    let es = w - sim(&v).mean_wait_ms / 1000.0;
     assert!(
         (busy - lambda * es).abs() / busy < 0.01,
         "busy {busy} vs λE[S] {}",

@@ -1,6 +1,6 @@
 //! Scenario builders and run helpers.
 
-use scalelab_core::result::VariantResult;
+use scalelab_core::result::{Occupancy, SimStats, VariantResult};
 use scalelab_core::scenario::Scenario;
 use scalelab_sim::{SimOptions, simulate};
 
@@ -22,11 +22,15 @@ pub fn run(s: &Scenario, seed: u64) -> VariantResult {
     r.variants.into_iter().next().expect("one variant")
 }
 
-pub fn extra(v: &VariantResult, key: &str) -> f64 {
-    v.extra
-        .get(key)
-        .and_then(|x| x.as_f64())
-        .unwrap_or_else(|| panic!("no extra {key}"))
+/// The time averages every simulated variant has.
+pub fn occupancy(v: &VariantResult) -> Occupancy {
+    v.occupancy.expect("a simulated variant has its occupancy")
+}
+
+/// What the simulator alone measures.
+pub fn sim(v: &VariantResult) -> SimStats {
+    v.sim
+        .expect("a simulated variant has its simulator figures")
 }
 
 /// Mean and standard error of the mean.

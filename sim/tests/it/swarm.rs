@@ -74,7 +74,7 @@ proptest! {
         let r = v.requests;
         prop_assert_eq!(r.arrived, r.completed + r.rejected + r.timed_out + r.in_flight_at_end);
         prop_assert!(v.instances.idle_instance_seconds <= v.instances.instance_seconds + 1e-6);
-        prop_assert!(extra(&v, "mean_busy_instances") <= v.instances.mean + 1e-6);
+        prop_assert!(occupancy(&v).mean_busy_instances <= v.instances.mean + 1e-6);
         for c in v.cost.values() {
             prop_assert!(c.total_usd >= 0.0);
         }

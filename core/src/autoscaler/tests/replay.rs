@@ -1,4 +1,4 @@
-//! `kpa replay`: the DESIGN.md example, settings changes, and every kind of bad input.
+//! `kpa replay`: the docs/kpa-replay.md example, settings changes, and every kind of bad input.
 
 use super::*;
 
@@ -144,33 +144,48 @@ fn bad_input_names_the_key_and_position() {
 #[test]
 fn settings_validation_matches_the_scenario_ranges() {
     let d = KpaSettings::default();
-    let raw = RawKpa {
-        target_utilization: Some(70.0),
-        aggregation: Some("weightedExponential".into()),
-        ..RawKpa::default()
+    let raw = |pairs: &[(&str, serde_json::Value)]| -> RawKpa {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     };
-    let s = apply_settings(&d, &raw, "autoscaler").expect("valid");
+    let s = apply_settings(
+        &d,
+        &raw(&[
+            ("target_utilization", 70.0.into()),
+            ("aggregation", "weightedExponential".into()),
+        ]),
+        "autoscaler",
+    )
+    .expect("valid");
     assert_eq!(s.target_utilization, 0.7);
-    assert_eq!(s.aggregation, Aggregation::WeightedExponential);
-    let raw = RawKpa {
-        activation_scale: Some(3),
-        max_scale: Some(2),
-        ..RawKpa::default()
-    };
-    assert!(
-        apply_settings(&d, &raw, "a")
-            .unwrap_err()
-            .to_string()
-            .contains("a.activation_scale")
+    assert_eq!(
+        s.aggregation,
+        crate::autoscaler::Aggregation::WeightedExponential
     );
-    let raw = RawKpa {
-        scale_down_delay: Some(Dur(std::time::Duration::from_millis(1500))),
-        ..RawKpa::default()
-    };
+    let e = apply_settings(
+        &d,
+        &raw(&[("activation_scale", 3.into()), ("max_scale", 2.into())]),
+        "a",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("a.activation_scale"), "{e}");
+    let e = apply_settings(&d, &raw(&[("scale_down_delay", "1500ms".into())]), "a")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("whole seconds"), "{e}");
+    // A keepalive key and an unknown key are named as such.
+    let e = apply_settings(&d, &raw(&[("idle_timeout", "1m".into())]), "a")
+        .unwrap_err()
+        .to_string();
     assert!(
-        apply_settings(&d, &raw, "a")
-            .unwrap_err()
-            .to_string()
-            .contains("whole seconds")
+        e.contains("a.idle_timeout") && e.contains("keepalive key"),
+        "{e}"
     );
+    let e = apply_settings(&d, &raw(&[("stabel_window", "1m".into())]), "a")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown key `stabel_window`"), "{e}");
 }

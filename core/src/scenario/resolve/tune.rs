@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use toml::Value;
 
-use super::candidates::CandidateBuilder;
-use super::{
+use super::{R, Resolver};
+use crate::duration::{format_duration, parse_duration};
+use crate::scenario::raw::{RawScenario, S};
+use crate::scenario::tune::{
     DEFAULT_SAMPLES, MAX_CANDIDATES, MAX_RANGE_VALUES, Objective, Param, Search, TuneSpec,
 };
-use crate::duration::{format_duration, parse_duration};
-use crate::scenario::ScenarioError;
-use crate::scenario::raw::{RawScenario, S};
-
-type R<T> = Result<T, ScenarioError>;
+use crate::scenario::{CandidateBuilder, ScenarioError};
 
 /// Keys a search may not set: they are not settings of the service (the seed and the horizon
 /// belong to the search itself).
@@ -29,7 +27,7 @@ const FORBIDDEN: [&str; 6] = [
 /// Resolves `[tune]` of a scenario whose other tables resolved to `models` billing models.
 /// Called once per file, after the scenario itself; candidates are built without `[tune]`, so
 /// this never recurses.
-pub(crate) fn resolve_tune(
+pub(in crate::scenario) fn resolve_tune(
     src: &str,
     path: &Path,
     raw: &RawScenario,
@@ -38,7 +36,7 @@ pub(crate) fn resolve_tune(
     let Some(t) = &raw.tune else {
         return Ok(None);
     };
-    let r = TuneResolver { src, path };
+    let r = Resolver { file: path, src };
     let table = t.get_ref();
     let objective = match &table.objective {
         None => Objective::MinCost,
@@ -157,7 +155,7 @@ pub(crate) fn resolve_tune(
         for val in &values {
             builder
                 .build(&[(key.to_string(), val.clone())])
-                .map_err(|m| r.err(v, &name, format!("value {}: {m}", show(val))))?;
+                .map_err(|m| r.err(v, &name, format!("value {}: {}", show(val), m.brief())))?;
         }
         out.push(Param {
             key: key.to_string(),
@@ -190,9 +188,8 @@ pub(crate) fn resolve_tune(
         keep,
         min_duration,
     };
-    if let Err(super::TuneError::TooManyCandidates(n)) = spec.grid_size()
-        && search == Search::Grid
-    {
+    let n = spec.grid_len();
+    if n > u128::from(MAX_CANDIDATES) && search == Search::Grid {
         return Err(ScenarioError::at(
             path,
             src,
@@ -215,22 +212,8 @@ pub(crate) fn show(v: &Value) -> String {
     }
 }
 
-struct TuneResolver<'a> {
-    src: &'a str,
-    path: &'a Path,
-}
-
-impl TuneResolver<'_> {
-    fn err<T>(&self, v: &S<T>, key: &str, msg: impl Into<String>) -> ScenarioError {
-        ScenarioError::at(
-            self.path,
-            self.src,
-            Some(v.span()),
-            Some(key.to_string()),
-            msg,
-        )
-    }
-
+impl Resolver<'_> {
+    /// The values of one searched key: a list as given, or a range expanded.
     fn values(&self, v: &S<Value>, name: &str) -> R<Vec<Value>> {
         match v.get_ref() {
             Value::Array(a) => {

@@ -2,70 +2,47 @@
 //! front highlighted with ±1 sd bars, marker size by cold-start ratio, the SLO's p99 line and
 //! the winner.
 
-use std::sync::OnceLock;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use scalelab_core::tune::analyze::Summary;
 use scalelab_core::tune::doc::TuneDoc;
 
-const SIZE: (u32, u32) = (1200, 700);
-const FONT: &str = "sans-serif";
+use crate::ReportError;
+use crate::charts::{FONT, SIZE};
+
 const GREY: RGBColor = RGBColor(150, 150, 150);
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const GREEN: RGBColor = RGBColor(44, 160, 44);
 const RED: RGBColor = RGBColor(214, 39, 40);
 
-/// scalelab_reports registers its bundled DejaVu Sans with plotters on first use and keeps the
-/// registration private; drawing one small chart through it registers the font for this
-/// process, so no system font is needed here either.
-fn ensure_font() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        use scalelab_core::result::{Cost, Mode, RunResult, SCHEMA_VERSION, VariantResult};
-        let r = RunResult {
-            schema: SCHEMA_VERSION,
-            scenario: "font".into(),
-            seed: 0,
-            mode: Mode::Sim,
-            variants: vec![VariantResult {
-                name: "font".into(),
-                cost: [("m".to_string(), Cost::default())].into(),
-                ..Default::default()
-            }],
-            scalelab_version: String::new(),
-            scenario_path: None,
-            command: None,
-            duration_s: 1.0,
-            time_scale: None,
-            resolved_scenario: None,
-        };
-        if let Some(c) = scalelab_reports::charts::charts_for(&r).first() {
-            let _ = scalelab_reports::charts::render_svg(&r, c, (320, 200));
-        }
-    });
+fn chart_error(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Chart {
+        chart: "pareto".into(),
+        message: e.to_string(),
+    }
 }
 
 /// The chart as an SVG document.
-pub fn svg(doc: &TuneDoc) -> anyhow::Result<String> {
-    ensure_font();
+pub fn pareto_svg(doc: &TuneDoc) -> Result<String, ReportError> {
+    crate::charts::ensure_font()?;
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-        draw(&root, doc).map_err(|e| anyhow::anyhow!("drawing the Pareto chart: {e}"))?;
-        root.present()
-            .map_err(|e| anyhow::anyhow!("drawing the Pareto chart: {e}"))?;
+        draw(&root, doc).map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
     }
     Ok(s)
 }
 
 /// The chart as a PNG file at `path`.
-pub fn png(doc: &TuneDoc, path: &std::path::Path) -> anyhow::Result<()> {
-    ensure_font();
+pub fn pareto_png(doc: &TuneDoc, path: &std::path::Path) -> Result<(), ReportError> {
+    crate::charts::ensure_font()?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    draw(&root, doc).map_err(|e| anyhow::anyhow!("drawing the Pareto chart: {e}"))?;
-    root.present()
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    draw(&root, doc).map_err(chart_error)?;
+    root.present().map_err(|e| ReportError::Chart {
+        chart: "pareto".into(),
+        message: format!("writing {}: {e}", path.display()),
+    })?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use scalelab_core::tune::analyze::{Stat, Summary};
 use scalelab_core::tune::doc::{Row, TuneDoc, value_text};
 
 /// `x` with about four significant digits.
-pub fn sig(x: f64) -> String {
+pub(crate) fn sig(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
@@ -24,7 +24,7 @@ fn sig2(x: f64) -> String {
 }
 
 /// An axis label: `x` with about four significant digits and no trailing zeros.
-pub fn axis(x: f64) -> String {
+pub(crate) fn axis(x: f64) -> String {
     let s = sig(x);
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -112,7 +112,7 @@ fn describe(out: &mut String, r: &Row, doc: &TuneDoc) {
     }
 }
 
-/// The text report.
+/// The text report: the best candidate (or the closest), then up to `top` rows of the front.
 pub fn render(doc: &TuneDoc, top: usize) -> String {
     let mut out = String::new();
     let spec = &doc.setup.spec;
@@ -123,7 +123,7 @@ pub fn render(doc: &TuneDoc, top: usize) -> String {
         doc.setup.candidates,
         doc.setup.seeds.len(),
         spec.search.label(),
-        super::objective_text(spec)
+        spec.objective_text()
     );
     if let Some(sh) = doc.shard {
         let _ = writeln!(

@@ -1,0 +1,260 @@
+//! `[service]` and `[[revisions]]` (each revision's `service` and `autoscaler` tables over the
+//! shared ones), and the distributions of service and cold-start times.
+
+use std::time::Duration;
+
+use super::{R, Resolver, positive};
+use crate::duration::Dur;
+use crate::scenario::raw::{DistKind, RawDist, RawScenario, RawService, S};
+use crate::scenario::{Revision, Service};
+use crate::workload::spec::{DistSpec, MixturePart};
+
+impl Resolver<'_> {
+    pub(super) fn revisions(&self, raw: &RawScenario) -> R<Vec<Revision>> {
+        let base_service = raw
+            .service
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        let base_as = raw
+            .autoscaler
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        let Some(revs) = &raw.revisions else {
+            let service = self.service(&base_service, "service")?;
+            let autoscaler = self.autoscaler(&base_as, "autoscaler")?;
+            return Ok(vec![Revision {
+                name: "default".into(),
+                traffic_percent: 100.0,
+                tag: None,
+                service,
+                autoscaler,
+            }]);
+        };
+        if revs.get_ref().is_empty() {
+            return Err(self.err(
+                revs,
+                "revisions",
+                "no revisions: list at least one, or use [service]",
+            ));
+        }
+        let mut out: Vec<Revision> = Vec::new();
+        let mut sum = 0.0;
+        for (i, r) in revs.get_ref().iter().enumerate() {
+            let r = r.get_ref();
+            let prefix = format!("revisions[{i}]");
+            let name = r.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                return Err(self.err(&r.name, &format!("{prefix}.name"), "empty revision name"));
+            }
+            if out.iter().any(|o| o.name == name) {
+                return Err(self.err(
+                    &r.name,
+                    &format!("{prefix}.name"),
+                    format!("duplicate revision name \"{name}\""),
+                ));
+            }
+            let traffic = *r.traffic.get_ref();
+            if !(traffic.is_finite() && (0.0..=100.0).contains(&traffic)) {
+                return Err(self.err(
+                    &r.traffic,
+                    &format!("{prefix}.traffic"),
+                    format!("{traffic} is out of range: expected a percentage from 0 to 100"),
+                ));
+            }
+            sum += traffic;
+            let svc = merge_service(&base_service, r.service.as_ref().map(|s| s.get_ref()));
+            let service = self.service(&svc, &format!("{prefix}.service"))?;
+            let a = base_as.merged(r.autoscaler.as_ref().map(|s| s.get_ref()));
+            let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"))?;
+            out.push(Revision {
+                name,
+                traffic_percent: traffic,
+                tag: r.tag.as_ref().map(|t| t.get_ref().clone()),
+                service,
+                autoscaler,
+            });
+        }
+        if (sum - 100.0).abs() > 1e-9 {
+            let list = out
+                .iter()
+                .map(|r| format!("{} {}%", r.name, r.traffic_percent))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(self.err(
+                revs,
+                "revisions.traffic",
+                format!("traffic percentages sum to {sum}, not 100 ({list})"),
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn service(&self, s: &RawService, p: &str) -> R<Service> {
+        let k = |name: &str| format!("{p}.{name}");
+        Ok(Service {
+            container_concurrency: self.u32_in(
+                &s.container_concurrency,
+                &k("container_concurrency"),
+                0,
+                1000,
+            )?,
+            vcpu: self.f64_in(
+                &s.vcpu,
+                &k("vcpu"),
+                1.0,
+                |x| x > 0.0 && x <= 64.0,
+                "0 < vcpu ≤ 64",
+            )?,
+            memory_gib: self.f64_in(
+                &s.memory_gib,
+                &k("memory_gib"),
+                0.5,
+                |x| x > 0.0 && x <= 512.0,
+                "0 < memory_gib ≤ 512",
+            )?,
+            timeout: self.dur(
+                &s.timeout,
+                &k("timeout"),
+                Duration::from_secs(300),
+                positive,
+            )?,
+            service_time: match &s.service_time {
+                Some(d) => self.dist(d, &k("service_time"))?,
+                None => DistSpec::Fixed {
+                    value: Duration::from_millis(100),
+                },
+            },
+            cold_start: match &s.cold_start {
+                Some(d) => self.dist(d, &k("cold_start"))?,
+                // BILLING.md §3.3: the Huawei production fit (median ≈ 1.35 s, p99 ≈ 29 s).
+                None => DistSpec::Lognormal {
+                    median: Duration::from_millis(1350),
+                    p99: Duration::from_secs(29),
+                },
+            },
+            cold_service_time: match &s.cold_service_time {
+                Some(d) => Some(self.dist(d, &k("cold_service_time"))?),
+                None => None,
+            },
+            warm_at_start: s.warm_at_start.unwrap_or(false),
+            shutdown: self.dur(&s.shutdown, &k("shutdown"), Duration::ZERO, |_| Ok(()))?,
+            startup_cpu_boost: s.startup_cpu_boost.unwrap_or(false),
+        })
+    }
+
+    pub(super) fn dist(&self, d: &S<RawDist>, key: &str) -> R<DistSpec> {
+        self.dist_inner(d, key, false)
+    }
+
+    pub(super) fn dist_inner(&self, sd: &S<RawDist>, key: &str, in_mixture: bool) -> R<DistSpec> {
+        let d = sd.get_ref();
+        let tag = *d.dist.get_ref();
+        self.only_keys(sd, key, tag, &d.given())?;
+        if let Some(w) = &d.weight
+            && !in_mixture
+        {
+            return Err(self.err(
+                w,
+                &format!("{key}.weight"),
+                "`weight` belongs to the parts of a mixture only",
+            ));
+        }
+        let need = |v: &Option<S<Dur>>, name: &str| -> R<Duration> {
+            v.as_ref()
+                .map(|s| s.get_ref().0)
+                .ok_or_else(|| self.needs(sd, key, tag, name))
+        };
+        // The second of two durations that must be in order, named `name`.
+        let ordered = |ok: bool, at: &Option<S<Dur>>, name: &str, msg: &str| -> R<()> {
+            match at {
+                Some(v) if !ok => Err(self.err(v, &format!("{key}.{name}"), msg)),
+                _ => Ok(()),
+            }
+        };
+        Ok(match tag {
+            DistKind::Fixed => DistSpec::Fixed {
+                value: need(&d.value, "value")?,
+            },
+            DistKind::Exponential => DistSpec::Exponential {
+                mean: need(&d.mean, "mean")?,
+            },
+            DistKind::Lognormal => {
+                let median = need(&d.median, "median")?;
+                let p99 = need(&d.p99, "p99")?;
+                let ok = !median.is_zero() && p99 > median;
+                ordered(ok, &d.p99, "p99", "lognormal needs 0 < median < p99")?;
+                DistSpec::Lognormal { median, p99 }
+            }
+            DistKind::Uniform => {
+                let min = need(&d.min, "min")?;
+                let max = need(&d.max, "max")?;
+                ordered(max >= min, &d.max, "max", "uniform needs min ≤ max")?;
+                DistSpec::Uniform { min, max }
+            }
+            DistKind::Mixture => {
+                let parts = d.parts.as_ref().filter(|p| !p.is_empty()).ok_or_else(|| {
+                    self.err(
+                        sd,
+                        &format!("{key}.parts"),
+                        "a mixture needs at least one part",
+                    )
+                })?;
+                let mut out = Vec::with_capacity(parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    let pk = format!("{key}.parts[{i}]");
+                    let w = part.get_ref().weight.as_ref().ok_or_else(|| {
+                        self.err(
+                            part,
+                            &format!("{pk}.weight"),
+                            "each mixture part needs a `weight`",
+                        )
+                    })?;
+                    let weight = *w.get_ref();
+                    if !(weight.is_finite() && weight > 0.0) {
+                        return Err(self.err(
+                            w,
+                            &format!("{pk}.weight"),
+                            format!("{weight} is out of range: expected a weight > 0"),
+                        ));
+                    }
+                    out.push(MixturePart {
+                        weight,
+                        dist: self.dist_inner(part, &pk, true)?,
+                    });
+                }
+                DistSpec::Mixture { parts: out }
+            }
+        })
+    }
+}
+
+macro_rules! merge_fields {
+    ($base:expr, $over:expr, $ty:ident { $($f:ident),* $(,)? }) => {{
+        let b = $base;
+        match $over {
+            None => b.clone(),
+            Some(o) => $ty { $($f: o.$f.clone().or_else(|| b.$f.clone()),)* },
+        }
+    }};
+}
+
+fn merge_service(base: &RawService, over: Option<&RawService>) -> RawService {
+    merge_fields!(
+        base,
+        over,
+        RawService {
+            container_concurrency,
+            vcpu,
+            memory_gib,
+            timeout,
+            service_time,
+            cold_start,
+            cold_service_time,
+            warm_at_start,
+            shutdown,
+            startup_cpu_boost,
+        }
+    )
+}

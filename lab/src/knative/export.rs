@@ -1,0 +1,444 @@
+//! Writing a scenario as a Knative Service manifest or `gcloud run deploy` commands.
+//!
+//! Annotation names and value formats follow Knative Serving (KPA.md §1): every value is a
+//! string; percentages are percents (`"70"`, not `0.7`); durations are Go durations in whole
+//! seconds where Knative requires them (`"60s"`). Settings Knative only has cluster-wide (in
+//! the `config-autoscaler` ConfigMap) are written under `scalelab.dev/` when they differ from
+//! the defaults, so that `scalelab import knative` reads every setting back; Knative ignores
+//! them.
+//!
+//! A scenario with `[[revisions]]` becomes one Service document per revision, each with its
+//! revision's template (named `SERVICE-REVISION`: Knative's bring-your-own revision name) and
+//! a `traffic` block; applied in order they create the revisions and end with the scenario's
+//! split, tags included. For Cloud Run: one `gcloud run deploy --revision-suffix` per revision
+//! and a `gcloud run services update-traffic` with `--to-revisions` and `--set-tags`.
+
+use std::fmt::Write as _;
+
+use scalelab_core::autoscaler::keys::{self, Export, Key, Knative, Value};
+use scalelab_core::autoscaler::{AutoscalerSettings, KpaSettings};
+use scalelab_core::scenario::{Revision, Scenario};
+
+use super::format::{cpu_quantity, go_duration, memory_quantity, num};
+use super::{KPA_CLASS, PREFIX, SCALELAB_PREFIX};
+use crate::LabError;
+
+/// The Knative Service manifest of `s`, named `name`, running `image`; `source` says where
+/// the settings came from (a comment in the manifest). One document for a one-revision
+/// scenario; one per revision, ending with the traffic split, for `[[revisions]]`.
+pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
+    match s.revisions.as_slice() {
+        [rev] => {
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "# Knative Service written by `scalelab export knative` from {source}."
+            );
+            let _ = writeln!(
+                out,
+                "# Deploy: kubectl apply -f FILE (set the image first)."
+            );
+            service_document(&mut out, s, rev, name, image, None, None)?;
+            Ok(out)
+        }
+        revs => {
+            let plan = split(s, name)?;
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "# Knative Service written by `scalelab export knative` from {source}."
+            );
+            let shares: Vec<String> = plan
+                .iter()
+                .map(|r| format!("{} {} %", r.scenario_name, r.percent))
+                .collect();
+            let indices: Vec<String> = (0..revs.len()).map(|i| i.to_string()).collect();
+            let _ = write!(
+                out,
+                "# The scenario splits traffic over {n} revisions ({shares}).\n\
+                 # Knative makes a revision from each change of spec.template, so the Service \
+                 comes as {n}\n\
+                 # documents, one per revision (named by its template); the last one sets the \
+                 split and\n\
+                 # the tags. Set the image, then apply the documents in order, each once the \
+                 revision\n\
+                 # before it is ready:\n\
+                 #   for i in {indices}; do yq \"select(documentIndex == $i)\" FILE | kubectl \
+                 apply -f - &&\n\
+                 #     kubectl wait ksvc/{name} --for=condition=Ready; done\n",
+                n = revs.len(),
+                shares = shares.join(", "),
+                indices = indices.join(" "),
+            );
+            // Until the last document the first revision keeps all traffic, so creating the
+            // others moves none.
+            let hold = [Route {
+                percent: 100,
+                tag: None,
+                ..plan[0].clone()
+            }];
+            for (i, rev) in revs.iter().enumerate() {
+                out.push_str("---\n");
+                let traffic: &[Route] = if i + 1 == revs.len() { &plan } else { &hold };
+                service_document(
+                    &mut out,
+                    s,
+                    rev,
+                    name,
+                    image,
+                    Some(&plan[i].revision),
+                    Some(traffic),
+                )?;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The `gcloud run deploy` command of `s` (one per revision with `[[revisions]]`, then
+/// `gcloud run services update-traffic` with the split and the tags).
+pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
+    let mut notes = vec![format!(
+        "Cloud Run deploy command written by `scalelab export gcloud` from {source}."
+    )];
+    let mut out = String::new();
+    match s.revisions.as_slice() {
+        [rev] => {
+            let flags = deploy_flags(s, rev, image, &mut notes);
+            command(&mut out, &format!("gcloud run deploy {name}"), &flags);
+        }
+        revs => {
+            let plan = split(s, name)?;
+            notes.push(format!(
+                "The scenario splits traffic over {} revisions: one deploy per revision (named \
+                 SERVICE-SUFFIX), then the split and the tags.",
+                revs.len()
+            ));
+            for (i, (rev, r)) in revs.iter().zip(&plan).enumerate() {
+                let mut flags = deploy_flags(s, rev, image, &mut notes);
+                flags.push(format!("--revision-suffix={}", r.suffix));
+                // A new service takes its first revision's traffic; later ones wait for the split.
+                if i > 0 {
+                    flags.push("--no-traffic".into());
+                }
+                command(&mut out, &format!("gcloud run deploy {name}"), &flags);
+            }
+            let mut flags = vec![format!(
+                "--to-revisions={}",
+                plan.iter()
+                    .map(|r| format!("{}={}", r.revision, r.percent))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )];
+            let tags: Vec<String> = plan
+                .iter()
+                .filter_map(|r| r.tag.as_ref().map(|t| format!("{t}={}", r.revision)))
+                .collect();
+            if !tags.is_empty() {
+                flags.push(format!("--set-tags={}", tags.join(",")));
+            }
+            command(
+                &mut out,
+                &format!("gcloud run services update-traffic {name}"),
+                &flags,
+            );
+        }
+    }
+    let mut head = String::new();
+    let mut seen = Vec::new();
+    for n in notes {
+        if !seen.contains(&n) {
+            let _ = writeln!(head, "# {n}");
+            seen.push(n);
+        }
+    }
+    Ok(head + &out)
+}
+
+/// One revision in the traffic split.
+#[derive(Debug, Clone, PartialEq)]
+struct Route {
+    /// The platform's revision name, `SERVICE-SUFFIX`.
+    revision: String,
+    /// Whole percent.
+    percent: u32,
+    /// Its tag, if any.
+    tag: Option<String>,
+    /// The scenario's name of the revision.
+    scenario_name: String,
+    /// `SUFFIX`.
+    suffix: String,
+}
+
+/// The split of a `[[revisions]]` scenario as Knative and Cloud Run take it: revision names
+/// `SERVICE-SUFFIX` (DNS labels), whole percents, DNS-label tags.
+fn split(s: &Scenario, service: &str) -> Result<Vec<Route>, LabError> {
+    let mut out: Vec<Route> = Vec::new();
+    for r in &s.revisions {
+        let suffix = super::service_name(&r.name).map_err(|_| {
+            LabError::Export(format!(
+                "revision \"{}\" gives no valid revision name: rename it with letters and digits",
+                r.name
+            ))
+        })?;
+        let revision = format!("{service}-{suffix}");
+        if revision.len() > 63 {
+            return Err(LabError::Export(format!(
+                "revision name {revision} is longer than 63 characters: pass a shorter --name"
+            )));
+        }
+        if let Some(o) = out.iter().find(|o| o.revision == revision) {
+            return Err(LabError::Export(format!(
+                "revisions \"{}\" and \"{}\" both become {revision}: rename one",
+                o.scenario_name, r.name
+            )));
+        }
+        if r.traffic_percent.fract() != 0.0 {
+            return Err(LabError::Export(format!(
+                "revision \"{}\" has {} % of traffic: Knative and Cloud Run split traffic in \
+                 whole percents",
+                r.name, r.traffic_percent
+            )));
+        }
+        let tag = match &r.tag {
+            None => None,
+            Some(t) => {
+                let ok = super::service_name(t).is_ok_and(|n| &n == t);
+                if !ok {
+                    return Err(LabError::Export(format!(
+                        "revision \"{}\": tag \"{t}\" is not a DNS label (lowercase letters, \
+                         digits and '-', starting with a letter)",
+                        r.name
+                    )));
+                }
+                Some(t.clone())
+            }
+        };
+        out.push(Route {
+            revision,
+            percent: r.traffic_percent as u32,
+            tag,
+            scenario_name: r.name.clone(),
+            suffix,
+        });
+    }
+    Ok(out)
+}
+
+/// The billing mode of the scenario's first billing model, as Cloud Run calls it: `Some(true)`
+/// for request-based (CPU throttled outside requests), `Some(false)` for instance-based.
+pub fn cpu_throttling(s: &Scenario) -> Option<bool> {
+    let first = s.billing.models.first()?;
+    match first.split('@').next().unwrap_or_default() {
+        "cloud-run-request" => Some(true),
+        "cloud-run-instance" => Some(false),
+        _ => None,
+    }
+}
+
+/// The annotation value of `v`: every value is a string in Knative (numbers without trailing
+/// zeros, Go durations, percentages for fractions); None for an unset optional.
+pub fn annotation_value(key: &Key<KpaSettings>, v: Value) -> Option<String> {
+    let scale = if key.percent { 100.0 } else { 1.0 };
+    Some(match v {
+        Value::Number(x) | Value::Optional(Some(x)) => num(x * scale),
+        Value::Optional(None) => return None,
+        Value::Duration(d) => go_duration(d),
+        other => other.to_string(),
+    })
+}
+
+/// The annotations of a KPA revision, in the key table's order, with a comment where one
+/// helps: the class, then each key Knative reads (those only cluster-wide under
+/// `scalelab.dev/`), leaving out what the table exports only when it differs from the default.
+pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static str>)> {
+    const GLOBAL: Option<&str> =
+        Some("cluster-wide in Knative: set it in ConfigMap config-autoscaler");
+    let mut v: Vec<(String, String, Option<&'static str>)> =
+        vec![(format!("{PREFIX}class"), KPA_CLASS.into(), None)];
+    for key in &keys::KPA_KEYS {
+        let Some(knative) = key.knative else { continue };
+        let value = key.get(k);
+        if key.export == Export::UnlessDefault && value == key.default() {
+            continue;
+        }
+        let Some(text) = annotation_value(key, value) else {
+            continue;
+        };
+        v.push(match knative {
+            Knative::Revision { name, .. } => (format!("{PREFIX}{name}"), text, None),
+            Knative::Annotation(name) => (name.to_string(), text, None),
+            Knative::ClusterWide(name) => (format!("{SCALELAB_PREFIX}{name}"), text, GLOBAL),
+        });
+    }
+    v
+}
+
+/// Writes one Service document: the template of `rev` (named `revision` when given) and, when
+/// given, the traffic block.
+fn service_document(
+    out: &mut String,
+    s: &Scenario,
+    rev: &Revision,
+    name: &str,
+    image: &str,
+    revision: Option<&str>,
+    traffic: Option<&[Route]>,
+) -> Result<(), LabError> {
+    let AutoscalerSettings::Kpa(k) = &rev.autoscaler else {
+        return Err(LabError::Export(
+            "the scenario uses kind = \"keepalive\", which Knative does not have; export a KPA \
+             scenario (or use `scalelab export gcloud`)"
+                .into(),
+        ));
+    };
+    out.push_str("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n");
+    let _ = writeln!(out, "  name: {name}");
+    out.push_str("spec:\n  template:\n    metadata:\n");
+    if let Some(r) = revision {
+        let _ = writeln!(out, "      name: {r}");
+    }
+    out.push_str("      annotations:\n");
+    let mut anns = kpa_annotations(k);
+    // Cloud Run reads these from the same manifest (`gcloud run services replace`).
+    if let Some(throttled) = cpu_throttling(s) {
+        anns.push((
+            "run.googleapis.com/cpu-throttling".into(),
+            throttled.to_string(),
+            None,
+        ));
+    }
+    if rev.service.startup_cpu_boost {
+        anns.push((
+            "run.googleapis.com/startup-cpu-boost".into(),
+            "true".into(),
+            None,
+        ));
+    }
+    for (key, value, note) in anns {
+        if let Some(n) = note {
+            let _ = writeln!(out, "        # {n}");
+        }
+        let _ = writeln!(out, "        {key}: {}", quote(&value));
+    }
+    out.push_str("    spec:\n");
+    let _ = writeln!(
+        out,
+        "      containerConcurrency: {}",
+        rev.service.container_concurrency
+    );
+    let _ = writeln!(out, "      timeoutSeconds: {}", timeout_seconds(rev));
+    out.push_str("      containers:\n");
+    let _ = writeln!(out, "        - image: {}", quote(image));
+    out.push_str("          resources:\n            limits:\n");
+    let _ = writeln!(
+        out,
+        "              cpu: {}",
+        quote(&cpu_quantity(rev.service.vcpu))
+    );
+    let _ = writeln!(
+        out,
+        "              memory: {}",
+        quote(&memory_quantity(rev.service.memory_gib))
+    );
+    if let Some(routes) = traffic {
+        out.push_str("  traffic:\n");
+        for r in routes {
+            let _ = writeln!(out, "    - revisionName: {}", r.revision);
+            let _ = writeln!(out, "      percent: {}", r.percent);
+            if let Some(t) = &r.tag {
+                let _ = writeln!(out, "      tag: {t}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The request timeout in whole seconds, rounded up (Knative and Cloud Run take seconds).
+fn timeout_seconds(rev: &Revision) -> u64 {
+    let t = rev.service.timeout;
+    t.as_secs() + u64::from(t.subsec_nanos() > 0)
+}
+
+/// The `gcloud run deploy` flags of one revision; what Cloud Run cannot express goes to
+/// `notes`.
+fn deploy_flags(s: &Scenario, rev: &Revision, image: &str, notes: &mut Vec<String>) -> Vec<String> {
+    let svc = &rev.service;
+    let (min, max) = match &rev.autoscaler {
+        AutoscalerSettings::Kpa(k) => {
+            notes.push(
+                "Cloud Run's autoscaler is not Knative's KPA: target, windows, panic mode and \
+                 burst capacity have no flags; concurrency, scale bounds, size, timeout and \
+                 billing carry over."
+                    .into(),
+            );
+            (k.min_scale, k.max_scale)
+        }
+        AutoscalerSettings::Keepalive(k) => {
+            notes.push(
+                "The scenario's keepalive autoscaler maps to min and max instances only.".into(),
+            );
+            (k.min_instances, k.max_instances)
+        }
+    };
+    let mut flags = vec![format!("--image={image}")];
+    if svc.container_concurrency == 0 {
+        notes.push(
+            "container_concurrency = 0 (unlimited) is not possible on Cloud Run; its maximum, \
+             1000, is used."
+                .into(),
+        );
+        flags.push("--concurrency=1000".into());
+    } else {
+        flags.push(format!("--concurrency={}", svc.container_concurrency));
+    }
+    flags.push(format!("--min-instances={min}"));
+    if max > 0 {
+        flags.push(format!("--max-instances={max}"));
+    } else {
+        notes.push("max_scale = 0 (unbounded): Cloud Run's default maximum applies.".into());
+    }
+    flags.push(format!("--cpu={}", cpu_quantity(svc.vcpu)));
+    flags.push(format!("--memory={}", memory_quantity(svc.memory_gib)));
+    flags.push(format!("--timeout={}", timeout_seconds(rev)));
+    match cpu_throttling(s) {
+        Some(true) => flags.push("--cpu-throttling".into()),
+        Some(false) => flags.push("--no-cpu-throttling".into()),
+        None => notes.push(format!(
+            "The first billing model, {}, is not a Cloud Run model: no --cpu-throttling flag.",
+            s.billing.models.first().map_or("(none)", String::as_str)
+        )),
+    }
+    flags.push(
+        if svc.startup_cpu_boost {
+            "--cpu-boost"
+        } else {
+            "--no-cpu-boost"
+        }
+        .into(),
+    );
+    flags
+}
+
+/// One shell command, a flag per line.
+fn command(out: &mut String, cmd: &str, flags: &[String]) {
+    out.push_str(cmd);
+    for f in flags {
+        let _ = write!(out, " \\\n  {}", shell_word(f));
+    }
+    out.push('\n');
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_=./:@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
