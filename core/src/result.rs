@@ -459,6 +459,10 @@ pub struct Series {
     pub bucket_s: f64,
     /// The rows, in time order.
     pub rows: Vec<SeriesRow>,
+    /// Present when the rows were merged from finer ones to bound the document's size (kept
+    /// when a document is read back and written again, e.g. by `report --out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coarsened: Option<SeriesCoarsening>,
 }
 
 /// How a coarsened series was made (its `coarsened` field in a result document, written next to
@@ -563,12 +567,6 @@ pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
         r.cold_starts,
         r.p99_ms
     );
-}
-
-/// Rounds to 3 decimals. For display only: result documents keep full precision (the load
-/// generator's document still uses it; nothing else in the document path does).
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// Checks a variant's measurements against the scenario's `[slo]`. `cost_model` picks the bill

@@ -463,7 +463,7 @@ pub(crate) fn downsample(rows: &[SeriesRow], bucket_s: f64, max: usize) -> (Vec<
         return (rows.to_vec(), bucket_s);
     }
     let k = rows.len().div_ceil(max);
-    let out = rows.chunks(k).map(|c| SeriesRow::merged(c)).collect();
+    let out = rows.chunks(k).map(SeriesRow::merged).collect();
     (out, bucket_s * k as f64)
 }
 

@@ -115,16 +115,8 @@ pub(super) fn timeline<DB: DrawingBackend>(
 
     // Requests per second.
     let rate = |n: u64| n as f64 / bucket;
-    let y_max = rows
-        .iter()
-        .map(|x| rate(x.arrivals).max(rate(x.errors)))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut c = linear(&top, (5, 0), 30, x_max, y_max)?;
-    house_mesh(&mut c.configure_mesh(), &f)
-        .y_desc("requests/s")
-        .draw()?;
+    let y_max = headroom(rows.iter().map(|x| rate(x.arrivals).max(rate(x.errors))));
+    let mut c = requests_panel(&top, x_max, y_max, &f)?;
     shade(&mut c, &panic, &zero, div, y_max)?;
     c.draw_series(LineSeries::new(
         steps(&rows, bucket, div, |x| rate(x.arrivals)),
@@ -203,20 +195,12 @@ fn load_timeline<DB: DrawingBackend>(
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 50 / 100);
     let rate = |n: u64| n as f64 / bucket;
-    let y_max = rows
-        .iter()
-        .map(|x| {
-            rate(x.arrivals)
-                .max(rate(x.completions))
-                .max(rate(x.errors))
-        })
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut c = linear(&top, (5, 0), 30, x_max, y_max)?;
-    house_mesh(&mut c.configure_mesh(), &f)
-        .y_desc("requests/s")
-        .draw()?;
+    let y_max = headroom(rows.iter().map(|x| {
+        rate(x.arrivals)
+            .max(rate(x.completions))
+            .max(rate(x.errors))
+    }));
+    let mut c = requests_panel(&top, x_max, y_max, &f)?;
     c.draw_series(LineSeries::new(
         steps(rows, bucket, div, |x| rate(x.arrivals)),
         ARRIVALS.stroke_width(2),
@@ -233,7 +217,7 @@ fn load_timeline<DB: DrawingBackend>(
             ERRORS.stroke_width(2),
         ))?;
     }
-    let p_max = rows.iter().map(|x| x.p99_ms).fold(0.0, f64::max).max(1.0) * 1.15;
+    let p_max = headroom(rows.iter().map(|x| x.p99_ms));
     let mut c = linear(&bottom, (10, 5), 50, x_max, p_max)?;
     house_mesh(&mut c.configure_mesh(), &f)
         .x_desc(xlabel)
@@ -244,6 +228,25 @@ fn load_timeline<DB: DrawingBackend>(
         P99.stroke_width(2),
     ))?;
     Ok(())
+}
+
+/// The top of a value axis: the largest value (at least 1) with 15 % room above it.
+fn headroom(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, f64::max).max(1.0) * 1.15
+}
+
+/// The upper panel of a timeline: requests per second, its time axis unlabelled.
+fn requests_panel<'a, DB: DrawingBackend>(
+    top: &'a DrawingArea<DB, Shift>,
+    x_max: f64,
+    y_max: f64,
+    f: &super::Fonts,
+) -> Result<super::Linear<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut c = linear(top, (5, 0), 30, x_max, y_max)?;
+    house_mesh(&mut c.configure_mesh(), f)
+        .y_desc("requests/s")
+        .draw()?;
+    Ok(c)
 }
 
 fn shade<'a, DB: DrawingBackend + 'a>(
@@ -308,12 +311,7 @@ fn per_variant<DB: DrawingBackend>(
         })
         .collect();
     let root = legend_strip(&root, &items, fs.legend)?;
-    let y_max = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
+    let y_max = headroom(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
     let mut c = linear(&root, (10, 5), 50, hz / div, y_max)?;
     house_mesh(&mut c.configure_mesh(), &fs)
         .x_desc(xlabel)
