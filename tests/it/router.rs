@@ -194,14 +194,15 @@ fn listening_ports(pid: u32) -> Vec<u16> {
         for row in text.lines().skip(1) {
             let f: Vec<&str> = row.split_whitespace().collect();
             // local_address, state (0A = LISTEN), inode.
-            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
-                if let Some(port) = f[1]
+            if f.len() > 9
+                && f[3] == "0A"
+                && inodes.iter().any(|i| i == f[9])
+                && let Some(port) = f[1]
                     .rsplit(':')
                     .next()
                     .and_then(|p| u16::from_str_radix(p, 16).ok())
-                {
-                    ports.push(port);
-                }
+            {
+                ports.push(port);
             }
         }
     }
