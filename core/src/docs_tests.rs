@@ -173,6 +173,8 @@ fn every_field_of_a_result_is_in_the_reference() {
         slot_overhead_wall_ms: Some(1.0),
         event_log_error: Some("e".into()),
         request_log_error: Some("e".into()),
+        client_closed: 1,
+        failure: Some("e".into()),
         ..LiveStats::default()
     });
     v.set_client(ClientStats {

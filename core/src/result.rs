@@ -187,6 +187,13 @@ pub struct LiveStats {
     /// Why the request log could not be written completely, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_log_error: Option<String>,
+    /// Requests whose client closed its connection before the answer (they left their queue
+    /// or gave back their instance slot at once).
+    #[serde(default)]
+    pub client_closed: u64,
+    /// Why the run failed (a revision whose instances kept failing to start), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// The load generator's view of a live run: latency from the intended send time, scenario
@@ -232,6 +239,7 @@ impl VariantResult {
         e.insert("instance_crashes".into(), l.instance_crashes.into());
         e.insert("driver_lag_events".into(), l.driver_lag_events.into());
         e.insert("driver_lag_max_s".into(), l.driver_lag_max_s.into());
+        e.insert("client_closed".into(), l.client_closed.into());
         for (k, v) in [
             ("slot_overhead_ms", l.slot_overhead_ms),
             ("slot_overhead_wall_ms", l.slot_overhead_wall_ms),
@@ -244,6 +252,7 @@ impl VariantResult {
         for (k, v) in [
             ("event_log_error", &l.event_log_error),
             ("request_log_error", &l.request_log_error),
+            ("failure", &l.failure),
         ] {
             match v {
                 Some(x) => e.insert(k.into(), x.clone().into()),
