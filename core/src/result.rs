@@ -416,6 +416,23 @@ pub struct SloResult {
     pub checks: Vec<SloCheck>,
 }
 
+impl SloResult {
+    /// Marks a run that failed part-way: a `run_completed` check (threshold 1, actual 0) that
+    /// fails with `why` as its note, so a failed run never passes whatever it measured before.
+    pub fn fail_unfinished(&mut self, why: &str) {
+        self.checks.push(SloCheck {
+            name: "run_completed".into(),
+            threshold: 1.0,
+            actual: 0.0,
+            unit: "ratio".into(),
+            passed: false,
+            default_threshold: true,
+            note: Some(why.into()),
+        });
+        self.passed = false;
+    }
+}
+
 impl Default for SloResult {
     fn default() -> Self {
         SloResult {

@@ -157,6 +157,9 @@ pub fn compare(
         let sim = simulate(&plan)?;
         (sim, live::run(&plan, &opts.live, status)?)
     };
+    if let Some(f) = live::failure(&live) {
+        return Err(LabError::Failed(f.to_string()));
+    }
     let mut variants = Vec::new();
     for (s, l) in sim.variants.iter().zip(&live.variants) {
         let rows = scalelab_reports::fidelity(s, l, opts.tolerance);

@@ -48,7 +48,9 @@ impl LiveOptions {
     }
 }
 
-/// Runs every run of the plan live, one after another; `status` hears a line before each.
+/// Runs every run of the plan live, one after another; `status` hears a line before each. A
+/// run that fails part-way ends the plan: the document holds the runs so far, the last with
+/// `live.failure` set ([`failure`]).
 /// The document is in scenario units (mode `live`), with the resolved scenario; the caller
 /// sets `command`.
 pub fn run(plan: &Plan, opts: &LiveOptions, status: &dyn Fn(&str)) -> Result<RunResult, LabError> {
@@ -62,7 +64,13 @@ pub fn run(plan: &Plan, opts: &LiveOptions, status: &dyn Fn(&str)) -> Result<Run
                 plan.scenario.duration.mul_f64(opts.time_scale)
             )
         ));
-        variants.push(run_variant(plan, name, opts)?);
+        let v = run_variant(plan, name, opts)?;
+        let failed = v.live.as_ref().is_some_and(|l| l.failure.is_some());
+        variants.push(v);
+        if failed {
+            // What was measured is kept; the runs after a failed one are not started.
+            break;
+        }
     }
     let s = &plan.scenario;
     Ok(RunResult {
@@ -76,7 +84,8 @@ pub fn run(plan: &Plan, opts: &LiveOptions, status: &dyn Fn(&str)) -> Result<Run
 
 /// One run, live: start the runtime, drive it with the scenario's workload (time-scaled) from
 /// the load generator, shut down, and return the runtime's measurements (scenario units) with
-/// the generator's client-side view added.
+/// the generator's client-side view added. A run that failed part-way (a revision whose
+/// instances kept failing to start) returns what was measured with `live.failure` set.
 pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<VariantResult, LabError> {
     opts.check()?;
     let sc = plan.run(name).ok_or_else(|| LabError::NoSuchVariant {
@@ -152,21 +161,28 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         }
         let failure = handle.failure();
         let doc = handle.shutdown().await;
-        let report = match (failure, report) {
-            (None, Some(r)) => r?,
-            (f, _) => {
-                return Err(LabError::Failed(
-                    f.unwrap_or_else(|| "the runtime stopped".into()),
-                ));
-            }
-        };
-        let client = scalelab_loadgen::to_result(&cfg, &report);
         let mut v = doc
             .variants
             .into_iter()
             .next()
             .ok_or_else(|| LabError::Failed("the runtime returned no result".into()))?;
         v.name = name.to_string();
+        let report = match (failure, report) {
+            (None, Some(r)) => r?,
+            (f, _) => {
+                // A revision kept failing to start: the run failed part-way. The runtime's
+                // measurements so far are returned with the failure in `live.failure` (the
+                // caller writes them and exits 1); the load generator was stopped.
+                let why = f.unwrap_or_else(|| "the runtime stopped before the run ended".into());
+                let mut live = v.live.clone().unwrap_or_default();
+                live.failure = Some(why.clone());
+                v.set_live(live);
+                v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));
+                v.slo.fail_unfinished(&why);
+                return Ok(v);
+            }
+        };
+        let client = scalelab_loadgen::to_result(&cfg, &report);
         if let Some(c) = client.variants.first() {
             let ms = |x: f64| x / scale; // the client measures wall time
             let l = c.latency_ms;
@@ -189,4 +205,11 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));
         Ok(v)
     })
+}
+
+/// Why a live document's run failed, if one did (`live.failure` of its last variant).
+pub fn failure(doc: &RunResult) -> Option<&str> {
+    doc.variants
+        .iter()
+        .find_map(|v| v.live.as_ref().and_then(|l| l.failure.as_deref()))
 }

@@ -56,6 +56,9 @@ fn reproduce_flags(p: &Plan, a: &RunArgs) -> String {
     if let Some(d) = &a.duration {
         args.extend(["--duration".into(), d.clone()]);
     }
+    if let Some(c) = &a.cmd {
+        args.extend(["--cmd".into(), c.clone()]);
+    }
     format!(" {}", scalelab_reports::shell_join(args))
 }
 
@@ -73,7 +76,15 @@ pub fn run(a: RunArgs) -> CmdResult {
     let (p, live) = plan(&a)?;
     let mut result = scalelab_lab::live::run(&p, &live, &status(&a, p.names.len()))?;
     result.command = Some(format!("scalelab run{}", reproduce_flags(&p, &a)));
-    super::common::finish_run(&mut result, a.out.as_deref(), a.format)
+    let written = super::common::finish_run(&mut result, a.out.as_deref(), a.format);
+    match scalelab_lab::live::failure(&result) {
+        // What was measured is written; the run still failed.
+        Some(f) => {
+            written?;
+            Err(Failure::runtime(anyhow::anyhow!("{f}")))
+        }
+        None => written,
+    }
 }
 
 pub fn compare(a: CompareArgs) -> CmdResult {

@@ -259,7 +259,13 @@ pub fn run(a: ServeArgs) -> CmdResult {
         if !quiet {
             eprintln!("stopping: draining requests in flight, then stopping instances");
         }
-        let result = h.shutdown().await;
+        let mut result = h.shutdown().await;
+        if let Some(f) = &failure {
+            // A failed run never passes, whatever it measured before it failed.
+            for v in &mut result.variants {
+                v.slo.fail_unfinished(f);
+            }
+        }
         Ok::<_, Failure>((result, failure))
     })?;
     let mut cmd = vec![

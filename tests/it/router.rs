@@ -388,6 +388,47 @@ fn a_command_that_exits_at_start_fails_serve_fast_with_a_quoting_hint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A live `run` whose instances cannot start fails (exit 1), and still writes what it measured,
+/// with the reason in `live.failure` and the command in the reproduce line.
+#[test]
+fn a_live_run_that_fails_part_way_writes_what_it_measured() {
+    let _shared = shared();
+    let dir = temp_dir("run-crash");
+    let scen = write(&dir, "s.toml", SCENARIO);
+    let out = dir.join("out");
+    let o = scalelab(&[
+        "run",
+        &scen,
+        "--duration",
+        "30s",
+        "--time-scale",
+        "0.5",
+        "--cmd",
+        "exit 2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("keep failing to start"), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).expect("written"))
+            .expect("JSON");
+    let v = &doc["variants"][0];
+    assert!(
+        v["live"]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("keep failing to start")),
+        "{v}"
+    );
+    assert_eq!(v["slo"]["passed"], false);
+    assert!(
+        doc["command"].as_str().unwrap().contains("--cmd 'exit 2'"),
+        "{doc}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_unauthenticated_router_stays_on_loopback_unless_confirmed() {
     let dir = temp_dir("public");
