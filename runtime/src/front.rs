@@ -237,8 +237,8 @@ async fn serve(
             let start = match waited {
                 Ok(started) => started.ok(),
                 Err(_) => {
-                    if sh.time_out(req, rev, arrival) {
-                        return front.reply(rev, &parts, arrival, Reply::Timeout);
+                    if let Some(reply) = sh.time_out(req, rev, arrival) {
+                        return front.reply(rev, &parts, arrival, reply);
                     }
                     // It started just as its deadline passed: it times out on its instance.
                     rx.try_recv().ok()

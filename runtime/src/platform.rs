@@ -269,19 +269,16 @@ impl Shared {
         }
     }
 
-    /// A waiting request's deadline passed. True when it timed out (answer 504); false when it
-    /// started (or ended) meanwhile: its message is on its channel.
-    pub fn time_out(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) -> bool {
+    /// A waiting request's deadline passed. The platform's answer when it gave up (504, or
+    /// 429 at a Cloud Run revision's maximum); None when it started (or ended) meanwhile: its
+    /// message is on its channel.
+    pub fn time_out(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) -> Option<Reply> {
         self.with(|l, now| {
-            let gave_up = l.core.on_timeout(now, req);
-            if gave_up {
-                l.record(
-                    rev,
-                    Reply::Timeout.status(),
-                    now.0.saturating_sub(arrival.0),
-                );
+            let reply = l.core.on_wait_deadline(now, req);
+            if let Some(reply) = reply {
+                l.record(rev, reply.status(), now.0.saturating_sub(arrival.0));
             }
-            gave_up
+            reply
         })
     }
 
@@ -387,6 +384,10 @@ impl Live {
                             }
                         }
                     }
+                    // The performance model's end of a request: a synthetic instance serves
+                    // its sampled service time (contention is not applied live yet); the
+                    // model's CPU accounting still follows the request.
+                    Effect::Finish(_) => {}
                     Effect::Wait { req, deadline } => {
                         if let Some((r, m)) = &mut mine
                             && *r == req

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use scalelab_core::ids::RevId;
+use scalelab_core::platform::Reply;
 
 use crate::platform::{Admit, Answer, Running, Shared, Start};
 use crate::{InstanceKind, driver};
@@ -209,7 +210,7 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
     };
     drop(rx);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(sh.time_out(req, rev, arrival));
+    assert_eq!(sh.time_out(req, rev, arrival), Some(Reply::Timeout));
     let live = sh.lock();
     let t = live.core.tally();
     assert_eq!((t.arrived, t.rejected, t.timed_out), (3, 1, 1));

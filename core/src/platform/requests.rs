@@ -35,6 +35,8 @@ impl Platform {
             proxied: false,
             at_proxy: false,
             cold: false,
+            in_cpu: false,
+            at_max: false,
         });
         self.t.arrived += 1;
         self.t.in_system.add(now, 1);
@@ -45,7 +47,9 @@ impl Platform {
             return (req, r);
         }
         match &mut self.revs[r.index()].kind {
-            Kind::Kpa { .. } => self.arrive_kpa(now, r, req),
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => {
+                self.arrive_routed(now, r, req)
+            }
             Kind::Keepalive { pool, .. } => match pool.on_request(now) {
                 PoolRoute::Warm(id) => {
                     let inst = self.ka_inst(r, id);
@@ -66,7 +70,8 @@ impl Platform {
         (req, r)
     }
 
-    fn arrive_kpa(&mut self, now: Time, r: RevId, req: ReqId) {
+    /// A request for a revision behind the router (KPA, Cloud Run, HPA).
+    fn arrive_routed(&mut self, now: Time, r: RevId, req: ReqId) {
         let proxied = {
             let rev = &self.revs[r.index()];
             rev.router.mode() == Mode::Proxy || rev.router.routable() == 0
@@ -83,7 +88,7 @@ impl Platform {
                     }
                     None => false,
                 },
-                Kind::Keepalive { .. } => false,
+                Kind::Keepalive { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => false,
             };
             if poke {
                 self.decide(now, r, now, true);
@@ -95,8 +100,15 @@ impl Platform {
             Route::QueuedActivator => {
                 let q = &mut self.reqs[req.index()];
                 q.state = ReqState::QueuedActivator;
-                let deadline = q.deadline;
+                let mut deadline = q.deadline;
+                let cloud_run = matches!(self.revs[r.index()].kind, Kind::CloudRun { .. });
+                if cloud_run {
+                    deadline = self.cloud_run_deadline(now, r, req, deadline);
+                }
                 self.out.push(Effect::Wait { req, deadline });
+                if cloud_run {
+                    self.cloud_run_queued(now, r);
+                }
             }
             Route::QueuedProxy(i) => {
                 let q = &mut self.reqs[req.index()];
@@ -120,7 +132,7 @@ impl Platform {
     pub(super) fn ka_inst(&self, r: RevId, id: crate::autoscaler::KeepaliveId) -> InstId {
         match &self.revs[r.index()].kind {
             Kind::Keepalive { by_ka, .. } => by_ka[id.0 as usize],
-            Kind::Kpa { .. } => unreachable!("keepalive id on a KPA revision"),
+            _ => unreachable!("keepalive id on a revision without a keepalive pool"),
         }
     }
 
@@ -190,6 +202,12 @@ impl Platform {
                 q.service_ns = total.saturating_sub(now.0 - q.arrival.0);
             }
         }
+        if i.cpu.is_some() && q.service_ns > 0 {
+            // The performance model decides when it ends.
+            self.billing.request_started(now, inst.number());
+            self.begin_cpu(now, req, inst);
+            return;
+        }
         // The hop to the instance and back holds the slot too (modelled in the simulator).
         let hold = q.service_ns.saturating_add(self.slot_overhead_ns);
         let mut ends_at = Time(now.0.saturating_add(hold));
@@ -245,6 +263,10 @@ impl Platform {
             }
         }
         let r = q.rev;
+        if q.in_cpu {
+            // It leaves before its CPU work is done (timed out live, or failed).
+            self.leave_cpu(now, req, inst);
+        }
         self.insts[inst.index()].meter.on_departure(now, q.proxied);
         if q.proxied
             && let Kind::Kpa { activator, .. } = &mut self.revs[r.index()].kind
@@ -256,7 +278,7 @@ impl Platform {
         self.end_work(now, inst);
         let i = &self.insts[inst.index()];
         match &mut self.revs[r.index()].kind {
-            Kind::Kpa { .. } => {
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => {
                 if i.state == InstState::Stopped {
                     // Stopped with work left after the shutdown drain: the router forgot it.
                     return;
@@ -271,6 +293,8 @@ impl Platform {
                     && self.revs[r.index()].router.is_idle(inst)
                 {
                     self.shut_down(now, inst);
+                } else if self.insts[inst.index()].parked && self.insts[inst.index()].busy == 0 {
+                    self.schedule_retention(r);
                 }
             }
             Kind::Keepalive { pool, .. } => match (i.ka, i.lost) {
@@ -290,8 +314,15 @@ impl Platform {
     /// A waiting request's deadline passed. Returns false when it is no longer waiting (it
     /// started meanwhile, or ended): then nothing changes.
     pub fn on_timeout(&mut self, now: Time, req: ReqId) -> bool {
+        self.on_wait_deadline(now, req).is_some()
+    }
+
+    /// A waiting request's deadline ([`Effect::Wait`]) passed: the platform's answer to it
+    /// (504, or 429 for a request that pended at a Cloud Run revision's maximum), or None
+    /// when it is no longer waiting (it started meanwhile, or ended): then nothing changes.
+    pub fn on_wait_deadline(&mut self, now: Time, req: ReqId) -> Option<Reply> {
         let Some(q) = self.live_req(req).copied() else {
-            return false;
+            return None;
         };
         let r = q.rev;
         match q.state {
@@ -304,11 +335,16 @@ impl Platform {
                 self.insts[i.index()].pending = None;
                 self.revs[r.index()].waiting_cold -= 1;
             }
-            ReqState::Running(_) | ReqState::Free => return false,
+            ReqState::Running(_) | ReqState::Free => return None,
         }
         self.roll_series(now);
-        self.answer(now, req, Reply::Timeout);
-        true
+        let reply = if q.at_max && now < q.deadline {
+            Reply::MaxInstances
+        } else {
+            Reply::Timeout
+        };
+        self.answer(now, req, reply);
+        Some(reply)
     }
 
     /// Bookkeeping when a request stops executing on `inst`.
@@ -318,6 +354,7 @@ impl Platform {
         debug_assert!(i.busy > 0, "request ended on idle instance {inst}");
         i.busy -= 1;
         if i.busy == 0 {
+            i.idle_since = now;
             self.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
                 self.t.idle_ready.add(now, 1);

@@ -76,7 +76,7 @@ fn annotation(key: &Key<KpaSettings>, text: &str) -> Result<KeyValue, LabError> 
                 )));
             }
         },
-        Field::Metric(..) | Field::Aggregation(..) => {
+        Field::Metric(..) | Field::Aggregation(..) | Field::Choice(..) => {
             key.parse(toml::Value::String(t.into())).map_err(invalid)?
         }
     };
@@ -198,7 +198,11 @@ fn template(
                     .collect()
             }
             Some(Knative::Annotation(name)) => vec![name.to_string()],
-            Some(Knative::ClusterWide(name)) => vec![format!("{SCALELAB_PREFIX}{name}")],
+            Some(
+                Knative::ClusterWide(name) | Knative::Controller(name) | Knative::Behavior(name),
+            ) => {
+                vec![format!("{SCALELAB_PREFIX}{name}")]
+            }
         };
         let mut found: Vec<(&String, String)> = Vec::new();
         for n in &names {
