@@ -251,9 +251,27 @@ async fn serve(
             }
         }
     };
-    let (answer, response) = front
-        .forward(&parts, forward_path.as_deref(), body, &run)
-        .await;
+    // Under the performance model the request's CPU phase on its instance is computed (no
+    // CPU is burned): it reaches the synthetic instance for its waiting once that ends.
+    let mut run = run;
+    let cpu_timed_out = run.later
+        && match sh.cpu_phase(&run).await {
+            Some(left) => {
+                run.service = left;
+                false
+            }
+            None => true,
+        };
+    let (answer, response) = if cpu_timed_out {
+        (
+            Answer::TimedOut,
+            refuse(StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        )
+    } else {
+        front
+            .forward(&parts, forward_path.as_deref(), body, &run)
+            .await
+    };
     sh.done(&run, answer);
     let reason = match answer {
         Answer::Answered(_) => None,

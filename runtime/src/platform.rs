@@ -95,6 +95,8 @@ pub(crate) struct Live {
     pub lag_events: u64,
     pub lag_max_s: f64,
     buf: Vec<Effect>,
+    /// The modelled CPU phases of running requests, by request slot.
+    cpu: Vec<Option<CpuPhase>>,
 }
 
 /// A request that executes on an instance.
@@ -110,6 +112,17 @@ pub(crate) struct Running {
     pub cold: bool,
     pub proxied: bool,
     pub arrival: Time,
+    /// The performance model decides when its CPU phase ends ([`Shared::cpu_phase`]).
+    pub later: bool,
+}
+
+/// Where a request's modelled CPU phase stands (the performance model, `cpu_share` > 0).
+#[derive(Debug)]
+enum CpuPhase {
+    /// Its task waits for the end.
+    Waiting(oneshot::Sender<Time>),
+    /// It ended; the request ends at this time.
+    Done(Time),
 }
 
 /// What a waiting request is told.
@@ -203,6 +216,7 @@ impl Shared {
                 lag_events: 0,
                 lag_max_s: 0.0,
                 buf: Vec::new(),
+                cpu: Vec::new(),
             }),
             wake: Notify::new(),
             events,
@@ -282,9 +296,46 @@ impl Shared {
         })
     }
 
+    /// Waits until the modelled CPU phase of `run` ends (`run.later`: the performance model)
+    /// and returns the scenario time left until the request ends (its waiting), or None when
+    /// its deadline passed first (it timed out).
+    pub async fn cpu_phase(self: &Arc<Self>, run: &Running) -> Option<Duration> {
+        let rx = {
+            let mut l = self.lock();
+            let slot = run.req.index();
+            if l.cpu.len() <= slot {
+                l.cpu.resize_with(slot + 1, || None);
+            }
+            match l.cpu[slot].take() {
+                Some(CpuPhase::Done(end)) => {
+                    return Some(end.0.saturating_sub(self.clock.now().0)).map(Duration::from_nanos);
+                }
+                _ => {
+                    let (tx, rx) = oneshot::channel();
+                    l.cpu[slot] = Some(CpuPhase::Waiting(tx));
+                    rx
+                }
+            }
+        };
+        match tokio::time::timeout_at(self.clock.wall_at(run.deadline), rx).await {
+            Ok(Ok(end)) => Some(Duration::from_nanos(
+                end.0.saturating_sub(self.clock.now().0),
+            )),
+            _ => {
+                if let Some(c) = self.lock().cpu.get_mut(run.req.index()) {
+                    *c = None;
+                }
+                None
+            }
+        }
+    }
+
     /// The request running on its instance ended.
     pub fn done(self: &Arc<Self>, run: &Running, answer: Answer) {
         self.with(|l, now| {
+            if let Some(c) = l.cpu.get_mut(run.req.index()) {
+                *c = None;
+            }
             let (outcome, status) = match answer {
                 Answer::Answered(s) => (Outcome::Answered, s),
                 Answer::TimedOut => (Outcome::TimedOut, 504),
@@ -371,7 +422,7 @@ impl Live {
                         }
                     }
                     Effect::Serve(s) => {
-                        let Some(run) = self.running(s.req, s.inst) else {
+                        let Some(run) = self.running(s.req, s.inst, s.later()) else {
                             continue;
                         };
                         match &mut mine {
@@ -384,10 +435,9 @@ impl Live {
                             }
                         }
                     }
-                    // The performance model's end of a request: a synthetic instance serves
-                    // its sampled service time (contention is not applied live yet); the
-                    // model's CPU accounting still follows the request.
-                    Effect::Finish(_) => {}
+                    // The performance model's end of a request's CPU phase: its task
+                    // forwards it then, for the time left (`Shared::cpu_phase`).
+                    Effect::Finish(f) => self.cpu_phase_done(f.req, f.ends_at),
                     Effect::Wait { req, deadline } => {
                         if let Some((r, m)) = &mut mine
                             && *r == req
@@ -437,7 +487,7 @@ impl Live {
     }
 
     /// What a request's task needs to send it to its instance.
-    fn running(&self, req: ReqId, inst: InstId) -> Option<Running> {
+    fn running(&self, req: ReqId, inst: InstId, later: bool) -> Option<Running> {
         let q = self.core.request(req)?;
         let lost = self.core.instance(inst).is_none_or(|(_, lost)| lost);
         let addr = if lost {
@@ -455,7 +505,22 @@ impl Live {
             cold: q.cold,
             proxied: q.proxied,
             arrival: q.arrival,
+            later,
         })
+    }
+
+    /// The modelled CPU phase of `req` ended; the request ends at `end`.
+    fn cpu_phase_done(&mut self, req: ReqId, end: Time) {
+        let slot = req.index();
+        if self.cpu.len() <= slot {
+            self.cpu.resize_with(slot + 1, || None);
+        }
+        match self.cpu[slot].take() {
+            Some(CpuPhase::Waiting(tx)) => {
+                let _ = tx.send(end);
+            }
+            _ => self.cpu[slot] = Some(CpuPhase::Done(end)),
+        }
     }
 
     /// Takes the waiter of `req`, if it still waits.

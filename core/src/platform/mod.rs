@@ -344,6 +344,11 @@ pub struct Platform {
     timed_revisions: usize,
     /// Some instance's CPU is modelled or measured (else CPU metering is skipped).
     cpu_on: bool,
+    /// Some instance's CPU is modelled (`cpu_share` > 0, not measured): requests may take the
+    /// performance model's path. False keeps the per-request path as without the model.
+    cpu_model: bool,
+    /// Some revision has Cloud Run's autoscaler (instances may be parked).
+    cloud_run: bool,
     /// Σ CPU-nanoseconds used by every instance.
     cpu_total_ns: f64,
     /// Σ vCPUs of the instances alive, in micro-vCPUs (its integral: vCPU-time alive).
@@ -509,6 +514,11 @@ impl Platform {
             .filter(|r| !matches!(r.autoscaler, AutoscalerSettings::Keepalive(_)))
             .count();
         let cpu_on = cfg.measured_cpu || s.revisions.iter().any(|r| r.service.cpu_share > 0.0);
+        let cpu_model = !cfg.measured_cpu && s.revisions.iter().any(|r| r.service.cpu_share > 0.0);
+        let cloud_run = s
+            .revisions
+            .iter()
+            .any(|r| matches!(r.autoscaler, AutoscalerSettings::CloudRun(_)));
         Platform {
             split: TrafficSplit::new(&percents),
             rng_split: stream(seed, "split"),
@@ -525,6 +535,8 @@ impl Platform {
             next_second: None,
             timed_revisions,
             cpu_on,
+            cpu_model,
+            cloud_run,
             cpu_total_ns: 0.0,
             vcpu_alive: Integral::default(),
             cpu_bucket_mark: (0.0, 0),

@@ -202,7 +202,7 @@ impl Platform {
                 q.service_ns = total.saturating_sub(now.0 - q.arrival.0);
             }
         }
-        if i.cpu.is_some() && q.service_ns > 0 {
+        if self.cpu_model && i.cpu.is_some() && q.service_ns > 0 {
             // The performance model decides when it ends.
             self.billing.request_started(now, inst.number());
             self.begin_cpu(now, req, inst);
@@ -293,7 +293,10 @@ impl Platform {
                     && self.revs[r.index()].router.is_idle(inst)
                 {
                     self.shut_down(now, inst);
-                } else if self.insts[inst.index()].parked && self.insts[inst.index()].busy == 0 {
+                } else if self.cloud_run
+                    && self.insts[inst.index()].parked
+                    && self.insts[inst.index()].busy == 0
+                {
                     self.schedule_retention(r);
                 }
             }
@@ -354,7 +357,10 @@ impl Platform {
         debug_assert!(i.busy > 0, "request ended on idle instance {inst}");
         i.busy -= 1;
         if i.busy == 0 {
-            i.idle_since = now;
+            if self.cloud_run {
+                // Cloud Run's idle retention counts from here.
+                i.idle_since = now;
+            }
             self.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
                 self.t.idle_ready.add(now, 1);
