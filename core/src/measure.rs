@@ -405,28 +405,7 @@ impl Series {
             return None;
         }
         let k = n.div_ceil(max_rows);
-        let rows = self
-            .rows
-            .chunks(k)
-            .map(|c| {
-                let mut m = c[0];
-                for r in &c[1..] {
-                    m.arrivals += r.arrivals;
-                    m.completions += r.completions;
-                    m.errors += r.errors;
-                    m.cold_starts += r.cold_starts;
-                    m.in_flight = m.in_flight.max(r.in_flight);
-                    m.queued = m.queued.max(r.queued);
-                    m.ready = m.ready.max(r.ready);
-                    m.starting = m.starting.max(r.starting);
-                    m.desired = m.desired.max(r.desired);
-                    m.panic |= r.panic;
-                    m.p99_ms = m.p99_ms.max(r.p99_ms);
-                    m.cpu_utilization = m.cpu_utilization.max(r.cpu_utilization);
-                }
-                m
-            })
-            .collect();
+        let rows = self.rows.chunks(k).map(SeriesRow::merged).collect();
         Some((
             Series {
                 bucket_s: self.bucket_s * k as f64,

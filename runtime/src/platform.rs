@@ -308,7 +308,8 @@ impl Shared {
             }
             match l.cpu[slot].take() {
                 Some(CpuPhase::Done(end)) => {
-                    return Some(end.0.saturating_sub(self.clock.now().0)).map(Duration::from_nanos);
+                    return Some(end.0.saturating_sub(self.clock.now().0))
+                        .map(Duration::from_nanos);
                 }
                 _ => {
                     let (tx, rx) = oneshot::channel();
