@@ -308,8 +308,9 @@ impl Shared {
             }
             match l.cpu[slot].take() {
                 Some(CpuPhase::Done(end)) => {
-                    return Some(end.0.saturating_sub(self.clock.now().0))
-                        .map(Duration::from_nanos);
+                    return Some(Duration::from_nanos(
+                        end.0.saturating_sub(self.clock.now().0),
+                    ));
                 }
                 _ => {
                     let (tx, rx) = oneshot::channel();

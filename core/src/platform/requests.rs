@@ -324,9 +324,7 @@ impl Platform {
     /// (504, or 429 for a request that pended at a Cloud Run revision's maximum), or None
     /// when it is no longer waiting (it started meanwhile, or ended): then nothing changes.
     pub fn on_wait_deadline(&mut self, now: Time, req: ReqId) -> Option<Reply> {
-        let Some(q) = self.live_req(req).copied() else {
-            return None;
-        };
+        let q = self.live_req(req).copied()?;
         let r = q.rev;
         match q.state {
             ReqState::QueuedActivator => self.revs[r.index()].router.cancel_queued(None),

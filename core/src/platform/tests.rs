@@ -628,8 +628,7 @@ fn waiting_overlaps_and_the_timeout_cuts_a_cpu_phase() {
     );
     assert_eq!(e[&b], Time::from_millis(2150));
     // 60 requests of 100 ms of CPU at once: the instance needs 6 s, the timeout is 5 s.
-    let toml = PS.replace(r#"value = "100ms""#, r#"value = "100ms""#);
-    let mut h = Harness::new(&toml);
+    let mut h = Harness::new(PS);
     for _ in 0..60 {
         h.arrive(Time::from_secs(2));
     }
