@@ -454,6 +454,10 @@ pub struct Series {
     pub bucket_s: f64,
     /// The rows, in time order.
     pub rows: Vec<SeriesRow>,
+    /// Present when the rows were merged from finer ones to bound the document's size (kept
+    /// when a document is read back and written again, e.g. by `report --out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coarsened: Option<SeriesCoarsening>,
 }
 
 /// How a coarsened series was made (its `coarsened` field in a result document, written next to

@@ -33,7 +33,8 @@ use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use scalelab_core::result::{
-    Latency, Mode, Requests, RunResult, SCHEMA_VERSION, Series, SeriesRow, VariantResult,
+    Latency, Mode, Requests, RunResult, SCHEMA_VERSION, Series, SeriesCoarsening, SeriesRow,
+    VariantResult,
 };
 use serde_json::{Value, json};
 
@@ -274,6 +275,7 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         series: Some(Series {
             bucket_s: 1.0,
             rows,
+            coarsened: None,
         }),
         extra,
         ..VariantResult::default()
@@ -392,6 +394,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let (mut target, mut achieved) = (Vec::new(), Vec::new());
         let mut rows: Vec<SeriesRow> = Vec::new();
+        // The shards' series share their buckets (1 s, or the same coarsening of a long run).
+        let mut bucket: Option<(f64, Option<SeriesCoarsening>)> = None;
         let mut behind: Vec<u64> = Vec::new();
         let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
         let (mut target_rate, mut achieved_rate, mut elapsed) = (0.0, 0.0, 0.0f64);
@@ -462,6 +466,18 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
                     .unwrap_or(0.0),
             );
             if let Some(series) = &v.series {
+                let this = (series.bucket_s, series.coarsened);
+                match bucket {
+                    None => bucket = Some(this),
+                    Some(b) if b.0 != this.0 => {
+                        return Err(LoadError::Merge(format!(
+                            "result {di}: its time series has {} s buckets, the first result's \
+                             {} s (runs of different lengths cannot be merged row by row)",
+                            this.0, b.0
+                        )));
+                    }
+                    Some(_) => {}
+                }
                 for (i, row) in series.rows.iter().enumerate() {
                     if rows.len() <= i {
                         rows.push(SeriesRow {
@@ -514,8 +530,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
             requests,
             latency_ms: latency(&latency_h),
             series: Some(Series {
-                bucket_s: 1.0,
+                bucket_s: bucket.map_or(1.0, |b| b.0),
                 rows,
+                coarsened: bucket.and_then(|b| b.1),
             }),
             extra,
             slo: base.slo.clone(),
