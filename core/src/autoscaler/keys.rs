@@ -49,8 +49,8 @@ pub enum Value {
     Metric(Metric),
     /// `linear` or `weighted-exponential`.
     Aggregation(Aggregation),
-    /// One of a key's named choices (the HPA's `metric`).
-    Name(&'static str),
+    /// One of a key's names (`idle_choice`).
+    Choice(&'static str),
 }
 
 impl fmt::Display for Value {
@@ -64,7 +64,7 @@ impl fmt::Display for Value {
             Value::Flag(b) => write!(f, "{b}"),
             Value::Metric(m) => f.write_str(metric_name(*m)),
             Value::Aggregation(a) => f.write_str(aggregation_name(*a)),
-            Value::Name(n) => f.write_str(n),
+            Value::Choice(c) => f.write_str(c),
         }
     }
 }
@@ -80,7 +80,7 @@ impl Value {
             Value::Flag(b) => toml::Value::Boolean(*b),
             Value::Metric(m) => toml::Value::String(metric_name(*m).into()),
             Value::Aggregation(a) => toml::Value::String(aggregation_name(*a).into()),
-            Value::Name(n) => toml::Value::String((*n).into()),
+            Value::Choice(c) => toml::Value::String((*c).into()),
         })
     }
 }
@@ -124,13 +124,8 @@ pub enum Field<T> {
     Metric(fn(&T) -> Metric, fn(&mut T, Metric)),
     /// The window aggregation.
     Aggregation(fn(&T) -> Aggregation, fn(&mut T, Aggregation)),
-    /// One of the names listed; the last field is the kind in words.
-    Choice(
-        fn(&T) -> &'static str,
-        fn(&mut T, &'static str),
-        &'static [&'static str],
-        &'static str,
-    ),
+    /// One of `names`, kept as its index.
+    Choice(&'static [&'static str], fn(&T) -> usize, fn(&mut T, usize)),
 }
 
 /// The largest count any autoscaler key accepts (scales, instances).
@@ -147,7 +142,7 @@ impl<T> Field<T> {
             Field::Flag(..) => "boolean",
             Field::Metric(..) => "\"concurrency\" or \"rps\"",
             Field::Aggregation(..) => "\"linear\" or \"weighted-exponential\"",
-            Field::Choice(.., kind) => kind,
+            Field::Choice(..) => "string",
         }
     }
 
@@ -160,7 +155,7 @@ impl<T> Field<T> {
             Field::Flag(g, _) => Value::Flag(g(s)),
             Field::Metric(g, _) => Value::Metric(g(s)),
             Field::Aggregation(g, _) => Value::Aggregation(g(s)),
-            Field::Choice(g, ..) => Value::Name(g(s)),
+            Field::Choice(names, g, _) => Value::Choice(names[g(s)]),
         }
     }
 
@@ -175,7 +170,12 @@ impl<T> Field<T> {
             (Field::Flag(_, p), Value::Flag(b)) => p(s, b),
             (Field::Metric(_, p), Value::Metric(m)) => p(s, m),
             (Field::Aggregation(_, p), Value::Aggregation(a)) => p(s, a),
-            (Field::Choice(_, p, names, _), Value::Name(n)) if names.contains(&n) => p(s, n),
+            (Field::Choice(names, _, p), Value::Choice(c)) => {
+                match names.iter().position(|n| *n == c) {
+                    Some(i) => p(s, i),
+                    None => return false,
+                }
+            }
             _ => return false,
         }
         true
@@ -230,12 +230,16 @@ impl<T> Field<T> {
                     }
                 })
             }
-            Field::Choice(_, _, names, kind) => {
+            Field::Choice(names, ..) => {
                 let s = String::deserialize(d).map_err(e)?;
                 match names.iter().find(|n| **n == s) {
-                    Some(n) => Value::Name(n),
+                    Some(n) => Value::Choice(n),
                     None => {
-                        return Err(Rejected(format!("unknown value \"{s}\": expected {kind}")));
+                        let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+                        return Err(Rejected(format!(
+                            "unknown value \"{s}\": expected one of {}",
+                            list.join(", ")
+                        )));
                     }
                 }
             }
@@ -450,7 +454,7 @@ pub fn reference<T: Default>(table: &[Key<T>]) -> String {
     for k in table {
         let mut default = match k.default() {
             Value::Optional(None) => "derived".to_string(),
-            Value::Metric(_) | Value::Aggregation(_) | Value::Name(_) => {
+            Value::Metric(_) | Value::Aggregation(_) | Value::Choice(_) => {
                 format!("`\"{}\"`", k.default())
             }
             Value::Duration(_) => format!("`\"{}\"`", k.default()),

@@ -71,8 +71,8 @@ pub mod scaler;
 
 pub use cloudrun::CloudRun;
 pub use config::{
-    Aggregation, AutoscalerSettings, CloudRunSettings, HpaSettings, KeepaliveSettings, KpaSettings,
-    Metric,
+    Aggregation, AutoscalerSettings, CloudRunSettings, HpaSettings, IdleChoice, KeepaliveSettings,
+    KpaSettings, Metric,
 };
 pub use decider::{Decider, DeciderSpec, DeciderStatus, ScaleResult, Tick};
 pub use hpa::Hpa;

@@ -38,6 +38,7 @@
 
 use std::time::Duration;
 
+use crate::autoscaler::metrics::{PodReport, ScrapeScratch};
 use crate::autoscaler::{
     ActivatorMeter, AutoscalerSettings, CloudRun, ConcurrencyMeter, Decider, DeciderSpec, Hpa,
     Keepalive, KeepaliveId, KpaScaler,
@@ -56,6 +57,7 @@ use crate::workload::Sampler;
 mod autoscale;
 mod cpu;
 mod effect;
+mod idle;
 mod instances;
 mod kinds;
 mod perf;
@@ -322,6 +324,10 @@ pub struct Stats {
     pub slot_excess_count: u64,
     /// Invariant violations found (at most 20 kept).
     pub violations: Vec<String>,
+    /// Whole seconds a driver skipped because nothing could change in them
+    /// ([`Platform::skip_seconds`]): a run that ticks through them processes this many more
+    /// events, with the same results.
+    pub seconds_skipped: u64,
 }
 
 /// The platform of one run (one variant of a scenario).
@@ -360,6 +366,8 @@ pub struct Platform {
     closing: bool,
     out: Vec<Effect>,
     log: Vec<Event>,
+    /// The scrape's buffers, reused every second.
+    scrape_buf: (Vec<PodReport>, ScrapeScratch),
 }
 
 /// A request in the system, for a live driver.
@@ -543,6 +551,7 @@ impl Platform {
             cpu_done: Vec::new(),
             closing: false,
             out: Vec::new(),
+            scrape_buf: Default::default(),
             log: Vec::new(),
             cfg,
         }

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::{Check, Export, Field, Key, Knative, Value};
-use crate::autoscaler::config::{CloudRunSettings, HpaSettings, KeepaliveSettings, KpaSettings};
+use crate::autoscaler::config::{
+    CloudRunSettings, HpaSettings, IdleChoice, KeepaliveSettings, KpaSettings,
+};
 
 /// The accessors of field `f` of the KPA's settings, as a [`Field`] of kind `k`.
 macro_rules! kpa {
@@ -262,10 +264,12 @@ pub static KPA_KEYS: [Key<KpaSettings>; 20] = [
 /// Every keepalive key (`kind = "keepalive"`: AWS Lambda, SimFaaS). Defaults are
 /// [`KeepaliveSettings::default`]'s.
 #[rustfmt::skip]
-pub static KEEPALIVE_KEYS: [Key<KeepaliveSettings>; 3] = [
-    Key::new("idle_timeout", keepalive!(Duration, idle_timeout), "any duration", "an instance is removed after this long without work (reset by every request it finishes)"),
+pub static KEEPALIVE_KEYS: [Key<KeepaliveSettings>; 5] = [
+    Key::new("idle_timeout", keepalive!(Duration, idle_timeout), "any duration", "an instance is removed after this long without work (reset by every request it finishes unless `keepalive_reset = false`)"),
     Key::new("max_instances", keepalive!(Count, max_instances), "0 (unbounded) to 1000000", "most instances; requests beyond them are rejected (429)"),
     Key::new("min_instances", keepalive!(Count, min_instances), "0 to 1000000, at most max_instances", "instances kept warm whatever the traffic (provisioned concurrency)"),
+    Key::new("idle_choice", Field::Choice(&IDLE_CHOICES, |s: &KeepaliveSettings| IdleChoice::ALL.iter().position(|c| *c == s.idle_choice).unwrap_or(0), |s: &mut KeepaliveSettings, i| s.idle_choice = IdleChoice::ALL[i]), "\"last-freed\", \"newest-created\" or \"first-free\"", "which idle instance takes a request: the one freed most recently (AWS Lambda-like), the newest created (SimFaaS) or the first created (DSLab FaaS)"),
+    Key::new("keepalive_reset", keepalive!(Flag, keepalive_reset), "true or false", "true: every request an instance finishes restarts its idle timer; false: the timer starts when the instance first goes idle and reuse never extends it (DSLab FaaS)"),
 ];
 
 /// Every key of Cloud Run's autoscaler (`kind = "cloud-run"`), in the order `export gcloud`
@@ -287,7 +291,7 @@ pub static CLOUD_RUN_KEYS: [Key<CloudRunSettings>; 7] = [
 /// the Kubernetes controller's and the autoscaling/v2 API's.
 #[rustfmt::skip]
 pub static HPA_KEYS: [Key<HpaSettings>; 13] = [
-    Key::new("metric", Field::Choice(|s: &HpaSettings| s.metric, |s: &mut HpaSettings, v| s.metric = v, &["cpu"], "\"cpu\""), "\"cpu\"", "what the HPA scales on: the pods' CPU utilisation of their CPU request (vcpu)").annotation("metric", None),
+    Key::new("metric", Field::Choice(&["cpu"], |_: &HpaSettings| 0, |_: &mut HpaSettings, _| {}), "\"cpu\"", "what the HPA scales on: the pods' CPU utilisation of their CPU request (vcpu)").annotation("metric", None),
     Key::new("cpu_target", hpa!(Number, cpu_target), "a fraction in (0, 1] (or a percentage up to 100)", "the average CPU utilisation of the ready pods aimed at (80 % is what `kubectl autoscale` sets when none is given)").check(Check::Number(|x| x > 0.0 && x <= 100.0)).normalize(fraction).annotation("target", None).percent(),
     Key::new("min_scale", hpa!(Count, min_scale), "1 to 1000000, at most max_scale", "fewest pods (the HPA cannot scale to zero)").annotation("min-scale", Some("minScale")),
     Key::new("max_scale", hpa!(Count, max_scale), "0 (unbounded) to 1000000", "most pods; 0 = unbounded").annotation("max-scale", Some("maxScale")),
@@ -301,3 +305,6 @@ pub static HPA_KEYS: [Key<HpaSettings>; 13] = [
     Key::new("policy_period", hpa!(Duration, policy_period), "1s to 30m, whole seconds", "the period of the scaling policies").check(Check::Duration(policy_period)).behavior("scale*.policies[].periodSeconds").unless_default(),
     Key::new("cpu_initialization_period", hpa!(Duration, cpu_initialization_period), "0s to 1h", "a pod younger than this whose CPU sample began before it was ready counts as not ready").check(Check::Duration(up_to_1h)).controller("horizontal-pod-autoscaler-cpu-initialization-period").unless_default(),
 ];
+
+/// The names of [`IdleChoice::ALL`], in order.
+static IDLE_CHOICES: [&str; 3] = ["last-freed", "newest-created", "first-free"];

@@ -46,12 +46,12 @@ fn the_new_kinds_check_their_values() {
     );
     assert!(k.accept(Value::Number(0.0)).is_err());
     let m = hpa("metric").expect("key");
-    assert_eq!(m.parse(toml::Value::from("cpu")), Ok(Value::Name("cpu")));
+    assert_eq!(m.parse(toml::Value::from("cpu")), Ok(Value::Choice("cpu")));
     assert!(
         m.parse(toml::Value::from("memory"))
             .unwrap_err()
             .0
-            .contains("expected \"cpu\"")
+            .contains("\"cpu\"")
     );
     let e = check_hpa(&HpaSettings {
         min_scale: 0,

@@ -33,6 +33,7 @@ impl Resolver<'_> {
                 &autoscaler,
                 ("service", "autoscaler"),
             )?;
+            self.keepalive_concurrency(&base_service, &service, &autoscaler, "service")?;
             return Ok(vec![Revision {
                 name: "default".into(),
                 traffic_percent: 100.0,
@@ -87,6 +88,7 @@ impl Resolver<'_> {
                     &format!("{prefix}.autoscaler"),
                 ),
             )?;
+            self.keepalive_concurrency(&svc, &service, &autoscaler, &format!("{prefix}.service"))?;
             out.push(Revision {
                 name,
                 traffic_percent: traffic,
@@ -108,6 +110,32 @@ impl Resolver<'_> {
             ));
         }
         Ok(out)
+    }
+
+    /// The keepalive kind runs one request per instance (Lambda): a `container_concurrency`
+    /// above 1 would be ignored, so it is refused.
+    fn keepalive_concurrency(
+        &self,
+        raw: &RawService,
+        service: &Service,
+        autoscaler: &AutoscalerSettings,
+        p: &str,
+    ) -> R<()> {
+        if matches!(autoscaler, AutoscalerSettings::Keepalive(_))
+            && service.container_concurrency > 1
+            && let Some(cc) = &raw.container_concurrency
+        {
+            return Err(self.err(
+                cc,
+                &format!("{p}.container_concurrency"),
+                format!(
+                    "container_concurrency {} does not apply to kind = \"keepalive\": it runs one \
+                     request per instance (AWS Lambda); use 1 (or 0), or kind = \"kpa\"",
+                    service.container_concurrency
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn service(&self, s: &RawService, p: &str) -> R<Service> {
