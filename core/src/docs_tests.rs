@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::autoscaler::keys::{self, KEEPALIVE_KEYS, KPA_KEYS};
+use crate::autoscaler::keys::{self, CLOUD_RUN_KEYS, HPA_KEYS, KEEPALIVE_KEYS, KPA_KEYS};
 use crate::billing::MODEL_NAMES;
 use crate::billing::prices::PRICE_NAMES;
 use crate::result::{
@@ -68,12 +68,16 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
         format!("{MIN}[tune]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"keepalive\"\nzz_probe = 1\n"),
+        format!("{MIN}[autoscaler]\nkind = \"cloud-run\"\nzz_probe = 1\n"),
+        format!("{MIN}[autoscaler]\nkind = \"hpa\"\nzz_probe = 1\n"),
     ];
     // The keys the probes find, the autoscaler tables' keys, price names and range keys.
     let tables = KPA_KEYS
         .iter()
         .map(|k| k.key)
-        .chain(KEEPALIVE_KEYS.iter().map(|k| k.key));
+        .chain(KEEPALIVE_KEYS.iter().map(|k| k.key))
+        .chain(CLOUD_RUN_KEYS.iter().map(|k| k.key))
+        .chain(HPA_KEYS.iter().map(|k| k.key));
     let prices = PRICE_NAMES.iter().map(|(n, _)| *n);
     let ranges = ["min", "max", "step", "n", "log", "weight"];
     let mut names: Vec<String> = probes.iter().flat_map(|p| accepted(p)).collect();
@@ -106,6 +110,8 @@ fn the_autoscaler_tables_are_the_key_tables() {
     for (name, text) in [
         ("kpa", keys::reference(&KPA_KEYS)),
         ("keepalive", keys::reference(&KEEPALIVE_KEYS)),
+        ("cloud-run", keys::reference(&CLOUD_RUN_KEYS)),
+        ("hpa", keys::reference(&HPA_KEYS)),
     ] {
         let start = format!("<!-- {name} keys: generated from the key table -->\n");
         let end = format!("<!-- end of {name} keys -->");

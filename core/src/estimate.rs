@@ -279,6 +279,30 @@ pub fn estimate_run(s: &Scenario) -> WorkEstimate {
                 };
                 needed.max(f64::from(k.min_instances))
             }
+            AutoscalerSettings::CloudRun(_) | AutoscalerSettings::Hpa(_) => {
+                // Enough instances for the concurrency at the drivers' targets (60 % of the
+                // slots, or the CPU target of the vCPUs), within the bounds.
+                let (cpu_target, conc_target) = match &r.autoscaler {
+                    AutoscalerSettings::CloudRun(c) => (c.cpu_target, c.concurrency_target),
+                    AutoscalerSettings::Hpa(h) => (h.cpu_target, 0.0),
+                    _ => (1.0, 1.0),
+                };
+                let cores = rate * service_s * r.service.cpu_share;
+                let by_cpu = cores / (r.service.vcpu * cpu_target);
+                let by_conc = if cc > 0 && conc_target > 0.0 {
+                    concurrency / (f64::from(cc) * conc_target)
+                } else {
+                    0.0
+                };
+                let needed = by_cpu.max(by_conc).max(needed_for_limit).ceil();
+                let max = r.autoscaler.max_instances();
+                let needed = if max > 0 {
+                    needed.min(f64::from(max))
+                } else {
+                    needed
+                };
+                needed.max(f64::from(r.autoscaler.min_instances()))
+            }
         };
         peak_instances += n;
     }

@@ -182,6 +182,11 @@ impl Integral {
         self.level
     }
 
+    /// ∫ level dt up to `now`, in level-nanoseconds.
+    pub fn area_at(&self, now: Time) -> u128 {
+        self.area + u128::from(self.level) * u128::from(now.0.saturating_sub(self.since.0))
+    }
+
     /// ∫ level dt up to `now`, in level-seconds.
     pub fn total_secs(&self, now: Time) -> f64 {
         let area =
@@ -290,6 +295,7 @@ impl Tally {
                 idle_instance_seconds: self.idle_ready.total_secs(end),
                 time_at_zero_s: self.at_zero.total_secs(end),
                 scale_to_zero_events: self.scale_to_zero_events,
+                mean_cpu_utilization: 0.0,
             },
             autoscaler: AutoscalerStats {
                 ticks: self.ticks,
@@ -349,6 +355,11 @@ impl SeriesBuilder {
     /// The bucket width.
     pub fn bucket_ns(&self) -> u64 {
         self.bucket_ns
+    }
+
+    /// The end of the bucket being filled.
+    pub fn bucket_end(&self) -> Time {
+        Time(self.cur_start.0 + self.bucket_ns)
     }
 
     /// The row being filled.

@@ -367,6 +367,10 @@ pub struct Instances {
     pub time_at_zero_s: f64,
     /// Times the instance count reached zero after being positive.
     pub scale_to_zero_events: u64,
+    /// CPU-seconds the instances used over the vCPU-seconds they were alive (0–1; starting
+    /// time included). 0 when no CPU work is modelled (`[service] cpu_share = 0`) or measured.
+    #[serde(default)]
+    pub mean_cpu_utilization: f64,
 }
 
 /// Autoscaler activity.
@@ -523,6 +527,9 @@ pub struct SeriesRow {
     /// p99 latency of requests completed in the bucket, ms (0 when none).
     #[serde(default)]
     pub p99_ms: f64,
+    /// CPU-seconds used over vCPU-seconds alive in the bucket (0 without CPU work).
+    #[serde(default)]
+    pub cpu_utilization: f64,
 }
 
 impl SeriesRow {
@@ -543,13 +550,14 @@ impl SeriesRow {
             m.desired = m.desired.max(r.desired);
             m.panic |= r.panic;
             m.p99_ms = m.p99_ms.max(r.p99_ms);
+            m.cpu_utilization = m.cpu_utilization.max(r.cpu_utilization);
         }
         m
     }
 }
 
 /// The CSV header for [`SeriesRow`]s.
-pub const SERIES_CSV_HEADER: &str = "t_s,arrivals,completions,errors,in_flight,queued,ready,starting,desired,panic,cold_starts,p99_ms";
+pub const SERIES_CSV_HEADER: &str = "t_s,arrivals,completions,errors,in_flight,queued,ready,starting,desired,panic,cold_starts,p99_ms,cpu_utilization";
 
 impl Series {
     /// The series as CSV, with [`SERIES_CSV_HEADER`].
@@ -570,7 +578,7 @@ pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
     use std::fmt::Write;
     let _ = writeln!(
         out,
-        "{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.t_s,
         r.arrivals,
         r.completions,
@@ -582,7 +590,8 @@ pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
         r.desired,
         u8::from(r.panic),
         r.cold_starts,
-        r.p99_ms
+        r.p99_ms,
+        r.cpu_utilization
     );
 }
 

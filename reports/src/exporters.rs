@@ -218,6 +218,12 @@ pub(crate) fn summary_table(r: &RunResult) -> Table {
     row(&mut t, "scale-to-zero events", &|v| {
         v.instances.scale_to_zero_events.to_string()
     });
+    // Only where CPU work is modelled or measured (`[service] cpu_share`, `--cmd`).
+    if vs.iter().any(|v| v.instances.mean_cpu_utilization > 0.0) {
+        row(&mut t, "mean CPU utilisation", &|v| {
+            fmt::pct(v.instances.mean_cpu_utilization)
+        });
+    }
 
     t.section("autoscaler");
     row(&mut t, "panic episodes", &|v| {

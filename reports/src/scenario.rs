@@ -342,5 +342,13 @@ fn autoscaler_text(o: &mut String, a: &AutoscalerSettings, container_concurrency
             let _ = writeln!(o, "    autoscaler    keepalive");
             rows(o, &keys::KEEPALIVE_KEYS, k, |_| String::new());
         }
+        AutoscalerSettings::CloudRun(k) => {
+            let _ = writeln!(o, "    autoscaler    cloud-run");
+            rows(o, &keys::CLOUD_RUN_KEYS, k, |_| String::new());
+        }
+        AutoscalerSettings::Hpa(k) => {
+            let _ = writeln!(o, "    autoscaler    hpa");
+            rows(o, &keys::HPA_KEYS, k, |_| String::new());
+        }
     }
 }

@@ -340,9 +340,9 @@ pub(crate) async fn route(
             let start = match waited {
                 Ok(started) => started.ok(),
                 Err(_) => {
-                    if sh.time_out(id, rev, arrival) {
+                    if let Some(reply) = sh.time_out(id, rev, arrival) {
                         ticket.answered();
-                        return front.reply(rev, req, arrival, Reply::Timeout);
+                        return front.reply(rev, req, arrival, reply);
                     }
                     // It started just as its deadline passed: it times out on its instance.
                     rx.try_recv().ok()
@@ -364,7 +364,21 @@ pub(crate) async fn route(
             }
         }
     };
-    let mut out = if run.lost {
+    // Under the performance model the request's CPU phase on its instance is computed (no
+    // CPU is burned): it reaches its instance for the rest (its waiting) once that ends.
+    let mut run = run;
+    let cpu_timed_out = run.later
+        && match sh.cpu_phase(&run).await {
+            Some(left) => {
+                run.service = left;
+                false
+            }
+            None => true,
+        };
+    let mut out = if cpu_timed_out {
+        ticket.finish(Answer::TimedOut);
+        refuse(StatusCode::GATEWAY_TIMEOUT, "timeout")
+    } else if run.lost {
         ticket.finish(Answer::Failed);
         refuse(StatusCode::BAD_GATEWAY, "instance-failed")
     } else if let Some(up) = &run.up {

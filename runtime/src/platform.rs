@@ -121,6 +121,8 @@ pub(crate) struct Live {
     pub lag_events: u64,
     pub lag_max_s: f64,
     buf: Vec<Effect>,
+    /// The modelled CPU phases of running requests, by request slot.
+    cpu: Vec<Option<CpuPhase>>,
 }
 
 /// A request that executes on an instance.
@@ -140,6 +142,17 @@ pub(crate) struct Running {
     pub cold: bool,
     pub proxied: bool,
     pub arrival: Time,
+    /// The performance model decides when its CPU phase ends ([`Shared::cpu_phase`]).
+    pub later: bool,
+}
+
+/// Where a request's modelled CPU phase stands (the performance model, `cpu_share` > 0).
+#[derive(Debug)]
+enum CpuPhase {
+    /// Its task waits for the end.
+    Waiting(oneshot::Sender<Time>),
+    /// It ended; the request ends at this time.
+    Done(Time),
 }
 
 /// What a waiting request is told.
@@ -243,6 +256,7 @@ impl Shared {
                 lag_events: 0,
                 lag_max_s: 0.0,
                 buf: Vec::new(),
+                cpu: Vec::new(),
             }),
             wake: Notify::new(),
             events,
@@ -313,25 +327,61 @@ impl Shared {
         }
     }
 
-    /// A waiting request's deadline passed. True when it timed out (answer 504); false when it
-    /// started (or ended) meanwhile: its message is on its channel.
-    pub fn time_out(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) -> bool {
+    /// A waiting request's deadline passed. The platform's answer when it gave up (504, or
+    /// 429 at a Cloud Run revision's maximum); None when it started (or ended) meanwhile: its
+    /// message is on its channel.
+    pub fn time_out(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) -> Option<Reply> {
         self.with(|l, now| {
-            let gave_up = l.core.on_timeout(now, req);
-            if gave_up {
-                l.record(
-                    rev,
-                    Reply::Timeout.status(),
-                    now.0.saturating_sub(arrival.0),
-                );
+            let reply = l.core.on_wait_deadline(now, req);
+            if let Some(reply) = reply {
+                l.record(rev, reply.status(), now.0.saturating_sub(arrival.0));
             }
-            gave_up
+            reply
         })
+    }
+
+    /// Waits until the modelled CPU phase of `run` ends (`run.later`: the performance model)
+    /// and returns the scenario time left until the request ends (its waiting), or None when
+    /// its deadline passed first (it timed out).
+    pub async fn cpu_phase(self: &Arc<Self>, run: &Running) -> Option<Duration> {
+        let rx = {
+            let mut l = self.lock();
+            let slot = run.req.index();
+            if l.cpu.len() <= slot {
+                l.cpu.resize_with(slot + 1, || None);
+            }
+            match l.cpu[slot].take() {
+                Some(CpuPhase::Done(end)) => {
+                    return Some(Duration::from_nanos(
+                        end.0.saturating_sub(self.clock.now().0),
+                    ));
+                }
+                _ => {
+                    let (tx, rx) = oneshot::channel();
+                    l.cpu[slot] = Some(CpuPhase::Waiting(tx));
+                    rx
+                }
+            }
+        };
+        match tokio::time::timeout_at(self.clock.wall_at(run.deadline), rx).await {
+            Ok(Ok(end)) => Some(Duration::from_nanos(
+                end.0.saturating_sub(self.clock.now().0),
+            )),
+            _ => {
+                if let Some(c) = self.lock().cpu.get_mut(run.req.index()) {
+                    *c = None;
+                }
+                None
+            }
+        }
     }
 
     /// The request running on its instance ended.
     pub fn done(self: &Arc<Self>, run: &Running, answer: Answer) {
         self.with(|l, now| {
+            if let Some(c) = l.cpu.get_mut(run.req.index()) {
+                *c = None;
+            }
             let (outcome, status) = match answer {
                 Answer::Answered(s) => (Outcome::Answered, s),
                 Answer::TimedOut => (Outcome::TimedOut, 504),
@@ -497,7 +547,7 @@ impl Live {
                         }
                     }
                     Effect::Serve(s) => {
-                        let Some(run) = self.running(s.req, s.inst) else {
+                        let Some(run) = self.running(s.req, s.inst, s.later()) else {
                             continue;
                         };
                         match &mut mine {
@@ -510,6 +560,9 @@ impl Live {
                             }
                         }
                     }
+                    // The performance model's end of a request's CPU phase: its task
+                    // forwards it then, for the time left (`Shared::cpu_phase`).
+                    Effect::Finish(f) => self.cpu_phase_done(f.req, f.ends_at),
                     Effect::Wait { req, deadline } => {
                         if let Some((r, m)) = &mut mine
                             && *r == req
@@ -565,7 +618,7 @@ impl Live {
     }
 
     /// What a request's task needs to send it to its instance.
-    fn running(&self, req: ReqId, inst: InstId) -> Option<Running> {
+    fn running(&self, req: ReqId, inst: InstId, later: bool) -> Option<Running> {
         let q = self.core.request(req)?;
         let side = self.insts.get(inst.index());
         let lost = self.core.instance(inst).is_none_or(|(_, lost)| lost);
@@ -583,7 +636,22 @@ impl Live {
             cold: q.cold,
             proxied: q.proxied,
             arrival: q.arrival,
+            later,
         })
+    }
+
+    /// The modelled CPU phase of `req` ended; the request ends at `end`.
+    fn cpu_phase_done(&mut self, req: ReqId, end: Time) {
+        let slot = req.index();
+        if self.cpu.len() <= slot {
+            self.cpu.resize_with(slot + 1, || None);
+        }
+        match self.cpu[slot].take() {
+            Some(CpuPhase::Waiting(tx)) => {
+                let _ = tx.send(end);
+            }
+            _ => self.cpu[slot] = Some(CpuPhase::Done(end)),
+        }
     }
 
     /// Takes the waiter of `req`, if it still waits.

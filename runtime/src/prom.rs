@@ -15,6 +15,7 @@
 //! | `scalelab_instance_stops_total` | counter | `revision` |
 //! | `scalelab_instance_crashes_total` | counter | `revision` |
 //! | `scalelab_autoscaler_ticks_total` | counter | `revision` |
+//! | `scalelab_cpu_utilization` | gauge, 0–1 (CPU-seconds over vCPU-seconds, last second) | `revision` |
 //! | `scalelab_driver_lag_events_total` | counter | |
 //!
 //! Durations are in scenario seconds (wall seconds at time scale 1).
@@ -105,6 +106,12 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
             "Decider evaluations (ticks and pokes).",
             Vec::new(),
         ),
+        (
+            "scalelab_cpu_utilization",
+            "gauge",
+            "CPU-seconds used over vCPU-seconds alive in the last whole second (0 without CPU work).",
+            Vec::new(),
+        ),
     ];
     let mut requests = String::new();
     let mut hist = String::new();
@@ -113,7 +120,7 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
         let rev = live.core.revision(RevId(r as u16));
         let name = esc(&cell.name);
         let l = format!("revision=\"{name}\"");
-        let values: [Vec<(String, f64)>; 11] = [
+        let values: [Vec<(String, f64)>; 12] = [
             vec![(l.clone(), rev.in_system as f64)],
             vec![(l.clone(), rev.queued as f64)],
             vec![
@@ -129,6 +136,7 @@ pub(crate) fn render(sh: &Arc<Shared>) -> String {
             vec![(l.clone(), rev.counters.stops as f64)],
             vec![(l.clone(), rev.counters.crashes as f64)],
             vec![(l.clone(), rev.counters.ticks as f64)],
+            vec![(l.clone(), live.core.cpu_utilization(RevId(r as u16)))],
         ];
         for (g, v) in gauges.iter_mut().zip(values) {
             g.3.extend(v);

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use scalelab_core::ids::RevId;
+use scalelab_core::platform::Reply;
 
 use crate::platform::{Admit, Answer, Running, Shared, Start};
 use crate::{InstanceKind, driver};
@@ -215,10 +216,61 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
     };
     drop(rx);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(sh.time_out(req, rev, arrival));
+    assert_eq!(sh.time_out(req, rev, arrival), Some(Reply::Timeout));
     let live = sh.lock();
     let t = live.core.tally();
     assert_eq!((t.arrived, t.rejected, t.timed_out), (3, 1, 1));
+    drop(live);
+    let _ = run.stop.send(true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn synthetic_instances_share_their_vcpu_like_the_simulator() {
+    // One warm instance, one vCPU, all of each 100 ms request CPU work: two requests at once
+    // both end after 200 ms (processor sharing), as the simulator has them.
+    let s = Scenario::from_toml_str(
+        r#"
+        duration = "1m"
+        [service]
+        container_concurrency = 0
+        vcpu = 1
+        cpu_share = 1
+        timeout = "10s"
+        warm_at_start = true
+        service_time = { dist = "fixed", value = "100ms" }
+        cold_start = { dist = "fixed", value = "0s" }
+        [autoscaler]
+        min_scale = 1
+        max_scale = 1
+        initial_scale = 1
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+        "#,
+        "cpu.toml".as_ref(),
+    )
+    .expect("valid");
+    let run = boot(&s);
+    let sh = run.sh.clone();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let one = |sh: Arc<Shared>| async move {
+        let t0 = sh.clock.now();
+        let run = admit(&sh).await;
+        assert!(run.later, "the model decides its end");
+        let left = sh.cpu_phase(&run).await.expect("not timed out");
+        sh.clock.sleep(left).await;
+        sh.done(&run, Answer::Answered(200));
+        sh.clock.now() - t0
+    };
+    let (a, b) = tokio::join!(one(sh.clone()), one(sh.clone()));
+    assert_eq!(
+        (a, b),
+        (Duration::from_millis(200), Duration::from_millis(200))
+    );
+    // Alone, a request takes its 100 ms.
+    assert_eq!(one(sh.clone()).await, Duration::from_millis(100));
+    let live = sh.lock();
+    assert_eq!(live.core.tally().completed, 3);
     drop(live);
     let _ = run.stop.send(true);
 }

@@ -7,7 +7,8 @@
 //! |---|---|
 //! | `StartInstance { cold, .. }` | the instance's readiness, `cold` from now |
 //! | `StopInstance { shutdown, .. }` | the instance's end, `shutdown` from now |
-//! | `Serve(s)` | the request's end at `s.ends_at` (a timeout if `s.times_out`) |
+//! | `Serve(s)` | the request's end at `s.ends_at` (a timeout if `s.times_out`); nothing when the performance model tells it later (`s.later()`) |
+//! | `Finish(s)` | the request's end at `s.ends_at` (the performance model decided it) |
 //! | `Wait { deadline, .. }` | the waiting request's timeout at `deadline` |
 //! | `Timer { at, timer }` | the timer at `at` |
 //! | `Reply` | nothing: the platform answered the request itself |
@@ -216,13 +217,15 @@ impl<'a> Platform<'a> {
         for &e in p.effects() {
             match e {
                 Effect::Timer { at, timer } => q.push(at, Ev::Timer(timer)),
-                Effect::Serve(s) => q.push(
+                // Under the performance model the end comes later, in a `Finish`.
+                Effect::Serve(s) | Effect::Finish(s) if !s.later() => q.push(
                     s.ends_at,
                     Ev::Done {
                         req: s.req,
                         timed_out: s.times_out,
                     },
                 ),
+                Effect::Serve(_) | Effect::Finish(_) => {}
                 Effect::Wait { req, deadline } => q.push(deadline, Ev::Timeout(req)),
                 Effect::StartInstance { inst, cold, .. } => q.push(now + cold, Ev::Ready(inst)),
                 Effect::StopInstance { inst, shutdown } => {

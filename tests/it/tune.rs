@@ -597,6 +597,47 @@ fn the_bundled_tune_scenario_finds_a_winner() {
     assert!(text.contains("<- best"), "{text}");
 }
 
+#[test]
+fn cpu_contention_makes_the_concurrency_a_trade_off() {
+    // With requests sharing their instance's vCPU, neither extreme of container_concurrency
+    // wins: 1 costs twice the instances, 64 breaks the p99 SLO.
+    let out = temp_dir("cpu-contention");
+    let o = scalelab(&["tune", "scenarios/cpu-contention.toml", "--out", &s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).expect("tune.json"))
+            .expect("json");
+    let best = winner_cc(&j);
+    assert!(
+        best > 1 && best < 64,
+        "strictly between the extremes: {best}"
+    );
+    // Without CPU work the same search is pushed to one instance at a high concurrency.
+    let plain = std::fs::read_to_string("scenarios/cpu-contention.toml")
+        .expect("scenario")
+        .replace("cpu_share = 0.8", "cpu_share = 0");
+    let file = out.join("plain.toml");
+    std::fs::write(&file, plain).expect("write");
+    let out2 = out.join("plain");
+    let o = scalelab(&["tune", &s(&file), "--out", &s(&out2)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("tune.json")).expect("tune.json"))
+            .expect("json");
+    let plain_best = winner_cc(&j);
+    assert!(plain_best > best, "{plain_best} vs {best}");
+}
+
+/// The winning container_concurrency of a tune.json.
+fn winner_cc(doc: &serde_json::Value) -> u64 {
+    let winner = doc["outcome"]["winner"].as_u64().expect("a winner");
+    let rows = doc["rows"].as_array().expect("rows");
+    let w = rows.iter().find(|r| r["id"] == winner).expect("winner row");
+    w["settings"]["service.container_concurrency"]
+        .as_u64()
+        .expect("the setting")
+}
+
 /// A search whose candidates ask for more than the simulator starts unasked is refused up front
 /// (exit 2, the estimate named), and runs with `--allow-large-run`.
 #[test]

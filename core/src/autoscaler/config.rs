@@ -1,5 +1,5 @@
-//! Resolved autoscaler settings: Knative's KPA knobs with Knative's defaults, and the keepalive
-//! autoscaler's. Scenario files fill these through `[autoscaler]`; `kpa replay` through its
+//! Resolved autoscaler settings: Knative's KPA knobs with Knative's defaults, the keepalive
+//! autoscaler's, Cloud Run's and the Kubernetes HPA's. Scenario files fill these through `[autoscaler]`; `kpa replay` through its
 //! input's `"autoscaler"` object (same keys).
 
 use std::time::Duration;
@@ -163,6 +163,98 @@ impl Default for KeepaliveSettings {
     }
 }
 
+/// Cloud Run's own autoscaler (`kind = "cloud-run"`): the published behaviour (MODELS.md §2,
+/// BILLING.md §2) with each constant Google does not publish as a setting.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CloudRunSettings {
+    /// `cpu_target`: the average CPU utilisation the CPU driver aims at (Cloud Run: 60 %).
+    pub cpu_target: f64,
+    /// `concurrency_target`: the average in-flight requests per instance the concurrency
+    /// driver aims at, as a fraction of `container_concurrency` (Cloud Run: 60 %).
+    pub concurrency_target: f64,
+    /// `window`: both drivers average over this (Cloud Run: 1 minute).
+    pub window: Duration,
+    /// `idle_retention`: an instance the drivers no longer need is kept this long after its
+    /// last request, then removed (Cloud Run: "up to 15 minutes"; exactly 15 min is an
+    /// assumption).
+    pub idle_retention: Duration,
+    /// `evaluation_period`: how often the drivers are evaluated (not published; an assumption).
+    pub evaluation_period: Duration,
+    /// `min_scale`: instances kept warm whatever the traffic (min instances).
+    pub min_scale: u32,
+    /// `max_scale`: most instances (Cloud Run's default is 100); 0 = unbounded. At the maximum,
+    /// requests pend up to max(3.5 × mean start-up, 10 s), then get 429.
+    pub max_scale: u32,
+}
+
+impl Default for CloudRunSettings {
+    fn default() -> Self {
+        CloudRunSettings {
+            cpu_target: 0.6,
+            concurrency_target: 0.6,
+            window: Duration::from_secs(60),
+            idle_retention: Duration::from_secs(15 * 60),
+            evaluation_period: Duration::from_secs(2),
+            min_scale: 0,
+            max_scale: 100,
+        }
+    }
+}
+
+/// The Kubernetes Horizontal Pod Autoscaler (`kind = "hpa"`; Knative's
+/// `hpa.autoscaling.knative.dev` class) on CPU, with the controller's defaults (MODELS.md §3).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HpaSettings {
+    /// `metric`: what it scales on; `cpu` (utilisation of the CPU request) is the one modelled.
+    pub metric: &'static str,
+    /// `cpu_target`: the average utilisation of the CPU request aimed at (0–1).
+    pub cpu_target: f64,
+    /// `sync_period`: how often the controller computes a recommendation (15 s).
+    pub sync_period: Duration,
+    /// `tolerance`: no change while |usage ratio − 1| is at most this (0.1).
+    pub tolerance: f64,
+    /// `scale_down_stabilization`: a scale-down takes the highest recommendation of this window
+    /// (300 s).
+    pub scale_down_stabilization: Duration,
+    /// `scale_up_stabilization`: a scale-up takes the lowest recommendation of this window (0 s).
+    pub scale_up_stabilization: Duration,
+    /// `scale_up_pods`: the default scale-up policy's pods per period (4).
+    pub scale_up_pods: u32,
+    /// `scale_up_percent`: the default scale-up policy's percent per period (100).
+    pub scale_up_percent: f64,
+    /// `scale_down_percent`: the default scale-down policy's percent per period (100).
+    pub scale_down_percent: f64,
+    /// `policy_period`: the period of the scaling policies (15 s).
+    pub policy_period: Duration,
+    /// `cpu_initialization_period`: a pod this young whose CPU sample began before it was ready
+    /// counts as not ready (5 min).
+    pub cpu_initialization_period: Duration,
+    /// `min_scale`: at least 1 (the HPA cannot scale to zero).
+    pub min_scale: u32,
+    /// `max_scale`: 0 = unbounded.
+    pub max_scale: u32,
+}
+
+impl Default for HpaSettings {
+    fn default() -> Self {
+        HpaSettings {
+            metric: "cpu",
+            cpu_target: 0.8,
+            sync_period: Duration::from_secs(15),
+            tolerance: 0.1,
+            scale_down_stabilization: Duration::from_secs(300),
+            scale_up_stabilization: Duration::ZERO,
+            scale_up_pods: 4,
+            scale_up_percent: 100.0,
+            scale_down_percent: 100.0,
+            policy_period: Duration::from_secs(15),
+            cpu_initialization_period: Duration::from_secs(300),
+            min_scale: 1,
+            max_scale: 0,
+        }
+    }
+}
+
 /// Which autoscaler a revision uses.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -171,6 +263,43 @@ pub enum AutoscalerSettings {
     Kpa(KpaSettings),
     /// One instance per concurrent request with an idle timeout.
     Keepalive(KeepaliveSettings),
+    /// Cloud Run's autoscaler: CPU and concurrency drivers, idle retention.
+    #[serde(rename = "cloud-run")]
+    CloudRun(CloudRunSettings),
+    /// The Kubernetes HPA on CPU.
+    Hpa(HpaSettings),
+}
+
+impl AutoscalerSettings {
+    /// The `kind` as a scenario file writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AutoscalerSettings::Kpa(_) => "kpa",
+            AutoscalerSettings::Keepalive(_) => "keepalive",
+            AutoscalerSettings::CloudRun(_) => "cloud-run",
+            AutoscalerSettings::Hpa(_) => "hpa",
+        }
+    }
+
+    /// The instances kept whatever the traffic (min scale, min instances).
+    pub fn min_instances(&self) -> u32 {
+        match self {
+            AutoscalerSettings::Kpa(k) => k.min_scale,
+            AutoscalerSettings::Keepalive(k) => k.min_instances,
+            AutoscalerSettings::CloudRun(k) => k.min_scale,
+            AutoscalerSettings::Hpa(k) => k.min_scale,
+        }
+    }
+
+    /// The most instances (0 = unbounded).
+    pub fn max_instances(&self) -> u32 {
+        match self {
+            AutoscalerSettings::Kpa(k) => k.max_scale,
+            AutoscalerSettings::Keepalive(k) => k.max_instances,
+            AutoscalerSettings::CloudRun(k) => k.max_scale,
+            AutoscalerSettings::Hpa(k) => k.max_scale,
+        }
+    }
 }
 
 impl Default for AutoscalerSettings {

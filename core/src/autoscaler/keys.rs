@@ -5,9 +5,10 @@
 //! alias, or the cluster-wide `config-autoscaler` ConfigMap), its kind, its accepted range, its
 //! default (read from [`KpaSettings::default`]) and a one-line description. The scenario
 //! resolver, `kpa replay`, `scalelab import knative`, `scalelab export knative` and
-//! `scalelab validate` all go through [`KPA_KEYS`] and [`KEEPALIVE_KEYS`]; a key missing from a
-//! table does not exist anywhere, and a KPA key in a keepalive table is refused because the
-//! KPA table has it.
+//! `scalelab validate` all go through [`KPA_KEYS`], [`KEEPALIVE_KEYS`], [`CLOUD_RUN_KEYS`] and
+//! [`HPA_KEYS`] (`export gcloud` and `import gcloud` through the Cloud Run table's flags); a key
+//! missing from a table does not exist anywhere, and a key of another kind's table is refused
+//! with the kind it belongs to.
 //!
 //! ```
 //! use scalelab_core::autoscaler::keys::{self, KPA_KEYS, Value};
@@ -26,7 +27,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::config::{Aggregation, KeepaliveSettings, KpaSettings, Metric};
+use super::config::{
+    Aggregation, CloudRunSettings, HpaSettings, KeepaliveSettings, KpaSettings, Metric,
+};
 use crate::duration::{Dur, format_duration};
 
 /// A setting's value, typed.
@@ -289,6 +292,13 @@ pub enum Knative {
     /// Only cluster-wide, in the `config-autoscaler` ConfigMap under this key. Export writes it
     /// as `scalelab.dev/KEY` (Knative ignores it) so that import reads every setting back.
     ClusterWide(&'static str),
+    /// A flag of the Kubernetes controller manager that runs the HPA (cluster-wide). Export
+    /// writes it as `scalelab.dev/FLAG` so that import reads it back.
+    Controller(&'static str),
+    /// A field of the HorizontalPodAutoscaler object's `spec.behavior` (Knative's HPA class
+    /// does not set it from annotations). Export writes it as `scalelab.dev/KEY` (the key with
+    /// `-` for `_`) so that import reads it back.
+    Behavior(&'static str),
 }
 
 /// When export writes a setting.
@@ -318,6 +328,12 @@ pub struct Key<T: 'static> {
     pub percent: bool,
     /// When `export knative` writes it.
     pub export: Export,
+    /// The `gcloud run deploy` flag that sets it (without the leading `--`), for the keys of
+    /// Cloud Run's autoscaler; `export gcloud` writes it and `import gcloud` reads it back.
+    pub gcloud: Option<&'static str>,
+    /// A constant the platform does not publish: the default is scalelab's assumption (the
+    /// scenario reference says so).
+    pub assumption: bool,
     /// One line for the scenario reference.
     pub doc: &'static str,
 }
@@ -370,7 +386,7 @@ impl<T> Key<T> {
 
 mod table;
 
-pub use table::{KEEPALIVE_KEYS, KPA_KEYS};
+pub use table::{CLOUD_RUN_KEYS, HPA_KEYS, KEEPALIVE_KEYS, KPA_KEYS};
 
 /// The KPA key named `key`.
 pub fn kpa(key: &str) -> Option<&'static Key<KpaSettings>> {
@@ -380,6 +396,37 @@ pub fn kpa(key: &str) -> Option<&'static Key<KpaSettings>> {
 /// The keepalive key named `key`.
 pub fn keepalive(key: &str) -> Option<&'static Key<KeepaliveSettings>> {
     KEEPALIVE_KEYS.iter().find(|k| k.key == key)
+}
+
+/// The Cloud Run autoscaler's key named `key`.
+pub fn cloud_run(key: &str) -> Option<&'static Key<CloudRunSettings>> {
+    CLOUD_RUN_KEYS.iter().find(|k| k.key == key)
+}
+
+/// The HPA's key named `key`.
+pub fn hpa(key: &str) -> Option<&'static Key<HpaSettings>> {
+    HPA_KEYS.iter().find(|k| k.key == key)
+}
+
+/// The autoscaler kinds, as `kind` names them, in the order the reference lists them.
+pub const KINDS: [&str; 4] = ["kpa", "keepalive", "cloud-run", "hpa"];
+
+/// The kinds whose table has `key` (for "this key applies to kind X" messages).
+pub fn kinds_with(key: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if kpa(key).is_some() {
+        out.push("kpa");
+    }
+    if keepalive(key).is_some() {
+        out.push("keepalive");
+    }
+    if cloud_run(key).is_some() {
+        out.push("cloud-run");
+    }
+    if hpa(key).is_some() {
+        out.push("hpa");
+    }
+    out
 }
 
 /// The keys of a table, comma-separated, for messages.
@@ -402,10 +449,10 @@ pub fn unknown<T>(key: &str, table: &[Key<T>]) -> String {
 /// keeps the two the same.
 pub fn reference<T: Default>(table: &[Key<T>]) -> String {
     let mut out = String::from(
-        "| key | kind | default | range | Knative | meaning |\n|---|---|---|---|---|---|\n",
+        "| key | kind | default | range | platform setting | meaning |\n|---|---|---|---|---|---|\n",
     );
     for k in table {
-        let default = match k.default() {
+        let mut default = match k.default() {
             Value::Optional(None) => "derived".to_string(),
             Value::Metric(_) | Value::Aggregation(_) | Value::Choice(_) => {
                 format!("`\"{}\"`", k.default())
@@ -413,22 +460,30 @@ pub fn reference<T: Default>(table: &[Key<T>]) -> String {
             Value::Duration(_) => format!("`\"{}\"`", k.default()),
             v => format!("`{v}`"),
         };
-        let knative = match k.knative {
-            None => "—".to_string(),
-            Some(Knative::Revision { name, legacy }) => {
-                let mut s = format!("`autoscaling.knative.dev/{name}`");
-                if let Some(l) = legacy {
-                    s += &format!(" (legacy `{l}`)");
+        if k.assumption {
+            default += " (assumption)";
+        }
+        let knative = match (k.knative, k.gcloud) {
+            (None, Some(flag)) => format!("`gcloud run deploy --{flag}`"),
+            (None, None) => "—".to_string(),
+            (Some(knative), _) => match knative {
+                Knative::Revision { name, legacy } => {
+                    let mut s = format!("`autoscaling.knative.dev/{name}`");
+                    if let Some(l) = legacy {
+                        s += &format!(" (legacy `{l}`)");
+                    }
+                    if k.percent {
+                        s += ", a percentage";
+                    }
+                    s
                 }
-                if k.percent {
-                    s += ", a percentage";
+                Knative::Annotation(a) => format!("`{a}`"),
+                Knative::ClusterWide(c) => {
+                    format!("cluster-wide: ConfigMap `config-autoscaler` `{c}`")
                 }
-                s
-            }
-            Some(Knative::Annotation(a)) => format!("`{a}`"),
-            Some(Knative::ClusterWide(c)) => {
-                format!("cluster-wide: ConfigMap `config-autoscaler` `{c}`")
-            }
+                Knative::Controller(c) => format!("kube-controller-manager `--{c}`"),
+                Knative::Behavior(b) => format!("HPA `spec.behavior.{b}`"),
+            },
         };
         out += &format!(
             "| `{}` | {} | {} | {} | {} | {} |\n",
@@ -480,6 +535,33 @@ pub fn check_kpa(s: &KpaSettings) -> Result<(), (&'static str, Rejected)> {
         }
     }
     Ok(())
+}
+
+/// Checks Cloud Run's autoscaler settings against each other; on failure, the key to blame
+/// and why.
+pub fn check_cloud_run(s: &CloudRunSettings) -> Result<(), (&'static str, Rejected)> {
+    within(s.min_scale, "min_scale", s.max_scale, "max_scale")
+}
+
+/// Checks the HPA's settings against each other; on failure, the key to blame and why.
+pub fn check_hpa(s: &HpaSettings) -> Result<(), (&'static str, Rejected)> {
+    if s.min_scale == 0 {
+        return Err((
+            "min_scale",
+            Rejected(
+                "min_scale = 0 is not possible with kind = \"hpa\": the Kubernetes HPA cannot \
+                 scale to zero (use 1 or more, or kind = \"kpa\" to scale to zero)"
+                    .into(),
+            ),
+        ));
+    }
+    if s.scale_up_pods == 0 {
+        return Err((
+            "scale_up_pods",
+            Rejected("0 is out of range: expected 1 or more".into()),
+        ));
+    }
+    within(s.min_scale, "min_scale", s.max_scale, "max_scale")
 }
 
 /// Checks the keepalive settings against each other; on failure, the key to blame and why.

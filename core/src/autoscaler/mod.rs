@@ -1,5 +1,5 @@
-//! Autoscalers: Knative's KPA (metric windows, decider, scaler gating) and the keepalive
-//! autoscaler. Sans-IO: every entry point takes `now` and returns a decision; randomness comes
+//! Autoscalers: Knative's KPA (metric windows, decider, scaler gating), the keepalive
+//! autoscaler, Cloud Run's autoscaler and the Kubernetes HPA. Sans-IO: every entry point takes `now` and returns a decision; randomness comes
 //! from the caller's generator. `/work/shared/KPA.md` (Knative Serving's behaviour, down to the
 //! rounding) is the specification; each module names the Knative code it mirrors.
 //!
@@ -19,6 +19,10 @@
 //! - [`scaler::KpaScaler`]: the KPA reconciler: bounds, scale-to-zero gating, SKS mode,
 //!   activator count, requeues ([`scaler::ScalerOutput`]).
 //! - [`keepalive::Keepalive`]: one instance per concurrent request with an idle timeout.
+//! - [`cloudrun::CloudRun`]: Cloud Run's CPU and concurrency drivers over a 1-minute window
+//!   ([`config::CloudRunSettings`], [`keys::CLOUD_RUN_KEYS`]).
+//! - [`hpa::Hpa`]: the Kubernetes HPA on CPU: replica calculator, stabilisation, rate policies
+//!   ([`config::HpaSettings`], [`keys::HPA_KEYS`]).
 //! - [`replay`]: `scalelab kpa replay`.
 //!
 //! # Driving the KPA
@@ -55,18 +59,23 @@
 //! ```
 
 pub mod bucketing;
+pub mod cloudrun;
 pub mod config;
 pub mod decider;
+pub mod hpa;
 pub mod keepalive;
 pub mod keys;
 pub mod metrics;
 pub mod replay;
 pub mod scaler;
 
+pub use cloudrun::CloudRun;
 pub use config::{
-    Aggregation, AutoscalerSettings, IdleChoice, KeepaliveSettings, KpaSettings, Metric,
+    Aggregation, AutoscalerSettings, CloudRunSettings, HpaSettings, IdleChoice, KeepaliveSettings,
+    KpaSettings, Metric,
 };
 pub use decider::{Decider, DeciderSpec, DeciderStatus, ScaleResult, Tick};
+pub use hpa::Hpa;
 pub use keepalive::{Keepalive, KeepaliveId, Route};
 pub use metrics::{ActivatorMeter, Collector, ConcurrencyMeter, Stat};
 pub use scaler::{ActiveState, KpaScaler, ScalerInput, ScalerOutput, SksMode};

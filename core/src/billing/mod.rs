@@ -56,7 +56,7 @@ use serde::Serialize;
 use crate::duration::{Dur, format_duration, parse_duration};
 
 pub use meter::{Meter, RevisionBilling};
-pub use models::break_even_note;
+pub use models::{boosted_vcpu, break_even_note};
 
 /// `[billing.knative]`, resolved: the node pool of the `knative-nodes` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -47,7 +47,7 @@ fn secs(ns: u128) -> f64 {
 
 /// The vCPU an instance gets during startup CPU boost (BILLING.md §1.1): up to 1 vCPU rises to
 /// 2, 2 to 4, 4 and 6 to 8; 8 stays 8. Limits in between take the next level up.
-pub(super) fn boosted_vcpu(vcpu: f64) -> f64 {
+pub fn boosted_vcpu(vcpu: f64) -> f64 {
     if vcpu <= 1.0 {
         2.0
     } else if vcpu <= 2.0 {

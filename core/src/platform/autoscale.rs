@@ -17,7 +17,10 @@ impl Platform {
     #[inline]
     pub(super) fn on_second(&mut self, now: Time, at: Time) {
         self.roll_series(now);
-        if self.kpa_revisions > 0 {
+        if self.cpu_on {
+            self.sample_cpu(now);
+        }
+        if self.timed_revisions > 0 {
             self.scrape_and_tick(now, at);
         }
         if !self.closing && now < self.cfg.seconds_until {
@@ -34,18 +37,29 @@ impl Platform {
         }
     }
 
-    /// Every KPA revision's scrape, and on even seconds its tick.
+    /// Every KPA revision's scrape, and on even seconds its tick; Cloud Run's per-second
+    /// sample and its evaluations; the HPA's syncs.
     #[inline(never)]
     fn scrape_and_tick(&mut self, now: Time, at: Time) {
-        let tick = (at.0 / SECOND).is_multiple_of(2);
+        let second = at.0 / SECOND;
+        let tick = second.is_multiple_of(2);
         for r in 0..self.revs.len() {
-            if !matches!(self.revs[r].kind, Kind::Kpa { .. }) {
-                continue;
-            }
             let rev = RevId(r as u16);
-            self.on_scrape(now, rev);
-            if tick {
-                self.decide(now, rev, at, false);
+            match &self.revs[r].kind {
+                Kind::Kpa { .. } => {
+                    self.on_scrape(now, rev);
+                    if tick {
+                        self.decide(now, rev, at, false);
+                    }
+                }
+                Kind::CloudRun { .. } => self.cloud_run_second(now, rev, second),
+                Kind::Hpa { hpa } => {
+                    let period = hpa.settings().sync_period.as_secs().max(1);
+                    if second.is_multiple_of(period) {
+                        self.hpa_sync(now, rev);
+                    }
+                }
+                Kind::Keepalive { .. } => {}
             }
         }
     }
@@ -132,9 +146,13 @@ impl Platform {
         }
     }
 
-    /// Asks for the reconciler of `r` to run now (after the current transition).
+    /// Asks for the reconciler of `r` to run now (after the current transition). Cloud Run's
+    /// and the HPA's revisions have no reconciler.
     pub(super) fn request_reconcile(&mut self, now: Time, r: RevId) {
         let rev = &mut self.revs[r.index()];
+        if matches!(rev.kind, Kind::CloudRun { .. } | Kind::Hpa { .. }) {
+            return;
+        }
         if rev.reconcile_at.is_none_or(|t| t > now) {
             rev.reconcile_at = Some(now);
             self.out.push(Effect::Timer {
@@ -248,8 +266,13 @@ impl Platform {
         }
     }
 
-    /// The keepalive pool of `r` stops the instances idle for its timeout.
+    /// The keepalive pool of `r` stops the instances idle for its timeout (Cloud Run: the
+    /// instances kept idle past their retention).
     pub(super) fn expire(&mut self, now: Time, r: RevId) {
+        if let Kind::CloudRun { .. } = self.revs[r.index()].kind {
+            self.cloud_run_expire(now, r);
+            return;
+        }
         let ids = match &mut self.revs[r.index()].kind {
             Kind::Keepalive {
                 pool, expire_at, ..
@@ -259,7 +282,7 @@ impl Platform {
                 }
                 pool.expire(now)
             }
-            Kind::Kpa { .. } => return,
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => return,
         };
         for id in ids {
             let inst = self.ka_inst(r, id);

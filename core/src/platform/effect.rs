@@ -40,8 +40,15 @@ pub enum Effect {
     },
     /// A request starts executing on an instance: send it there (live), or schedule its end
     /// (simulated). Report the end with
-    /// [`Platform::on_request_done`](super::Platform::on_request_done).
+    /// [`Platform::on_request_done`](super::Platform::on_request_done). Under the instance
+    /// performance model (`[service] cpu_share` > 0) its end is not known yet:
+    /// [`Serve::ends_at`] is [`Serve::LATER`] and an [`Effect::Finish`] follows.
     Serve(Serve),
+    /// The performance model decided when a request that is executing ends (its CPU work is
+    /// done and `ends_at` adds its waiting, capped at its deadline): schedule that end
+    /// (simulated), or have the synthetic instance answer then (live; an end that is a timeout
+    /// is left to the driver's own deadline).
+    Finish(Serve),
     /// The request that just arrived waits (in the activator, an instance's queue-proxy or for
     /// its own cold start) until it starts, or until `deadline`, when the driver calls
     /// [`Platform::on_timeout`](super::Platform::on_timeout).
@@ -87,10 +94,21 @@ pub struct Serve {
     /// Where it runs.
     pub inst: InstId,
     /// When it ends under the model (its service time plus the modelled proxy hop, capped at
-    /// its deadline): the simulator's completion time.
+    /// its deadline): the simulator's completion time; [`Serve::LATER`] when the performance
+    /// model tells it later ([`Effect::Finish`]).
     pub ends_at: Time,
     /// True when `ends_at` is the deadline: the model says it times out while running.
     pub times_out: bool,
+}
+
+impl Serve {
+    /// The `ends_at` of a request whose end the performance model decides later.
+    pub const LATER: Time = Time::MAX;
+
+    /// True when its end comes later, in an [`Effect::Finish`].
+    pub fn later(&self) -> bool {
+        self.ends_at == Self::LATER
+    }
 }
 
 /// Why the platform answered a request itself.
@@ -153,8 +171,12 @@ pub enum Timer {
     Second,
     /// The revision's reconciler (a requeue, or a change that needs reconciling).
     Reconcile(RevId),
-    /// The revision's keepalive pool: an idle instance may have expired.
+    /// The revision's keepalive pool (or Cloud Run's idle retention): an idle instance may
+    /// have expired.
     Expire(RevId),
+    /// The instance's CPU (the performance model): a CPU phase may have ended, or a request in
+    /// its CPU phase reached its deadline.
+    Cpu(InstId),
 }
 
 /// How a request that was executing ended.

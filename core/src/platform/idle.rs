@@ -23,6 +23,8 @@ impl Platform {
     pub fn second_is_idle(&self, at: Time) -> bool {
         self.revs.iter().all(|r| match &r.kind {
             Kind::Keepalive { .. } => true,
+            // Cloud Run's per-second samples and the HPA's syncs are never skipped.
+            Kind::CloudRun { .. } | Kind::Hpa { .. } => false,
             Kind::Kpa {
                 decider, activator, ..
             } => {
@@ -51,7 +53,7 @@ impl Platform {
         let n_secs = last - first + 1;
         self.stats.seconds_skipped += n_secs;
         self.roll_series(Time(last * SECOND));
-        if self.kpa_revisions > 0 {
+        if self.timed_revisions > 0 {
             let first_even = first + first % 2;
             if first_even <= last {
                 let n = (last - first_even) / 2 + 1;

@@ -22,11 +22,18 @@ impl Platform {
     ) -> InstId {
         let id = InstId(self.insts.len() as u32);
         let rev = &mut self.revs[r.index()];
-        let cold_ns = if warm || !self.cfg.sample_cold_starts {
+        let mut cold_ns = if warm || !self.cfg.sample_cold_starts {
             0
         } else {
             rev.cold.sample_nanos(&mut rev.rng_cold)
         };
+        if rev.boost && rev.cold_start_cpu_share > 0.0 && cold_ns > 0 {
+            // The CPU part of start-up uses every vCPU; the boost multiplies them.
+            let share = rev.cold_start_cpu_share;
+            let speedup = crate::billing::boosted_vcpu(rev.vcpu) / rev.vcpu;
+            let c = cold_ns as f64;
+            cold_ns = (c * (1.0 - share) + c * share / speedup).round() as u64;
+        }
         // A crash-looping command is restarted with an exponential back-off (Kubernetes'
         // CrashLoopBackOff): 100 ms, 200 ms, … up to 10 s, reset when an instance gets ready.
         let backoff = match rev.crash_streak {
@@ -46,7 +53,18 @@ impl Platform {
             stopping: false,
             lost: false,
             by_shutdown: false,
+            vcpu: rev.vcpu,
+            cpu: (rev.cpu_share > 0.0 && !self.cfg.measured_cpu)
+                .then(|| Box::new(super::cpu::Cpu::new(now, rev.vcpu, rev.cpu_share))),
+            cpu_ns: 0.0,
+            cpu_second_mark: 0.0,
+            cpu_second_delta: 0.0,
+            cpu_sync_mark: (0.0, now),
+            cpu_seen: false,
+            idle_since: now,
+            parked: false,
         });
+        self.vcpu_alive.add(now, micro_vcpu(rev.vcpu));
         rev.alive.push(id);
         rev.starting += 1;
         if let (Some(k), Kind::Keepalive { by_ka, .. }) = (ka, &mut rev.kind) {
@@ -92,11 +110,15 @@ impl Platform {
         }
         i.state = InstState::Ready;
         i.ready_at = now;
+        i.idle_since = now;
         let r = i.rev;
+        let startup = now.0.saturating_sub(i.created.0);
         let rev = &mut self.revs[r.index()];
         rev.starting -= 1;
         rev.ready += 1;
         rev.crash_streak = 0;
+        rev.startups.0 += u128::from(startup);
+        rev.startups.1 += 1;
         self.t.idle_ready.add(now, 1);
         self.billing.instance_ready(now, inst.number());
         self.log(|p| Event::InstanceReady {
@@ -115,6 +137,17 @@ impl Platform {
                     self.begin(now, s.req, s.instance);
                 }
                 self.request_reconcile(now, r);
+            }
+            Kind::CloudRun { .. } | Kind::Hpa { .. } => {
+                let (revs, reqs) = (&mut self.revs, &self.reqs);
+                let rev = &mut revs[r.index()];
+                let mut live = |t: ReqId| is_queued(reqs, t);
+                let started = rev
+                    .router
+                    .add_ready(now, inst, &mut rev.rng_route, &mut live);
+                for s in started {
+                    self.begin(now, s.req, s.instance);
+                }
             }
             Kind::Keepalive { pool, .. } => {
                 let i = &mut self.insts[inst.index()];
@@ -142,6 +175,7 @@ impl Platform {
                 self.shut_down(now, inst);
             }
             InstState::Ready => {
+                self.unpark_books(inst);
                 let rev = &mut self.revs[r.index()];
                 rev.ready -= 1;
                 rev.router.begin_drain(inst);
@@ -202,6 +236,8 @@ impl Platform {
             self.billing.instance_stopping(now, inst.number());
         }
         self.billing.instance_stopped(now, inst.number());
+        let vcpu = i.vcpu;
+        self.vcpu_alive.add(now, -micro_vcpu(vcpu));
         let rev = &mut self.revs[r.index()];
         rev.router.remove(inst);
         rev.alive.retain(|&x| x != inst);
@@ -256,6 +292,8 @@ impl Platform {
             InstState::Ready => {
                 rev.ready -= 1;
                 rev.router.begin_drain(inst);
+                self.unpark_books(inst);
+                let rev = &mut self.revs[r.index()];
                 if let (Some(id), Kind::Keepalive { pool, .. }) = (ka, &mut rev.kind) {
                     let was = if busy > 0 {
                         LostState::Busy
@@ -298,6 +336,14 @@ impl Platform {
                 }
                 self.schedule_expire(r);
             }
+            Kind::CloudRun { .. } => {
+                let n = u32::try_from(self.revs[r.index()].desired).unwrap_or(u32::MAX);
+                self.cloud_run_scale(now, r, n);
+            }
+            Kind::Hpa { .. } => {
+                let n = u32::try_from(self.revs[r.index()].desired).unwrap_or(u32::MAX);
+                self.scale_to(now, r, n);
+            }
         }
     }
 
@@ -326,4 +372,9 @@ impl Platform {
             start_failures: p.revs[r.index()].crash_streak,
         });
     }
+}
+
+/// vCPUs in whole micro-vCPUs (the integral of vCPUs alive is kept exactly).
+pub(super) fn micro_vcpu(vcpu: f64) -> i64 {
+    (vcpu * 1e6).round() as i64
 }

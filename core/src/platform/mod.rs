@@ -40,13 +40,13 @@ use std::time::Duration;
 
 use crate::autoscaler::metrics::{PodReport, ScrapeScratch};
 use crate::autoscaler::{
-    ActivatorMeter, AutoscalerSettings, ConcurrencyMeter, Decider, DeciderSpec, Keepalive,
-    KeepaliveId, KpaScaler,
+    ActivatorMeter, AutoscalerSettings, CloudRun, ConcurrencyMeter, Decider, DeciderSpec, Hpa,
+    Keepalive, KeepaliveId, KpaScaler,
 };
 use crate::billing::{Meter, RevisionBilling};
 use crate::event::Event;
 use crate::ids::{InstId, ReqId, RevId};
-use crate::measure::{Levels, SeriesBuilder, Tally, bucket_for};
+use crate::measure::{Integral, Levels, SeriesBuilder, Tally, bucket_for};
 use crate::result::VariantResult;
 use crate::rng::{SimRng, stream};
 use crate::router::{Mode, RevisionRouter, TrafficSplit};
@@ -55,9 +55,12 @@ use crate::time::{Time, duration_nanos};
 use crate::workload::Sampler;
 
 mod autoscale;
+mod cpu;
 mod effect;
 mod idle;
 mod instances;
+mod kinds;
+mod perf;
 mod requests;
 
 pub use effect::{Effect, Outcome, Reply, Serve, Timer};
@@ -93,6 +96,9 @@ pub struct Config {
     /// A revision whose instances failed to start this many times in a row gives up
     /// ([`Effect::RevisionFailed`]); `None`: never (the simulator's instances do not fail).
     pub max_start_failures: Option<u32>,
+    /// Instances' CPU use is measured by the driver ([`Platform::on_cpu_usage`]: real
+    /// processes) instead of modelled from `[service] cpu_share`.
+    pub measured_cpu: bool,
 }
 
 impl Config {
@@ -113,11 +119,13 @@ impl Config {
             seconds_until: hard_end(s),
             poke_before_first_decision: true,
             max_start_failures: None,
+            measured_cpu: false,
         }
     }
 
     /// The live runtime's configuration: 1 s buckets, no modelled overheads (the hop is real),
-    /// seconds until shutdown.
+    /// seconds until shutdown. Instances whose cold starts are not sampled are real processes:
+    /// their CPU use is measured, not modelled.
     pub fn live(seed: u64, sample_cold_starts: bool) -> Config {
         Config {
             seed,
@@ -130,6 +138,7 @@ impl Config {
             seconds_until: Time::MAX,
             poke_before_first_decision: true,
             max_start_failures: Some(5),
+            measured_cpu: !sample_cold_starts,
         }
     }
 }
@@ -176,6 +185,10 @@ struct Req {
     /// Counted at the instance's queue-proxy already (it waited there).
     at_proxy: bool,
     cold: bool,
+    /// In its CPU phase on its instance (the performance model).
+    in_cpu: bool,
+    /// Waiting at a Cloud Run revision at its maximum: its wait ends in 429, not 504.
+    at_max: bool,
 }
 
 struct Inst {
@@ -196,6 +209,24 @@ struct Inst {
     lost: bool,
     /// The platform's shutdown ended it (not the autoscaler).
     by_shutdown: bool,
+    /// Its vCPUs.
+    vcpu: f64,
+    /// Its CPU under the performance model (`cpu_share` > 0, modelled).
+    cpu: Option<Box<cpu::Cpu>>,
+    /// CPU-nanoseconds it used so far (modelled or measured).
+    cpu_ns: f64,
+    /// `cpu_ns` at the last whole-second sample.
+    cpu_second_mark: f64,
+    /// CPU-nanoseconds it used in the second before that sample.
+    cpu_second_delta: f64,
+    /// `cpu_ns` at the HPA's last sync, and when that was.
+    cpu_sync_mark: (f64, Time),
+    /// The driver reported its CPU use at least once (measured CPU).
+    cpu_seen: bool,
+    /// When it last became idle (no request executing).
+    idle_since: Time,
+    /// Kept idle by Cloud Run's autoscaler: alive and warm, out of the routable set.
+    parked: bool,
 }
 
 enum Kind {
@@ -210,6 +241,16 @@ enum Kind {
         /// The instance of each keepalive id (ids are dense).
         by_ka: Vec<InstId>,
         expire_at: Option<Time>,
+    },
+    CloudRun {
+        cr: Box<CloudRun>,
+        /// Instances kept idle, in the order they were parked.
+        parked: Vec<InstId>,
+        /// The pending retention timer.
+        expire_at: Option<Time>,
+    },
+    Hpa {
+        hpa: Box<Hpa>,
     },
 }
 
@@ -261,6 +302,18 @@ struct Rev {
     crash_streak: u32,
     /// Gave up after [`Config::max_start_failures`] failed starts: nothing starts again.
     failed: bool,
+    /// vCPUs per instance.
+    vcpu: f64,
+    /// `[service] cpu_share` (0: no CPU model).
+    cpu_share: f64,
+    /// `[service] cold_start_cpu_share`.
+    cold_start_cpu_share: f64,
+    /// `[service] startup_cpu_boost`.
+    boost: bool,
+    /// Σ and count of the start-up times of its instances (created → ready), ns.
+    startups: (u128, u64),
+    /// CPU-seconds per vCPU-second of its instances over the last whole second.
+    cpu_utilization: f64,
 }
 
 /// What a run measured besides the [`Tally`]: the figures each driver may report.
@@ -310,8 +363,23 @@ pub struct Platform {
     slot_overhead_ns: u64,
     latency_overhead_ns: u64,
     next_second: Option<Time>,
-    /// How many revisions have a KPA (the others need no scrape or tick).
-    kpa_revisions: usize,
+    /// How many revisions have an autoscaler that acts on whole seconds (KPA, Cloud Run, HPA).
+    timed_revisions: usize,
+    /// Some instance's CPU is modelled or measured (else CPU metering is skipped).
+    cpu_on: bool,
+    /// Some instance's CPU is modelled (`cpu_share` > 0, not measured): requests may take the
+    /// performance model's path. False keeps the per-request path as without the model.
+    cpu_model: bool,
+    /// Some revision has Cloud Run's autoscaler (instances may be parked).
+    cloud_run: bool,
+    /// Σ CPU-nanoseconds used by every instance.
+    cpu_total_ns: f64,
+    /// Σ vCPUs of the instances alive, in micro-vCPUs (its integral: vCPU-time alive).
+    vcpu_alive: Integral,
+    /// (`cpu_total_ns`, vCPU area) when the last series bucket closed.
+    cpu_bucket_mark: (f64, u128),
+    /// Reused buffer of CPU phases that ended.
+    cpu_done: Vec<cpu::Done>,
     closing: bool,
     out: Vec<Effect>,
     log: Vec<Event>,
@@ -393,6 +461,8 @@ impl Platform {
             .iter()
             .map(|r| {
                 let cc = r.service.container_concurrency;
+                let mut router =
+                    RevisionRouter::new(s.router.policy, cc, s.router.activator_queue_depth);
                 let (kind, progress_deadline) = match &r.autoscaler {
                     AutoscalerSettings::Kpa(k) => (
                         Kind::Kpa {
@@ -411,15 +481,30 @@ impl Platform {
                         },
                         Duration::from_secs(600),
                     ),
+                    AutoscalerSettings::CloudRun(c) => (
+                        Kind::CloudRun {
+                            cr: Box::new(CloudRun::new(c.clone(), cc, r.service.vcpu)),
+                            parked: Vec::new(),
+                            expire_at: None,
+                        },
+                        Duration::from_secs(600),
+                    ),
+                    AutoscalerSettings::Hpa(h) => {
+                        // Requests go straight to the pods' queue-proxies (min scale ≥ 1: the
+                        // activator is not in the path).
+                        router.set_mode(Mode::Serve);
+                        (
+                            Kind::Hpa {
+                                hpa: Box::new(Hpa::new(h.clone())),
+                            },
+                            Duration::from_secs(600),
+                        )
+                    }
                 };
                 let n = &r.name;
                 Rev {
                     name: r.name.clone(),
-                    router: RevisionRouter::new(
-                        s.router.policy,
-                        cc,
-                        s.router.activator_queue_depth,
-                    ),
+                    router,
                     service: Sampler::new(&r.service.service_time),
                     cold: Sampler::new(&r.service.cold_start),
                     cold_service: r.service.cold_service_time.as_ref().map(Sampler::new),
@@ -445,15 +530,27 @@ impl Platform {
                     counters: RevCounters::default(),
                     crash_streak: 0,
                     failed: false,
+                    vcpu: r.service.vcpu,
+                    cpu_share: r.service.cpu_share,
+                    cold_start_cpu_share: r.service.cold_start_cpu_share,
+                    boost: r.service.startup_cpu_boost,
+                    startups: (0, 0),
+                    cpu_utilization: 0.0,
                 }
             })
             .collect();
         let percents: Vec<f64> = s.revisions.iter().map(|r| r.traffic_percent).collect();
-        let kpa_revisions = s
+        let timed_revisions = s
             .revisions
             .iter()
-            .filter(|r| matches!(r.autoscaler, AutoscalerSettings::Kpa(_)))
+            .filter(|r| !matches!(r.autoscaler, AutoscalerSettings::Keepalive(_)))
             .count();
+        let cpu_on = cfg.measured_cpu || s.revisions.iter().any(|r| r.service.cpu_share > 0.0);
+        let cpu_model = !cfg.measured_cpu && s.revisions.iter().any(|r| r.service.cpu_share > 0.0);
+        let cloud_run = s
+            .revisions
+            .iter()
+            .any(|r| matches!(r.autoscaler, AutoscalerSettings::CloudRun(_)));
         Platform {
             split: TrafficSplit::new(&percents),
             rng_split: stream(seed, "split"),
@@ -468,7 +565,14 @@ impl Platform {
             slot_overhead_ns: duration_nanos(cfg.slot_overhead),
             latency_overhead_ns: duration_nanos(cfg.latency_overhead),
             next_second: None,
-            kpa_revisions,
+            timed_revisions,
+            cpu_on,
+            cpu_model,
+            cloud_run,
+            cpu_total_ns: 0.0,
+            vcpu_alive: Integral::default(),
+            cpu_bucket_mark: (0.0, 0),
+            cpu_done: Vec::new(),
             closing: false,
             out: Vec::new(),
             scrape_buf: Default::default(),
@@ -494,6 +598,20 @@ impl Platform {
                 Kind::Keepalive { pool, .. } => {
                     for id in pool.ensure_min() {
                         self.create_instance(now, rev, Some(id), warm);
+                    }
+                }
+                Kind::CloudRun { cr, .. } => {
+                    let n = cr.settings().min_scale;
+                    self.revs[r].desired = u64::from(n);
+                    for _ in 0..n {
+                        self.create_instance(now, rev, None, warm);
+                    }
+                }
+                Kind::Hpa { hpa } => {
+                    let n = hpa.initial();
+                    self.revs[r].desired = u64::from(n);
+                    for _ in 0..n {
+                        self.create_instance(now, rev, None, warm);
                     }
                 }
             }
@@ -531,12 +649,12 @@ impl Platform {
     }
 
     /// The earliest time a timer of the platform is due (the next whole second, a reconciler
-    /// requeue, a keepalive expiry).
+    /// requeue, a keepalive or idle-retention expiry; not the instances' CPU timers).
     pub fn next_deadline(&self) -> Option<Time> {
         let revs = self.revs.iter().flat_map(|r| {
             let expire = match &r.kind {
-                Kind::Keepalive { expire_at, .. } => *expire_at,
-                Kind::Kpa { .. } => None,
+                Kind::Keepalive { expire_at, .. } | Kind::CloudRun { expire_at, .. } => *expire_at,
+                Kind::Kpa { .. } | Kind::Hpa { .. } => None,
             };
             [r.reconcile_at, expire]
         });
@@ -551,6 +669,7 @@ impl Platform {
             Timer::Second => self.on_second(now, scheduled),
             Timer::Reconcile(r) => self.on_reconcile_timer(now, r),
             Timer::Expire(r) => self.expire(now, r),
+            Timer::Cpu(i) => self.on_cpu_timer(now, scheduled, i),
         }
     }
 
@@ -610,6 +729,8 @@ impl Platform {
             target: match &rev.kind {
                 Kind::Kpa { scaler, .. } => u64::from(scaler.replicas()),
                 Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
+                // Their decision is the count they scale to.
+                Kind::CloudRun { .. } | Kind::Hpa { .. } => rev.desired,
             },
             failed: rev.failed,
             panic: rev.panic,
@@ -623,7 +744,7 @@ impl Platform {
         match &rev.kind {
             // A keepalive pool has no decider: what it wants is the instances it keeps.
             Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
-            Kind::Kpa { .. } => rev.desired,
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => rev.desired,
         }
     }
 
@@ -704,9 +825,13 @@ impl Platform {
         self.roll_series(end);
         if !end.0.is_multiple_of(self.series.bucket_ns()) {
             let l = self.levels();
+            if self.cpu_on {
+                self.series.row().cpu_utilization = self.bucket_cpu_utilization(end);
+            }
             self.series.close(l);
         }
         self.stats.in_flight_end = self.t.in_system.level();
+        let cpu_utilization = self.mean_cpu_utilization(end);
         let t = &self.t;
         if t.arrived != t.completed + t.rejected + t.timed_out + self.stats.in_flight_end {
             let msg = format!(
@@ -728,13 +853,14 @@ impl Platform {
         let t = &mut self.t;
         t.latency.merge(&t.latency_warm);
         t.latency.merge(&t.latency_cold);
-        let v = self.t.variant(
+        let mut v = self.t.variant(
             name,
             self.stats.in_flight_end,
             self.billing.finish(end),
             self.series.finish(),
             end,
         );
+        v.instances.mean_cpu_utilization = cpu_utilization;
         (v, self.stats)
     }
 
@@ -764,6 +890,10 @@ impl Platform {
     fn close_buckets(&mut self, now: Time) {
         while self.series.due(now) {
             let l = self.levels();
+            if self.cpu_on {
+                let end = self.series.bucket_end();
+                self.series.row().cpu_utilization = self.bucket_cpu_utilization(end);
+            }
             self.series.close(l);
         }
     }

@@ -35,6 +35,8 @@ impl Platform {
             proxied: false,
             at_proxy: false,
             cold: false,
+            in_cpu: false,
+            at_max: false,
         });
         self.t.arrived += 1;
         self.t.in_system.add(now, 1);
@@ -49,7 +51,9 @@ impl Platform {
             return (req, r);
         }
         match &mut self.revs[r.index()].kind {
-            Kind::Kpa { .. } => self.arrive_kpa(now, r, req),
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => {
+                self.arrive_routed(now, r, req)
+            }
             Kind::Keepalive { pool, .. } => match pool.on_request(now) {
                 PoolRoute::Warm(id) => {
                     let inst = self.ka_inst(r, id);
@@ -70,7 +74,8 @@ impl Platform {
         (req, r)
     }
 
-    fn arrive_kpa(&mut self, now: Time, r: RevId, req: ReqId) {
+    /// A request for a revision behind the router (KPA, Cloud Run, HPA).
+    fn arrive_routed(&mut self, now: Time, r: RevId, req: ReqId) {
         let proxied = {
             let rev = &self.revs[r.index()];
             rev.router.mode() == Mode::Proxy || rev.router.routable() == 0
@@ -94,7 +99,7 @@ impl Platform {
                     }
                     None => false,
                 },
-                Kind::Keepalive { .. } => false,
+                Kind::Keepalive { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => false,
             };
             if poke {
                 self.decide(now, r, now, true);
@@ -106,8 +111,15 @@ impl Platform {
             Route::QueuedActivator => {
                 let q = &mut self.reqs[req.index()];
                 q.state = ReqState::QueuedActivator;
-                let deadline = q.deadline;
+                let mut deadline = q.deadline;
+                let cloud_run = matches!(self.revs[r.index()].kind, Kind::CloudRun { .. });
+                if cloud_run {
+                    deadline = self.cloud_run_deadline(now, r, req, deadline);
+                }
                 self.out.push(Effect::Wait { req, deadline });
+                if cloud_run {
+                    self.cloud_run_queued(now, r);
+                }
             }
             Route::QueuedProxy(i) => {
                 let q = &mut self.reqs[req.index()];
@@ -131,7 +143,7 @@ impl Platform {
     pub(super) fn ka_inst(&self, r: RevId, id: crate::autoscaler::KeepaliveId) -> InstId {
         match &self.revs[r.index()].kind {
             Kind::Keepalive { by_ka, .. } => by_ka[id.0 as usize],
-            Kind::Kpa { .. } => unreachable!("keepalive id on a KPA revision"),
+            _ => unreachable!("keepalive id on a revision without a keepalive pool"),
         }
     }
 
@@ -206,6 +218,12 @@ impl Platform {
                 q.service_ns = total.saturating_sub(now.0 - q.arrival.0);
             }
         }
+        if self.cpu_model && i.cpu.is_some() && q.service_ns > 0 {
+            // The performance model decides when it ends.
+            self.billing.request_started(now, inst.number());
+            self.begin_cpu(now, req, inst);
+            return;
+        }
         // The hop to the instance and back holds the slot too (modelled in the simulator).
         let hold = q.service_ns.saturating_add(self.slot_overhead_ns);
         let mut ends_at = Time(now.0.saturating_add(hold));
@@ -266,6 +284,10 @@ impl Platform {
             }
         }
         let r = q.rev;
+        if q.in_cpu {
+            // It leaves before its CPU work is done (timed out live, or failed).
+            self.leave_cpu(now, req, inst);
+        }
         self.insts[inst.index()].meter.on_departure(now, q.proxied);
         if q.proxied
             && let Kind::Kpa { activator, .. } = &mut self.revs[r.index()].kind
@@ -277,7 +299,7 @@ impl Platform {
         self.end_work(now, inst);
         let i = &self.insts[inst.index()];
         match &mut self.revs[r.index()].kind {
-            Kind::Kpa { .. } => {
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => {
                 if i.state == InstState::Stopped {
                     // Stopped with work left after the shutdown drain: the router forgot it.
                     return;
@@ -292,6 +314,11 @@ impl Platform {
                     && self.revs[r.index()].router.is_idle(inst)
                 {
                     self.shut_down(now, inst);
+                } else if self.cloud_run
+                    && self.insts[inst.index()].parked
+                    && self.insts[inst.index()].busy == 0
+                {
+                    self.schedule_retention(r);
                 }
             }
             Kind::Keepalive { pool, .. } => match (i.ka, i.lost) {
@@ -311,6 +338,13 @@ impl Platform {
     /// A waiting request's deadline passed. Returns false when it is no longer waiting (it
     /// started meanwhile, or ended): then nothing changes.
     pub fn on_timeout(&mut self, now: Time, req: ReqId) -> bool {
+        self.on_wait_deadline(now, req).is_some()
+    }
+
+    /// A waiting request's deadline ([`Effect::Wait`]) passed: the platform's answer to it
+    /// (504, or 429 for a request that pended at a Cloud Run revision's maximum), or None
+    /// when it is no longer waiting (it started meanwhile, or ended): then nothing changes.
+    pub fn on_wait_deadline(&mut self, now: Time, req: ReqId) -> Option<Reply> {
         self.give_up(now, req, Reply::Timeout)
     }
 
@@ -319,14 +353,13 @@ impl Platform {
     /// waiting: then nothing changes (a request that runs ends with
     /// [`Outcome::ClientClosed`] instead).
     pub fn on_client_closed(&mut self, now: Time, req: ReqId) -> bool {
-        self.give_up(now, req, Reply::ClientClosed)
+        self.give_up(now, req, Reply::ClientClosed).is_some()
     }
 
-    /// A waiting request leaves its queue, answered `reply`; false when it is not waiting.
-    pub(super) fn give_up(&mut self, now: Time, req: ReqId, reply: Reply) -> bool {
-        let Some(q) = self.live_req(req).copied() else {
-            return false;
-        };
+    /// A waiting request leaves its queue, answered `reply` (a timeout of a request that pended
+    /// at a Cloud Run revision's maximum is answered 429 instead); None when it is not waiting.
+    pub(super) fn give_up(&mut self, now: Time, req: ReqId, reply: Reply) -> Option<Reply> {
+        let q = self.live_req(req).copied()?;
         let r = q.rev;
         match q.state {
             ReqState::QueuedActivator => self.revs[r.index()].router.cancel_queued(None),
@@ -338,11 +371,16 @@ impl Platform {
                 self.insts[i.index()].pending = None;
                 self.revs[r.index()].waiting_cold -= 1;
             }
-            ReqState::Running(_) | ReqState::Free => return false,
+            ReqState::Running(_) | ReqState::Free => return None,
         }
         self.roll_series(now);
+        let reply = if matches!(reply, Reply::Timeout) && q.at_max && now < q.deadline {
+            Reply::MaxInstances
+        } else {
+            reply
+        };
         self.answer(now, req, reply);
-        true
+        Some(reply)
     }
 
     /// Every request of revision `r` still waiting (activator, queue-proxies, cold starts),
@@ -371,6 +409,10 @@ impl Platform {
         debug_assert!(i.busy > 0, "request ended on idle instance {inst}");
         i.busy -= 1;
         if i.busy == 0 {
+            if self.cloud_run {
+                // Cloud Run's idle retention counts from here.
+                i.idle_since = now;
+            }
             self.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
                 self.t.idle_ready.add(now, 1);

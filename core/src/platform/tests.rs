@@ -105,6 +105,18 @@ impl Harness {
                     );
                     self.waiting.remove(&s.req);
                     assert!(self.running.insert(s.req, s.inst).is_none());
+                    if !s.later() {
+                        self.push(s.ends_at, Ev::Done(s.req, s.times_out));
+                    }
+                }
+                Effect::Finish(s) => {
+                    assert_eq!(
+                        self.running.get(&s.req),
+                        Some(&s.inst),
+                        "{} finished",
+                        s.req
+                    );
+                    assert!(s.ends_at >= now, "an end in the past");
                     self.push(s.ends_at, Ev::Done(s.req, s.times_out));
                 }
                 Effect::Wait { req, deadline } => {
@@ -141,7 +153,16 @@ impl Harness {
             .revs
             .iter()
             .map(|r| u64::from(r.router.queued()) + u64::from(r.waiting_cold))
-            .sum();
+            .sum::<u64>()
+            // A shutdown may stop an instance with requests in its queue-proxy: they wait for
+            // their timeout, no longer counted by the router.
+            + p.reqs
+                .iter()
+                .filter(|q| {
+                    matches!(q.state, ReqState::QueuedProxy(i)
+                        if p.insts[i.index()].state == InstState::Stopped)
+                })
+                .count() as u64;
         let running = p
             .reqs
             .iter()
@@ -176,6 +197,35 @@ impl Harness {
             );
             assert_eq!(rev.starting, by_state[InstState::Starting as usize]);
             assert_eq!(rev.ready, by_state[InstState::Ready as usize]);
+            // The performance model: each instance's CPU holds exactly its requests in their
+            // CPU phase; parked instances are ready, idle-kept, out of the routable set.
+            for &i in &rev.alive {
+                let inst = &p.insts[i.index()];
+                let in_cpu = p
+                    .reqs
+                    .iter()
+                    .filter(|q| q.in_cpu && q.state == ReqState::Running(i))
+                    .count() as u32;
+                match &inst.cpu {
+                    Some(c) => assert_eq!(c.running(), in_cpu, "{i}: CPU phases"),
+                    None => assert_eq!(in_cpu, 0, "{i}: CPU phase without a CPU"),
+                }
+                if inst.parked {
+                    assert_eq!(inst.state, InstState::Ready, "{i} parked");
+                }
+            }
+            if let Kind::CloudRun { parked, .. } = &rev.kind {
+                let flagged = rev
+                    .alive
+                    .iter()
+                    .filter(|&&i| p.insts[i.index()].parked)
+                    .count();
+                assert_eq!(parked.len(), flagged, "parked instances");
+                let max = rev_max_for_test(rev);
+                if max > 0 && !p.closing {
+                    assert!(rev.starting + rev.ready <= max, "beyond max_scale");
+                }
+            }
         }
         let alive: usize = p.revs.iter().map(|r| r.alive.len()).sum();
         assert_eq!(t.alive.level(), alive as u64, "alive");
@@ -243,6 +293,13 @@ impl Harness {
 impl Rev {
     fn router_cc(&self) -> u32 {
         self.router.container_concurrency()
+    }
+}
+
+fn rev_max_for_test(rev: &Rev) -> u32 {
+    match &rev.kind {
+        Kind::CloudRun { cr, .. } => cr.settings().max_scale,
+        _ => 0,
     }
 }
 
@@ -709,6 +766,225 @@ fn next_deadline_is_the_earliest_timer() {
     assert!(earliest.is_some());
 }
 
+const PS: &str = r#"
+    duration = "10m"
+    [service]
+    container_concurrency = 0
+    vcpu = 1.0
+    cpu_share = 1.0
+    timeout = "5s"
+    warm_at_start = true
+    service_time = { dist = "fixed", value = "100ms" }
+    [autoscaler]
+    min_scale = 1
+    max_scale = 1
+    [[workload.phases]]
+    duration = "10m"
+    arrival = { process = "poisson", rate = 1 }
+"#;
+
+/// When each request ended, by id.
+fn ends(h: &Harness) -> BTreeMap<ReqId, Time> {
+    h.log
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Finish(s) => Some((s.req, s.ends_at)),
+            Effect::Serve(s) if !s.later() => Some((s.req, s.ends_at)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn requests_on_one_vcpu_share_it() {
+    let mut h = Harness::new(PS);
+    let t0 = Time::from_secs(2);
+    let a = h.arrive(t0);
+    let b = h.arrive(t0);
+    h.run_until(Time::from_secs(3));
+    let e = ends(&h);
+    // Two 100 ms CPU requests at once on one vCPU: both done after 200 ms.
+    assert_eq!(e[&a], t0 + Duration::from_millis(200));
+    assert_eq!(e[&b], t0 + Duration::from_millis(200));
+    // A third arriving halfway through the first's work slows it down.
+    let c = h.arrive(Time::from_secs(4));
+    let d = h.arrive(Time::from_millis(4050));
+    h.run_until(Time::from_secs(5));
+    let e = ends(&h);
+    // c: 50 ms alone, then 50 ms at half speed = 100 ms → ends at 4.150 s; d then has
+    // 50 ms left alone → 4.200 s.
+    assert_eq!(e[&c], Time::from_millis(4150));
+    assert_eq!(e[&d], Time::from_millis(4200));
+    assert_eq!(h.p.tally().completed, 4);
+}
+
+#[test]
+fn waiting_overlaps_and_the_timeout_cuts_a_cpu_phase() {
+    // Half CPU: 50 ms of work, then 50 ms of waiting that does not slow the others.
+    let toml = PS.replace("cpu_share = 1.0", "cpu_share = 0.5");
+    let mut h = Harness::new(&toml);
+    let a = h.arrive(Time::from_secs(2));
+    let b = h.arrive(Time::from_secs(2));
+    h.run_until(Time::from_secs(3));
+    let e = ends(&h);
+    assert_eq!(
+        e[&a],
+        Time::from_millis(2150),
+        "100 ms of CPU for two, then 50 ms"
+    );
+    assert_eq!(e[&b], Time::from_millis(2150));
+    // 60 requests of 100 ms of CPU at once: the instance needs 6 s, the timeout is 5 s.
+    let mut h = Harness::new(PS);
+    for _ in 0..60 {
+        h.arrive(Time::from_secs(2));
+    }
+    h.run_until(Time::from_secs(20));
+    let t = h.p.tally();
+    assert_eq!(
+        (t.completed, t.timed_out),
+        (0, 60),
+        "all still in their CPU phase at 7 s"
+    );
+    assert_eq!(h.now, Time::from_secs(20));
+}
+
+#[test]
+fn cpu_utilization_is_metered() {
+    let mut h = Harness::new(PS);
+    for k in 0..10 {
+        h.arrive(Time::from_secs(2 + k));
+    }
+    h.run_until(Time::from_secs(20));
+    // 10 × 100 ms of CPU over 20 s of one vCPU alive.
+    let p = std::mem::replace(
+        &mut h.p,
+        Platform::new(&scenario(PS), Config::simulated(&scenario(PS), 1)),
+    );
+    let (v, _) = p.finish("x".into(), Time::from_secs(20));
+    assert!(
+        (v.instances.mean_cpu_utilization - 0.05).abs() < 1e-9,
+        "{}",
+        v.instances.mean_cpu_utilization
+    );
+    let rows = &v.series.expect("series").rows;
+    assert!(
+        (rows[2].cpu_utilization - 0.1).abs() < 1e-9,
+        "{:?}",
+        rows[2]
+    );
+    assert_eq!(rows[0].cpu_utilization, 0.0);
+}
+
+const CLOUD_RUN: &str = r#"
+    duration = "1h"
+    [service]
+    container_concurrency = 2
+    timeout = "1m"
+    service_time = { dist = "fixed", value = "1s" }
+    cold_start = { dist = "fixed", value = "2s" }
+    [autoscaler]
+    kind = "cloud-run"
+    idle_retention = "5m"
+    max_scale = 3
+    [[workload.phases]]
+    duration = "1h"
+    arrival = { process = "poisson", rate = 1 }
+"#;
+
+#[test]
+fn cloud_run_starts_for_waiting_requests_parks_surplus_and_retires_it_after_retention() {
+    let mut h = Harness::new(CLOUD_RUN);
+    assert_eq!(h.p.alive(), 0);
+    // Five requests at once: ⌈5 / 2⌉ = 3 instances start at once (not at the next tick).
+    for _ in 0..5 {
+        h.arrive(Time::from_secs(10));
+    }
+    assert_eq!(h.started.len(), 3);
+    h.run_until(Time::from_secs(20));
+    assert_eq!(h.p.tally().completed, 5);
+    // The 1-minute average decays: instances are parked, not stopped...
+    h.run_until(Time::from_secs(200));
+    assert!(h.stop_asked.is_empty(), "kept idle");
+    let parked: Vec<InstId> = h
+        .started
+        .iter()
+        .copied()
+        .filter(|&i| h.p.insts[i.index()].parked)
+        .collect();
+    assert_eq!(parked.len(), 3);
+    // ...and a request now finds a warm one: no cold start.
+    let r = h.arrive(Time::from_secs(200));
+    h.run_until(Time::from_secs(205));
+    assert_eq!(h.started.len(), 3, "warm");
+    assert!(h.p.request(r).is_none());
+    assert_eq!(h.p.tally().delayed, 5, "only the first five were cold");
+    // Five minutes after their last request the parked ones go.
+    h.run_until(Time::from_secs(12 + 300 - 1));
+    assert!(h.stop_asked.len() < 3);
+    h.run_until(Time::from_secs(900));
+    assert_eq!(h.stop_asked.len(), 3);
+    assert_eq!(h.p.alive(), 0);
+}
+
+#[test]
+fn cloud_run_at_max_instances_answers_429_after_the_pending_limit() {
+    let toml = CLOUD_RUN.replace("max_scale = 3", "max_scale = 1").replace(
+        r#"service_time = { dist = "fixed", value = "1s" }"#,
+        r#"service_time = { dist = "fixed", value = "50s" }"#,
+    );
+    let mut h = Harness::new(&toml);
+    let a = h.arrive(Time::from_secs(1));
+    let b = h.arrive(Time::from_secs(1));
+    let c = h.arrive(Time::from_secs(1));
+    assert_eq!(h.started.len(), 1, "max 1");
+    h.run_until(Time::from_secs(30));
+    // Mean start-up 2 s: the limit is max(7 s, 10 s) = 10 s; c arrived before any start-up
+    // was seen: 10 s too.
+    assert!(
+        h.replies.contains(&(c, Reply::MaxInstances)),
+        "{:?}",
+        h.replies
+    );
+    assert!(!h.replies.iter().any(|(r, _)| *r == a || *r == b));
+    assert_eq!(h.p.tally().rejected, 1);
+}
+
+const HPA: &str = r#"
+    duration = "1h"
+    [service]
+    container_concurrency = 0
+    cpu_share = 1.0
+    vcpu = 1.0
+    timeout = "1m"
+    warm_at_start = true
+    service_time = { dist = "fixed", value = "100ms" }
+    cold_start = { dist = "fixed", value = "5s" }
+    [autoscaler]
+    kind = "hpa"
+    cpu_target = 0.5
+    min_scale = 1
+    max_scale = 10
+    [[workload.phases]]
+    duration = "1h"
+    arrival = { process = "poisson", rate = 1 }
+"#;
+
+#[test]
+fn the_hpa_scales_on_cpu_and_never_to_zero() {
+    let mut h = Harness::new(HPA);
+    assert_eq!(h.p.alive(), 1, "min_scale");
+    // 8 requests of 100 ms per second on one vCPU: 80 % against a 50 % target.
+    for k in 0..(60 * 8) {
+        h.arrive(Time::from_millis(1000 + k * 125));
+    }
+    h.run_until(Time::from_secs(61));
+    let n = h.p.alive();
+    assert!(n >= 2, "scaled up to {n}");
+    // Quiet: back to one after the 5-minute stabilisation, never zero.
+    h.run_until(Time::from_secs(2000));
+    assert_eq!(h.p.alive(), 1);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -743,7 +1019,8 @@ mod properties {
 
     fn settings() -> impl Strategy<Value = String> {
         let cc = prop::sample::select(vec![0u32, 1, 2, 10]);
-        let kind = prop::sample::select(vec!["kpa", "keepalive"]);
+        let kind = prop::sample::select(vec!["kpa", "keepalive", "cloud-run", "hpa"]);
+        let share = prop::sample::select(vec![0.0f64, 0.5, 1.0]);
         let policy = prop::sample::select(vec![
             "knative",
             "newest-idle",
@@ -753,22 +1030,34 @@ mod properties {
         ]);
         let choice = prop::sample::select(vec!["last-freed", "newest-created", "first-free"]);
         let reset = prop::sample::select(vec![true, false]);
-        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset).prop_map(|(cc, kind, policy, initial, queue, choice, reset)| {
-            let autoscaler = if kind == "kpa" {
-                format!(
+        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset, share).prop_map(|(cc, kind, policy, initial, queue, choice, reset, share)| {
+            let autoscaler = match kind {
+                "kpa" => format!(
                     "initial_scale = {initial}\ntarget = 2\nstable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"\nmax_scale = 4"
-                )
-            } else {
-                format!("kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3\nidle_choice = \"{choice}\"\nkeepalive_reset = {reset}")
+                ),
+                "cloud-run" => format!(
+                    "kind = \"cloud-run\"\nmin_scale = {initial}\nmax_scale = 3\nwindow = \"6s\"\nidle_retention = \"3s\""
+                ),
+                "hpa" => format!(
+                    "kind = \"hpa\"\nmin_scale = {}\nmax_scale = 4\nsync_period = \"2s\"\nscale_down_stabilization = \"4s\"\ncpu_target = 0.5",
+                    initial.max(1)
+                ),
+                _ => format!("kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3\nidle_choice = \"{choice}\"\nkeepalive_reset = {reset}"),
             };
-            let cc = if kind == "kpa" { cc } else { 1 };
+            let cc = match kind {
+                "kpa" | "hpa" => cc,
+                "cloud-run" => cc.max(1),
+                _ => 1,
+            };
+            let share = if kind == "hpa" { share.max(0.5) } else { share };
             // The keepalive pool picks its own instances: a router policy is refused there.
-            let policy = if kind == "kpa" { format!("policy = \"{policy}\"") } else { String::new() };
+            let policy = if kind == "keepalive" { String::new() } else if kind == "kpa" { format!("policy = \"{policy}\"") } else { "policy = \"knative\"".to_string() };
             format!(
                 r#"
                 duration = "1m"
                 [service]
                 container_concurrency = {cc}
+                cpu_share = {share}
                 timeout = "4s"
                 service_time = {{ dist = "exponential", mean = "500ms" }}
                 cold_start = {{ dist = "uniform", min = "100ms", max = "2s" }}

@@ -365,6 +365,9 @@ impl RevisionRouter {
     pub fn remove(&mut self, inst: InstId) {
         if let Some(st) = self.inst.get_mut(inst.index()) {
             debug_assert!(st.pos.is_none(), "removing a routable instance");
+            // Requests still waiting in its queue-proxy (a shutdown stops an instance with a
+            // queue) are no longer counted; they end at their timeout.
+            self.proxy_live_total -= st.proxy_live;
             *st = InstState::default();
         }
     }

@@ -111,8 +111,16 @@ pub struct Service {
     /// Time from the decision to remove an instance until it is gone (billed as shut-down).
     #[serde(with = "crate::duration::serde_duration")]
     pub shutdown: Duration,
-    /// Cloud Run startup CPU boost (billing only).
+    /// Cloud Run startup CPU boost: billed as boosted vCPUs during start-up and 10 s after;
+    /// shortens the CPU part of start-up (`cold_start_cpu_share`).
     pub startup_cpu_boost: bool,
+    /// The share (0–1) of each request's uncontended service time that is CPU work on one
+    /// vCPU; the rest is waiting. Requests in their CPU phase share the instance's vCPUs
+    /// (processor sharing). 0 = no CPU model: results as without it.
+    pub cpu_share: f64,
+    /// The share (0–1) of the sampled start-up time that is CPU work using every vCPU of the
+    /// instance, which a startup CPU boost shortens.
+    pub cold_start_cpu_share: f64,
 }
 
 /// `[router]`, resolved.
@@ -359,10 +367,7 @@ impl RevisionBilling {
             .map(|r| RevisionBilling {
                 vcpu: r.service.vcpu,
                 memory_gib: r.service.memory_gib,
-                min_instances: match &r.autoscaler {
-                    AutoscalerSettings::Kpa(k) => k.min_scale,
-                    AutoscalerSettings::Keepalive(k) => k.min_instances,
-                },
+                min_instances: r.autoscaler.min_instances(),
                 startup_cpu_boost: r.service.startup_cpu_boost,
             })
             .collect()

@@ -49,6 +49,8 @@ pub struct RawService {
     pub warm_at_start: Option<bool>,
     pub shutdown: Option<S<Dur>>,
     pub startup_cpu_boost: Option<bool>,
+    pub cpu_share: Option<S<f64>>,
+    pub cold_start_cpu_share: Option<S<f64>>,
 }
 
 /// `[[revisions]]`.

@@ -145,29 +145,67 @@ fn router_overheads_resolve_and_are_checked() {
     assert_eq!(e.key.as_deref(), Some("router.slot_overhead"), "{e}");
 }
 
-/// The hand-kept list of KPA keys that a keepalive table refused missed keys; the key table
-/// refuses every one, and a KPA table every keepalive key.
+/// The hand-kept list of KPA keys that a keepalive table refused missed keys; the key tables
+/// refuse every key of another kind's table, naming the kind it belongs to.
 #[test]
 fn each_autoscaler_kind_refuses_the_other_kinds_keys() {
-    use crate::autoscaler::keys::{KEEPALIVE_KEYS, KPA_KEYS};
-    for k in &KPA_KEYS {
-        let v = k.default().to_toml().unwrap_or(toml::Value::Float(10.0));
-        let src = format!("{MIN}[autoscaler]\nkind = \"keepalive\"\n{} = {v}\n", k.key);
-        let e = parse(&src).expect_err(k.key);
-        assert_eq!(
-            e.key.as_deref(),
-            Some(format!("autoscaler.{}", k.key).as_str())
-        );
-        assert!(e.message.contains("is a KPA key"), "{}: {e}", k.key);
+    use crate::autoscaler::keys::{self, CLOUD_RUN_KEYS, HPA_KEYS, KEEPALIVE_KEYS, KPA_KEYS};
+    let tables: [(&str, Vec<(&str, toml::Value)>); 4] = [
+        (
+            "kpa",
+            KPA_KEYS
+                .iter()
+                .map(|k| {
+                    (
+                        k.key,
+                        k.default().to_toml().unwrap_or(toml::Value::Float(10.0)),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "keepalive",
+            KEEPALIVE_KEYS
+                .iter()
+                .map(|k| (k.key, k.default().to_toml().expect("set")))
+                .collect(),
+        ),
+        (
+            "cloud-run",
+            CLOUD_RUN_KEYS
+                .iter()
+                .map(|k| (k.key, k.default().to_toml().expect("set")))
+                .collect(),
+        ),
+        (
+            "hpa",
+            HPA_KEYS
+                .iter()
+                .map(|k| (k.key, k.default().to_toml().expect("set")))
+                .collect(),
+        ),
+    ];
+    let mut checked = 0;
+    for (kind, _) in &tables {
+        for (owner, rows) in &tables {
+            for (key, v) in rows {
+                if keys::kinds_with(key).contains(kind) {
+                    continue;
+                }
+                let src = format!("{MIN}[autoscaler]\nkind = \"{kind}\"\n{key} = {v}\n");
+                let e = parse(&src).expect_err(key);
+                assert_eq!(e.key.as_deref(), Some(format!("autoscaler.{key}").as_str()));
+                assert!(
+                    e.message
+                        .contains(&format!("does not apply to kind = \"{kind}\""))
+                        && e.message.contains(&format!("\"{owner}\"")),
+                    "{kind} / {key}: {e}"
+                );
+                checked += 1;
+            }
+        }
     }
-    for k in &KEEPALIVE_KEYS {
-        let v = k.default().to_toml().expect("set");
-        let e = parse(&format!("{MIN}[autoscaler]\n{} = {v}\n", k.key)).expect_err(k.key);
-        assert!(
-            e.message.contains("applies to kind = \"keepalive\" only"),
-            "{e}"
-        );
-    }
+    assert!(checked > 50, "{checked}");
 }
 
 /// The error of `[autoscaler]` holding `body`: on line 8 (the table's first line), naming `key`.
@@ -186,8 +224,46 @@ fn autoscaler_values_are_checked_through_the_key_table() {
     assert!(e.contains("expected a number"), "{e}");
     let e = autoscaler_error("min_scale = -1", "autoscaler.min_scale");
     assert!(e.contains("is negative"), "{e}");
-    let e = autoscaler_error("kind = \"hpa\"", "autoscaler.kind");
+    let e = autoscaler_error("kind = \"vpa\"", "autoscaler.kind");
     assert!(e.contains("unknown autoscaler kind"), "{e}");
+    assert!(e.contains("\"cloud-run\" or \"hpa\""), "{e}");
+    // The HPA cannot scale to zero, and scales on CPU, which needs CPU work.
+    let e = parse(&format!(
+        "{MIN}[autoscaler]\nkind = \"hpa\"\nmin_scale = 0\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("autoscaler.min_scale"), "{e}");
+    assert_eq!(e.position.map(|p| p.0), Some(9), "the value's line: {e}");
+    assert!(e.message.contains("cannot scale to zero"), "{e}");
+    let e = autoscaler_error("kind = \"hpa\"", "service.cpu_share");
+    assert!(e.contains("scales on CPU"), "{e}");
+    let s = parse(&format!(
+        "{MIN}[service]\ncpu_share = 0.5\n[autoscaler]\nkind = \"hpa\"\ncpu_target = 60\n"
+    ))
+    .expect("valid");
+    let AutoscalerSettings::Hpa(h) = &s.revisions[0].autoscaler else {
+        panic!()
+    };
+    assert_eq!((h.cpu_target, h.min_scale), (0.6, 1));
+    // Cloud Run's concurrency is a hard cap of 1 to 1000.
+    let e = parse(&format!(
+        "{MIN}[service]\ncontainer_concurrency = 0\n[autoscaler]\nkind = \"cloud-run\"\n"
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("service.container_concurrency"),
+        "{e}"
+    );
+    let s = parse(&format!("{MIN}[autoscaler]\nkind = \"cloud-run\"\n")).expect("valid");
+    assert_eq!(s.revisions[0].autoscaler.kind(), "cloud-run");
+    assert_eq!(
+        s.revisions[0].service.container_concurrency, 80,
+        "Cloud Run's default"
+    );
+    assert_eq!(s.revisions[0].autoscaler.max_instances(), 100);
+    let e = parse(&format!("{MIN}[service]\ncpu_share = 1.5\n")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("service.cpu_share"), "{e}");
     let e = autoscaler_error("metrc = \"rps\"", "autoscaler.metrc");
     assert!(e.contains("unknown key `metrc`"), "{e}");
     let e = autoscaler_error(

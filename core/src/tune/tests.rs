@@ -270,7 +270,7 @@ fn candidates_apply_their_settings_and_combinations_can_fail() {
     assert_eq!(built.len(), 4);
     let min_scale = |s: &Scenario| match &s.revisions[0].autoscaler {
         AutoscalerSettings::Kpa(k) => (k.min_scale, k.max_scale),
-        AutoscalerSettings::Keepalive(_) => panic!("kpa"),
+        _ => panic!("kpa"),
     };
     assert_eq!(min_scale(built[0].as_ref().unwrap()), (0, 3));
     assert_eq!(min_scale(built[3].as_ref().unwrap()), (5, 10));

@@ -269,6 +269,10 @@ pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static 
             Knative::Revision { name, .. } => (format!("{PREFIX}{name}"), text, None),
             Knative::Annotation(name) => (name.to_string(), text, None),
             Knative::ClusterWide(name) => (format!("{SCALELAB_PREFIX}{name}"), text, GLOBAL),
+            // The HPA's table only; kept readable under scalelab.dev/.
+            Knative::Controller(name) | Knative::Behavior(name) => {
+                (format!("{SCALELAB_PREFIX}{name}"), text, None)
+            }
         });
     }
     v
@@ -285,12 +289,22 @@ fn service_document(
     revision: Option<&str>,
     traffic: Option<&[Route]>,
 ) -> Result<(), LabError> {
-    let AutoscalerSettings::Kpa(k) = &rev.autoscaler else {
-        return Err(LabError::Export(
-            "the scenario uses kind = \"keepalive\", which Knative does not have; export a KPA \
-             scenario (or use `scalelab export gcloud`)"
-                .into(),
-        ));
+    let k = match &rev.autoscaler {
+        AutoscalerSettings::Kpa(k) => k,
+        AutoscalerSettings::Hpa(_) => {
+            return Err(LabError::Export(
+                "export knative does not write kind = \"hpa\" yet (Knative's \
+                 hpa.autoscaling.knative.dev class); export a KPA scenario"
+                    .into(),
+            ));
+        }
+        other => {
+            return Err(LabError::Export(format!(
+                "the scenario uses kind = \"{}\", which Knative does not have; export a KPA \
+                 scenario (or use `scalelab export gcloud`)",
+                other.kind()
+            )));
+        }
     };
     out.push_str("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n");
     let _ = writeln!(out, "  name: {name}");
@@ -379,6 +393,42 @@ fn deploy_flags(s: &Scenario, rev: &Revision, image: &str, notes: &mut Vec<Strin
                 "The scenario's keepalive autoscaler maps to min and max instances only.".into(),
             );
             (k.min_instances, k.max_instances)
+        }
+        AutoscalerSettings::CloudRun(k) => {
+            // The drivers' targets, window and retention are Cloud Run's own: no flags.
+            let d = scalelab_core::autoscaler::CloudRunSettings::default();
+            let changed: Vec<&str> = [
+                ("cpu_target", k.cpu_target != d.cpu_target),
+                (
+                    "concurrency_target",
+                    k.concurrency_target != d.concurrency_target,
+                ),
+                ("window", k.window != d.window),
+                ("idle_retention", k.idle_retention != d.idle_retention),
+                (
+                    "evaluation_period",
+                    k.evaluation_period != d.evaluation_period,
+                ),
+            ]
+            .iter()
+            .filter_map(|(key, c)| c.then_some(*key))
+            .collect();
+            if !changed.is_empty() {
+                notes.push(format!(
+                    "Cloud Run has no flags for the autoscaler's {}: the deployed service uses \
+                     Cloud Run's own values.",
+                    changed.join(", ")
+                ));
+            }
+            (k.min_scale, k.max_scale)
+        }
+        AutoscalerSettings::Hpa(k) => {
+            notes.push(
+                "Cloud Run's autoscaler is not the Kubernetes HPA: the CPU target, sync period, \
+                 tolerance and stabilisation have no flags; min and max instances carry over."
+                    .into(),
+            );
+            (k.min_scale, k.max_scale)
         }
     };
     let mut flags = vec![format!("--image={image}")];

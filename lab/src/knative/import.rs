@@ -198,7 +198,11 @@ fn template(
                     .collect()
             }
             Some(Knative::Annotation(name)) => vec![name.to_string()],
-            Some(Knative::ClusterWide(name)) => vec![format!("{SCALELAB_PREFIX}{name}")],
+            Some(
+                Knative::ClusterWide(name) | Knative::Controller(name) | Knative::Behavior(name),
+            ) => {
+                vec![format!("{SCALELAB_PREFIX}{name}")]
+            }
         };
         let mut found: Vec<(&String, String)> = Vec::new();
         for n in &names {

@@ -62,6 +62,7 @@ fn series(min_scale: u64) -> Series {
             } else {
                 140.0
             },
+            cpu_utilization: 0.0,
         });
     }
     Series {
@@ -199,6 +200,7 @@ fn variant(name: &str, min_scale: u64) -> VariantResult {
             idle_instance_seconds: if cold { 301.2 } else { 548.7 },
             time_at_zero_s: if cold { 90.0 } else { 0.0 },
             scale_to_zero_events: u64::from(cold),
+            mean_cpu_utilization: 0.0,
         },
         autoscaler: AutoscalerStats {
             ticks: 210,

@@ -132,3 +132,80 @@ fn littles_law_holds() {
         lambda * es
     );
 }
+
+/// One instance pinned, unlimited concurrency, all of the service time CPU work on one vCPU:
+/// the instance is an M/G/1 processor-sharing queue.
+fn ps_instance(lambda: f64, horizon_s: u64, service: &str) -> String {
+    format!(
+        r#"
+        duration = "{horizon_s}s"
+        [service]
+        container_concurrency = 0
+        vcpu = 1
+        cpu_share = 1
+        timeout = "1h"
+        warm_at_start = true
+        service_time = {service}
+        cold_start = {{ dist = "fixed", value = "0s" }}
+        [autoscaler]
+        min_scale = 1
+        max_scale = 1
+        initial_scale = 1
+        target_burst_capacity = -1
+        [[workload.phases]]
+        duration = "{horizon_s}s"
+        arrival = {{ process = "poisson", rate = {lambda} }}
+        [billing]
+        models = ["cloud-run-request"]
+        "#
+    )
+}
+
+#[test]
+fn processor_sharing_matches_mg1_ps_for_any_work_distribution() {
+    // VALIDATION.md / MODELS.md §1: M/G/1-PS at ρ = 0.5 with E[S] = 1 s: mean response
+    // E[S] / (1 − ρ) = 2 s and mean number in the system ρ / (1 − ρ) = 1, for exponential and
+    // fixed work alike (PS insensitivity); CPU utilisation = ρ. Six replications of 40 000 s
+    // (about 20 000 requests each) per distribution, within 3.5 standard errors.
+    for service in [
+        r#"{ dist = "exponential", mean = "1s" }"#,
+        r#"{ dist = "fixed", value = "1s" }"#,
+    ] {
+        let s = scenario(&ps_instance(0.5, 40_000, service));
+        let (mut t, mut n, mut u) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in 1..=6 {
+            let v = run(&s, seed);
+            assert_eq!(v.instances.peak, 1, "one instance");
+            assert_eq!(v.requests.rejected + v.requests.timed_out, 0);
+            t.push(sim(&v).mean_latency_exact_ms / 1000.0);
+            n.push(occupancy(&v).mean_in_system);
+            u.push(v.instances.mean_cpu_utilization);
+        }
+        let (m, se) = mean_se(&t);
+        assert!(
+            (m - 2.0).abs() < 3.5 * se + 0.02,
+            "{service}: mean response {m} ± {se} vs 2 s"
+        );
+        let (m, se) = mean_se(&n);
+        assert!(
+            (m - 1.0).abs() < 3.5 * se + 0.01,
+            "{service}: mean in system {m} ± {se} vs 1"
+        );
+        let (m, se) = mean_se(&u);
+        assert!(
+            (m - 0.5).abs() < 3.5 * se + 0.005,
+            "{service}: CPU utilisation {m} ± {se} vs ρ = 0.5"
+        );
+    }
+}
+
+#[test]
+fn without_cpu_work_nothing_is_shared() {
+    // cpu_share = 0 (the default): concurrent requests do not slow each other, whatever vcpu.
+    let toml = ps_instance(0.5, 5_000, r#"{ dist = "fixed", value = "1s" }"#)
+        .replace("cpu_share = 1", "cpu_share = 0");
+    let v = run(&scenario(&toml), 1);
+    let t = sim(&v).mean_latency_exact_ms / 1000.0;
+    assert!((t - 1.0).abs() < 1e-6, "every request takes its 1 s: {t}");
+    assert_eq!(v.instances.mean_cpu_utilization, 0.0);
+}

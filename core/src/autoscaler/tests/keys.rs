@@ -32,23 +32,67 @@ fn covers<T: Default + PartialEq + std::fmt::Debug + serde::Serialize>(table: &[
 fn each_table_covers_its_settings_and_round_trips_defaults() {
     covers(&KPA_KEYS);
     covers(&KEEPALIVE_KEYS);
+    covers(&CLOUD_RUN_KEYS);
+    covers(&HPA_KEYS);
+}
+
+#[test]
+fn the_new_kinds_check_their_values() {
+    let k = cloud_run("cpu_target").expect("key");
+    assert_eq!(
+        k.accept(Value::Number(60.0)),
+        Ok(Value::Number(0.6)),
+        "a percentage"
+    );
+    assert!(k.accept(Value::Number(0.0)).is_err());
+    let m = hpa("metric").expect("key");
+    assert_eq!(m.parse(toml::Value::from("cpu")), Ok(Value::Choice("cpu")));
+    assert!(
+        m.parse(toml::Value::from("memory"))
+            .unwrap_err()
+            .0
+            .contains("\"cpu\"")
+    );
+    let e = check_hpa(&HpaSettings {
+        min_scale: 0,
+        ..HpaSettings::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.0, "min_scale");
+    assert!(e.1.0.contains("cannot scale to zero"), "{}", e.1);
+    assert!(check_cloud_run(&CloudRunSettings::default()).is_ok());
+    let r = reference(&CLOUD_RUN_KEYS);
+    assert!(r.contains("`\"15m\"` (assumption)"), "{r}");
+    assert!(r.contains("`gcloud run deploy --min-instances`"), "{r}");
+    let r = reference(&HPA_KEYS);
+    assert!(
+        r.contains("kube-controller-manager `--horizontal-pod-autoscaler-sync-period`"),
+        "{r}"
+    );
 }
 
 #[test]
 fn knative_names_are_unique() {
-    let mut names: Vec<&str> = KPA_KEYS
-        .iter()
-        .filter_map(|k| k.knative)
-        .flat_map(|n| match n {
+    fn names(k: impl Iterator<Item = Knative>) -> Vec<&'static str> {
+        k.flat_map(|n| match n {
             Knative::Revision { name, legacy } => vec![Some(name), legacy],
-            Knative::Annotation(a) | Knative::ClusterWide(a) => vec![Some(a)],
+            Knative::Annotation(a)
+            | Knative::ClusterWide(a)
+            | Knative::Controller(a)
+            | Knative::Behavior(a) => vec![Some(a)],
         })
         .flatten()
-        .collect();
-    let n = names.len();
-    names.sort_unstable();
-    names.dedup();
-    assert_eq!(names.len(), n);
+        .collect()
+    }
+    for mut names in [
+        names(KPA_KEYS.iter().filter_map(|k| k.knative)),
+        names(HPA_KEYS.iter().filter_map(|k| k.knative)),
+    ] {
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
 }
 
 #[test]

@@ -14,48 +14,45 @@ impl Resolver<'_> {
         let kind = match a.get("kind") {
             None => "kpa",
             Some((_, v)) => match v.get_ref().as_str() {
-                Some(s @ ("kpa" | "keepalive")) => s,
+                Some(s) if keys::KINDS.contains(&s) => s,
                 Some(other) => {
                     return Err(self.err(
                         v,
                         &k("kind"),
-                        format!(
-                            "unknown autoscaler kind \"{other}\": expected \"kpa\" or \"keepalive\""
-                        ),
+                        format!("unknown autoscaler kind \"{other}\": expected {}", kinds()),
                     ));
                 }
                 None => {
-                    return Err(self.err(
-                        v,
-                        &k("kind"),
-                        "expected a string: \"kpa\" or \"keepalive\"",
-                    ));
+                    return Err(self.err(v, &k("kind"), format!("expected a string: {}", kinds())));
                 }
             },
         };
-        if kind == "kpa" {
-            let other = |name: &str| {
-                keys::keepalive(name).map(|_| {
-                    format!(
-                        "`{name}` applies to kind = \"keepalive\" only (add kind = \"keepalive\" \
-                         to this table)"
-                    )
-                })
-            };
-            self.settings(a, p, &keys::KPA_KEYS, &other, keys::check_kpa)
-                .map(AutoscalerSettings::Kpa)
-        } else {
-            let other = |name: &str| {
-                keys::kpa(name).map(|_| {
-                    format!(
-                        "`{name}` is a KPA key and does not apply to kind = \"keepalive\" (it \
-                         takes {})",
-                        keys::names(&keys::KEEPALIVE_KEYS)
-                    )
-                })
-            };
-            self.settings(a, p, &keys::KEEPALIVE_KEYS, &other, keys::check_keepalive)
-                .map(AutoscalerSettings::Keepalive)
+        // A key of another kind's table: say which kind it belongs to.
+        let other = |name: &str| {
+            let owners = keys::kinds_with(name);
+            (!owners.is_empty()).then(|| {
+                let owners: Vec<String> = owners.iter().map(|o| format!("\"{o}\"")).collect();
+                format!(
+                    "`{name}` does not apply to kind = \"{kind}\" (it is a key of kind = {}); \
+                     kind = \"{kind}\" takes {}",
+                    owners.join(" or "),
+                    own_keys(kind)
+                )
+            })
+        };
+        match kind {
+            "keepalive" => self
+                .settings(a, p, &keys::KEEPALIVE_KEYS, &other, keys::check_keepalive)
+                .map(AutoscalerSettings::Keepalive),
+            "cloud-run" => self
+                .settings(a, p, &keys::CLOUD_RUN_KEYS, &other, keys::check_cloud_run)
+                .map(AutoscalerSettings::CloudRun),
+            "hpa" => self
+                .settings(a, p, &keys::HPA_KEYS, &other, keys::check_hpa)
+                .map(AutoscalerSettings::Hpa),
+            _ => self
+                .settings(a, p, &keys::KPA_KEYS, &other, keys::check_kpa)
+                .map(AutoscalerSettings::Kpa),
         }
     }
 
@@ -95,5 +92,22 @@ impl Resolver<'_> {
     fn blame(&self, a: &RawAutoscaler, p: &str, name: &str, msg: String) -> ScenarioError {
         let span = a.get(name).map(|(_, v)| v.span());
         ScenarioError::at(self.file, self.src, span, Some(format!("{p}.{name}")), msg)
+    }
+}
+
+/// The kinds, quoted, for messages.
+fn kinds() -> String {
+    let q: Vec<String> = keys::KINDS.iter().map(|k| format!("\"{k}\"")).collect();
+    let (last, rest) = q.split_last().expect("kinds");
+    format!("{} or {last}", rest.join(", "))
+}
+
+/// The keys kind `kind` takes, for messages.
+fn own_keys(kind: &str) -> String {
+    match kind {
+        "keepalive" => keys::names(&keys::KEEPALIVE_KEYS),
+        "cloud-run" => keys::names(&keys::CLOUD_RUN_KEYS),
+        "hpa" => keys::names(&keys::HPA_KEYS),
+        _ => keys::names(&keys::KPA_KEYS),
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::{R, Resolver, positive};
 use crate::autoscaler::AutoscalerSettings;
 use crate::duration::Dur;
-use crate::scenario::raw::{DistKind, RawDist, RawScenario, RawService, S};
+use crate::scenario::ScenarioError;
+use crate::scenario::raw::{DistKind, RawAutoscaler, RawDist, RawScenario, RawService, S};
 use crate::scenario::{Revision, Service};
 use crate::workload::spec::{DistSpec, MixturePart};
 
@@ -23,8 +24,15 @@ impl Resolver<'_> {
             .map(|s| s.get_ref().clone())
             .unwrap_or_default();
         let Some(revs) = &raw.revisions else {
-            let service = self.service(&base_service, "service")?;
+            let mut service = self.service(&base_service, "service")?;
             let autoscaler = self.autoscaler(&base_as, "autoscaler")?;
+            self.service_and_autoscaler(
+                &base_service,
+                &base_as,
+                &mut service,
+                &autoscaler,
+                ("service", "autoscaler"),
+            )?;
             self.keepalive_concurrency(&base_service, &service, &autoscaler, "service")?;
             return Ok(vec![Revision {
                 name: "default".into(),
@@ -67,9 +75,19 @@ impl Resolver<'_> {
             }
             sum += traffic;
             let svc = merge_service(&base_service, r.service.as_ref().map(|s| s.get_ref()));
-            let service = self.service(&svc, &format!("{prefix}.service"))?;
+            let mut service = self.service(&svc, &format!("{prefix}.service"))?;
             let a = base_as.merged(r.autoscaler.as_ref().map(|s| s.get_ref()));
             let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"))?;
+            self.service_and_autoscaler(
+                &svc,
+                &a,
+                &mut service,
+                &autoscaler,
+                (
+                    &format!("{prefix}.service"),
+                    &format!("{prefix}.autoscaler"),
+                ),
+            )?;
             self.keepalive_concurrency(&svc, &service, &autoscaler, &format!("{prefix}.service"))?;
             out.push(Revision {
                 name,
@@ -170,7 +188,65 @@ impl Resolver<'_> {
             warm_at_start: s.warm_at_start.unwrap_or(false),
             shutdown: self.dur(&s.shutdown, &k("shutdown"), Duration::ZERO, |_| Ok(()))?,
             startup_cpu_boost: s.startup_cpu_boost.unwrap_or(false),
+            cpu_share: self.f64_in(
+                &s.cpu_share,
+                &k("cpu_share"),
+                0.0,
+                |x| (0.0..=1.0).contains(&x),
+                "a share from 0 to 1",
+            )?,
+            cold_start_cpu_share: self.f64_in(
+                &s.cold_start_cpu_share,
+                &k("cold_start_cpu_share"),
+                0.0,
+                |x| (0.0..=1.0).contains(&x),
+                "a share from 0 to 1",
+            )?,
         })
+    }
+
+    /// The checks between a revision's service and its autoscaler: Cloud Run's concurrency is a
+    /// hard cap from 1 to 1000 (80 when not given, Cloud Run's default); the HPA scales on CPU,
+    /// which needs CPU work to see.
+    fn service_and_autoscaler(
+        &self,
+        s: &RawService,
+        a: &RawAutoscaler,
+        service: &mut Service,
+        autoscaler: &AutoscalerSettings,
+        (sp, ap): (&str, &str),
+    ) -> R<()> {
+        let at = |span: Option<std::ops::Range<usize>>, key: String, msg: String| {
+            ScenarioError::at(self.file, self.src, span, Some(key), msg)
+        };
+        let kind_span = a.get("kind").map(|(_, v)| v.span());
+        if matches!(autoscaler, AutoscalerSettings::CloudRun(_))
+            && s.container_concurrency.is_none()
+        {
+            service.container_concurrency = CLOUD_RUN_CONCURRENCY;
+        }
+        match autoscaler {
+            AutoscalerSettings::CloudRun(_) if service.container_concurrency == 0 => Err(at(
+                s.container_concurrency
+                    .as_ref()
+                    .map(|v| v.span())
+                    .or(kind_span),
+                format!("{sp}.container_concurrency"),
+                "kind = \"cloud-run\" needs container_concurrency from 1 to 1000 (Cloud Run's \
+                 concurrency is a hard cap per instance; 0, unlimited, is Knative's)"
+                    .into(),
+            )),
+            AutoscalerSettings::Hpa(_) if service.cpu_share == 0.0 => Err(at(
+                s.cpu_share.as_ref().map(|v| v.span()).or(kind_span),
+                format!("{sp}.cpu_share"),
+                format!(
+                    "kind = \"hpa\" ({ap}) scales on CPU utilisation: set [service] cpu_share \
+                     (the share of each request's service time that is CPU work) above 0, or \
+                     every pod looks idle"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn dist(&self, d: &S<RawDist>, key: &str) -> R<DistSpec> {
@@ -259,6 +335,10 @@ impl Resolver<'_> {
     }
 }
 
+/// Cloud Run's default maximum concurrency per instance, for `kind = "cloud-run"` when
+/// `container_concurrency` is not given.
+pub const CLOUD_RUN_CONCURRENCY: u32 = 80;
+
 macro_rules! merge_fields {
     ($base:expr, $over:expr, $ty:ident { $($f:ident),* $(,)? }) => {{
         let b = $base;
@@ -284,6 +364,8 @@ fn merge_service(base: &RawService, over: Option<&RawService>) -> RawService {
             warm_at_start,
             shutdown,
             startup_cpu_boost,
+            cpu_share,
+            cold_start_cpu_share,
         }
     )
 }
