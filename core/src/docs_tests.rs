@@ -150,6 +150,16 @@ fn every_field_of_a_result_is_in_the_reference() {
             bucket_s: 1.0,
             rows: vec![SeriesRow::default()],
         }),
+        revisions: vec![crate::result::RevisionResult {
+            ready_at_s: Some(1.0),
+            traffic: vec![Default::default()],
+            series: Some(Default::default()),
+            ..Default::default()
+        }],
+        rollouts: Some(vec![crate::result::RolloutResult {
+            superseded_s: Some(1.0),
+            ..Default::default()
+        }]),
         ..VariantResult::default()
     };
     v.cost.insert("lambda".into(), Default::default());

@@ -39,7 +39,7 @@ impl Platform {
     fn scrape_and_tick(&mut self, now: Time, at: Time) {
         let tick = (at.0 / SECOND).is_multiple_of(2);
         for r in 0..self.revs.len() {
-            if !matches!(self.revs[r].kind, Kind::Kpa { .. }) {
+            if !matches!(self.revs[r].kind, Kind::Kpa { .. }) || !self.deploy[r].exists {
                 continue;
             }
             let rev = RevId(r as u16);
@@ -95,6 +95,7 @@ impl Platform {
     /// of scheduling jitter would otherwise decide by chance whether panic mode ends at a tick
     /// or one tick later. Pokes carry their real time; the times passed never go back.
     pub(super) fn decide(&mut self, now: Time, r: RevId, at: Time, poke: bool) {
+        let reachable = self.deploy[r.index()].reachable;
         let rev = &mut self.revs[r.index()];
         let at = at.max(rev.decided_at);
         rev.decided_at = at;
@@ -102,7 +103,7 @@ impl Platform {
         let Kind::Kpa { decider, .. } = &mut rev.kind else {
             return;
         };
-        let tick = decider.tick(at, ready, true);
+        let tick = decider.tick(at, ready, reachable);
         rev.counters.ticks += 1;
         self.t.ticks += 1;
         if tick.result.valid {
@@ -116,6 +117,11 @@ impl Platform {
                     self.series.row().panic = true;
                 }
                 self.t.panic.set(now, u64::from(now_panicking));
+                if self.multi {
+                    let rt = &mut self.revs[r.index()].rt;
+                    rt.panic.set(now, u64::from(tick.result.panic));
+                    rt.panic_episodes += u64::from(tick.result.panic);
+                }
             }
             self.log(|p| Event::ScaleDecision {
                 revision: p.revs[r.index()].name.clone(),
@@ -145,6 +151,7 @@ impl Platform {
 
     /// The KPA reconciler of `r`: the SKS mode, the replicas, the next requeue.
     pub(super) fn reconcile(&mut self, now: Time, r: RevId) {
+        let reachable = self.deploy[r.index()].reachable;
         let rev = &mut self.revs[r.index()];
         let ready = rev.ready;
         let Kind::Kpa {
@@ -158,7 +165,7 @@ impl Platform {
             ScalerInput {
                 decider: decider.status(),
                 ready,
-                reachable: true,
+                reachable,
             },
         );
         let mode = if out.activator_in_path {
@@ -269,7 +276,7 @@ impl Platform {
             debug_assert_eq!(i.busy, 0, "expired a busy instance");
             i.state = InstState::Draining;
             self.revs[r.index()].ready -= 1;
-            self.t.idle_ready.add(now, -1);
+            self.idle_ready_add(now, r, -1);
             self.shut_down(now, inst);
         }
         self.schedule_expire(r);

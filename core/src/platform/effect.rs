@@ -100,6 +100,8 @@ pub enum Reply {
     InstanceFailed,
     /// The platform is shutting down (503).
     ShuttingDown,
+    /// The revision asked for does not exist (yet): 404.
+    UnknownRevision,
 }
 
 impl Reply {
@@ -110,6 +112,7 @@ impl Reply {
             Reply::ActivatorQueueFull | Reply::ProxyQueueFull | Reply::ShuttingDown => 503,
             Reply::Timeout => 504,
             Reply::InstanceFailed => 502,
+            Reply::UnknownRevision => 404,
         }
     }
 
@@ -122,6 +125,7 @@ impl Reply {
             Reply::Timeout => "timeout",
             Reply::InstanceFailed => "instance-failed",
             Reply::ShuttingDown => "shutting-down",
+            Reply::UnknownRevision => "unknown-revision",
         }
     }
 }
@@ -136,6 +140,10 @@ pub enum Timer {
     Reconcile(RevId),
     /// The revision's keepalive pool: an idle instance may have expired.
     Expire(RevId),
+    /// The revision's `created_at`: it comes into existence.
+    Create(RevId),
+    /// A `[[rollouts]]` entry (by index): its request, or its next traffic step.
+    Rollout(u16),
 }
 
 /// How a request that was executing ended.
