@@ -179,6 +179,7 @@ fn every_field_of_a_result_is_in_the_reference() {
         slot_overhead_wall_ms: Some(1.0),
         event_log_error: Some("e".into()),
         request_log_error: Some("e".into()),
+        forbidden_sources: Some(1),
         ..LiveStats::default()
     });
     v.set_client(ClientStats {

@@ -289,6 +289,10 @@ pub struct LiveStats {
     /// Why the request log could not be written completely, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_log_error: Option<String>,
+    /// Requests refused with 403 because their source was outside `serve --allow-from`'s
+    /// blocks (present only when the flag was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbidden_sources: Option<u64>,
 }
 
 /// The load generator's view of a live run: latency from the intended send time, scenario

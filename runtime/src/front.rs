@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | 401 | `missing-token` | no `Authorization: Bearer …` while authentication is on |
 //! | 403 | `wrong-token` | a bearer token that is not the run's |
-//! | 404 | `unknown-revision` | `x-scalelab-revision` or `/@tag/` names no revision |
+//! | 403 | `source-not-allowed` | the client's address is outside `--allow-from`'s blocks |
+//! | 404 | `unknown-revision` | `x-scalelab-revision` or `/@tag/` names no revision, or one not created yet (`created_at`) |
 //! | 413 | `body-too-large` | request body over 32 MiB |
 //! | 429 | `max-instances` | keepalive autoscaler at `max_instances` |
 //! | 502 | `instance-failed` | the instance refused, reset or crashed |
@@ -16,8 +17,9 @@
 //! | 503 | `shutting-down` | the run is draining |
 //! | 504 | `timeout` | the request timeout passed (queued or running) |
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -72,6 +74,10 @@ pub(crate) struct Front {
     pub root_metrics: bool,
     /// Set when the run drains: new requests get 503.
     pub draining: AtomicBool,
+    /// Sources that may call (empty: all).
+    pub allow_from: Vec<crate::Cidr>,
+    /// Requests refused because of their source.
+    pub forbidden: AtomicU64,
 }
 
 /// A plain answer from the platform itself.
@@ -142,7 +148,15 @@ fn find_revision(sh: &Shared, key: &str) -> Option<RevId> {
 }
 
 /// Handles one request to the router.
-pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(
+    front: Arc<Front>,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Response<Full<Bytes>> {
+    if !crate::allow::allowed(&front.allow_from, peer) {
+        front.forbidden.fetch_add(1, Ordering::Relaxed);
+        return refuse(StatusCode::FORBIDDEN, "source-not-allowed");
+    }
     if let Some(t) = &front.token
         && let Err(denied) = authorize(t, req.headers())
     {
@@ -160,7 +174,8 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
     if front.draining.load(Ordering::Relaxed) {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting-down");
     }
-    // Which revision: a tag header, a `/@tag/` path prefix, else the traffic split.
+    // Which revision: a tag header, a `/@tag/` path prefix, a `[[routes]]` header match, else
+    // the traffic split.
     let mut forward_path: Option<String> = None;
     let by_header = req
         .headers()
@@ -186,6 +201,14 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
             }
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
+    } else if front.sh.has_routes {
+        // The first route whose header matches and whose revision is Ready; else the split.
+        let h = req.headers();
+        front
+            .sh
+            .lock()
+            .core
+            .route_headers(|name| h.get(name).and_then(|v| v.to_str().ok()))
     } else {
         // The traffic split picks.
         None

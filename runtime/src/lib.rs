@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod allow;
 mod clock;
 mod driver;
 mod front;
@@ -56,6 +57,7 @@ use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use allow::Cidr;
 pub use clock::Clock;
 pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER};
 pub use hello::{message_and_name, respond as hello_respond};
@@ -129,6 +131,9 @@ pub struct Options {
     /// How long shutdown waits for requests in flight (scenario time; default: the longest
     /// request timeout of the scenario).
     pub drain_timeout: Option<Duration>,
+    /// Sources that may call (`serve --allow-from`): others get 403 `source-not-allowed` and
+    /// are counted (`live.forbidden_sources`). Empty: every source.
+    pub allow_from: Vec<Cidr>,
 }
 
 impl Default for Options {
@@ -144,6 +149,7 @@ impl Default for Options {
             request_log: None,
             root_metrics: true,
             drain_timeout: None,
+            allow_from: Vec::new(),
         }
     }
 }
@@ -325,6 +331,8 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
         token: token.clone(),
         root_metrics: opts.root_metrics,
         draining: std::sync::atomic::AtomicBool::new(false),
+        allow_from: opts.allow_from.clone(),
+        forbidden: std::sync::atomic::AtomicU64::new(0),
     });
     sh.boot();
     let (stop_accept, accept_rx) = watch::channel(false);
@@ -362,7 +370,7 @@ async fn accept_loop(
             a = listener.accept() => a,
             _ = stop.changed() => break,
         };
-        let Ok((stream, _)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             // Out of file descriptors and the like: back off briefly instead of spinning.
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
@@ -371,7 +379,7 @@ async fn accept_loop(
         let f = front.clone();
         let svc = hyper::service::service_fn(move |req| {
             let f = f.clone();
-            async move { Ok::<_, Infallible>(front::handle(f, req).await) }
+            async move { Ok::<_, Infallible>(front::handle(f, req, peer.ip()).await) }
         });
         let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
         let conn = graceful.watch(conn.into_owned());
@@ -460,12 +468,14 @@ impl Handle {
         }
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
-        finish(&sh, &self.scenario, self.seed)
+        let forbidden = (!self.front.allow_from.is_empty())
+            .then(|| self.front.forbidden.load(Ordering::Relaxed));
+        finish(&sh, &self.scenario, self.seed, forbidden)
     }
 }
 
 /// The result document, from the run's measurements until now.
-fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
+fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, forbidden: Option<u64>) -> RunResult {
     let (mut v, stats, end, lag_events, lag_max_s) = {
         let mut live = sh.lock();
         let end = sh.clock.now();
@@ -486,6 +496,7 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
         driver_lag_max_s: lag_max_s,
         slot_overhead_ms: slot_ms,
         slot_overhead_wall_ms: slot_ms.map(|ms| ms * sh.clock.scale()),
+        forbidden_sources: forbidden,
         ..LiveStats::default()
     };
     let close = |sink: &Option<sink::Sink>| sink.as_ref().and_then(|s| s.close().err());
