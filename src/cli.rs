@@ -463,6 +463,11 @@ pub struct TuneArgs {
     /// Rows of the front shown in the text output.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
+    /// Run even when the search's work estimate (every candidate × seed) exceeds the
+    /// simulator's limits (see docs/limits.md). Without it such a search is refused with exit
+    /// code 2.
+    #[arg(long)]
+    pub allow_large_run: bool,
     /// No progress bar and no notes on stderr.
     #[arg(long, short)]
     pub quiet: bool,

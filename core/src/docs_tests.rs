@@ -149,6 +149,10 @@ fn every_field_of_a_result_is_in_the_reference() {
         series: Some(Series {
             bucket_s: 1.0,
             rows: vec![SeriesRow::default()],
+            coarsened: Some(crate::result::SeriesCoarsening {
+                from_bucket_s: 0.5,
+                from_rows: 2,
+            }),
         }),
         revisions: vec![crate::result::RevisionResult {
             ready_at_s: Some(1.0),

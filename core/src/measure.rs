@@ -373,6 +373,7 @@ impl SeriesBuilder {
         Series {
             bucket_s: self.bucket_ns as f64 / 1e9,
             rows: self.rows,
+            coarsened: None,
         }
     }
 }
@@ -386,45 +387,24 @@ pub const JSON_SERIES_MAX_ROWS: usize = 10_000;
 impl Series {
     /// The series with at most `max_rows` rows, merging `k = ⌈rows / max_rows⌉` consecutive
     /// rows into one: counts are summed, levels and `p99_ms` are the highest of the merged
-    /// rows (a spike stays visible), `panic` is true when any was. `None` when the series
-    /// already fits.
-    pub fn coarsened(&self, max_rows: usize) -> Option<(Series, SeriesCoarsening)> {
+    /// rows (a spike stays visible), `panic` is true when any was; its `coarsened` field says
+    /// what it was made from (the first measurement's bucket when this series was already
+    /// coarsened). `None` when the series already fits.
+    pub fn coarsened(&self, max_rows: usize) -> Option<Series> {
         let n = self.rows.len();
         if n <= max_rows || max_rows == 0 {
             return None;
         }
         let k = n.div_ceil(max_rows);
-        let rows = self
-            .rows
-            .chunks(k)
-            .map(|c| {
-                let mut m = c[0];
-                for r in &c[1..] {
-                    m.arrivals += r.arrivals;
-                    m.completions += r.completions;
-                    m.errors += r.errors;
-                    m.cold_starts += r.cold_starts;
-                    m.in_flight = m.in_flight.max(r.in_flight);
-                    m.queued = m.queued.max(r.queued);
-                    m.ready = m.ready.max(r.ready);
-                    m.starting = m.starting.max(r.starting);
-                    m.desired = m.desired.max(r.desired);
-                    m.panic |= r.panic;
-                    m.p99_ms = m.p99_ms.max(r.p99_ms);
-                }
-                m
-            })
-            .collect();
-        Some((
-            Series {
-                bucket_s: self.bucket_s * k as f64,
-                rows,
-            },
-            SeriesCoarsening {
+        let rows = self.rows.chunks(k).map(SeriesRow::merged).collect();
+        Some(Series {
+            bucket_s: self.bucket_s * k as f64,
+            rows,
+            coarsened: Some(self.coarsened.unwrap_or(SeriesCoarsening {
                 from_bucket_s: self.bucket_s,
                 from_rows: n as u64,
-            },
-        ))
+            })),
+        })
     }
 }
 
@@ -435,20 +415,9 @@ pub(crate) fn serialize_bounded_series<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     use serde::Serialize;
-    #[derive(Serialize)]
-    struct Coarse<'a> {
-        bucket_s: f64,
-        rows: &'a [SeriesRow],
-        coarsened: SeriesCoarsening,
-    }
     match series {
         Some(full) => match full.coarsened(JSON_SERIES_MAX_ROWS) {
-            Some((coarse, how)) => Coarse {
-                bucket_s: coarse.bucket_s,
-                rows: &coarse.rows,
-                coarsened: how,
-            }
-            .serialize(s),
+            Some(coarse) => coarse.serialize(s),
             None => full.serialize(s),
         },
         None => s.serialize_none(),
@@ -600,6 +569,7 @@ mod tests {
         let full = Series {
             bucket_s: 1.0,
             rows,
+            coarsened: None,
         };
         assert_eq!(full.to_csv().lines().count(), 25_001);
         let v = VariantResult {
@@ -616,11 +586,16 @@ mod tests {
         let arrivals: u64 = rows.iter().map(|r| r["arrivals"].as_u64().unwrap()).sum();
         assert_eq!(arrivals, 25_000, "counts are kept");
         assert_eq!(rows[12_345 / 3]["ready"], 9, "a spike stays visible");
+        // Read back and written again (`report --out`), the series still says it was coarsened.
+        let back: VariantResult = serde_json::from_value(doc.clone()).expect("reads back");
+        let again = serde_json::to_value(&back).expect("serializes");
+        assert_eq!(again["series"], doc["series"]);
         // A short series is written as it is.
         let short = VariantResult {
             series: Some(Series {
                 bucket_s: 1.0,
                 rows: vec![SeriesRow::default(); 10],
+                coarsened: None,
             }),
             ..VariantResult::default()
         };

@@ -556,6 +556,10 @@ pub struct Series {
     pub bucket_s: f64,
     /// The rows, in time order.
     pub rows: Vec<SeriesRow>,
+    /// Present when the rows were merged from finer ones to bound the document's size (kept
+    /// when a document is read back and written again, e.g. by `report --out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coarsened: Option<SeriesCoarsening>,
 }
 
 /// How a coarsened series was made (its `coarsened` field in a result document, written next to
@@ -601,6 +605,29 @@ pub struct SeriesRow {
     pub p99_ms: f64,
 }
 
+impl SeriesRow {
+    /// Consecutive buckets merged into one: counts are summed, levels keep the maximum (so
+    /// peaks stay visible), panic is "any", p99 the largest; the time is the first row's.
+    /// `rows` must not be empty.
+    pub fn merged(rows: &[SeriesRow]) -> SeriesRow {
+        let mut m = rows[0];
+        for r in &rows[1..] {
+            m.arrivals += r.arrivals;
+            m.completions += r.completions;
+            m.errors += r.errors;
+            m.cold_starts += r.cold_starts;
+            m.in_flight = m.in_flight.max(r.in_flight);
+            m.queued = m.queued.max(r.queued);
+            m.ready = m.ready.max(r.ready);
+            m.starting = m.starting.max(r.starting);
+            m.desired = m.desired.max(r.desired);
+            m.panic |= r.panic;
+            m.p99_ms = m.p99_ms.max(r.p99_ms);
+        }
+        m
+    }
+}
+
 /// The CSV header for [`SeriesRow`]s.
 pub const SERIES_CSV_HEADER: &str = "t_s,arrivals,completions,errors,in_flight,queued,ready,starting,desired,panic,cold_starts,p99_ms";
 
@@ -637,12 +664,6 @@ pub fn push_csv_row(out: &mut String, r: &SeriesRow) {
         r.cold_starts,
         r.p99_ms
     );
-}
-
-/// Rounds to 3 decimals. For display only: result documents keep full precision (the load
-/// generator's document still uses it; nothing else in the document path does).
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// Checks a variant's measurements against the scenario's `[slo]`. `cost_model` picks the bill

@@ -175,6 +175,30 @@ impl Tuner {
         })
     }
 
+    /// The work of the search: one run per valid candidate at the full horizon (`runs`, named
+    /// `candidate N`), and `total` the largest of any one of them, field by field, with the
+    /// requests and events of every simulation the search starts (candidates × seeds) summed
+    /// (successive halving runs fewer). The simulator's limits apply to the total.
+    pub fn estimate(&self) -> scalelab_core::estimate::ScenarioEstimate {
+        use scalelab_core::estimate::{ScenarioEstimate, WorkEstimate, estimate_run};
+        let runs: Vec<(String, WorkEstimate)> = self
+            .built
+            .iter()
+            .map(|(row, s)| (format!("candidate {}", self.rows[*row].id), estimate_run(s)))
+            .collect();
+        let seeds = f64::from(self.setup.spec.seeds.max(1));
+        let mut total = WorkEstimate::default();
+        for (_, e) in &runs {
+            total.requests += e.requests * seeds;
+            total.events += e.events * seeds;
+            total.instance_seconds += e.instance_seconds * seeds;
+            total.peak_rate = total.peak_rate.max(e.peak_rate);
+            total.peak_instances = total.peak_instances.max(e.peak_instances);
+            total.series_rows = total.series_rows.max(e.series_rows);
+        }
+        ScenarioEstimate { runs, total }
+    }
+
     /// What is searched.
     pub fn setup(&self) -> &Setup {
         &self.setup

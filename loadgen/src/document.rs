@@ -33,7 +33,8 @@ use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use scalelab_core::result::{
-    Latency, Mode, Requests, RunResult, SCHEMA_VERSION, Series, SeriesRow, VariantResult, round3,
+    Latency, Mode, Requests, RunResult, SCHEMA_VERSION, Series, SeriesCoarsening, SeriesRow,
+    VariantResult,
 };
 use serde_json::{Value, json};
 
@@ -67,7 +68,7 @@ fn latency(h: &Histogram<u64>) -> Latency {
     let p = |x: f64| ms(value_at_percentile(h, x));
     Latency {
         count: h.len(),
-        mean: round3(h.mean() / 1000.0),
+        mean: h.mean() / 1000.0,
         p50: p(50.0),
         p90: p(90.0),
         p99: p(99.0),
@@ -82,9 +83,9 @@ fn lag_json(h: &Histogram<u64>) -> Value {
             "max": l.max })
 }
 
-/// Milliseconds, to the microsecond, of a histogram value in µs.
+/// Milliseconds of a histogram value in µs (exact to the microsecond the histogram holds).
 fn ms(us: u64) -> f64 {
-    round3(us as f64 / 1000.0)
+    us as f64 / 1000.0
 }
 
 /// Percentiles and a log-spaced histogram of successful requests' latency, for the text
@@ -147,7 +148,7 @@ fn derived(
     } else {
         successes as f64 / requests.arrived as f64
     };
-    extra.insert("success_ratio".into(), json!((ratio * 1e6).round() / 1e6));
+    extra.insert("success_ratio".into(), json!(ratio));
     // Report order breaks ties, so the choice does not depend on map order.
     let worst = OUTCOMES
         .iter()
@@ -196,7 +197,7 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
             errors: row.errors,
             in_flight: row.in_flight,
             queued: row.queued,
-            p99_ms: round3(row.p99_ms),
+            p99_ms: row.p99_ms,
             ..SeriesRow::default()
         })
         .collect();
@@ -219,16 +220,13 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
     } else {
         r.sent as f64 / report.elapsed.min(cfg.duration).as_secs_f64().max(1e-9)
     };
-    extra.insert("achieved_rate".into(), json!(round3(achieved)));
+    extra.insert("achieved_rate".into(), json!(achieved));
     if open {
         extra.insert(
             "target_rate_per_s".into(),
             json!(r.rows.iter().map(|x| x.target).collect::<Vec<_>>()),
         );
-        extra.insert(
-            "target_rate".into(),
-            json!(round3(r.intended as f64 / secs)),
-        );
+        extra.insert("target_rate".into(), json!(r.intended as f64 / secs));
         extra.insert("send_lag_ms".into(), lag_json(&r.send_lag));
         extra.insert("send_lag_hdr".into(), json!(encode_histogram(&r.send_lag)));
         let lag_warn_us = cfg.lag_warn.as_micros() as u64;
@@ -242,7 +240,7 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         extra.insert("behind_seconds".into(), json!(behind));
         extra.insert(
             "lag_warn_ms".into(),
-            json!(round3(cfg.lag_warn.as_secs_f64() * 1000.0)),
+            json!(cfg.lag_warn.as_secs_f64() * 1000.0),
         );
         extra.insert("unsent".into(), json!(report.unsent));
         extra.insert("peak_waiting".into(), json!(report.peak_waiting));
@@ -266,10 +264,7 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         &r.latency,
         &r.failed_latency,
     );
-    extra.insert(
-        "elapsed_s".into(),
-        json!(round3(report.elapsed.as_secs_f64())),
-    );
+    extra.insert("elapsed_s".into(), json!(report.elapsed.as_secs_f64()));
     if let Some(why) = &report.stopped_early {
         extra.insert("stopped_early".into(), json!(why));
     }
@@ -280,6 +275,7 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         series: Some(Series {
             bucket_s: 1.0,
             rows,
+            coarsened: None,
         }),
         extra,
         ..VariantResult::default()
@@ -293,11 +289,11 @@ pub fn to_result(cfg: &LoadConfig, report: &LoadReport) -> RunResult {
         scalelab_version: env!("CARGO_PKG_VERSION").into(),
         scenario_path: None,
         command: None,
-        duration_s: round3(if open {
+        duration_s: if open {
             cfg.duration.as_secs_f64()
         } else {
             report.elapsed.min(cfg.duration).as_secs_f64()
-        }),
+        },
         time_scale: None,
         resolved_scenario: None,
     }
@@ -398,6 +394,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let (mut target, mut achieved) = (Vec::new(), Vec::new());
         let mut rows: Vec<SeriesRow> = Vec::new();
+        // The shards' series share their buckets (1 s, or the same coarsening of a long run).
+        let mut bucket: Option<(f64, Option<SeriesCoarsening>)> = None;
         let mut behind: Vec<u64> = Vec::new();
         let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
         let (mut target_rate, mut achieved_rate, mut elapsed) = (0.0, 0.0, 0.0f64);
@@ -468,6 +466,18 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
                     .unwrap_or(0.0),
             );
             if let Some(series) = &v.series {
+                let this = (series.bucket_s, series.coarsened);
+                match bucket {
+                    None => bucket = Some(this),
+                    Some(b) if b.0 != this.0 => {
+                        return Err(LoadError::Merge(format!(
+                            "result {di}: its time series has {} s buckets, the first result's \
+                             {} s (runs of different lengths cannot be merged row by row)",
+                            this.0, b.0
+                        )));
+                    }
+                    Some(_) => {}
+                }
                 for (i, row) in series.rows.iter().enumerate() {
                     if rows.len() <= i {
                         rows.push(SeriesRow {
@@ -500,12 +510,12 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
         extra.insert("outcomes".into(), json!(outcomes));
         extra.insert("latency_hdr".into(), json!(encode_histogram(&latency_h)));
         extra.insert("achieved_rate_per_s".into(), json!(achieved));
-        extra.insert("achieved_rate".into(), json!(round3(achieved_rate)));
+        extra.insert("achieved_rate".into(), json!(achieved_rate));
         if let Some(h) = &lag_h {
             extra.insert("send_lag_hdr".into(), json!(encode_histogram(h)));
             extra.insert("send_lag_ms".into(), lag_json(h));
             extra.insert("target_rate_per_s".into(), json!(target));
-            extra.insert("target_rate".into(), json!(round3(target_rate)));
+            extra.insert("target_rate".into(), json!(target_rate));
             extra.insert("behind_seconds".into(), json!(behind));
         }
         for (k, n) in sums {
@@ -520,8 +530,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, LoadError> {
             requests,
             latency_ms: latency(&latency_h),
             series: Some(Series {
-                bucket_s: 1.0,
+                bucket_s: bucket.map_or(1.0, |b| b.0),
                 rows,
+                coarsened: bucket.and_then(|b| b.1),
             }),
             extra,
             slo: base.slo.clone(),

@@ -6,11 +6,8 @@
 //! Values are microseconds from each request's intended send time; the `Interval_Max` column
 //! is in milliseconds (`MaxValueDivisor` 1000).
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -18,6 +15,7 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 
 use crate::LoadError;
+use crate::writer::FileThread;
 
 /// One interval to write.
 pub(crate) struct Interval {
@@ -28,8 +26,7 @@ pub(crate) struct Interval {
 
 /// A running log writer.
 pub(crate) struct HdrLog {
-    tx: Option<mpsc::Sender<Interval>>,
-    thread: Option<JoinHandle<Result<(), String>>>,
+    thread: FileThread<Interval>,
     path: PathBuf,
 }
 
@@ -40,17 +37,9 @@ impl HdrLog {
         start: SystemTime,
         comment: &str,
     ) -> Result<HdrLog, LoadError> {
-        let err = |reason: String| LoadError::HdrLog {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let file = File::create(path).map_err(|e| err(e.to_string()))?;
-        let (tx, rx) = mpsc::channel::<Interval>();
         let comment = comment.to_string();
-        let thread = std::thread::Builder::new()
-            .name("hdr-log".into())
-            .spawn(move || -> Result<(), String> {
-                let mut out = BufWriter::new(file);
+        let thread =
+            FileThread::start(path, "hdr-log", move |out, rx: mpsc::Receiver<Interval>| {
                 let mut serializer = V2DeflateSerializer::new();
                 let mut log = IntervalLogWriterBuilder::new()
                     .add_comment(&comment)
@@ -58,43 +47,34 @@ impl HdrLog {
                     .add_comment("[values in microseconds from the intended send time]")
                     .with_start_time(start)
                     .with_max_value_divisor(1000.0)
-                    .begin_log_with(&mut out, &mut serializer)
+                    .begin_log_with(out, &mut serializer)
                     .map_err(|e| e.to_string())?;
                 for i in rx {
                     log.write_histogram(&i.hist, i.start, i.length, None)
                         .map_err(|e| e.to_string())?;
                 }
-                drop(log);
-                out.flush().map_err(|e| e.to_string())
+                Ok(())
             })
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|reason| LoadError::HdrLog {
+                path: path.to_path_buf(),
+                reason,
+            })?;
         Ok(HdrLog {
-            tx: Some(tx),
-            thread: Some(thread),
+            thread,
             path: path.to_path_buf(),
         })
     }
 
     /// Queues one interval.
     pub(crate) fn write(&self, interval: Interval) {
-        if let Some(tx) = &self.tx {
-            // A send fails only when the writer thread stopped on an I/O error, which `finish`
-            // reports.
-            let _ = tx.send(interval);
-        }
+        self.thread.send(interval);
     }
 
     /// Writes what is queued, closes the file and reports the first error.
-    pub(crate) fn finish(mut self) -> Result<(), LoadError> {
-        self.tx = None;
-        let err = |reason: String| LoadError::HdrLog {
-            path: self.path.clone(),
-            reason,
-        };
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Ok(()))) | None => Ok(()),
-            Some(Ok(Err(e))) => Err(err(e)),
-            Some(Err(_)) => Err(err("the writer thread panicked".into())),
-        }
+    pub(crate) fn finish(self) -> Result<(), LoadError> {
+        let path = self.path;
+        self.thread
+            .finish()
+            .map_err(|reason| LoadError::HdrLog { path, reason })
     }
 }

@@ -67,6 +67,7 @@ mod recorder;
 mod schedule;
 mod target;
 mod verdict;
+mod writer;
 
 pub use config::{DEFAULT_MAX_PENDING, LoadConfig, LoopMode};
 pub use conn::TlsOptions;

@@ -11,49 +11,40 @@
 //! send time to the end of the response (or of the failed attempt) and is `null` for a request
 //! that was never attempted (`not_sent`, `queue_full`); `status` is `null` without a response.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use crate::LoadError;
 use crate::outcome::Outcome;
 use crate::recorder::Done;
+use crate::writer::FileThread;
 
 const CHUNK: usize = 64 * 1024;
 
 /// A running per-request log writer.
 pub(crate) struct OutputLog {
     buf: Vec<u8>,
-    tx: Option<mpsc::Sender<Vec<u8>>>,
-    thread: Option<JoinHandle<Result<(), String>>>,
+    thread: FileThread<Vec<u8>>,
     path: PathBuf,
 }
 
 impl OutputLog {
     /// Creates (truncates) the file.
     pub(crate) fn create(path: &Path) -> Result<OutputLog, LoadError> {
-        let err = |reason: String| LoadError::Output {
+        let thread = FileThread::start(path, "output", |out, rx: mpsc::Receiver<Vec<u8>>| {
+            for chunk in rx {
+                out.write_all(&chunk).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .map_err(|reason| LoadError::Output {
             path: path.to_path_buf(),
             reason,
-        };
-        let file = File::create(path).map_err(|e| err(e.to_string()))?;
-        let (tx, rx) = mpsc::channel::<Vec<u8>>();
-        let thread = std::thread::Builder::new()
-            .name("output".into())
-            .spawn(move || -> Result<(), String> {
-                let mut out = BufWriter::new(file);
-                for chunk in rx {
-                    out.write_all(&chunk).map_err(|e| e.to_string())?;
-                }
-                out.flush().map_err(|e| e.to_string())
-            })
-            .map_err(|e| err(e.to_string()))?;
+        })?;
         Ok(OutputLog {
             buf: Vec::with_capacity(CHUNK + 512),
-            tx: Some(tx),
-            thread: Some(thread),
+            thread,
             path: path.to_path_buf(),
         })
     }
@@ -104,25 +95,15 @@ impl OutputLog {
             return;
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 512));
-        if let Some(tx) = &self.tx {
-            // A send fails only when the writer stopped on an I/O error, which `finish`
-            // reports.
-            let _ = tx.send(chunk);
-        }
+        self.thread.send(chunk);
     }
 
     /// Writes what is buffered, closes the file and reports the first error.
     pub(crate) fn finish(mut self) -> Result<(), LoadError> {
         self.flush();
-        self.tx = None;
-        let err = |reason: String| LoadError::Output {
-            path: self.path.clone(),
-            reason,
-        };
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Ok(()))) | None => Ok(()),
-            Some(Ok(Err(e))) => Err(err(e)),
-            Some(Err(_)) => Err(err("the writer thread panicked".into())),
-        }
+        let path = self.path;
+        self.thread
+            .finish()
+            .map_err(|reason| LoadError::Output { path, reason })
     }
 }

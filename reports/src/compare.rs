@@ -499,36 +499,15 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scalelab_core::result::{Cost, Mode, SCHEMA_VERSION};
+    use scalelab_core::result::Mode;
 
     fn run(p99: f64, cost: f64, rejected: u64) -> RunResult {
-        let mut v = VariantResult {
-            name: "baseline".into(),
-            ..Default::default()
-        };
-        v.latency_ms.p99 = p99;
+        let mut v = crate::fixture::variant("baseline", p99, "lambda", cost);
         v.requests.arrived = 10_000;
         v.requests.rejected = rejected;
-        v.cost.insert(
-            "lambda".into(),
-            Cost {
-                per_million_requests_usd: cost,
-                ..Default::default()
-            },
-        );
-        RunResult {
-            schema: SCHEMA_VERSION,
-            scenario: "s".into(),
-            seed: 1,
-            mode: Mode::Sim,
-            variants: vec![v],
-            scalelab_version: String::new(),
-            scenario_path: None,
-            command: None,
-            duration_s: 60.0,
-            time_scale: None,
-            resolved_scenario: None,
-        }
+        let mut r = RunResult::new("s", 1, Mode::Sim, 60.0);
+        r.variants.push(v);
+        r
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub mod charts;
 mod compare;
 mod exporters;
 mod fidelity;
+#[cfg(test)]
+mod fixture;
 mod fmt;
 mod html;
 mod load;

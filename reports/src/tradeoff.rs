@@ -90,43 +90,21 @@ fn join_and(parts: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scalelab_core::result::{Cost, Mode, SCHEMA_VERSION};
+    use scalelab_core::result::Mode;
 
     fn variant(name: &str, p99: f64, cost: f64, cold: f64) -> VariantResult {
-        let mut v = VariantResult {
-            name: name.into(),
-            ..Default::default()
-        };
-        v.latency_ms.p99 = p99;
+        let mut v = crate::fixture::variant(name, p99, "cloud-run-instance", cost);
         v.cold_starts.ratio = cold;
-        v.cost.insert(
-            "cloud-run-instance".into(),
-            Cost {
-                per_million_requests_usd: cost,
-                ..Default::default()
-            },
-        );
         v
     }
 
     #[test]
     fn names_cost_and_latency_change() {
-        let r = RunResult {
-            schema: SCHEMA_VERSION,
-            scenario: "s".into(),
-            seed: 1,
-            mode: Mode::Sim,
-            variants: vec![
-                variant("baseline", 2310.0, 1.2, 0.032),
-                variant("min-1", 180.0, 1.62, 0.0),
-            ],
-            scalelab_version: String::new(),
-            scenario_path: None,
-            command: None,
-            duration_s: 60.0,
-            time_scale: None,
-            resolved_scenario: None,
-        };
+        let mut r = RunResult::new("s", 1, Mode::Sim, 60.0);
+        r.variants = vec![
+            variant("baseline", 2310.0, 1.2, 0.032),
+            variant("min-1", 180.0, 1.62, 0.0),
+        ];
         let s = tradeoff_sentences(&r);
         assert_eq!(
             s,

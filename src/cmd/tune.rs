@@ -53,6 +53,12 @@ pub fn run(a: TuneArgs) -> CmdResult {
     };
     let seed = resolve_seed(a.seed.as_deref(), scenario.seed)?;
     let tuner = Tuner::new(&scenario, &src, &path, spec, seed, shard, a.threads)?;
+    super::common::check_work(
+        &path,
+        &tuner.estimate(),
+        &scalelab_core::estimate::WorkLimits::SIM,
+        a.allow_large_run,
+    )?;
     let control = Arc::new(Control::default());
     on_interrupt(Arc::clone(&control));
     if !a.quiet {

@@ -63,18 +63,15 @@ fn an_impossible_load_schedule_is_refused() {
     assert!(err.contains("--allow-large-run"), "{err}");
 }
 
-/// The reproduce line is a command a shell runs as written: a URL with `&` stays one argument.
-#[test]
-fn the_reproduce_line_quotes_for_a_shell() {
-    let url = format!("{}/?a=1&b=2", ok_server());
-    let dir = temp_dir("quote");
+/// A 20 requests/s load run against `url` for `duration`, its results written into `dir`.
+fn load_into(url: &str, duration: &str, dir: &std::path::Path) {
     let o = scalelab(&[
         "load",
-        &url,
+        url,
         "--rate",
         "20",
         "--duration",
-        "500ms",
+        duration,
         "--seed",
         "1",
         "-q",
@@ -82,6 +79,14 @@ fn the_reproduce_line_quotes_for_a_shell() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// The reproduce line is a command a shell runs as written: a URL with `&` stays one argument.
+#[test]
+fn the_reproduce_line_quotes_for_a_shell() {
+    let url = format!("{}/?a=1&b=2", ok_server());
+    let dir = temp_dir("quote");
+    load_into(&url, "500ms", &dir);
     let o = scalelab(&["report", dir.to_str().unwrap()]);
     let text = stdout(&o);
     let line = text
@@ -98,20 +103,7 @@ fn the_reproduce_line_quotes_for_a_shell() {
 #[test]
 fn a_load_report_shows_only_what_a_load_run_measured() {
     let dir = temp_dir("load-html");
-    let o = scalelab(&[
-        "load",
-        &format!("{}/", ok_server()),
-        "--rate",
-        "20",
-        "--duration",
-        "1s",
-        "--seed",
-        "1",
-        "-q",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    load_into(&format!("{}/", ok_server()), "1s", &dir);
     let o = scalelab(&["report", dir.to_str().unwrap(), "--format", "html"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let html = stdout(&o);

@@ -10,13 +10,7 @@ use crate::support::*;
 #[test]
 fn replay_inputs_print_their_expected_lines() {
     let _shared = crate::support::shared();
-    let dir = root().join("tests/replay");
-    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/replay exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    inputs.sort();
+    let inputs = files_in("tests/replay", "json");
     assert!(inputs.len() >= 4, "{} replay inputs", inputs.len());
     for f in inputs {
         let expected = std::fs::read_to_string(f.with_extension("expected.jsonl"))

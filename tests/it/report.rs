@@ -74,6 +74,7 @@ fn variant(name: &str, p99: f64, cost_per_million: f64, p99_limit: f64) -> Varia
         series: Some(Series {
             bucket_s: 1.0,
             rows,
+            coarsened: None,
         }),
         ..Default::default()
     }

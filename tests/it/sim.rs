@@ -16,13 +16,7 @@ fn every_bundled_scenario_simulates() {
             "json",
             "-q",
         ]);
-        let code = o.status.code();
-        assert!(
-            code == Some(0) || code == Some(3),
-            "{}: exit {code:?}: {}",
-            f.display(),
-            stderr(&o)
-        );
+        ran_to_the_end(&o, &f.display().to_string());
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json on stdout");
         assert_eq!(v["schema"], 1);
         assert_eq!(v["mode"], "sim");
@@ -39,7 +33,12 @@ fn every_bundled_scenario_simulates() {
             );
             let breached = var["slo"]["passed"] == false;
             if breached {
-                assert_eq!(code, Some(3), "{}: a breach exits 3", f.display());
+                assert_eq!(
+                    o.status.code(),
+                    Some(3),
+                    "{}: a breach exits 3",
+                    f.display()
+                );
             }
         }
     }
@@ -101,23 +100,34 @@ fn slo_breach_exits_3_and_names_the_check() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `sim ARGS -q`, which must run to the end (exit 0, or 3 for a breached SLO).
+fn sim_ran(args: &[&str]) {
+    let mut all = vec!["sim"];
+    all.extend_from_slice(args);
+    all.push("-q");
+    ran_to_the_end(&scalelab(&all), &all.join(" "));
+}
+
+/// The run got to its end: exit 0, or 3 for a breached SLO.
+fn ran_to_the_end(o: &std::process::Output, what: &str) {
+    let code = o.status.code();
+    assert!(
+        code == Some(0) || code == Some(3),
+        "{what}: exit {code:?}: {}",
+        stderr(o)
+    );
+}
+
 #[test]
 fn out_dir_gets_the_whole_set() {
     let dir = std::env::temp_dir().join(format!("scalelab-out-{}", std::process::id()));
-    let o = scalelab(&[
-        "sim",
+    sim_ran(&[
         "scenarios/rare-function.toml",
         "--duration",
         "30m",
         "--out",
         dir.to_str().unwrap(),
-        "-q",
     ]);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&o)
-    );
     for name in ["result.json", "timeseries.csv", "report.html", "report.md"] {
         assert!(dir.join(name).is_file(), "{name} written");
     }
@@ -155,20 +165,13 @@ fn bad_flags_are_bad_input() {
 #[test]
 fn event_log_is_json_lines() {
     let f = std::env::temp_dir().join(format!("scalelab-events-{}.jsonl", std::process::id()));
-    let o = scalelab(&[
-        "sim",
+    sim_ran(&[
         "scenarios/canary.toml",
         "--duration",
         "2m",
         "--events",
         f.to_str().unwrap(),
-        "-q",
     ]);
-    assert!(
-        matches!(o.status.code(), Some(0) | Some(3)),
-        "{}",
-        stderr(&o)
-    );
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.lines().count() > 10);
     for l in text.lines() {
@@ -181,25 +184,13 @@ fn event_log_is_json_lines() {
 /// Scenario files the fuzzer found hanging or panicking (issue 20) validate and simulate.
 #[test]
 fn fuzz_corpus_validates_and_simulates() {
-    let dir = root().join("tests/fuzz");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/fuzz exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = files_in("tests/fuzz", "toml");
     assert!(!files.is_empty());
     for f in files {
         let o = scalelab(&["validate", &rel(&f)]);
         assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
         let o = scalelab(&["sim", &rel(&f), "--seed", "1", "--format", "json", "-q"]);
-        let code = o.status.code();
-        assert!(
-            code == Some(0) || code == Some(3),
-            "{}: exit {code:?}: {}",
-            f.display(),
-            stderr(&o)
-        );
+        ran_to_the_end(&o, &f.display().to_string());
     }
 }
 

@@ -596,3 +596,29 @@ fn the_bundled_tune_scenario_finds_a_winner() {
     assert!(text.contains("Pareto front"), "{text}");
     assert!(text.contains("<- best"), "{text}");
 }
+
+/// A search whose candidates ask for more than the simulator starts unasked is refused up front
+/// (exit 2, the estimate named), and runs with `--allow-large-run`.
+#[test]
+fn a_search_beyond_the_work_limits_is_refused() {
+    let dir = temp_dir("large");
+    let text = format!(
+        "{BASE}[tune]\nmodel = \"cloud-run-instance\"\nseeds = 1\n[tune.params]\n\
+         \"autoscaler.min_scale\" = [0, 1000000]\n"
+    );
+    let f = write(&dir, "large.toml", &text);
+    let o = scalelab(&["tune", &s(&f), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("instances at once"), "{err}");
+    assert!(err.contains("--allow-large-run"), "{err}");
+    // The estimate alone decides: a search within the limits starts.
+    let small = write(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
+    let o = scalelab(&["tune", &s(&small), "-q", "--threads", "1"]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

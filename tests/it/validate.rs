@@ -21,13 +21,7 @@ fn every_bundled_scenario_validates() {
 /// error, which must name the file and come with exit code 2.
 #[test]
 fn bad_scenarios_fail_cleanly() {
-    let dir = root().join("tests/bad");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/bad exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = files_in("tests/bad", "toml");
     assert!(
         files.len() >= 12,
         "the bad corpus has {} files",

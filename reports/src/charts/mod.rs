@@ -368,6 +368,62 @@ pub(crate) fn variant_color(i: usize) -> RGBColor {
     P[i % P.len()]
 }
 
+/// A linear chart over time (seconds divided by the time unit, and a level or rate).
+pub(crate) type Linear<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A linear chart in `area` with the house margins: `(top, bottom)` margins and `x_axis`
+/// pixels under the plot for the x axis (0 when a panel below carries it).
+pub(crate) fn linear<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (top, bottom): (u32, u32),
+    x_axis: u32,
+    x_max: f64,
+    y_max: f64,
+) -> Result<Linear<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    ChartBuilder::on(area)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(top)
+        .margin_bottom(bottom)
+        .x_label_area_size(x_axis)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+}
+
+fn tick_label(v: &f64) -> String {
+    tick(*v)
+}
+
+/// The house mesh of a linear chart: the fonts, short tick labels on both axes, a faint major
+/// grid and no minor one. Callers add axis descriptions and may replace a formatter.
+pub(crate) fn house_mesh<'m, 'a, 'b, DB: DrawingBackend>(
+    mesh: &'m mut plotters::chart::MeshStyle<
+        'a,
+        'b,
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::types::RangedCoordf64,
+        DB,
+    >,
+    f: &Fonts,
+) -> &'m mut plotters::chart::MeshStyle<
+    'a,
+    'b,
+    plotters::coord::types::RangedCoordf64,
+    plotters::coord::types::RangedCoordf64,
+    DB,
+> {
+    mesh.axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.1))
+}
+
 /// Font sizes, chosen for 1200×700 and scaled with the chart's height.
 pub(crate) struct Fonts {
     pub title: f64,
@@ -407,26 +463,7 @@ pub(crate) fn downsample(rows: &[SeriesRow], bucket_s: f64, max: usize) -> (Vec<
         return (rows.to_vec(), bucket_s);
     }
     let k = rows.len().div_ceil(max);
-    let out = rows
-        .chunks(k)
-        .map(|c| {
-            let mut m = c[0];
-            for r in &c[1..] {
-                m.arrivals += r.arrivals;
-                m.completions += r.completions;
-                m.errors += r.errors;
-                m.cold_starts += r.cold_starts;
-                m.in_flight = m.in_flight.max(r.in_flight);
-                m.queued = m.queued.max(r.queued);
-                m.ready = m.ready.max(r.ready);
-                m.starting = m.starting.max(r.starting);
-                m.desired = m.desired.max(r.desired);
-                m.panic |= r.panic;
-                m.p99_ms = m.p99_ms.max(r.p99_ms);
-            }
-            m
-        })
-        .collect();
+    let out = rows.chunks(k).map(SeriesRow::merged).collect();
     (out, bucket_s * k as f64)
 }
 

@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use scalelab_core::result::{RunResult, SeriesRow};
 
 use super::{
-    DrawResult, FONT, Swatch, downsample, fonts, legend_strip, tick, time_unit, titled,
-    variant_color,
+    DrawResult, FONT, Swatch, downsample, fonts, house_mesh, legend_strip, linear, tick, time_unit,
+    titled, variant_color,
 };
 
 /// Most points per line: beyond this, buckets are merged (a chart is 1200 px wide).
@@ -115,28 +115,8 @@ pub(super) fn timeline<DB: DrawingBackend>(
 
     // Requests per second.
     let rate = |n: u64| n as f64 / bucket;
-    let y_max = rows
-        .iter()
-        .map(|x| rate(x.arrivals).max(rate(x.errors)))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut c = ChartBuilder::on(&top)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(5)
-        .x_label_area_size(30)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-    c.configure_mesh()
-        .y_desc("requests/s")
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.1))
-        .draw()?;
+    let y_max = headroom(rows.iter().map(|x| rate(x.arrivals).max(rate(x.errors))));
+    let mut c = requests_panel(&top, x_max, y_max, &f)?;
     shade(&mut c, &panic, &zero, div, y_max)?;
     c.draw_series(LineSeries::new(
         steps(&rows, bucket, div, |x| rate(x.arrivals)),
@@ -156,24 +136,12 @@ pub(super) fn timeline<DB: DrawingBackend>(
             .max()
             .unwrap_or(0),
     );
-    let mut c = ChartBuilder::on(&bottom)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(10)
-        .margin_bottom(5)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max, 0.0..i_max)?;
-    c.configure_mesh()
+    let mut c = linear(&bottom, (10, 5), 50, x_max, i_max)?;
+    house_mesh(&mut c.configure_mesh(), &f)
         .x_desc(xlabel)
         .y_desc("instances")
         .y_labels(i_labels)
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
-        .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&count_tick)
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.1))
         .draw()?;
     shade(&mut c, &panic, &zero, div, i_max)?;
     if any_starting {
@@ -227,32 +195,12 @@ fn load_timeline<DB: DrawingBackend>(
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 50 / 100);
     let rate = |n: u64| n as f64 / bucket;
-    let y_max = rows
-        .iter()
-        .map(|x| {
-            rate(x.arrivals)
-                .max(rate(x.completions))
-                .max(rate(x.errors))
-        })
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut c = ChartBuilder::on(&top)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(5)
-        .x_label_area_size(30)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-    c.configure_mesh()
-        .y_desc("requests/s")
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.1))
-        .draw()?;
+    let y_max = headroom(rows.iter().map(|x| {
+        rate(x.arrivals)
+            .max(rate(x.completions))
+            .max(rate(x.errors))
+    }));
+    let mut c = requests_panel(&top, x_max, y_max, &f)?;
     c.draw_series(LineSeries::new(
         steps(rows, bucket, div, |x| rate(x.arrivals)),
         ARRIVALS.stroke_width(2),
@@ -269,30 +217,36 @@ fn load_timeline<DB: DrawingBackend>(
             ERRORS.stroke_width(2),
         ))?;
     }
-    let p_max = rows.iter().map(|x| x.p99_ms).fold(0.0, f64::max).max(1.0) * 1.15;
-    let mut c = ChartBuilder::on(&bottom)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(10)
-        .margin_bottom(5)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max, 0.0..p_max)?;
-    c.configure_mesh()
+    let p_max = headroom(rows.iter().map(|x| x.p99_ms));
+    let mut c = linear(&bottom, (10, 5), 50, x_max, p_max)?;
+    house_mesh(&mut c.configure_mesh(), &f)
         .x_desc(xlabel)
         .y_desc("p99 latency (ms)")
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.1))
         .draw()?;
     c.draw_series(LineSeries::new(
         steps(rows, bucket, div, |x| x.p99_ms),
         P99.stroke_width(2),
     ))?;
     Ok(())
+}
+
+/// The top of a value axis: the largest value (at least 1) with 15 % room above it.
+fn headroom(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, f64::max).max(1.0) * 1.15
+}
+
+/// The upper panel of a timeline: requests per second, its time axis unlabelled.
+fn requests_panel<'a, DB: DrawingBackend>(
+    top: &'a DrawingArea<DB, Shift>,
+    x_max: f64,
+    y_max: f64,
+    f: &super::Fonts,
+) -> Result<super::Linear<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut c = linear(top, (5, 0), 30, x_max, y_max)?;
+    house_mesh(&mut c.configure_mesh(), f)
+        .y_desc("requests/s")
+        .draw()?;
+    Ok(c)
 }
 
 fn shade<'a, DB: DrawingBackend + 'a>(
@@ -357,29 +311,11 @@ fn per_variant<DB: DrawingBackend>(
         })
         .collect();
     let root = legend_strip(&root, &items, fs.legend)?;
-    let y_max = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.15;
-    let mut c = ChartBuilder::on(&root)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(10)
-        .margin_bottom(5)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..hz / div, 0.0..y_max)?;
-    c.configure_mesh()
+    let y_max = headroom(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let mut c = linear(&root, (10, 5), 50, hz / div, y_max)?;
+    house_mesh(&mut c.configure_mesh(), &fs)
         .x_desc(xlabel)
         .y_desc(ylabel)
-        .axis_desc_style((FONT, fs.axis))
-        .label_style((FONT, fs.tick))
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.1))
         .draw()?;
     for (k, (i, pts)) in lines.into_iter().enumerate() {
         let rank = super::coincidence_rank(&same_as, k);
@@ -446,21 +382,17 @@ pub(super) fn instances<DB: DrawingBackend>(
         let (area, below) = rest.split_vertically(height);
         rest = below;
         let labels = if panel_h < 150 { 2 } else { 3 };
-        let mut c = ChartBuilder::on(&area)
-            .margin_left(10)
-            .margin_right(30)
-            .margin_top(6)
-            .x_label_area_size(if last { x_area } else { 0 })
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..hz / div, 0.0..y_max)?;
+        let mut c = linear(
+            &area,
+            (6, 0),
+            if last { x_area } else { 0 },
+            hz / div,
+            y_max,
+        )?;
         let mut mesh = c.configure_mesh();
-        mesh.y_labels(labels)
-            .y_label_formatter(&count_tick)
-            .x_label_formatter(&|v| tick(*v))
-            .axis_desc_style((FONT, fs.axis))
-            .label_style((FONT, fs.tick))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.1));
+        house_mesh(&mut mesh, &fs)
+            .y_labels(labels)
+            .y_label_formatter(&count_tick);
         if last {
             mesh.x_desc(xlabel);
         }

@@ -67,6 +67,7 @@ fn series(min_scale: u64) -> Series {
     Series {
         bucket_s: 1.0,
         rows,
+        coarsened: None,
     }
 }
 
