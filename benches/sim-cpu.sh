@@ -16,7 +16,7 @@ ROUNDS=${3:-5}
 CPU=${CPU:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Each entry: scenario file and the horizon to simulate ("-" keeps the scenario's own).
-SCENARIOS=${SCENARIOS:-"benches/scenarios/steady-100.toml:60s scenarios/rare-function.toml:30d scenarios/lambda-keepalive.toml:30d"}
+SCENARIOS=${SCENARIOS:-"benches/scenarios/steady-100.toml:60s scenarios/rare-function.toml:30d scenarios/lambda-keepalive.toml:30d benches/scenarios/rare-year-kpa.toml:- benches/scenarios/rare-year-keepalive.toml:-"}
 [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "needs taskset (util-linux)" >&2; exit 1; }
 WORK=$(mktemp -d)

@@ -25,12 +25,18 @@ pub fn value_at_percentile(h: &Histogram<u64>, percentile: f64) -> u64 {
     if percentile <= 0.0 {
         return h.value_at_quantile(0.0);
     }
-    let requested = next_down(percentile).clamp(0.0, 100.0);
-    let count = ((requested * total as f64) / 100.0).ceil().max(1.0);
-    let count = (count as u64).min(total);
+    let count = rank_at_percentile(total, percentile);
     // The crate walks the buckets exactly like the reference; ask it for a quantile whose
     // count it rounds up to `count` without any doubt (half a count below it).
     h.value_at_quantile((count as f64 - 0.5) / total as f64)
+}
+
+/// Which of `total` sorted values (1-based) [`value_at_percentile`] reports for `percentile`
+/// (> 0).
+fn rank_at_percentile(total: u64, percentile: f64) -> u64 {
+    let requested = next_down(percentile).clamp(0.0, 100.0);
+    let count = ((requested * total as f64) / 100.0).ceil().max(1.0);
+    (count as u64).min(total)
 }
 
 /// The largest f64 below `x` (for finite positive `x`), `f64::next_down` without needing it.
@@ -315,7 +321,16 @@ pub struct SeriesBuilder {
     cur_start: Time,
     rows: Vec<SeriesRow>,
     p99: LatencyHist,
+    /// The bucket's latencies (µs, as recorded) while there are at most [`FEW`] of them: the
+    /// p99 of a few values is read off them, sparing the histogram's scan and clearing (a
+    /// quiet run's bucket holds a request or two).
+    few: Vec<u64>,
+    /// More than [`FEW`] this bucket: they are in `p99`.
+    spilled: bool,
 }
+
+/// How many latencies a series bucket keeps as values before it uses its histogram.
+const FEW: usize = 32;
 
 impl SeriesBuilder {
     /// Buckets of `bucket_ns` starting at t = 0.
@@ -326,6 +341,8 @@ impl SeriesBuilder {
             cur_start: Time::ZERO,
             rows: Vec::new(),
             p99: LatencyHist::new(),
+            few: Vec::with_capacity(FEW),
+            spilled: false,
         }
     }
 
@@ -343,7 +360,44 @@ impl SeriesBuilder {
     /// Records a completed request's latency into the bucket's p99.
     #[inline]
     pub fn latency(&mut self, ns: u64) {
-        self.p99.record_nanos(ns);
+        if self.spilled {
+            self.p99.record_nanos(ns);
+            return;
+        }
+        let us = (ns / 1000).max(1);
+        if self.few.len() < FEW && us <= self.p99.h.high() {
+            self.few.push(us);
+        } else {
+            self.spill();
+            self.p99.record_nanos(ns);
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self) {
+        for &us in &self.few {
+            self.p99.h.saturating_record(us);
+        }
+        self.few.clear();
+        self.spilled = true;
+    }
+
+    /// The bucket's p99, ms, exactly as its histogram gives it ([`value_at_percentile`]).
+    fn bucket_p99_ms(&mut self) -> f64 {
+        if self.spilled {
+            let q = self.p99.quantile_ms(0.99);
+            self.p99.reset();
+            self.spilled = false;
+            return q;
+        }
+        if self.few.is_empty() {
+            return 0.0;
+        }
+        self.few.sort_unstable();
+        let k = rank_at_percentile(self.few.len() as u64, 99.0);
+        let v = self.p99.h.highest_equivalent(self.few[k as usize - 1]);
+        self.few.clear();
+        v as f64 / 1000.0
     }
 
     /// True when `now` is at or past the end of the current bucket.
@@ -362,8 +416,7 @@ impl SeriesBuilder {
         row.starting = levels.starting;
         row.desired = levels.desired;
         row.panic |= levels.panic;
-        row.p99_ms = self.p99.quantile_ms(0.99);
-        self.p99.reset();
+        row.p99_ms = self.bucket_p99_ms();
         self.rows.push(row);
         self.cur_start = Time(self.cur_start.0 + self.bucket_ns);
     }
@@ -614,5 +667,29 @@ mod tests {
         assert_eq!(s.count, 100);
         assert!((s.p50 - 50.0).abs() < 0.1, "{s:?}");
         assert!((s.max - 100.0).abs() < 0.1, "{s:?}");
+    }
+
+    proptest::proptest! {
+        /// A bucket's p99 is the histogram's whether the bucket kept its few latencies as
+        /// values or spilled them into the histogram.
+        #[test]
+        fn bucket_p99_is_the_histograms(
+            buckets in proptest::collection::vec(
+                proptest::collection::vec(0u64..200_000_000_000, 0..80), 1..6),
+        ) {
+            let mut b = SeriesBuilder::new(1_000_000_000);
+            let mut want = Vec::new();
+            for lat in &buckets {
+                let mut h = LatencyHist::new();
+                for &ns in lat {
+                    b.latency(ns);
+                    h.record_nanos(ns);
+                }
+                want.push(h.quantile_ms(0.99));
+                b.close(Levels::default());
+            }
+            let got: Vec<f64> = b.finish().rows.iter().map(|r| r.p99_ms).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

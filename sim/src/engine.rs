@@ -118,6 +118,18 @@ impl<E> EventQueue<E> {
         )
     }
 
+    /// The time of the next event, if any (without removing it).
+    #[inline]
+    pub fn peek_time(&self) -> Option<Time> {
+        let l = self.lane.as_ref().map(|e| e.key.0);
+        let h = self.heap.peek().map(|e| e.key.0);
+        let k = match (l, h) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(Time((k >> 64) as u64))
+    }
+
     /// Number of pending events.
     pub fn len(&self) -> usize {
         self.heap.len() + usize::from(self.lane.is_some())
@@ -162,6 +174,11 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ['c', 'd', 'e']);
         assert!(q.is_empty());
+        assert_eq!(q.peek_time(), None);
+        q.push(Time::from_secs(5), 'f');
+        assert_eq!(q.peek_time(), Some(Time::from_secs(5)));
+        q.push_lane(Time::from_secs(4), 'g');
+        assert_eq!(q.peek_time(), Some(Time::from_secs(4)));
     }
 
     proptest! {

@@ -119,7 +119,8 @@ pub struct SimOptions<'a> {
 pub struct SimExtras {
     /// The event log, JSON lines.
     pub events: Vec<u8>,
-    /// Events processed per variant.
+    /// Events processed per variant (without the whole seconds skipped while the platform was
+    /// idle, which the result's `sim.events` counts).
     pub events_processed: Vec<u64>,
 }
 
@@ -190,6 +191,20 @@ pub fn run_variant(
     events: bool,
     progress: Option<&AtomicU64>,
 ) -> Result<VariantRun, SimError> {
+    run_variant_ticking(s, name, seed, check, events, progress, false)
+}
+
+/// [`run_variant`], with `force_ticks` true processing every whole second even while the
+/// platform is idle (the results are the same, only slower: for tests of that equivalence).
+pub fn run_variant_ticking(
+    s: &Scenario,
+    name: &str,
+    seed: u64,
+    check: bool,
+    events: bool,
+    progress: Option<&AtomicU64>,
+    force_ticks: bool,
+) -> Result<VariantRun, SimError> {
     let mut log = Vec::new();
     let opts = RunOptions {
         seed,
@@ -197,6 +212,7 @@ pub fn run_variant(
         check,
         events: if events { Some(&mut log) } else { None },
         progress,
+        force_ticks,
     };
     let (mut v, st, events) = Platform::new(s, opts).run(name.to_string())?;
     if let Some(what) = st.violations.first() {
@@ -209,7 +225,9 @@ pub fn run_variant(
     v.slo = check_slo(&s.slo, &v, first_model);
     let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
     v.set_sim(SimStats {
-        events,
+        // As many as a run ticking through idle seconds processes: results do not depend on
+        // the skipping.
+        events: events + st.seconds_skipped,
         waited_ratio: per(st.waited as f64, st.begun),
         mean_wait_ms: per(st.wait_ns_total as f64, st.begun) / 1e6,
         mean_latency_exact_ms: per(st.latency_sum_ns as f64, v.requests.completed) / 1e6,

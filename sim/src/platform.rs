@@ -58,6 +58,9 @@ pub struct RunOptions<'a> {
     pub events: Option<&'a mut dyn Write>,
     /// Updated with the simulated time (ns) as the run goes, for a progress bar.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Deliver every whole second even when nothing can change in it (the results are the
+    /// same; for tests of that equivalence).
+    pub force_ticks: bool,
 }
 
 /// The simulated platform for one scenario (one variant).
@@ -116,8 +119,19 @@ impl<'a> Platform<'a> {
             now = t;
             // After the horizon, stop at the first whole second with nothing left in flight.
             let drained = now >= self.horizon && self.p.in_system() == 0;
-            if now > self.hard_end || (drained && matches!(ev, Ev::Timer(Timer::Second))) {
+            let second = matches!(ev, Ev::Timer(Timer::Second));
+            if now > self.hard_end || (drained && second) {
                 break;
+            }
+            if second && !self.opts.force_ticks && self.p.second_is_idle(now) {
+                match self.skip_idle_seconds(now) {
+                    (last, false) => now = last,
+                    (end, true) => {
+                        now = end;
+                        break;
+                    }
+                }
+                continue;
             }
             self.handle(now, ev);
             self.events += 1;
@@ -136,6 +150,45 @@ impl<'a> Platform<'a> {
         let end = now.min(self.hard_end).max(self.horizon);
         let (v, stats) = self.p.finish(name, end);
         Ok((v, stats, self.events))
+    }
+
+    /// The whole second at `t` is due and changes nothing: processes it and every later one
+    /// that would come before the next event at once, as delivering them one by one would
+    /// (each would find nothing to do; a second comes after the events of its time that were
+    /// scheduled before it, so the next event's time is where the skipping stops). Returns the
+    /// last second processed, or the second the run ends at (`true`): the first one past the
+    /// hard end, or at or after the horizon with nothing in flight.
+    #[inline(never)]
+    fn skip_idle_seconds(&mut self, t: Time) -> (Time, bool) {
+        const S: u64 = 1_000_000_000;
+        // Seconds t, t + 1 s, … before the next event; at least t itself (it was popped first).
+        let mut count = match self.q.peek_time() {
+            Some(n) if n > t => (n.0 - t.0).div_ceil(S),
+            Some(_) => 1,
+            None => u64::MAX,
+        };
+        let mut end = None;
+        let mut bound = |at: u64| {
+            let k = (at - t.0) / S;
+            if k < count {
+                count = k;
+                end = Some(Time(at));
+            }
+        };
+        // (t is before the horizon if nothing is in flight, and not past the hard end.)
+        if self.p.in_system() == 0 {
+            bound(self.horizon.0.div_ceil(S).max(t.0 / S) * S);
+        }
+        bound((self.hard_end.0 / S + 1) * S);
+        let (last, next) = self.p.skip_seconds(t, count);
+        match (next, end) {
+            (Some(n), Some(e)) if n == e => (e, true),
+            (Some(n), _) => {
+                self.q.push(n, Ev::Timer(Timer::Second));
+                (last, false)
+            }
+            (None, _) => (last, false),
+        }
     }
 
     fn handle(&mut self, now: Time, ev: Ev) {

@@ -101,16 +101,54 @@ impl Default for KpaSettings {
     }
 }
 
+/// Which idle instance of a keepalive pool takes the next request (MODELS.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdleChoice {
+    /// The instance freed most recently (scalelab's original rule; AWS Lambda packs work onto
+    /// recently used environments, and the least recently used ones expire).
+    LastFreed,
+    /// The idle instance created most recently (SimFaaS).
+    NewestCreated,
+    /// The idle instance created first, the first one found in creation order (DSLab FaaS).
+    FirstFree,
+}
+
+impl IdleChoice {
+    /// Every choice, in the order the reference lists them.
+    pub const ALL: [IdleChoice; 3] = [
+        IdleChoice::LastFreed,
+        IdleChoice::NewestCreated,
+        IdleChoice::FirstFree,
+    ];
+
+    /// The name in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdleChoice::LastFreed => "last-freed",
+            IdleChoice::NewestCreated => "newest-created",
+            IdleChoice::FirstFree => "first-free",
+        }
+    }
+}
+
 /// The keepalive autoscaler (AWS Lambda, SimFaaS): one instance per concurrent request, each
 /// removed after `idle_timeout` without work.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KeepaliveSettings {
-    /// `idle_timeout`: sliding; reset by every request the instance finishes.
+    /// `idle_timeout`: how long an idle instance is kept.
     pub idle_timeout: Duration,
     /// `max_instances`: requests beyond it are rejected (429). 0 = unbounded.
     pub max_instances: u32,
     /// `min_instances`: kept warm whatever the traffic (provisioned concurrency).
     pub min_instances: u32,
+    /// `idle_choice`: which idle instance takes a request.
+    pub idle_choice: IdleChoice,
+    /// `keepalive_reset`: true (the default) restarts an instance's idle timer each time it
+    /// finishes a request; false starts it once, when the instance first goes idle, and reuse
+    /// never extends it (DSLab FaaS's default): the instance is removed at the first moment it
+    /// is idle past that deadline.
+    pub keepalive_reset: bool,
 }
 
 impl Default for KeepaliveSettings {
@@ -119,6 +157,8 @@ impl Default for KeepaliveSettings {
             idle_timeout: Duration::from_secs(600),
             max_instances: 1000,
             min_instances: 0,
+            idle_choice: IdleChoice::LastFreed,
+            keepalive_reset: true,
         }
     }
 }

@@ -238,6 +238,13 @@ impl Decider {
         self.status
     }
 
+    /// True when a tick at `now`, or at any later time until a stat is recorded, has no data:
+    /// it changes nothing (the stable window is empty and the revision is scraped, so an empty
+    /// window means "no data" rather than 0).
+    pub fn without_data(&self, now: Time) -> bool {
+        !self.collector.has_data(now, self.spec.metric)
+    }
+
     /// Whether the decider is in panic mode.
     pub fn in_panic(&self) -> bool {
         self.panic_start.is_some()

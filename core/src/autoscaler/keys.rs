@@ -46,6 +46,8 @@ pub enum Value {
     Metric(Metric),
     /// `linear` or `weighted-exponential`.
     Aggregation(Aggregation),
+    /// One of a key's names (`idle_choice`).
+    Choice(&'static str),
 }
 
 impl fmt::Display for Value {
@@ -59,6 +61,7 @@ impl fmt::Display for Value {
             Value::Flag(b) => write!(f, "{b}"),
             Value::Metric(m) => f.write_str(metric_name(*m)),
             Value::Aggregation(a) => f.write_str(aggregation_name(*a)),
+            Value::Choice(c) => f.write_str(c),
         }
     }
 }
@@ -74,6 +77,7 @@ impl Value {
             Value::Flag(b) => toml::Value::Boolean(*b),
             Value::Metric(m) => toml::Value::String(metric_name(*m).into()),
             Value::Aggregation(a) => toml::Value::String(aggregation_name(*a).into()),
+            Value::Choice(c) => toml::Value::String((*c).into()),
         })
     }
 }
@@ -117,6 +121,8 @@ pub enum Field<T> {
     Metric(fn(&T) -> Metric, fn(&mut T, Metric)),
     /// The window aggregation.
     Aggregation(fn(&T) -> Aggregation, fn(&mut T, Aggregation)),
+    /// One of `names`, kept as its index.
+    Choice(&'static [&'static str], fn(&T) -> usize, fn(&mut T, usize)),
 }
 
 /// The largest count any autoscaler key accepts (scales, instances).
@@ -133,6 +139,7 @@ impl<T> Field<T> {
             Field::Flag(..) => "boolean",
             Field::Metric(..) => "\"concurrency\" or \"rps\"",
             Field::Aggregation(..) => "\"linear\" or \"weighted-exponential\"",
+            Field::Choice(..) => "string",
         }
     }
 
@@ -145,6 +152,7 @@ impl<T> Field<T> {
             Field::Flag(g, _) => Value::Flag(g(s)),
             Field::Metric(g, _) => Value::Metric(g(s)),
             Field::Aggregation(g, _) => Value::Aggregation(g(s)),
+            Field::Choice(names, g, _) => Value::Choice(names[g(s)]),
         }
     }
 
@@ -159,6 +167,12 @@ impl<T> Field<T> {
             (Field::Flag(_, p), Value::Flag(b)) => p(s, b),
             (Field::Metric(_, p), Value::Metric(m)) => p(s, m),
             (Field::Aggregation(_, p), Value::Aggregation(a)) => p(s, a),
+            (Field::Choice(names, _, p), Value::Choice(c)) => {
+                match names.iter().position(|n| *n == c) {
+                    Some(i) => p(s, i),
+                    None => return false,
+                }
+            }
             _ => return false,
         }
         true
@@ -212,6 +226,19 @@ impl<T> Field<T> {
                         )));
                     }
                 })
+            }
+            Field::Choice(names, ..) => {
+                let s = String::deserialize(d).map_err(e)?;
+                match names.iter().find(|n| **n == s) {
+                    Some(n) => Value::Choice(n),
+                    None => {
+                        let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+                        return Err(Rejected(format!(
+                            "unknown value \"{s}\": expected one of {}",
+                            list.join(", ")
+                        )));
+                    }
+                }
             }
         })
     }
@@ -380,7 +407,9 @@ pub fn reference<T: Default>(table: &[Key<T>]) -> String {
     for k in table {
         let default = match k.default() {
             Value::Optional(None) => "derived".to_string(),
-            Value::Metric(_) | Value::Aggregation(_) => format!("`\"{}\"`", k.default()),
+            Value::Metric(_) | Value::Aggregation(_) | Value::Choice(_) => {
+                format!("`\"{}\"`", k.default())
+            }
             Value::Duration(_) => format!("`\"{}\"`", k.default()),
             v => format!("`{v}`"),
         };

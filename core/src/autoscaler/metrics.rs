@@ -214,6 +214,12 @@ impl ActivatorMeter {
         self.entry.as_ref().map_or(0, |e| e.meter.concurrency())
     }
 
+    /// True when the meter has no live entry: its periodic report is `None` until the next
+    /// request arrives.
+    pub fn is_idle(&self) -> bool {
+        self.entry.is_none()
+    }
+
     /// The periodic (1 s) report, or `None` when there is no live entry (nothing to send).
     pub fn report(&mut self, now: Time) -> Option<Stat> {
         let e = self.entry.as_mut()?;
@@ -304,14 +310,34 @@ pub fn scrape<R: rand::Rng + ?Sized>(
     stable_window: Duration,
     rng: &mut R,
 ) -> Option<Stat> {
+    scrape_with(now, pods, stable_window, rng, &mut ScrapeScratch::default())
+}
+
+/// Buffers [`scrape_with`] reuses from one scrape to the next (a scrape every second of a
+/// long run should not allocate).
+#[derive(Clone, Debug, Default)]
+pub struct ScrapeScratch {
+    since: Vec<Time>,
+    idx: Vec<usize>,
+}
+
+/// [`scrape`] with reused buffers.
+pub fn scrape_with<R: rand::Rng + ?Sized>(
+    now: Time,
+    pods: &[PodReport],
+    stable_window: Duration,
+    rng: &mut R,
+    scratch: &mut ScrapeScratch,
+) -> Option<Stat> {
     if pods.is_empty() {
         return None;
     }
-    let since: Vec<Time> = pods.iter().map(|p| p.ready_since).collect();
-    let mut idx = Vec::with_capacity(sample_size(pods.len()));
-    choose_sample(now, &since, stable_window, rng, &mut idx);
+    let ScrapeScratch { since, idx } = scratch;
+    since.clear();
+    since.extend(pods.iter().map(|p| p.ready_since));
+    choose_sample(now, since, stable_window, rng, idx);
     let mut sum = Stat::default();
-    for &i in &idx {
+    for &i in idx.iter() {
         sum.add(&pods[i].stat);
     }
     Some(extrapolate(sum, idx.len(), pods.len()))
@@ -379,6 +405,16 @@ impl Collector {
             return None;
         }
         Some((s.window_average(now), p.window_average(now)))
+    }
+
+    /// False exactly when [`observed`](Self::observed) is `None` ("no data"), without
+    /// computing the averages.
+    pub fn has_data(&self, now: Time, metric: Metric) -> bool {
+        let s = match metric {
+            Metric::Concurrency => &self.concurrency_stable,
+            Metric::Rps => &self.rps_stable,
+        };
+        !(self.scraping && s.is_empty_at(now))
     }
 
     /// Applies new window lengths (Knative resizes the buckets when the Metric changes) and

@@ -63,7 +63,9 @@ pub mod metrics;
 pub mod replay;
 pub mod scaler;
 
-pub use config::{Aggregation, AutoscalerSettings, KeepaliveSettings, KpaSettings, Metric};
+pub use config::{
+    Aggregation, AutoscalerSettings, IdleChoice, KeepaliveSettings, KpaSettings, Metric,
+};
 pub use decider::{Decider, DeciderSpec, DeciderStatus, ScaleResult, Tick};
 pub use keepalive::{Keepalive, KeepaliveId, Route};
 pub use metrics::{ActivatorMeter, Collector, ConcurrencyMeter, Stat};

@@ -2,7 +2,7 @@
 //! KPA reconciler with its requeues, and the keepalive pool's expiry.
 
 use crate::autoscaler::ScalerInput;
-use crate::autoscaler::metrics::{PodReport, scrape};
+use crate::autoscaler::metrics::{PodReport, scrape_with};
 use crate::event::Event;
 use crate::ids::RevId;
 use crate::router::Mode;
@@ -53,6 +53,7 @@ impl Platform {
     /// The autoscaler's scrape of revision `r`'s ready pods and the activator. Returns false
     /// for a revision without a decider.
     pub fn on_scrape(&mut self, now: Time, r: RevId) -> bool {
+        let (reports, scratch) = &mut self.scrape_buf;
         let Rev {
             kind,
             alive,
@@ -68,7 +69,7 @@ impl Platform {
         else {
             return false;
         };
-        let mut reports = Vec::with_capacity(alive.len());
+        reports.clear();
         for &i in alive.iter() {
             let inst = &mut self.insts[i.index()];
             let stat = inst.meter.report(now);
@@ -79,7 +80,7 @@ impl Platform {
                 });
             }
         }
-        if let Some(stat) = scrape(now, &reports, *stable, rng_scrape) {
+        if let Some(stat) = scrape_with(now, reports, *stable, rng_scrape, scratch) {
             decider.record(now, &stat);
         }
         if let Some(stat) = activator.report(now) {

@@ -38,6 +38,7 @@
 
 use std::time::Duration;
 
+use crate::autoscaler::metrics::{PodReport, ScrapeScratch};
 use crate::autoscaler::{
     ActivatorMeter, AutoscalerSettings, ConcurrencyMeter, Decider, DeciderSpec, Keepalive,
     KeepaliveId, KpaScaler,
@@ -56,6 +57,7 @@ use crate::workload::Sampler;
 mod autoscale;
 mod deploy;
 mod effect;
+mod idle;
 mod instances;
 mod requests;
 
@@ -272,6 +274,10 @@ pub struct Stats {
     pub slot_excess_count: u64,
     /// Invariant violations found (at most 20 kept).
     pub violations: Vec<String>,
+    /// Whole seconds a driver skipped because nothing could change in them
+    /// ([`Platform::skip_seconds`]): a run that ticks through them processes this many more
+    /// events, with the same results.
+    pub seconds_skipped: u64,
 }
 
 /// The platform of one run (one variant of a scenario).
@@ -313,6 +319,8 @@ pub struct Platform {
     closing: bool,
     out: Vec<Effect>,
     log: Vec<Event>,
+    /// The scrape's buffers, reused every second.
+    scrape_buf: (Vec<PodReport>, ScrapeScratch),
 }
 
 /// A request in the system, for a live driver.
@@ -473,6 +481,7 @@ impl Platform {
             window: None,
             closing: false,
             out: Vec::new(),
+            scrape_buf: Default::default(),
             log: Vec::new(),
             cfg,
         };

@@ -367,6 +367,86 @@ fn an_idle_kpa_revision_drains_its_instance_and_it_stops_once() {
     assert_eq!(h.p.tally().scale_to_zero_events, 1);
 }
 
+/// Runs `toml` with arrivals at `at` (seconds) until `end`, delivering every whole second, or
+/// (`skip`) processing the idle ones at once as the simulator does. Returns the result, the
+/// seconds skipped, and whether a second was ever found idle while an instance was alive.
+fn run_idle(toml: &str, at: &[u64], end: u64, skip: bool) -> (String, u64, bool) {
+    let mut h = Harness::new(toml);
+    let mut idle_while_alive = false;
+    let mut arrivals = at.iter().map(|&s| Time::from_secs(s)).peekable();
+    loop {
+        let next_ev = h.q.peek().map(|Reverse((t, _, _))| *t);
+        let next_arr = arrivals.peek().copied();
+        match (next_ev, next_arr) {
+            (_, Some(a)) if next_ev.is_none_or(|t| a < t) => {
+                arrivals.next();
+                h.arrive(a);
+                continue;
+            }
+            (None, None) => break,
+            _ => {}
+        }
+        let Some(Reverse((t, _, ev))) = h.q.peek().copied() else {
+            break;
+        };
+        if t >= Time::from_secs(end) {
+            break;
+        }
+        if skip && ev == Ev::Timer(Timer::Second) && h.p.second_is_idle(t) {
+            idle_while_alive |=
+                h.p.alive() > 0 && h.p.revs.iter().any(|r| matches!(r.kind, Kind::Kpa { .. }));
+            h.q.pop();
+            h.now = t;
+            // Seconds before the next event or arrival (at least this one).
+            let next = [
+                h.q.peek().map(|Reverse((n, _, _))| *n),
+                arrivals.peek().copied(),
+            ]
+            .into_iter()
+            .flatten()
+            .chain([Time::from_secs(end)])
+            .min()
+            .expect("the end");
+            let count = if next > t {
+                (next.0 - t.0).div_ceil(SECOND)
+            } else {
+                1
+            };
+            let (last, n) = h.p.skip_seconds(t, count);
+            h.now = last;
+            if let Some(n) = n {
+                h.push(n, Ev::Timer(Timer::Second));
+            }
+            h.check();
+            continue;
+        }
+        h.step(Time::from_secs(end));
+    }
+    let skipped = h.p.stats().seconds_skipped;
+    let (v, _) = h.p.finish("v".into(), Time::from_secs(end));
+    let json = serde_json::to_string(&v).expect("json");
+    (json, skipped, idle_while_alive)
+}
+
+#[test]
+fn idle_seconds_processed_at_once_give_what_delivering_each_gives() {
+    // A KPA revision is busy for about two minutes after a request (window, grace period).
+    for (toml, at, end, idle) in [
+        (KPA, &[1, 2, 200, 201, 450][..], 600, 150),
+        (KEEPALIVE, &[1, 2, 200, 201, 1500, 3000][..], 3600, 3500),
+    ] {
+        let (ticked, none, _) = run_idle(toml, at, end, false);
+        let (skipped, n, alive) = run_idle(toml, at, end, true);
+        assert_eq!(none, 0);
+        assert!(n > idle, "{n} seconds skipped, expected more than {idle}");
+        assert!(
+            !alive,
+            "a KPA second is never idle while an instance is alive"
+        );
+        assert_eq!(skipped, ticked);
+    }
+}
+
 #[test]
 fn a_draining_instance_finishes_its_request_before_it_stops() {
     let mut h = Harness::new(&KPA.replace(r#"value = "100ms""#, r#"value = "1500ms""#));
@@ -620,16 +700,19 @@ mod properties {
                 traffic = { v2 = 100 }
                 duration = "10s""#,
         ]);
-        (cc, kind, policy, 0u32..3, 1u64..4, deploy).prop_map(|(cc, kind, policy, initial, queue, deploy)| {
+        let choice = prop::sample::select(vec!["last-freed", "newest-created", "first-free"]);
+        let reset = prop::sample::select(vec![true, false]);
+        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset, deploy).prop_map(|(cc, kind, policy, initial, queue, choice, reset, deploy)| {
             let autoscaler = if kind == "kpa" {
                 format!(
                     "initial_scale = {initial}\ntarget = 2\nstable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"\nmax_scale = 4"
                 )
             } else {
-                "kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3".to_string()
+                format!("kind = \"keepalive\"\nidle_timeout = \"3s\"\nmax_instances = 3\nidle_choice = \"{choice}\"\nkeepalive_reset = {reset}")
             };
             let cc = if kind == "kpa" { cc } else { 1 };
-            let policy = if kind == "kpa" { policy } else { "knative" };
+            // The keepalive pool picks its own instances: a router policy is refused there.
+            let policy = if kind == "kpa" { format!("policy = \"{policy}\"") } else { String::new() };
             format!(
                 r#"
                 duration = "1m"
@@ -641,7 +724,7 @@ mod properties {
                 [autoscaler]
                 {autoscaler}
                 [router]
-                policy = "{policy}"
+                {policy}
                 activator_queue_depth = {queue}
                 [[workload.phases]]
                 duration = "1m"

@@ -77,7 +77,7 @@ fn annotation(key: &Key<KpaSettings>, text: &str) -> Result<KeyValue, LabError> 
                 )));
             }
         },
-        Field::Metric(..) | Field::Aggregation(..) => {
+        Field::Metric(..) | Field::Aggregation(..) | Field::Choice(..) => {
             key.parse(toml::Value::String(t.into())).map_err(invalid)?
         }
     };

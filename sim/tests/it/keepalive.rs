@@ -74,3 +74,47 @@ fn max_instances_rejects_beyond_it() {
     let got = v.requests.rejected as f64 / v.requests.arrived as f64;
     assert!((got - b).abs() < 0.03, "blocking {got} vs {b}");
 }
+
+/// SimFaaS's own example service (its README: warm service 1.991 s, cold service 2.244 s, both
+/// exponential, Poisson arrivals at 0.9/s) with an idle timeout of 13 s, comparable to the
+/// service times, where the idle-instance rule matters (MODELS.md §4, case D1).
+fn d1(choice: &str) -> String {
+    format!(
+        r#"
+        duration = "300000s"
+        [service]
+        container_concurrency = 1
+        service_time = {{ dist = "exponential", mean = "1991ms" }}
+        cold_service_time = {{ dist = "exponential", mean = "2244ms" }}
+        cold_start = {{ dist = "fixed", value = "0s" }}
+        [autoscaler]
+        kind = "keepalive"
+        idle_timeout = "13s"
+        max_instances = 0
+        idle_choice = "{choice}"
+        [[workload.phases]]
+        duration = "300000s"
+        arrival = {{ process = "poisson", rate = 0.9 }}
+        [billing]
+        models = ["lambda"]
+        "#
+    )
+}
+
+#[test]
+fn simfaas_case_d1_with_simfaas_s_rule() {
+    // SimFaaS's rule (the idle instance created last) gives P(cold) = 0.0781 in case D1; our
+    // original rule (the one freed last) 0.0815.
+    let v = run(&scenario(&d1("newest-created")), 1);
+    let n = v.requests.arrived as f64;
+    assert!(n > 250_000.0, "{n} requests");
+    let p = v.cold_starts.count as f64 / n;
+    assert!((p - 0.0781).abs() <= 0.03 * 0.0781, "P(cold) {p} vs 0.0781");
+    let last = run(&scenario(&d1("last-freed")), 1);
+    let q = last.cold_starts.count as f64 / last.requests.arrived as f64;
+    eprintln!("D1: newest-created {p:.4}, last-freed {q:.4}");
+    assert!(
+        q > p,
+        "last-freed {q} should be colder than newest-created {p}"
+    );
+}

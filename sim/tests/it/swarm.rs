@@ -26,7 +26,14 @@ fn arb_scenario() -> impl Strategy<Value = String> {
     )
         .prop_map(
             |(cc, policy, rate, svc, cold, min, tbc, ka, timeout, depth)| {
-                let cc = [0, 1, 4, 50][cc as usize];
+                // A keepalive pool runs one request per instance and picks its own instance
+                // (other values are refused, not ignored).
+                let cc = if ka {
+                    [0, 1, 1, 0][cc as usize]
+                } else {
+                    [0, 1, 4, 50][cc as usize]
+                };
+                let policy = if ka { "newest-idle" } else { policy };
                 let autoscaler = if ka {
                     "kind = \"keepalive\"\nidle_timeout = \"20s\"\nmax_instances = 30".to_string()
                 } else {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Check, Export, Field, Key, Knative, Value};
-use crate::autoscaler::config::{KeepaliveSettings, KpaSettings};
+use crate::autoscaler::config::{IdleChoice, KeepaliveSettings, KpaSettings};
 
 /// The accessors of field `f` of the KPA's settings, as a [`Field`] of kind `k`.
 macro_rules! kpa {
@@ -187,8 +187,13 @@ pub static KPA_KEYS: [Key<KpaSettings>; 20] = [
 /// Every keepalive key (`kind = "keepalive"`: AWS Lambda, SimFaaS). Defaults are
 /// [`KeepaliveSettings::default`]'s.
 #[rustfmt::skip]
-pub static KEEPALIVE_KEYS: [Key<KeepaliveSettings>; 3] = [
-    Key::new("idle_timeout", keepalive!(Duration, idle_timeout), "any duration", "an instance is removed after this long without work (reset by every request it finishes)"),
+pub static KEEPALIVE_KEYS: [Key<KeepaliveSettings>; 5] = [
+    Key::new("idle_timeout", keepalive!(Duration, idle_timeout), "any duration", "an instance is removed after this long without work (reset by every request it finishes unless `keepalive_reset = false`)"),
     Key::new("max_instances", keepalive!(Count, max_instances), "0 (unbounded) to 1000000", "most instances; requests beyond them are rejected (429)"),
     Key::new("min_instances", keepalive!(Count, min_instances), "0 to 1000000, at most max_instances", "instances kept warm whatever the traffic (provisioned concurrency)"),
+    Key::new("idle_choice", Field::Choice(&IDLE_CHOICES, |s: &KeepaliveSettings| IdleChoice::ALL.iter().position(|c| *c == s.idle_choice).unwrap_or(0), |s: &mut KeepaliveSettings, i| s.idle_choice = IdleChoice::ALL[i]), "\"last-freed\", \"newest-created\" or \"first-free\"", "which idle instance takes a request: the one freed most recently (AWS Lambda-like), the newest created (SimFaaS) or the first created (DSLab FaaS)"),
+    Key::new("keepalive_reset", keepalive!(Flag, keepalive_reset), "true or false", "true: every request an instance finishes restarts its idle timer; false: the timer starts when the instance first goes idle and reuse never extends it (DSLab FaaS)"),
 ];
+
+/// The names of [`IdleChoice::ALL`], in order.
+static IDLE_CHOICES: [&str; 3] = ["last-freed", "newest-created", "first-free"];

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use super::error::ScenarioError;
 use super::raw::*;
-use super::{RouterSettings, Scenario, SimSettings, Slo};
-use crate::autoscaler::keys;
+use super::{Revision, RouterSettings, Scenario, SimSettings, Slo};
+use crate::autoscaler::{AutoscalerSettings, IdleChoice, keys};
 use crate::billing::BillingConfig;
 use crate::duration::Dur;
 use crate::router::RouterPolicy;
@@ -234,6 +234,7 @@ impl Resolver<'_> {
         let rollouts = self.rollouts(raw, &revisions)?;
         let routes = self.routes(raw, &revisions)?;
         let router = self.router(raw)?;
+        self.keepalive_router(raw, &revisions, "")?;
         let billing = self.billing(raw)?;
         let slo = self.slo(raw, &billing)?;
         let load = self.load(raw)?;
@@ -257,6 +258,50 @@ impl Resolver<'_> {
             tune: None,
             path: self.file.to_path_buf(),
         })
+    }
+
+    /// A `[router] policy` written for a keepalive revision: the keepalive pool picks its own
+    /// instances (`idle_choice`), so only `"newest-idle"`, which is its default rule
+    /// (`"last-freed"`), is accepted; any other policy would be silently ignored and is refused.
+    fn keepalive_router(&self, raw: &RawScenario, revisions: &[Revision], what: &str) -> R<()> {
+        let Some(policy) = raw
+            .router
+            .as_ref()
+            .and_then(|r| r.get_ref().policy.as_ref())
+        else {
+            return Ok(());
+        };
+        for r in revisions {
+            let AutoscalerSettings::Keepalive(k) = &r.autoscaler else {
+                continue;
+            };
+            let name = policy.get_ref().as_str();
+            if name != "newest-idle" {
+                return Err(self.err(
+                    policy,
+                    "router.policy",
+                    format!(
+                        "router policy \"{name}\" does not apply to kind = \"keepalive\"{what}: \
+                         the keepalive pool picks an idle instance by `idle_choice` \
+                         (\"last-freed\", \"newest-created\" or \"first-free\"); drop \
+                         [router] policy, or use \"newest-idle\" (the same as idle_choice = \
+                         \"last-freed\")"
+                    ),
+                ));
+            }
+            if k.idle_choice != IdleChoice::LastFreed {
+                return Err(self.err(
+                    policy,
+                    "router.policy",
+                    format!(
+                        "router policy \"newest-idle\" means idle_choice = \"last-freed\" for \
+                         kind = \"keepalive\"{what}, but idle_choice is \"{}\"; drop one of them",
+                        k.idle_choice.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn router(&self, raw: &RawScenario) -> R<RouterSettings> {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::{R, Resolver, positive};
+use crate::autoscaler::AutoscalerSettings;
 use crate::duration::Dur;
 use crate::scenario::raw::{DistKind, RawDist, RawScenario, RawService, S};
 use crate::scenario::{Revision, Service};
@@ -24,6 +25,7 @@ impl Resolver<'_> {
         let Some(revs) = &raw.revisions else {
             let service = self.service(&base_service, "service")?;
             let autoscaler = self.autoscaler(&base_as, "autoscaler")?;
+            self.keepalive_concurrency(&base_service, &service, &autoscaler, "service")?;
             return Ok(vec![Revision {
                 name: "default".into(),
                 traffic_percent: 100.0,
@@ -95,6 +97,7 @@ impl Resolver<'_> {
             let service = self.service(&svc, &format!("{prefix}.service"))?;
             let a = base_as.merged(r.autoscaler.as_ref().map(|s| s.get_ref()));
             let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"))?;
+            self.keepalive_concurrency(&svc, &service, &autoscaler, &format!("{prefix}.service"))?;
             out.push(Revision {
                 name,
                 traffic_percent: traffic,
@@ -117,6 +120,32 @@ impl Resolver<'_> {
             ));
         }
         Ok(out)
+    }
+
+    /// The keepalive kind runs one request per instance (Lambda): a `container_concurrency`
+    /// above 1 would be ignored, so it is refused.
+    fn keepalive_concurrency(
+        &self,
+        raw: &RawService,
+        service: &Service,
+        autoscaler: &AutoscalerSettings,
+        p: &str,
+    ) -> R<()> {
+        if matches!(autoscaler, AutoscalerSettings::Keepalive(_))
+            && service.container_concurrency > 1
+            && let Some(cc) = &raw.container_concurrency
+        {
+            return Err(self.err(
+                cc,
+                &format!("{p}.container_concurrency"),
+                format!(
+                    "container_concurrency {} does not apply to kind = \"keepalive\": it runs one \
+                     request per instance (AWS Lambda); use 1 (or 0), or kind = \"kpa\"",
+                    service.container_concurrency
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn service(&self, s: &RawService, p: &str) -> R<Service> {

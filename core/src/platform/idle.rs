@@ -1,0 +1,76 @@
+//! Idle seconds cost nothing: a driver may process a run of whole seconds in which nothing
+//! can change at once.
+//!
+//! The whole-second timer ([`Timer::Second`](super::Timer)) closes the time series' buckets,
+//! scrapes every KPA revision and ticks its decider on even seconds. A keepalive revision has
+//! no periodic work at all (its expiries are timers of their own), and a KPA revision at zero
+//! with no traffic scrapes nothing and its decider has no data, so its ticks decide nothing
+//! and only count. When every revision is in that state, no second changes anything but the
+//! counters until the next transition: a driver that knows when its next event is may call
+//! [`Platform::skip_seconds`] instead of delivering each second, with the same results
+//! (the simulator does, keeping the timer's place among events at the same time exactly as
+//! when ticking; the live runtime ticks).
+
+use crate::time::Time;
+
+use super::{Kind, Platform, SECOND};
+
+impl Platform {
+    /// True when the whole second at `at` (the pending `Timer::Second`) changes nothing but
+    /// counters, and so does every later one until the next transition: every keepalive
+    /// revision (no periodic work), and every KPA revision with no instance, nothing queued
+    /// and its activator and decider without data.
+    pub fn second_is_idle(&self, at: Time) -> bool {
+        self.revs.iter().all(|r| match &r.kind {
+            Kind::Keepalive { .. } => true,
+            Kind::Kpa {
+                decider, activator, ..
+            } => {
+                r.alive.is_empty()
+                    && r.waiting_cold == 0
+                    && r.router.queued() == 0
+                    && activator.is_idle()
+                    && decider.without_data(at)
+            }
+        })
+    }
+
+    /// Processes `count` (≥ 1) whole seconds from `from` (the pending `Timer::Second`'s) at
+    /// once, as `count` deliveries of the timer would, after
+    /// [`second_is_idle`](Self::second_is_idle)`(from)` said they change nothing: the series'
+    /// buckets close, the KPA ticks count. Returns the next whole second to schedule, or
+    /// `None` when the timer ends (its `Timer::Second` is not emitted as an effect: the
+    /// driver schedules it itself), with the last second processed.
+    pub fn skip_seconds(&mut self, from: Time, count: u64) -> (Time, Option<Time>) {
+        debug_assert!(count >= 1 && from.0.is_multiple_of(SECOND));
+        let first = from.0 / SECOND;
+        let mut last = first + count - 1;
+        // The timer stops being scheduled after the first second at or past `seconds_until`.
+        let stop = self.cfg.seconds_until.0.div_ceil(SECOND).max(first);
+        last = last.min(stop);
+        let n_secs = last - first + 1;
+        self.stats.seconds_skipped += n_secs;
+        self.roll_series(Time(last * SECOND));
+        if self.kpa_revisions > 0 {
+            let first_even = first + first % 2;
+            if first_even <= last {
+                let n = (last - first_even) / 2 + 1;
+                let at = Time((first_even + 2 * (n - 1)) * SECOND);
+                for rev in &mut self.revs {
+                    if matches!(rev.kind, Kind::Kpa { .. }) {
+                        rev.counters.ticks += n;
+                        self.t.ticks += n;
+                        rev.decided_at = rev.decided_at.max(at);
+                    }
+                }
+            }
+        }
+        let last_t = Time(last * SECOND);
+        self.next_second = if !self.closing && last_t < self.cfg.seconds_until {
+            Some(Time(last_t.0 + SECOND))
+        } else {
+            None
+        };
+        (last_t, self.next_second)
+    }
+}
