@@ -1,70 +1,94 @@
 #!/usr/bin/env bash
-# The scalelab router's overhead, side by side with nginx as a reverse proxy to the SAME backend
-# instance.
+# The scalelab router against nginx `proxy_pass`, side by side, in front of the SAME backend.
 #
-#   backend : nginx answering `200 ok` from memory (one worker), started by `scalelab serve
-#             --cmd` as the revision's only instance (min_scale 1, no cold start), so the router
-#             proxies to it exactly as it would to a user's container; the script reads the
-#             instance's $PORT from a file the command writes.
-#   proxies : (a) nginx, one worker, `proxy_pass` with upstream keep-alive;
-#             (b) scalelab's router (activator in the path, container concurrency 0), one
-#                 tokio worker.
-#   load    : wrk, closed loop, keep-alive connections, --latency.
+# Usage: benches/router-vs-nginx.sh [SCALELAB_BINARY]
+#        (default: target/release/scalelab; build it first with `cargo build --release`:
+#        this script never builds anything)
+# Settings (environment): CONNS=32 DUR=10 ROUNDS=3 PROXY_CPU=1 OTHER_CPU=0 PATH_Q=/
 #
-# Each proxy is pinned to CPU 0 (`taskset`), the backend and wrk to the other CPUs, so the
-# req/s figure is "per proxy core". Added latency = proxied percentile − direct percentile.
+#   backend : nginx (Debian `nginx-light`), one process (`master_process off`), `return 200
+#             "ok"` from memory. It is started by `scalelab serve --cmd` as the revision's only
+#             instance (min_scale = max_scale = 1), so the router proxies to it exactly as it
+#             would to a user's container; the script reads its $PORT from a file the command
+#             writes, and points nginx's `proxy_pass` at the same port.
+#   proxies : (a) nginx, one process, `proxy_pass` with upstream keep-alive;
+#             (b) `scalelab serve` (container concurrency 0, one tokio worker: the process may
+#                 only run on one CPU, and tokio sizes its pool from that).
+#   client  : wrk -t1 -cCONNS, closed loop, keep-alive connections, --latency.
 #
-# Usage: benches/router-vs-nginx.sh [DURATION] [CONNECTIONS]     (defaults: 10s 32)
-# Needs: nginx, wrk, taskset (installed with apt-get when missing), python3, cargo.
+# Pinning (taskset). The machine this project runs on has 2 cores, so three processes cannot
+# each have their own: the proxy under test runs ALONE on PROXY_CPU; wrk and the backend share
+# OTHER_CPU. Both proxies get exactly the same arrangement (they are pinned to the same CPU, and
+# only one of them carries traffic at a time). With more cores, set OTHER_CPU to a list (e.g.
+# 2,3) to give the client and the backend their own.
+#
+# Rounds: ROUNDS rounds, each measuring both proxies for DUR seconds, the order alternating
+# (odd rounds nginx first, even rounds scalelab first). The main figure is the proxy's CPU time
+# (user + sys, from /proc/PID/stat, all its threads, one core) per request wrk completed; wrk's
+# req/s is the throughput. Medians of the rounds are printed with the ratios, and the direct
+# (no proxy) figure of each round as a reference for the latency the hop adds.
+#
+# Needs: nginx, wrk, taskset (installed with apt-get when missing, which needs root), python3.
 set -euo pipefail
 
-DURATION="${1:-10s}"
-CONNS="${2:-32}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-WORK="$(mktemp -d -t scalelab-router-bench.XXXXXX)"
+CONNS=${CONNS:-32}
+DUR=${DUR:-10}
+ROUNDS=${ROUNDS:-3}
+PROXY_CPU=${PROXY_CPU:-1}
+OTHER_CPU=${OTHER_CPU:-0}
+PATH_Q=${PATH_Q:-/}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCALELAB=${1:-$ROOT/target/release/scalelab}
+[ -x "$SCALELAB" ] || {
+    echo "no scalelab binary at $SCALELAB: build it first (cargo build --release -p scalelab) or pass its path" >&2
+    exit 2
+}
+WORK=$(mktemp -d -t scalelab-router-bench.XXXXXX)
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need wrk || ! need taskset; then
-  echo "installing nginx, wrk (apt-get)..." >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk util-linux >/dev/null \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk util-linux >/dev/null
-fi
-NGINX="$(command -v nginx)"
-NCPU="$(nproc)"
-if [ "$NCPU" -ge 2 ]; then PROXY_CPU=0; OTHER_CPUS="1-$((NCPU - 1))"; else PROXY_CPU=0; OTHER_CPUS=0; fi
+need_apt() { # command package
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
+        echo "installing $2 ..." >&2
+        if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >&2; APT_UPDATED=1; fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
+    fi
+}
+need_apt /usr/sbin/nginx nginx-light
+need_apt wrk wrk
+need_apt taskset util-linux
+need_apt python3 python3
+NGINX=/usr/sbin/nginx
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # host:port
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2; return 1
+wait_port() { # port
+    for _ in $(seq 1 200); do
+        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
 }
+# CPU seconds (user + sys, all threads) a process has used so far.
+cpu_s() { python3 -c "import os,sys; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
 
-echo "building scalelab (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p scalelab)
-SCALELAB="$ROOT/target/release/scalelab"
-
-# The backend: nginx returning a 2-byte body from memory on $PORT.
+# The backend: nginx returning a 2-byte body from memory on $PORT, pinned to OTHER_CPU.
 cat >"$WORK/backend.conf.in" <<EOF
 worker_processes 1;
+master_process off;
 daemon off;
 pid $WORK/backend.pid;
 error_log $WORK/backend-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  keepalive_requests 1000000;
+  keepalive_requests 100000000;
+  client_body_temp_path $WORK/backend-body;
   server {
     listen 127.0.0.1:@PORT@;
     location / { return 200 "ok"; }
@@ -73,9 +97,9 @@ http {
 EOF
 cat >"$WORK/backend.sh" <<EOF
 #!/bin/sh
-echo "\$PORT" > "$WORK/backend.port"
 sed "s/@PORT@/\$PORT/" "$WORK/backend.conf.in" > "$WORK/backend.conf"
-exec taskset -c $OTHER_CPUS "$NGINX" -c "$WORK/backend.conf" -p "$WORK"
+echo "\$PORT" > "$WORK/backend.port"
+exec taskset -c $OTHER_CPU "$NGINX" -c "$WORK/backend.conf" -p "$WORK"
 EOF
 chmod +x "$WORK/backend.sh"
 
@@ -96,26 +120,32 @@ duration = "1h"
 arrival = { process = "constant", rate = 1 }
 EOF
 
-# The router, pinned to one CPU (tokio sizes its pool from the CPUs it may use: one worker).
 taskset -c "$PROXY_CPU" "$SCALELAB" serve "$WORK/bench.toml" --allow-unauthenticated -q \
-  --cmd "$WORK/backend.sh" --termination-grace 2s --format json >"$WORK/serve.out" 2>"$WORK/serve.err" &
-PIDS+=($!)
-for _ in $(seq 1 200); do [ -s "$WORK/backend.port" ] && grep -q '^url:' "$WORK/serve.out" && break; sleep 0.05; done
+    --cmd "$WORK/backend.sh" --termination-grace 2s --format json \
+    >"$WORK/serve.out" 2>"$WORK/serve.err" &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+for _ in $(seq 1 200); do
+    [ -s "$WORK/backend.port" ] && grep -q '^url:' "$WORK/serve.out" && break
+    sleep 0.05
+done
 ROUTER_URL="$(sed -n 's/^url: //p' "$WORK/serve.out")"
 BACKEND_PORT="$(cat "$WORK/backend.port")"
 wait_port "$BACKEND_PORT"
 
-# nginx as the reverse proxy to the same backend instance.
 FRONT_PORT="$(free_port)"
 cat >"$WORK/front.conf" <<EOF
 worker_processes 1;
+master_process off;
 daemon off;
 pid $WORK/front.pid;
 error_log $WORK/front-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  keepalive_requests 1000000;
+  keepalive_requests 100000000;
+  client_body_temp_path $WORK/front-body;
+  proxy_temp_path $WORK/front-proxy;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 256; }
   server {
     listen 127.0.0.1:$FRONT_PORT;
@@ -128,49 +158,86 @@ http {
 }
 EOF
 taskset -c "$PROXY_CPU" "$NGINX" -c "$WORK/front.conf" -p "$WORK" &
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
 wait_port "$FRONT_PORT"
-# The router answers once its instance is ready.
+# The router answers once its instance passed its readiness probe.
 for _ in $(seq 1 200); do
-  [ "$(python3 -c "import urllib.request;print(urllib.request.urlopen('$ROUTER_URL/').status)" 2>/dev/null)" = 200 ] && break
-  sleep 0.05
+    [ "$(python3 -c "import urllib.request;print(urllib.request.urlopen('$ROUTER_URL$PATH_Q').status)" 2>/dev/null)" = 200 ] && break
+    sleep 0.05
 done
 
-run() { # name url
-  local out
-  taskset -c "$OTHER_CPUS" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$2/" >"$WORK/$1.wrk" 2>&1
-  out="$WORK/$1.wrk"
-  python3 - "$1" "$out" <<'PY'
+# measure NAME URL PID ROUND: one wrk run; appends "name round rps requests cpu_s p50_ms p99_ms non2xx".
+measure() {
+    local name=$1 url=$2 pid=$3 round=$4 before after
+    before=$( [ "$pid" = - ] && echo 0 || cpu_s "$pid")
+    taskset -c "$OTHER_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url$PATH_Q" >"$WORK/$name-$round.wrk" 2>&1
+    after=$( [ "$pid" = - ] && echo 0 || cpu_s "$pid")
+    python3 - "$name" "$round" "$WORK/$name-$round.wrk" "$before" "$after" >>"$WORK/rows.tsv" <<'PY'
 import re, sys
-name, path = sys.argv[1], sys.argv[2]
+name, rnd, path, before, after = sys.argv[1:6]
 text = open(path).read()
 def ms(v):
     n, u = float(re.match(r"([\d.]+)", v).group(1)), re.sub(r"[\d.]", "", v)
     return n * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
 lat = {p: ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M)}
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+req = int(re.search(r"(\d+) requests in", text).group(1))
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{name} {lat['50']:.4f} {lat['99']:.4f} {rps:.0f} {errs.group(1) if errs else 0}")
+print(name, rnd, rps, req, float(after) - float(before), lat["50"], lat["99"], errs.group(1) if errs else 0)
 PY
+    echo "round $round $name: $(tail -1 "$WORK/rows.tsv")" >&2
 }
 
-# Warm-up, then the three measurements.
-taskset -c "$OTHER_CPUS" wrk -t1 -c"$CONNS" -d2s "$ROUTER_URL/" >/dev/null 2>&1 || true
-taskset -c "$OTHER_CPUS" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$FRONT_PORT/" >/dev/null 2>&1 || true
-DIRECT="$(run direct "http://127.0.0.1:$BACKEND_PORT")"
-NGINXR="$(run nginx "http://127.0.0.1:$FRONT_PORT")"
-ROUTER="$(run scalelab "$ROUTER_URL")"
+: >"$WORK/rows.tsv"
+# Warm-up: connections open, caches and pools filled.
+taskset -c "$OTHER_CPU" wrk -t1 -c"$CONNS" -d2s "$ROUTER_URL$PATH_Q" >/dev/null 2>&1 || true
+taskset -c "$OTHER_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$FRONT_PORT$PATH_Q" >/dev/null 2>&1 || true
+for round in $(seq "$ROUNDS"); do
+    measure direct "http://127.0.0.1:$BACKEND_PORT" - "$round"
+    if [ $((round % 2)) = 1 ]; then
+        measure nginx "http://127.0.0.1:$FRONT_PORT" "$NGINX_PID" "$round"
+        measure scalelab "$ROUTER_URL" "$SERVE_PID" "$round"
+    else
+        measure scalelab "$ROUTER_URL" "$SERVE_PID" "$round"
+        measure nginx "http://127.0.0.1:$FRONT_PORT" "$NGINX_PID" "$round"
+    fi
+done
 
-python3 - "$DIRECT" "$NGINXR" "$ROUTER" "$DURATION" "$CONNS" "$NCPU" <<'PY'
-import sys
-rows = [r.split() for r in sys.argv[1:4]]
-dur, conns, ncpu = sys.argv[4:7]
-d = {r[0]: (float(r[1]), float(r[2]), float(r[3]), int(r[4])) for r in rows}
-print(f"wrk -t1 -c{conns} -d{dur} --latency, keep-alive; proxies pinned to 1 CPU of {ncpu}; backend: nginx return 200")
-print(f"{'path':<22}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>10}{'+p50 ms':>9}{'+p99 ms':>9}{'non-2xx':>9}")
-for name, label in [("direct", "direct to backend"), ("nginx", "nginx reverse proxy"), ("scalelab", "scalelab router")]:
-    p50, p99, rps, errs = d[name]
-    add50 = "" if name == "direct" else f"{p50 - d['direct'][0]:.3f}"
-    add99 = "" if name == "direct" else f"{p99 - d['direct'][1]:.3f}"
-    print(f"{label:<22}{p50:>9.3f}{p99:>9.3f}{rps:>10.0f}{add50:>9}{add99:>9}{errs:>9}")
+python3 - "$WORK/rows.tsv" "$CONNS" "$DUR" "$PROXY_CPU" "$OTHER_CPU" "$(nproc)" \
+    "$("$SCALELAB" --version 2>/dev/null || echo scalelab)" "$("$NGINX" -v 2>&1 | sed 's/.*: //')" \
+    "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" "$PATH_Q" <<'PY'
+import statistics as st, sys
+path, conns, dur, pcpu, ocpu, ncpu, slv, ngv, wrkv, pq = sys.argv[1:11]
+rows = [l.split() for l in open(path) if l.strip()]
+print(f"wrk -t1 -c{conns} -d{dur}s --latency {pq!r}, keep-alive; {ncpu} CPUs: the proxy alone on CPU {pcpu},")
+print(f"wrk and the backend (nginx return 200, 1 process) on CPU {ocpu}; rounds alternate the order.")
+print(f"CPU = the proxy process's user + sys (/proc/PID/stat, all threads) / requests wrk completed.")
+print(f"{slv}; {ngv}; {wrkv}.")
+print()
+print("| round | path | req/s | requests | proxy CPU s | proxy CPU µs/request | p50 ms | p99 ms | non-2xx |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+per = {}
+for name, rnd, rps, req, cpu, p50, p99, errs in rows:
+    rps, req, cpu = float(rps), int(req), float(cpu)
+    us = 1e6 * cpu / max(req, 1)
+    per.setdefault(name, []).append((rps, us, float(p50), float(p99)))
+    cpu_txt = "" if name == "direct" else f"{cpu:.2f}"
+    us_txt = "" if name == "direct" else f"{us:.2f}"
+    print(f"| {rnd} | {name} | {rps:,.0f} | {req:,} | {cpu_txt} | {us_txt} | {float(p50):.3f} | {float(p99):.3f} | {errs} |")
+print()
+print("| path | median req/s | median proxy CPU µs/request | median p50 ms | median p99 ms |")
+print("| --- | ---: | ---: | ---: | ---: |")
+med = {}
+for name in ["direct", "nginx", "scalelab"]:
+    v = per.get(name, [])
+    if not v:
+        continue
+    med[name] = [st.median(x[i] for x in v) for i in range(4)]
+    cpu = "" if name == "direct" else f"{med[name][1]:.2f}"
+    print(f"| {name} | {med[name][0]:,.0f} | {cpu} | {med[name][2]:.3f} | {med[name][3]:.3f} |")
+if "nginx" in med and "scalelab" in med:
+    print()
+    print(f"scalelab / nginx (medians): throughput {med['scalelab'][0] / med['nginx'][0]:.3f}, "
+          f"CPU per request {med['scalelab'][1] / med['nginx'][1]:.3f}")
 PY

@@ -65,7 +65,9 @@ pub enum Command {
 #[command(after_help = "Examples:\n  \
 scalelab serve scenarios/steady-api.toml --allow-unauthenticated\n  \
 scalelab serve scenarios/steady-api.toml --cmd \"python3 app.py\" --out live-run\n  \
-curl -H \"Authorization: Bearer $TOKEN\" \"$URL/?message=Hello\"   (URL and TOKEN are printed)\n\
+curl -H \"Authorization: Bearer $TOKEN\" \"$URL/?message=Hello\"   (URL and TOKEN are printed)\n  \
+scalelab serve scenarios/steady-api.toml --cmd 'gunicorn -b 127.0.0.1:$PORT app:app' --ready-path /healthz\n\
+Quote --cmd in single quotes: $PORT is set by scalelab for each instance, not by your shell.\n\
 Metrics: $URL/_scalelab/metrics (and $URL/metrics unless --no-root-metrics).\n\
 A revision by tag: header x-scalelab-revision: TAG, or the path prefix /@TAG/.")]
 pub struct ServeArgs {
@@ -96,6 +98,34 @@ pub struct ServeArgs {
     /// (`live.forbidden_sources`); the stand-in for Cloud Run's ingress settings.
     #[arg(long, value_name = "CIDR")]
     pub allow_from: Vec<String>,
+    /// Confirm that --allow-unauthenticated on a --listen address beyond loopback is meant:
+    /// anyone who can reach the address may then call the service.
+    #[arg(long)]
+    pub confirm_unauthenticated_listen: bool,
+    /// Probe a starting --cmd instance with GET PATH (ready on a 2xx or 3xx answer) instead of a
+    /// TCP connection to $PORT (Cloud Run's startup probe, httpGet instead of tcpSocket).
+    #[arg(long, value_name = "PATH")]
+    pub ready_path: Option<String>,
+    /// A revision whose instances fail to start this many times in a row gives up: its
+    /// requests get 503 and serve stops with exit code 1.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_start_failures: u32,
+    /// Largest request body (413 beyond), e.g. 32MiB, 512KiB, 1000000.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB")]
+    pub max_request_body: String,
+    /// Request-body bytes the router holds in memory at once over all requests.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub max_inflight_body: String,
+    /// Client connections open at once (more wait in the listen backlog).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// A request head must be complete this long after its first byte (slow clients are cut
+    /// off), wall time.
+    #[arg(long, value_name = "D", default_value = "10s")]
+    pub header_timeout: String,
+    /// Close a keep-alive connection idle this long, wall time.
+    #[arg(long, value_name = "D", default_value = "75s")]
+    pub idle_timeout: String,
     /// The bearer token requests must carry (default: one is generated and printed).
     #[arg(
         long,
@@ -143,6 +173,10 @@ pub struct ServeArgs {
     /// No status line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the status line every second even when stderr is not a terminal (by default it
+    /// is only shown on a terminal).
+    #[arg(long, conflicts_with = "quiet")]
+    pub status: bool,
 }
 
 /// The arrival process of quick mode (`scalelab load URL --rate R`).

@@ -184,6 +184,8 @@ fn every_field_of_a_result_is_in_the_reference() {
         event_log_error: Some("e".into()),
         request_log_error: Some("e".into()),
         forbidden_sources: Some(1),
+        client_closed: 1,
+        failure: Some("e".into()),
         ..LiveStats::default()
     });
     v.set_client(ClientStats {

@@ -104,6 +104,31 @@ pub enum Event {
         /// The split from now on, percent by revision (revisions at 0 left out).
         traffic: std::collections::BTreeMap<String, f64>,
     },
+    /// An instance's process exited on its own (live runs of `--cmd` instances): while it
+    /// started, or while it served.
+    InstanceExited {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+        /// How it ended: `exit status N`, `signal N`, or why it was given up on (`not ready
+        /// after …`).
+        status: String,
+        /// True when it exited before it passed its readiness probe.
+        starting: bool,
+        /// Seconds from its start to its exit.
+        lifetime_s: f64,
+        /// Its last lines of standard error (at most 10).
+        stderr_tail: Vec<String>,
+    },
+    /// A revision gave up: its instances failed to start this many times in a row. Its
+    /// waiting requests are answered 503 and the live run ends as failed.
+    RevisionFailed {
+        /// Revision name.
+        revision: String,
+        /// Failed starts in a row.
+        start_failures: u32,
+    },
     /// The live runtime fell behind a deadline.
     DriverLag {
         /// How late, seconds.

@@ -290,9 +290,17 @@ pub struct LiveStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_log_error: Option<String>,
     /// Requests refused with 403 because their source was outside `serve --allow-from`'s
-    /// blocks (present only when the flag was given).
+    /// blocks: each such connection is answered once and closed (present only when the flag
+    /// was given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbidden_sources: Option<u64>,
+    /// Requests whose client closed its connection before the answer (they left their queue
+    /// or gave back their instance slot at once).
+    #[serde(default)]
+    pub client_closed: u64,
+    /// Why the run failed (a revision whose instances kept failing to start), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// The load generator's view of a live run: latency from the intended send time, scenario
@@ -338,6 +346,7 @@ impl VariantResult {
         e.insert("instance_crashes".into(), l.instance_crashes.into());
         e.insert("driver_lag_events".into(), l.driver_lag_events.into());
         e.insert("driver_lag_max_s".into(), l.driver_lag_max_s.into());
+        e.insert("client_closed".into(), l.client_closed.into());
         for (k, v) in [
             ("slot_overhead_ms", l.slot_overhead_ms),
             ("slot_overhead_wall_ms", l.slot_overhead_wall_ms),
@@ -350,6 +359,7 @@ impl VariantResult {
         for (k, v) in [
             ("event_log_error", &l.event_log_error),
             ("request_log_error", &l.request_log_error),
+            ("failure", &l.failure),
         ] {
             match v {
                 Some(x) => e.insert(k.into(), x.clone().into()),

@@ -138,15 +138,30 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         cfg.warnings = false;
         cfg.progress = opts.progress;
         cfg.max_connections = cfg.max_connections.max(4096);
-        let report = scalelab_loadgen::run(&cfg).await;
-        // Like the simulator, keep the platform up to the scenario's horizon so the scale-down
-        // after the last request is observed too.
-        handle
-            .clock()
-            .sleep_until(scalelab_core::Time::ZERO + sc.duration)
-            .await;
+        // A revision whose instances keep failing to start ends the run at once.
+        let report = tokio::select! {
+            r = scalelab_loadgen::run(&cfg) => Some(r),
+            _ = handle.failed() => None,
+        };
+        if report.is_some() {
+            // Like the simulator, keep the platform up to the scenario's horizon so the
+            // scale-down after the last request is observed too.
+            let clock = handle.clock();
+            tokio::select! {
+                _ = clock.sleep_until(scalelab_core::Time::ZERO + sc.duration) => {}
+                _ = handle.failed() => {}
+            }
+        }
+        let failure = handle.failure();
         let doc = handle.shutdown().await;
-        let report = report?;
+        let report = match (failure, report) {
+            (None, Some(r)) => r?,
+            (f, _) => {
+                return Err(LabError::Failed(
+                    f.unwrap_or_else(|| "the runtime stopped".into()),
+                ));
+            }
+        };
         let client = scalelab_loadgen::to_result(&cfg, &report);
         let mut v = doc
             .variants

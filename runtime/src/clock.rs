@@ -100,6 +100,35 @@ impl Clock {
     }
 }
 
+/// Appends the current date as an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) for
+/// the `Date` header of the router's answers; formatted once a second per thread.
+pub(crate) fn push_http_date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, http_date(secs));
+        }
+        out.extend_from_slice(&c.1);
+    });
+}
+
+/// The IMF-fixdate of `secs` seconds since the Unix epoch.
+fn http_date(secs: u64) -> [u8; 29] {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let text = httpdate::fmt_http_date(t);
+    let mut out = [0u8; 29];
+    let n = text.len().min(29);
+    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+    out
+}
+
 /// Nearest whole nanosecond, saturating (f64 → u64 casts saturate; NaN maps to 0).
 fn round_nanos(ns: f64) -> u64 {
     ns.round() as u64
@@ -128,6 +157,17 @@ mod tests {
         fast.sleep_until(Time::from_secs(20)).await;
         assert_eq!(fast.now(), Time::from_secs(20));
         assert!(fast.wall_at(Time::MAX) > fast.wall_at(Time::from_secs(86_400 * 365)));
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(&http_date(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&http_date(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&http_date(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        let mut v = Vec::new();
+        push_http_date(&mut v);
+        assert_eq!(v.len(), 29);
+        assert!(v.ends_with(b" GMT"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,11 +2,12 @@
 //! instances, scaled by the same `scalelab-core` policies as the simulator.
 //!
 //! ```text
-//!  client ─▶ router (auth, /_scalelab/metrics, tag or traffic split)
+//!  client ─▶ router (auth, /_scalelab/metrics, tag or traffic split, client timeouts, limits)
 //!              │  core::router::RevisionRouter: start, queue in the activator / queue-proxy, 503
 //!              ▼
-//!           instance (synthetic hyper server, or a child process listening on $PORT)
-//!              ▲ ready after a sampled cold start / when the port answers
+//!           instance (synthetic: in-process, only the router reaches it; or a child process
+//!              │       listening on $PORT, reached through a keep-alive pool, bodies streamed)
+//!              ▲ ready after a sampled cold start / when its startup probe passes
 //!  driver: 1 s scrape ─▶ core Decider (2 s tick, pokes) ─▶ core KpaScaler ─▶ start / stop
 //! ```
 //!
@@ -34,16 +35,20 @@
 #![warn(missing_docs)]
 
 mod allow;
+mod body;
 mod clock;
 mod driver;
 mod front;
+mod h1;
+mod head;
 mod hello;
 mod instance;
 mod platform;
 mod prom;
+mod server;
 mod sink;
+mod upstream;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +67,7 @@ pub use clock::Clock;
 pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER};
 pub use hello::{message_and_name, respond as hello_respond};
 pub use instance::SERVICE_NS_HEADER;
+pub use server::Limits;
 
 use crate::platform::Shared;
 
@@ -134,6 +140,13 @@ pub struct Options {
     /// Sources that may call (`serve --allow-from`): others get 403 `source-not-allowed` and
     /// are counted (`live.forbidden_sources`). Empty: every source.
     pub allow_from: Vec<Cidr>,
+    /// Client-side limits: body sizes, connections, header and idle timeouts.
+    pub limits: Limits,
+    /// Probe command instances with `GET PATH` (2xx or 3xx passes) instead of a TCP connection.
+    pub ready_path: Option<String>,
+    /// A revision whose instances fail to start this many times in a row gives up and the run
+    /// fails ([`Handle::failure`]).
+    pub max_start_failures: u32,
 }
 
 impl Default for Options {
@@ -150,6 +163,9 @@ impl Default for Options {
             root_metrics: true,
             drain_timeout: None,
             allow_from: Vec::new(),
+            limits: Limits::default(),
+            ready_path: None,
+            max_start_failures: 5,
         }
     }
 }
@@ -206,7 +222,8 @@ pub struct Status {
     pub ready: u64,
     /// Starting instances.
     pub starting: u64,
-    /// The autoscaler's desired instances.
+    /// The instances the autoscalers ask for (the deciders' figures within `min_scale` and
+    /// `max_scale`, as the reconciler applies them).
     pub desired: u64,
     /// Requests arrived and not answered (queued included).
     pub in_flight: u64,
@@ -270,6 +287,25 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
     {
         return Err(Error::InvalidOption("the instance command is empty".into()));
     }
+    if let Some(p) = &opts.ready_path
+        && (!p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f))
+    {
+        return Err(Error::InvalidOption(format!(
+            "the readiness path must start with / and have no spaces or control characters, \
+             got {p:?}"
+        )));
+    }
+    let l = &opts.limits;
+    if l.max_connections == 0
+        || l.max_request_body == 0
+        || l.max_inflight_body == 0
+        || l.header_timeout.is_zero()
+        || l.idle_timeout.is_zero()
+    {
+        return Err(Error::InvalidOption(
+            "limits must be greater than zero (connections, body sizes, timeouts)".into(),
+        ));
+    }
     let create = |p: &PathBuf| {
         sink::Sink::create(p).map_err(|source| Error::Create {
             path: p.clone(),
@@ -316,29 +352,22 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
         opts.instances.clone(),
         events,
         request_log,
+        opts.ready_path.clone(),
+        opts.max_start_failures,
     ));
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(1024)
-        .build({
-            let mut c = hyper_util::client::legacy::connect::HttpConnector::new();
-            c.set_nodelay(true);
-            c
-        });
-    let front = Arc::new(front::Front {
-        sh: sh.clone(),
-        client,
-        token: token.clone(),
-        root_metrics: opts.root_metrics,
-        draining: std::sync::atomic::AtomicBool::new(false),
-        allow_from: opts.allow_from.clone(),
-        forbidden: std::sync::atomic::AtomicU64::new(0),
-    });
+    let mut front = front::Front::new(
+        sh.clone(),
+        token.clone(),
+        opts.root_metrics,
+        opts.limits.clone(),
+    );
+    front.allow_from = opts.allow_from.clone();
+    let front = Arc::new(front);
     sh.boot();
     let (stop_accept, accept_rx) = watch::channel(false);
     let (stop_driver, driver_rx) = watch::channel(false);
     let driver = tokio::spawn(driver::run(sh.clone(), driver_rx));
-    let server = tokio::spawn(accept_loop(listener, front.clone(), accept_rx));
+    let server = tokio::spawn(server::accept_loop(listener, front.clone(), accept_rx));
     let max_timeout = s.max_timeout();
     Ok(Handle {
         addr,
@@ -354,41 +383,6 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
         scenario: s,
         seed: opts.seed,
     })
-}
-
-/// Accepts connections until told to stop, then lets open connections finish their requests.
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    front: Arc<front::Front>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.changed() => break,
-        };
-        let Ok((stream, peer)) = accepted else {
-            // Out of file descriptors and the like: back off briefly instead of spinning.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let f = front.clone();
-        let svc = hyper::service::service_fn(move |req| {
-            let f = f.clone();
-            async move { Ok::<_, Infallible>(front::handle(f, req, peer.ip()).await) }
-        });
-        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
 }
 
 impl Handle {
@@ -417,17 +411,40 @@ impl Handle {
         let live = self.sh.lock();
         let l = live.core.levels();
         let t = live.core.tally();
+        // What the reconcilers ask for: the deciders' figures within each revision's bounds.
+        let desired = (0..live.core.revisions())
+            .map(|r| {
+                live.core
+                    .revision(scalelab_core::ids::RevId(r as u16))
+                    .target
+            })
+            .sum();
         Status {
             t: self.sh.clock.now(),
             ready: l.ready,
             starting: l.starting,
-            desired: l.desired,
+            desired,
             in_flight: l.in_flight,
             queued: l.queued,
             panic: l.panic,
             arrived: t.arrived,
             completed: t.completed,
             errors: t.rejected + t.timed_out,
+        }
+    }
+
+    /// Why the run failed, once it has: a revision whose instances keep failing to start gave
+    /// up (its requests get 503 at once). The run should be ended and reported as failed.
+    pub fn failure(&self) -> Option<String> {
+        self.sh.failed()
+    }
+
+    /// Resolves when the run fails (see [`Handle::failure`]); never otherwise.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.sh.failure.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(f) => f.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
         }
     }
 
@@ -466,6 +483,8 @@ impl Handle {
         while sh.alive() > 0 && sh.clock.wall_now() < stop_until {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // Whatever is left of a command instance does not outlive the run.
+        instance::kill_groups(&sh).await;
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
         let forbidden = (!self.front.allow_from.is_empty())
@@ -497,6 +516,8 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, forbidden: Option<u64>) -> 
         slot_overhead_ms: slot_ms,
         slot_overhead_wall_ms: slot_ms.map(|ms| ms * sh.clock.scale()),
         forbidden_sources: forbidden,
+        client_closed: stats.client_closed,
+        failure: sh.failed(),
         ..LiveStats::default()
     };
     let close = |sink: &Option<sink::Sink>| sink.as_ref().and_then(|s| s.close().err());

@@ -7,8 +7,9 @@
 //!
 //! | effect | becomes |
 //! |---|---|
-//! | `StartInstance` | an instance task (synthetic server or child process), with its stop channel |
+//! | `StartInstance` | an instance task (synthetic start-up timer or child process), with its stop channel |
 //! | `StopInstance` | a message on that stop channel |
+//! | `RevisionFailed` | the run's failure message (stderr, [`crate::Handle::failure`]) |
 //! | `Serve` | the start message to the waiting request's task (or the admission's answer) |
 //! | `Wait` | a oneshot the arriving request's task waits on, until its deadline |
 //! | `Reply` | the platform's own answer to a waiting request (or the admission's) |
@@ -18,22 +19,24 @@
 //! timers. Times never go backwards, because the clock is read with the lock held.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use hyper::header::HeaderValue;
 
 use scalelab_core::Time;
 use scalelab_core::event::{Event, Stamped};
 use scalelab_core::ids::{InstId, ReqId, RevId};
 use scalelab_core::platform::{Config, Effect, Outcome, Platform, Reply, Timer};
 use scalelab_core::scenario::Scenario;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::InstanceKind;
 use crate::clock::Clock;
 use crate::instance;
 use crate::sink::Sink;
+use crate::upstream::Upstream;
 
 /// Upper bounds of the request-duration histogram buckets, seconds (Prometheus `le`).
 pub(crate) const LATENCY_BUCKETS: [f64; 14] = [
@@ -59,6 +62,26 @@ pub(crate) struct Shared {
     pub request_log: Option<Sink>,
     pub variant: String,
     pub instances: InstanceKind,
+    /// `--ready-path`: an HTTP probe instead of a TCP one for command instances.
+    pub ready_path: Option<String>,
+    /// How the last instance of each revision that exited on its own ended (for the failure
+    /// message).
+    pub exits: Mutex<Vec<Option<ExitInfo>>>,
+    /// Set once when a revision gives up; the run then ends as failed.
+    pub failure: watch::Sender<Option<String>>,
+    /// Process groups of command instances still alive (killed at the end, whatever happens).
+    pub groups: Mutex<BTreeSet<i32>>,
+}
+
+/// How an instance's process ended.
+#[derive(Clone, Debug)]
+pub(crate) struct ExitInfo {
+    pub instance: u64,
+    /// `exit status N`, `signal N`, or why it was given up on.
+    pub status: String,
+    pub starting: bool,
+    pub lifetime_s: f64,
+    pub stderr_tail: VecDeque<String>,
 }
 
 /// Per-status request counts and latency buckets of one revision (for `/metrics`).
@@ -72,8 +95,11 @@ pub(crate) struct CodeStats {
 /// What the driver keeps beside an instance.
 #[derive(Default)]
 struct Side {
-    addr: Option<SocketAddr>,
+    /// Where a command instance listens, and its idle connections.
+    up: Option<Arc<Upstream>>,
     stop: Option<oneshot::Sender<()>>,
+    /// `x-scalelab-instance` of its answers.
+    header: Option<HeaderValue>,
 }
 
 /// A request waiting for the platform: its task holds the receiving end.
@@ -100,13 +126,17 @@ pub(crate) struct Live {
 }
 
 /// A request that executes on an instance.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Running {
     pub req: ReqId,
     pub rev: RevId,
     pub inst: InstId,
-    /// Where the instance listens (`None`: it is gone, the request fails).
-    pub addr: Option<SocketAddr>,
+    /// The instance's process is gone: the request fails (502).
+    pub lost: bool,
+    /// Where a command instance listens (`None` for synthetic instances, which run in-process).
+    pub up: Option<Arc<Upstream>>,
+    /// `x-scalelab-instance` of the answer.
+    pub header: HeaderValue,
     pub service: Duration,
     pub deadline: Time,
     pub cold: bool,
@@ -152,6 +182,8 @@ pub(crate) enum Answer {
     TimedOut,
     /// The instance failed (connection refused or reset, process crashed): 502.
     Failed,
+    /// The client went away before its answer (499).
+    ClientClosed,
 }
 
 /// What the effects of one transition said about the request the caller is asking about.
@@ -169,6 +201,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// The platform for scenario `s` at t = 0 (the clock's epoch). No instance exists yet;
     /// [`Shared::boot`] starts the initial ones.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         s: &Scenario,
         seed: u64,
@@ -177,14 +210,20 @@ impl Shared {
         instances: InstanceKind,
         events: Option<Sink>,
         request_log: Option<Sink>,
+        ready_path: Option<String>,
+        max_start_failures: u32,
     ) -> Shared {
         let synthetic = matches!(instances, InstanceKind::Synthetic { .. });
         let cfg = Config {
             log_events: events.is_some(),
             ..Config::live(seed, synthetic)
         };
+        let cfg = Config {
+            max_start_failures: Some(max_start_failures),
+            ..cfg
+        };
         let core = Platform::new(s, cfg);
-        let revs = s
+        let revs: Vec<RevName> = s
             .revisions
             .iter()
             .map(|r| RevName {
@@ -192,6 +231,7 @@ impl Shared {
                 tag: r.tag.clone(),
             })
             .collect();
+        let n = revs.len();
         Shared {
             clock,
             revs,
@@ -212,6 +252,10 @@ impl Shared {
             request_log,
             variant,
             instances,
+            ready_path,
+            exits: Mutex::new(vec![None; n]),
+            failure: watch::Sender::new(None),
+            groups: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -295,17 +339,89 @@ impl Shared {
                 Answer::Answered(s) => (Outcome::Answered, s),
                 Answer::TimedOut => (Outcome::TimedOut, 504),
                 Answer::Failed => (Outcome::Failed, 502),
+                Answer::ClientClosed => (Outcome::ClientClosed, 499),
             };
             l.record(run.rev, status, now.0.saturating_sub(run.arrival.0));
             l.core.on_request_done(now, run.req, outcome);
         });
     }
 
-    /// Instance `inst` listens at `addr`.
-    pub fn set_addr(&self, inst: InstId, addr: SocketAddr) {
+    /// Command instance `inst` listens behind `up`.
+    pub fn set_upstream(&self, inst: InstId, up: Arc<Upstream>) {
         if let Some(s) = self.lock().insts.get_mut(inst.index()) {
-            s.addr = Some(addr);
+            s.up = Some(up);
         }
+    }
+
+    /// The client of a request that had not been answered went away: it leaves its queue, or
+    /// frees its instance slot (499).
+    pub fn abandon(self: &Arc<Self>, req: ReqId, rev: RevId, arrival: Time) {
+        self.with(|l, now| {
+            if let Some(w) = l.waiter(req) {
+                drop(w);
+            }
+            if !l.core.on_client_closed(now, req) {
+                // It started meanwhile (its start message was never read).
+                if l.core.request(req).is_none() {
+                    return;
+                }
+                l.core.on_request_done(now, req, Outcome::ClientClosed);
+            }
+            l.record(
+                rev,
+                Reply::ClientClosed.status(),
+                now.0.saturating_sub(arrival.0),
+            );
+        });
+    }
+
+    /// A revision gave up: the run fails with `msg` (kept, printed once).
+    fn fail(&self, msg: String) {
+        self.failure.send_if_modified(|f| {
+            if f.is_some() {
+                return false;
+            }
+            eprintln!("scalelab: {msg}");
+            *f = Some(msg);
+            true
+        });
+    }
+
+    /// The message a failed revision ends the run with.
+    fn failure_message(&self, rev: RevId) -> String {
+        let name = &self.revs[rev.index()].name;
+        let exit = lock(&self.exits).get(rev.index()).cloned().flatten();
+        let mut msg =
+            format!("revision \"{name}\": its instances keep failing to start, giving up");
+        if let Some(e) = &exit {
+            msg += &format!(
+                " (the last one, instance {}, {} after {:.1} s{})",
+                e.instance,
+                e.status,
+                e.lifetime_s,
+                if e.starting {
+                    ", before it was ready"
+                } else {
+                    ""
+                }
+            );
+            if !e.stderr_tail.is_empty() {
+                msg += "; its last lines of stderr:";
+                for l in &e.stderr_tail {
+                    msg += "\n    ";
+                    msg += l;
+                }
+                msg += "\n";
+            } else {
+                msg += ". ";
+            }
+        } else {
+            msg += ". ";
+        }
+        if let InstanceKind::Command { cmd, .. } = &self.instances {
+            msg += &port_hint(cmd, self.ready_path.as_deref());
+        }
+        msg
     }
 
     /// Instance `inst` finished starting.
@@ -322,7 +438,9 @@ impl Shared {
     pub fn instance_stopped(self: &Arc<Self>, inst: InstId) {
         self.with(|l, now| {
             if let Some(s) = l.insts.get_mut(inst.index()) {
-                s.addr = None;
+                if let Some(up) = s.up.take() {
+                    up.close_idle();
+                }
                 s.stop = None;
             }
             l.core.on_instance_stopped(now, inst);
@@ -343,6 +461,11 @@ impl Shared {
                 event,
             });
         }
+    }
+
+    /// The run's failure, once a revision gave up.
+    pub fn failed(&self) -> Option<String> {
+        self.failure.borrow().clone()
     }
 
     /// Instances alive.
@@ -407,6 +530,10 @@ impl Live {
                             }
                         }
                     },
+                    Effect::RevisionFailed { rev } => {
+                        let msg = sh.failure_message(rev);
+                        sh.fail(msg);
+                    }
                     Effect::Timer { at, timer } => {
                         let earliest = self.next_timer().is_none_or(|t| at < t);
                         self.timer_seq += 1;
@@ -434,24 +561,26 @@ impl Live {
             self.insts.resize_with(inst.index() + 1, Side::default);
         }
         let (tx, rx) = oneshot::channel();
-        self.insts[inst.index()].stop = Some(tx);
+        let side = &mut self.insts[inst.index()];
+        side.stop = Some(tx);
+        side.header = Some(HeaderValue::from(inst.number()));
         instance::spawn(sh.clone(), inst, plan, cold, rx);
     }
 
     /// What a request's task needs to send it to its instance.
     fn running(&self, req: ReqId, inst: InstId) -> Option<Running> {
         let q = self.core.request(req)?;
+        let side = self.insts.get(inst.index());
         let lost = self.core.instance(inst).is_none_or(|(_, lost)| lost);
-        let addr = if lost {
-            None
-        } else {
-            self.insts.get(inst.index()).and_then(|s| s.addr)
-        };
         Some(Running {
             req,
             rev: q.rev,
             inst,
-            addr,
+            lost,
+            up: side.and_then(|s| s.up.clone()),
+            header: side
+                .and_then(|s| s.header.clone())
+                .unwrap_or_else(|| HeaderValue::from(inst.number())),
             service: q.service,
             deadline: q.deadline,
             cold: q.cold,
@@ -503,4 +632,26 @@ impl Live {
             s.buckets[i] += 1;
         }
     }
+}
+
+/// What a user whose command never gets ready most likely did wrong: `$PORT` expanded by their
+/// own shell (double quotes), or not used at all.
+pub(crate) fn port_hint(cmd: &str, ready_path: Option<&str>) -> String {
+    let mut hint = String::from(
+        "The instance command must start an HTTP server listening on 127.0.0.1 at the port in \
+         $PORT",
+    );
+    if let Some(p) = ready_path {
+        hint += &format!(" and answer GET {p} with a 2xx or 3xx status (--ready-path)");
+    }
+    hint += ". ";
+    if !cmd.contains("PORT") {
+        hint += &format!(
+            "The command ({cmd:?}) does not mention $PORT: if you wrote --cmd \"... $PORT\" in \
+             double quotes, your shell replaced $PORT (unset there) before scalelab saw it. "
+        );
+    }
+    hint += "Quote the command in single quotes so that your shell leaves $PORT alone, e.g. \
+             --cmd 'python3 -m http.server $PORT'.";
+    hint
 }

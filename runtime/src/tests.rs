@@ -58,6 +58,8 @@ fn boot(s: &Scenario) -> Run {
         },
         None,
         None,
+        None,
+        5,
     ));
     sh.boot();
     let (stop, rx) = watch::channel(false);
@@ -103,11 +105,11 @@ async fn scale_from_zero_waits_one_cold_start_then_scales_back_to_zero() {
     let sh = run.sh.clone();
     assert_eq!(sh.alive(), 0, "initial_scale = 0 starts nothing");
     // A new revision's decider has made no decision yet (desired −1, Knative's initial
-    // status), so the first request does not poke: the 2 s tick starts the instance.
+    // status); the first request pokes it all the same: one cold start + the service time.
     let (t0, t1, cold) = request(sh.clone(), Duration::from_millis(100)).await;
-    assert_eq!((t0, t1, cold), (Time::ZERO, Time::from_millis(2400), true));
+    assert_eq!((t0, t1, cold), (Time::ZERO, Time::from_millis(400), true));
     let (_, t2, cold) = request(sh.clone(), Duration::from_millis(100)).await;
-    assert_eq!(t2, Time::from_millis(2500));
+    assert_eq!(t2, Time::from_millis(500));
     assert!(!cold, "the second request finds the instance warm");
     // Idle: the stable window empties, the PA goes inactive, the grace period passes.
     let zero_at = wait_for_zero(&sh, Duration::from_secs(30))
@@ -158,6 +160,10 @@ async fn a_burst_panics_and_scales_up_within_max_scale() {
             rev.ready + rev.starting,
             5,
             "max_scale bounds the instances"
+        );
+        assert_eq!(
+            rev.target, 5,
+            "the status line's desired figure is the reconciler's, within max_scale"
         );
     }
     let mut done = 0;

@@ -243,7 +243,7 @@ impl<'a> Platform<'a> {
                 Effect::StopInstance { inst, shutdown } => {
                     q.push(now + shutdown, Ev::Stopped(inst))
                 }
-                Effect::Reply { .. } => {}
+                Effect::Reply { .. } | Effect::RevisionFailed { .. } => {}
             }
         }
         p.clear_effects();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use scalelab_core::Time;
-use scalelab_runtime::{Auth, InstanceKind, Options, Status};
+use scalelab_runtime::{Auth, InstanceKind, Limits, Options, Status};
 
 use super::common::{duration_flag, load_scenario, resolve_seed};
 use super::{CmdResult, Failure};
@@ -26,6 +26,42 @@ fn parse_listen(s: &str) -> Result<SocketAddr, Failure> {
             "--listen \"{s}\": expected an address like 127.0.0.1:8080 or a port"
         ))
     })
+}
+
+/// A byte size: a number with an optional unit (B, KB/KiB, MB/MiB, GB/GiB; k, M, G are the
+/// binary ones).
+fn parse_size(flag: &str, v: &str) -> Result<u64, Failure> {
+    let t = v.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" | "b" => 1,
+        "KB" | "kB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "k" | "K" | "KiB" | "Ki" => 1 << 10,
+        "M" | "MiB" | "Mi" => 1 << 20,
+        "G" | "GiB" | "Gi" => 1 << 30,
+        _ => {
+            return Err(bad(format!(
+                "{flag} \"{v}\": expected a size like 32MiB, 512KiB or 1000000 (bytes)"
+            )));
+        }
+    };
+    let n: f64 = num.parse().map_err(|_| {
+        bad(format!(
+            "{flag} \"{v}\": expected a size like 32MiB, 512KiB or 1000000 (bytes)"
+        ))
+    })?;
+    let bytes = n * mult as f64;
+    if !(bytes.is_finite() && (1.0..=1e15).contains(&bytes)) {
+        return Err(bad(format!(
+            "{flag} \"{v}\": expected a size from 1 byte to 1 PB"
+        )));
+    }
+    Ok(bytes as u64)
 }
 
 fn status_line(s: &Status) -> String {
@@ -89,6 +125,44 @@ pub fn run(a: ServeArgs) -> CmdResult {
             allowed_origin: a.allowed_origin.clone(),
         },
     };
+    if a.allow_unauthenticated && !listen.ip().is_loopback() && !a.confirm_unauthenticated_listen {
+        return Err(bad(format!(
+            "--listen {listen} with --allow-unauthenticated would let anyone who can reach {} call \
+             the service without a token; add --confirm-unauthenticated-listen if that is meant, \
+             or leave out --allow-unauthenticated (a token is generated and printed)",
+            listen.ip()
+        )));
+    }
+    if let Some(p) = &a.ready_path
+        && (!p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f))
+    {
+        return Err(bad(format!(
+            "--ready-path \"{p}\": expected a path starting with / (no spaces)"
+        )));
+    }
+    if a.max_start_failures == 0 {
+        return Err(bad("--max-start-failures: must be at least 1"));
+    }
+    if a.max_connections == 0 {
+        return Err(bad("--max-connections: must be at least 1"));
+    }
+    let header_timeout = duration_flag("--header-timeout", &a.header_timeout)?;
+    let idle_timeout = duration_flag("--idle-timeout", &a.idle_timeout)?;
+    for (flag, d) in [
+        ("--header-timeout", header_timeout),
+        ("--idle-timeout", idle_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(bad(format!("{flag}: must be greater than zero")));
+        }
+    }
+    let limits = Limits {
+        max_request_body: parse_size("--max-request-body", &a.max_request_body)?,
+        max_inflight_body: parse_size("--max-inflight-body", &a.max_inflight_body)?,
+        max_connections: a.max_connections,
+        header_timeout,
+        idle_timeout,
+    };
     let auth = match (&a.token, a.allow_unauthenticated) {
         (_, true) => Auth::AllowUnauthenticated,
         (Some(t), false) => Auth::Token(t.clone()),
@@ -106,13 +180,25 @@ pub fn run(a: ServeArgs) -> CmdResult {
         root_metrics: !a.no_root_metrics,
         drain_timeout: None,
         allow_from,
+        limits,
+        ready_path: a.ready_path.clone(),
+        max_start_failures: a.max_start_failures,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Failure::runtime)?;
+    // One worker per CPU this process may use; on one CPU (taskset, a one-vCPU container) the
+    // single-threaded scheduler does the same work without cross-thread wake-ups.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(Failure::runtime)?;
     let quiet = a.quiet;
-    let mut result = rt.block_on(async {
+    let (mut result, failure) = rt.block_on(async {
         let h = scalelab_runtime::start(&scenario, opts).await.map_err(|e| match e {
             scalelab_runtime::Error::NoSuchVariant(..) | scalelab_runtime::Error::InvalidOption(_) => {
                 Failure::bad_input(e)
@@ -129,9 +215,13 @@ pub fn run(a: ServeArgs) -> CmdResult {
             out.flush()?;
         }
         if !quiet {
-            let auth = if h.token().is_some() { " -H \"Authorization: Bearer $TOKEN\"" } else { "" };
+            // The hint works as printed: the real token, quoted for a POSIX shell.
+            let auth = match h.token() {
+                Some(t) => format!(" -H 'Authorization: Bearer {t}'"),
+                None => String::new(),
+            };
             eprintln!(
-                "serving {} (seed {seed}); try: curl{auth} \"{}/?message=Hello\"; metrics at {}{}; Ctrl-C stops",
+                "serving {} (seed {seed}); try: curl{auth} '{}/?message=Hello'; metrics at {}{}; Ctrl-C stops",
                 scenario.name,
                 h.url(),
                 h.url(),
@@ -147,13 +237,21 @@ pub fn run(a: ServeArgs) -> CmdResult {
         tokio::pin!(stop_sleep);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let tty = std::io::stderr().is_terminal();
+        // A status line every second on a terminal, or when asked for (--status); a log file
+        // gets nothing unless asked.
+        let show = !quiet && (tty || a.status);
+        let mut failure = None;
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => break,
                 _ = term.recv() => break,
                 _ = &mut stop_sleep, if stop_at.is_some() => break,
+                f = h.failed() => {
+                    failure = Some(f);
+                    break;
+                }
                 _ = tick.tick() => {
-                    if !quiet {
+                    if show {
                         let line = status_line(&h.status());
                         if tty {
                             eprint!("\r\x1b[K{line}");
@@ -164,13 +262,14 @@ pub fn run(a: ServeArgs) -> CmdResult {
                 }
             }
         }
+        if show && tty {
+            eprintln!();
+        }
         if !quiet {
-            if tty {
-                eprintln!();
-            }
             eprintln!("stopping: draining requests in flight, then stopping instances");
         }
-        Ok::<_, Failure>(h.shutdown().await)
+        let result = h.shutdown().await;
+        Ok::<_, Failure>((result, failure))
     })?;
     let mut cmd = vec![
         "scalelab".to_string(),
@@ -188,7 +287,18 @@ pub fn run(a: ServeArgs) -> CmdResult {
     if a.time_scale != 1.0 {
         cmd.extend(["--time-scale".into(), a.time_scale.to_string()]);
     }
+    if let Some(r) = &a.ready_path {
+        cmd.extend(["--ready-path".into(), r.clone()]);
+    }
     result.command = Some(scalelab_reports::shell_join(cmd));
     result.resolved_scenario = Some(scalelab_reports::scenario_json(&scenario));
-    super::common::finish_run(&mut result, a.out.as_deref(), a.format)
+    let written = super::common::finish_run(&mut result, a.out.as_deref(), a.format);
+    match failure {
+        // What was measured is written; the run still failed.
+        Some(f) => {
+            written?;
+            Err(Failure::runtime(anyhow!("{f}")))
+        }
+        None => written,
+    }
 }

@@ -7,6 +7,7 @@ mod kpa;
 mod live;
 mod load;
 mod report;
+mod router;
 mod serve;
 mod sim;
 mod support;

@@ -210,7 +210,7 @@ impl Platform {
     /// ones go starting-newest first, then ready-newest first (Kubernetes prefers to delete
     /// pods that are not ready, then the most recently ready). Nothing starts once closing.
     pub(super) fn scale_to(&mut self, now: Time, r: RevId, n: u32) {
-        if self.closing {
+        if self.closing || self.revs[r.index()].failed {
             return;
         }
         let current = self.revs[r.index()].starting + self.revs[r.index()].ready;

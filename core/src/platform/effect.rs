@@ -59,6 +59,14 @@ pub enum Effect {
         /// The answer.
         reply: Reply,
     },
+    /// Revision `rev` gave up: its instances failed to start
+    /// [`Config::max_start_failures`](super::Config::max_start_failures) times in a row. Its
+    /// waiting requests were answered ([`Reply::RevisionFailed`]), new ones are answered so at
+    /// once, and no instance of it starts again. A live driver reports it and ends the run.
+    RevisionFailed {
+        /// The revision.
+        rev: RevId,
+    },
     /// Call [`Platform::on_timer`](super::Platform::on_timer) with `timer` at `at`.
     Timer {
         /// When.
@@ -102,6 +110,11 @@ pub enum Reply {
     ShuttingDown,
     /// The revision asked for does not exist (yet): 404.
     UnknownRevision,
+    /// The client went away while the request waited (499, nginx's "client closed request";
+    /// nobody reads it).
+    ClientClosed,
+    /// The revision's instances keep failing to start: it gave up (503).
+    RevisionFailed,
 }
 
 impl Reply {
@@ -109,10 +122,14 @@ impl Reply {
     pub fn status(self) -> u16 {
         match self {
             Reply::MaxInstances => 429,
-            Reply::ActivatorQueueFull | Reply::ProxyQueueFull | Reply::ShuttingDown => 503,
+            Reply::ActivatorQueueFull
+            | Reply::ProxyQueueFull
+            | Reply::ShuttingDown
+            | Reply::RevisionFailed => 503,
             Reply::Timeout => 504,
             Reply::InstanceFailed => 502,
             Reply::UnknownRevision => 404,
+            Reply::ClientClosed => 499,
         }
     }
 
@@ -126,6 +143,8 @@ impl Reply {
             Reply::InstanceFailed => "instance-failed",
             Reply::ShuttingDown => "shutting-down",
             Reply::UnknownRevision => "unknown-revision",
+            Reply::ClientClosed => "client-closed",
+            Reply::RevisionFailed => "revision-failed",
         }
     }
 }
@@ -155,4 +174,6 @@ pub enum Outcome {
     TimedOut,
     /// The instance failed it: connection refused or reset, process gone (502).
     Failed,
+    /// The client went away while it executed; the router abandoned it (499).
+    ClientClosed,
 }

@@ -297,7 +297,16 @@ impl Platform {
         if self.revs[r.index()].router.is_idle(inst) && self.insts[inst.index()].busy == 0 {
             self.shut_down(now, inst);
         }
-        if self.closing {
+        let streak = self.revs[r.index()].crash_streak;
+        if state == InstState::Starting
+            && self
+                .cfg
+                .max_start_failures
+                .is_some_and(|max| streak >= max.max(1))
+        {
+            self.fail_revision(now, r);
+        }
+        if self.closing || self.revs[r.index()].failed {
             return;
         }
         match &mut self.revs[r.index()].kind {
@@ -313,5 +322,31 @@ impl Platform {
                 self.schedule_expire(r);
             }
         }
+    }
+
+    /// Revision `r` gives up: its waiting requests are answered 503, its starting instances
+    /// are cancelled, and nothing of it starts again (ready instances keep serving).
+    fn fail_revision(&mut self, now: Time, r: RevId) {
+        if self.revs[r.index()].failed {
+            return;
+        }
+        self.revs[r.index()].failed = true;
+        for req in self.waiting_of(r) {
+            self.give_up(now, req, Reply::RevisionFailed);
+        }
+        let starting: Vec<InstId> = self.revs[r.index()]
+            .alive
+            .iter()
+            .copied()
+            .filter(|&i| self.insts[i.index()].state == InstState::Starting)
+            .collect();
+        for i in starting {
+            self.drain(now, i);
+        }
+        self.out.push(Effect::RevisionFailed { rev: r });
+        self.log(|p| Event::RevisionFailed {
+            revision: p.revs[r.index()].name.clone(),
+            start_failures: p.revs[r.index()].crash_streak,
+        });
     }
 }

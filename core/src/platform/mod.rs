@@ -85,6 +85,15 @@ pub struct Config {
     pub sample_cold_starts: bool,
     /// Whole-second timers are scheduled while `now` is before this (the simulator's hard end).
     pub seconds_until: Time,
+    /// A request for a KPA revision with no instance, before its decider's first valid
+    /// decision, pokes the decider (as a request to a revision at zero does). Knative's
+    /// multiscaler starts a decider at desired = −1 and pokes only at 0, so the first request to
+    /// a revision created at zero would wait for a tick that has data (up to two ticks); Cloud
+    /// Run starts an instance for it at once.
+    pub poke_before_first_decision: bool,
+    /// A revision whose instances failed to start this many times in a row gives up
+    /// ([`Effect::RevisionFailed`]); `None`: never (the simulator's instances do not fail).
+    pub max_start_failures: Option<u32>,
 }
 
 impl Config {
@@ -103,6 +112,8 @@ impl Config {
             check: false,
             sample_cold_starts: true,
             seconds_until: hard_end(s),
+            poke_before_first_decision: true,
+            max_start_failures: None,
         }
     }
 
@@ -118,6 +129,8 @@ impl Config {
             check: false,
             sample_cold_starts,
             seconds_until: Time::MAX,
+            poke_before_first_decision: true,
+            max_start_failures: Some(5),
         }
     }
 }
@@ -249,6 +262,8 @@ struct Rev {
     crash_streak: u32,
     /// Its own measurements (with several revisions).
     rt: deploy::RevTally,
+    /// Gave up after [`Config::max_start_failures`] failed starts: nothing starts again.
+    failed: bool,
 }
 
 /// What a run measured besides the [`Tally`]: the figures each driver may report.
@@ -266,6 +281,8 @@ pub struct Stats {
     pub wait_ns_total: u128,
     /// Requests failed by their instance (502): counted in `rejected` too.
     pub failed: u64,
+    /// Requests whose client went away before the answer (499): counted in `rejected` too.
+    pub client_closed: u64,
     /// Instances whose process died.
     pub crashes: u64,
     /// Σ over answered requests of (time the slot was held − sampled service time), ns.
@@ -369,8 +386,14 @@ pub struct RevisionView {
     pub ready: u32,
     /// Draining instances.
     pub draining: u32,
-    /// The autoscaler's desired instances (the keepalive pool's instances).
+    /// The autoscaler's desired instances (the keepalive pool's instances): the decider's
+    /// figure, before the reconciler's bounds.
     pub desired: u64,
+    /// The instances the reconciler asks for (`desired` within `min_scale`..`max_scale`,
+    /// activation scale and scale-down delay applied; the keepalive pool's instances).
+    pub target: u64,
+    /// The revision gave up: its instances failed to start too many times in a row.
+    pub failed: bool,
     /// Panic mode.
     pub panic: bool,
     /// The KPA's excess burst capacity.
@@ -445,6 +468,7 @@ impl Platform {
                     counters: RevCounters::default(),
                     crash_streak: 0,
                     rt: deploy::RevTally::default(),
+                    failed: false,
                 }
             })
             .collect();
@@ -620,6 +644,11 @@ impl Platform {
             ready: rev.ready,
             draining: rev.alive.len() as u32 - rev.starting - rev.ready,
             desired: Self::desired(rev),
+            target: match &rev.kind {
+                Kind::Kpa { scaler, .. } => u64::from(scaler.replicas()),
+                Kind::Keepalive { pool, .. } => u64::from(pool.instances()),
+            },
+            failed: rev.failed,
             panic: rev.panic,
             excess_burst_capacity: rev.excess_burst_capacity,
             activator_in_path: rev.router.mode() == Mode::Proxy || rev.router.routable() == 0,

@@ -51,6 +51,10 @@ impl Platform {
             self.answer(now, req, reply);
             return (req, r);
         }
+        if self.revs[r.index()].failed {
+            self.answer(now, req, Reply::RevisionFailed);
+            return (req, r);
+        }
         match &mut self.revs[r.index()].kind {
             Kind::Kpa { .. } => self.arrive_kpa(now, r, req),
             Kind::Keepalive { pool, .. } => match pool.on_request(now) {
@@ -80,13 +84,20 @@ impl Platform {
         };
         self.reqs[req.index()].proxied = proxied;
         if proxied {
-            let poke = match &mut self.revs[r.index()].kind {
+            let first = self.cfg.poke_before_first_decision;
+            let rev = &mut self.revs[r.index()];
+            let at_zero = rev.alive.is_empty();
+            let poke = match &mut rev.kind {
                 Kind::Kpa {
                     decider, activator, ..
                 } => match activator.on_arrival(now) {
                     Some(stat) => {
                         decider.record(now, &stat);
                         decider.wants_poke(&stat)
+                            || (first
+                                && at_zero
+                                && decider.status().desired_scale < 0
+                                && stat.avg_concurrency != 0.0)
                     }
                     None => false,
                 },
@@ -151,11 +162,17 @@ impl Platform {
                 self.stats.failed += 1;
                 false
             }
+            Reply::ClientClosed => {
+                self.t.rejected += 1;
+                self.stats.client_closed += 1;
+                false
+            }
             Reply::MaxInstances
             | Reply::ActivatorQueueFull
             | Reply::ProxyQueueFull
             | Reply::ShuttingDown
-            | Reply::UnknownRevision => {
+            | Reply::UnknownRevision
+            | Reply::RevisionFailed => {
                 self.t.rejected += 1;
                 false
             }
@@ -272,6 +289,11 @@ impl Platform {
                 self.stats.failed += 1;
                 self.series.row().errors += 1;
             }
+            Outcome::ClientClosed => {
+                self.t.rejected += 1;
+                self.stats.client_closed += 1;
+                self.series.row().errors += 1;
+            }
         }
         let r = q.rev;
         self.insts[inst.index()].meter.on_departure(now, q.proxied);
@@ -319,6 +341,19 @@ impl Platform {
     /// A waiting request's deadline passed. Returns false when it is no longer waiting (it
     /// started meanwhile, or ended): then nothing changes.
     pub fn on_timeout(&mut self, now: Time, req: ReqId) -> bool {
+        self.give_up(now, req, Reply::Timeout)
+    }
+
+    /// The client of a waiting request went away (its connection closed): it leaves its queue
+    /// and is counted as rejected ([`Reply::ClientClosed`]). Returns false when it is no longer
+    /// waiting: then nothing changes (a request that runs ends with
+    /// [`Outcome::ClientClosed`] instead).
+    pub fn on_client_closed(&mut self, now: Time, req: ReqId) -> bool {
+        self.give_up(now, req, Reply::ClientClosed)
+    }
+
+    /// A waiting request leaves its queue, answered `reply`; false when it is not waiting.
+    pub(super) fn give_up(&mut self, now: Time, req: ReqId, reply: Reply) -> bool {
         let Some(q) = self.live_req(req).copied() else {
             return false;
         };
@@ -336,8 +371,27 @@ impl Platform {
             ReqState::Running(_) | ReqState::Free => return false,
         }
         self.roll_series(now);
-        self.answer(now, req, Reply::Timeout);
+        self.answer(now, req, reply);
         true
+    }
+
+    /// Every request of revision `r` still waiting (activator, queue-proxies, cold starts),
+    /// oldest slot first.
+    pub(super) fn waiting_of(&self, r: RevId) -> Vec<ReqId> {
+        self.reqs
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| {
+                q.rev == r
+                    && matches!(
+                        q.state,
+                        ReqState::QueuedActivator
+                            | ReqState::QueuedProxy(_)
+                            | ReqState::WaitingColdStart(_)
+                    )
+            })
+            .map(|(i, q)| ReqId::new(i as u32, q.generation))
+            .collect()
     }
 
     /// Bookkeeping when a request stops executing on `inst`.
@@ -370,7 +424,7 @@ impl Platform {
                     .record_nanos(latency);
             }
             Outcome::TimedOut => rt.timed_out += 1,
-            Outcome::Failed => rt.rejected += 1,
+            Outcome::Failed | Outcome::ClientClosed => rt.rejected += 1,
         }
     }
 

@@ -46,11 +46,16 @@ struct Harness {
 
 impl Harness {
     fn new(toml: &str) -> Harness {
+        Harness::with_config(toml, |_| {})
+    }
+
+    fn with_config(toml: &str, f: impl FnOnce(&mut Config)) -> Harness {
         let s = scenario(toml);
-        let cfg = Config {
+        let mut cfg = Config {
             check: true,
             ..Config::simulated(&s, 1)
         };
+        f(&mut cfg);
         let mut h = Harness {
             p: Platform::new(&s, cfg),
             q: BinaryHeap::new(),
@@ -111,6 +116,7 @@ impl Harness {
                     self.replies.push((req, reply));
                 }
                 Effect::Timer { at, timer } => self.push(at, Ev::Timer(timer)),
+                Effect::RevisionFailed { .. } => {}
             }
         }
         self.check();
@@ -290,22 +296,141 @@ fn a_request_to_a_revision_at_zero_waits_for_the_cold_start_and_never_runs_on_a_
     assert_eq!(h.p.alive(), 0, "initial_scale = 0");
     let req = h.arrive(Time::from_secs(3));
     assert!(h.waiting.contains(&req), "it waits in the activator");
-    // The decider has made no decision yet (Knative's initial status), so the first request
-    // does not poke: the 4 s tick creates the instance.
-    h.run_until(Time::from_millis(4500));
+    // The decider has made no decision yet (desired −1, Knative's initial status): the first
+    // request pokes it all the same, so its instance starts now, not at the 4 s tick.
     let inst = *h
         .started
         .iter()
         .next()
-        .expect("an instance for the request");
+        .expect("an instance for the request, at once");
     assert_eq!(h.state(inst), InstState::Starting);
     assert!(h.running.is_empty(), "nothing runs on a starting instance");
-    h.run_until(Time::from_millis(5000));
+    h.run_until(Time::from_millis(3999));
+    assert_eq!(h.state(inst), InstState::Starting);
+    assert!(h.running.is_empty(), "nothing runs on a starting instance");
+    h.run_until(Time::from_millis(4000));
     assert_eq!(h.state(inst), InstState::Ready);
-    h.run_until(Time::from_millis(5100));
+    h.run_until(Time::from_millis(4100));
     let t = h.p.tally();
     assert_eq!((t.completed, t.delayed), (1, 1), "one cold request");
     assert!(h.p.request(req).is_none(), "answered and released");
+    let max_ms = t.latency_cold.summary().max;
+    assert!(
+        (max_ms - 1100.0).abs() < 2.0,
+        "one cold start (1 s) + the service time (100 ms): {max_ms} ms"
+    );
+}
+
+#[test]
+fn without_the_first_request_poke_the_first_request_waits_for_a_tick_with_data() {
+    // Knative's multiscaler as it is: no poke before the first valid decision.
+    let mut h = Harness::with_config(KPA, |c| c.poke_before_first_decision = false);
+    let req = h.arrive(Time::from_secs(3));
+    assert!(h.started.is_empty(), "no instance before the 4 s tick");
+    h.run_until(Time::from_millis(4000));
+    assert_eq!(h.started.len(), 1, "the 4 s tick starts it");
+    h.run_until(Time::from_millis(5100));
+    assert!(h.p.request(req).is_none(), "answered");
+}
+
+#[test]
+fn a_waiting_request_whose_client_went_away_leaves_its_queue() {
+    let mut h = Harness::new(&KPA.replace(r#"value = "1s""#, r#"value = "20s""#));
+    let req = h.arrive(Time::from_secs(1));
+    assert!(h.waiting.contains(&req));
+    assert!(h.p.on_client_closed(h.now, req));
+    h.waiting.remove(&req);
+    h.apply();
+    assert!(h.replies.contains(&(req, Reply::ClientClosed)));
+    assert_eq!(Reply::ClientClosed.status(), 499);
+    let t = h.p.tally();
+    assert_eq!((t.rejected, t.timed_out, t.completed), (1, 0, 0));
+    assert_eq!(h.p.stats().client_closed, 1);
+    // Gone already: a second report and its deadline change nothing.
+    assert!(!h.p.on_client_closed(h.now, req));
+    h.run_until(Time::from_secs(30));
+    assert_eq!(h.p.tally().timed_out, 0);
+    assert_eq!(h.p.tally().rejected, 1);
+}
+
+#[test]
+fn a_running_request_whose_client_went_away_frees_its_slot() {
+    let toml = KPA.replace("initial_scale = 0", "initial_scale = 1\nmin_scale = 1");
+    let mut h = Harness::new(&toml);
+    h.run_until(Time::from_secs(2));
+    let a = h.arrive(Time::from_secs(3));
+    let b = h.arrive(Time::from_secs(3));
+    assert!(h.running.contains_key(&a), "cc = 1: the first runs");
+    assert!(h.waiting.contains(&b), "the second waits for the slot");
+    assert!(
+        !h.p.on_client_closed(h.now, a),
+        "a running request does not wait"
+    );
+    h.running.remove(&a);
+    h.p.on_request_done(h.now, a, Outcome::ClientClosed);
+    h.apply();
+    assert!(
+        h.running.contains_key(&b),
+        "the freed slot goes to the next one"
+    );
+    assert_eq!(h.p.stats().client_closed, 1);
+    assert_eq!(h.p.tally().rejected, 1);
+    h.run_until(Time::from_secs(4));
+    assert_eq!(h.p.tally().completed, 1);
+}
+
+#[test]
+fn a_revision_whose_instances_keep_failing_to_start_gives_up() {
+    let toml = KPA.replace(
+        "initial_scale = 0",
+        "initial_scale = 0\ntarget_utilization = 1.0",
+    );
+    let mut h = Harness::with_config(&toml, |c| c.max_start_failures = Some(3));
+    let waiting = h.arrive(Time::from_secs(1));
+    for n in 1..=3usize {
+        assert_eq!(h.started.len(), n, "one instance at a time");
+        let inst = *h.started.iter().last().expect("an instance starts");
+        assert_eq!(h.state(inst), InstState::Starting);
+        assert!(
+            h.waiting.contains(&waiting),
+            "still waiting before failure {n}"
+        );
+        h.p.on_instance_lost(h.now, inst);
+        h.apply();
+    }
+    assert_eq!(h.started.len(), 3, "no fourth start");
+    assert!(
+        h.log
+            .iter()
+            .any(|e| matches!(e, Effect::RevisionFailed { rev } if rev.index() == 0))
+    );
+    assert!(h.replies.contains(&(waiting, Reply::RevisionFailed)));
+    assert_eq!(Reply::RevisionFailed.status(), 503);
+    let later = h.arrive(Time::from_secs(2));
+    assert!(
+        h.replies.contains(&(later, Reply::RevisionFailed)),
+        "at once"
+    );
+    h.run_until(Time::from_secs(20));
+    assert_eq!(h.started.len(), 3, "the autoscaler starts nothing either");
+    assert!(h.p.revision(RevId(0)).failed);
+    assert_eq!(h.p.tally().rejected, 2);
+}
+
+#[test]
+fn the_reconcilers_target_is_within_max_scale_while_the_decider_wants_more() {
+    let toml = KPA
+        .replace("initial_scale = 0", "initial_scale = 1\nmax_scale = 2")
+        .replace(r#"value = "100ms""#, r#"value = "5s""#)
+        .replace(r#"timeout = "5s""#, r#"timeout = "60s""#);
+    let mut h = Harness::new(&toml);
+    for _ in 0..30 {
+        h.arrive(Time::from_millis(2500));
+    }
+    h.run_until(Time::from_secs(5));
+    let v = h.p.revision(RevId(0));
+    assert!(v.desired > 2, "the decider wants {}", v.desired);
+    assert_eq!(v.target, 2, "max_scale bounds what the reconciler asks for");
 }
 
 #[test]
@@ -451,7 +576,8 @@ fn idle_seconds_processed_at_once_give_what_delivering_each_gives() {
 fn a_draining_instance_finishes_its_request_before_it_stops() {
     let mut h = Harness::new(&KPA.replace(r#"value = "100ms""#, r#"value = "1500ms""#));
     h.arrive(Time::from_secs(1));
-    h.run_until(Time::from_millis(3500));
+    // Poked at 1 s, ready at 2 s: the request runs from 2 s to 3.5 s.
+    h.run_until(Time::from_millis(2500));
     let inst = *h.started.iter().next().expect("started");
     assert_eq!(h.running.len(), 1);
     h.p.drain(h.now, inst);
@@ -631,6 +757,8 @@ mod properties {
         Any(usize),
         /// An alive instance's process dies.
         Lose(usize),
+        /// A client goes away: a waiting or running request is abandoned.
+        ClientGone(usize),
         /// Shutdown.
         Shutdown,
     }
@@ -642,6 +770,7 @@ mod properties {
             6 => Just(Op::Next),
             3 => (0usize..64).prop_map(Op::Any),
             1 => (0usize..8).prop_map(Op::Lose),
+            1 => (0usize..16).prop_map(Op::ClientGone),
             1 => Just(Op::Shutdown),
         ]
     }
@@ -744,8 +873,12 @@ mod properties {
         /// beyond the container concurrency, idle draining instances are stopping, stale ids are
         /// ignored. In the end, with everything delivered, nothing is left waiting or running.
         #[test]
-        fn invariants_hold_in_any_delivery_order(toml in settings(), ops in prop::collection::vec(op(), 1..120)) {
-            let mut h = Harness::new(&toml);
+        fn invariants_hold_in_any_delivery_order(
+            toml in settings(),
+            give_up in prop::option::of(1u32..4),
+            ops in prop::collection::vec(op(), 1..120),
+        ) {
+            let mut h = Harness::with_config(&toml, |c| c.max_start_failures = give_up);
             for o in ops {
                 match o {
                     Op::Arrive => {
@@ -786,6 +919,27 @@ mod properties {
                                 h.p.on_request_done(h.now, r, Outcome::Failed);
                                 h.apply();
                             }
+                        }
+                    }
+                    Op::ClientGone(k) => {
+                        let waiting: Vec<ReqId> = h.waiting.iter().copied().collect();
+                        let running: Vec<ReqId> = h.running.keys().copied().collect();
+                        let all: Vec<(ReqId, bool)> = waiting
+                            .iter()
+                            .map(|&r| (r, true))
+                            .chain(running.iter().map(|&r| (r, false)))
+                            .collect();
+                        if !all.is_empty() {
+                            let (r, was_waiting) = all[k % all.len()];
+                            if was_waiting {
+                                prop_assert!(h.p.on_client_closed(h.now, r));
+                                h.waiting.remove(&r);
+                            } else {
+                                prop_assert!(!h.p.on_client_closed(h.now, r));
+                                h.running.remove(&r);
+                                h.p.on_request_done(h.now, r, Outcome::ClientClosed);
+                            }
+                            h.apply();
                         }
                     }
                     Op::Shutdown => {

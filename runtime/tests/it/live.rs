@@ -1,112 +1,16 @@
-//! The live platform over real sockets on 127.0.0.1 (OS-assigned ports), with short windows in
-//! the test scenarios. Each test takes at most a few seconds of wall time; the timelines are
-//! checked exactly on the paused clock in the crate's unit tests.
+//! The platform's behaviour over real sockets: scaling from and to zero, queues and timeouts,
+//! revisions and tags, crashed instances, shutdown.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
+use hyper::{Method, Request, StatusCode};
 use scalelab_core::Time;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, Handle, InstanceKind, Options, start};
+use scalelab_runtime::{Auth, InstanceKind, Options, start};
 
-/// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
-/// and may open further tables.
-fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
-    let src = format!(
-        r#"
-        name = "live-test"
-        duration = "1m"
-        [service]
-        container_concurrency = 1
-        timeout = "3s"
-        service_time = {{ dist = "fixed", value = "{service_ms}ms" }}
-        cold_start = {{ dist = "fixed", value = "{cold_ms}ms" }}
-        [autoscaler]
-        stable_window = "6s"
-        scale_to_zero_grace_period = "1s"
-        target = 1
-        target_utilization = 1.0
-        {extra}
-        [[workload.phases]]
-        duration = "1m"
-        arrival = {{ process = "poisson", rate = 1 }}
-        "#
-    );
-    Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
-}
-
-fn scenario(extra: &str) -> Scenario {
-    scenario_with(300, 100, extra)
-}
-
-fn open() -> Options {
-    Options {
-        auth: Auth::AllowUnauthenticated,
-        ..Options::default()
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
-}
-
-async fn call(
-    base: &str,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut req = Request::new(Full::new(Bytes::from(body.to_string())));
-    *req.method_mut() = method;
-    *req.uri_mut() = format!("{base}{path}").parse().expect("uri");
-    for (k, v) in headers {
-        req.headers_mut().insert(
-            hyper::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-            v.parse().expect("value"),
-        );
-    }
-    let resp = client().request(req).await.expect("the router answers");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-async fn get(base: &str, path: &str) -> Reply {
-    call(base, Method::GET, path, &[], "").await
-}
-
-/// Waits (polling the status) until `pred` holds, up to `limit` of scenario time.
-async fn wait_until(
-    h: &Handle,
-    limit: Duration,
-    pred: impl Fn(&scalelab_runtime::Status) -> bool,
-) -> bool {
-    let until = h.clock().now() + limit;
-    while h.clock().now() < until {
-        if pred(&h.status()) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    pred(&h.status())
-}
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_contract_with_cors() {
@@ -568,11 +472,24 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
         &url,
         Method::GET,
         "/?message=x",
+        &[("x-scalelab-revision", "next")],
+        "",
+    )
+    .await;
+    assert_eq!(r.headers["x-scalelab-revision"], "canary");
+    // Revisions are reachable by tag only: "stable" has none.
+    let r = call(
+        &url,
+        Method::GET,
+        "/?message=x",
         &[("x-scalelab-revision", "stable")],
         "",
     )
     .await;
-    assert_eq!(r.headers["x-scalelab-revision"], "stable");
+    assert_eq!(
+        (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
+        (StatusCode::NOT_FOUND, "unknown-revision")
+    );
     let r = get(&url, "/@nope/?message=x").await;
     assert_eq!(
         (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),

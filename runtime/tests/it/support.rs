@@ -1,0 +1,152 @@
+//! Helpers shared by the runtime's integration tests.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scalelab_core::scenario::Scenario;
+use scalelab_runtime::{Auth, Handle, Options};
+
+/// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
+/// and may open further tables.
+pub fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
+    let src = format!(
+        r#"
+        name = "live-test"
+        duration = "1m"
+        [service]
+        container_concurrency = 1
+        timeout = "3s"
+        service_time = {{ dist = "fixed", value = "{service_ms}ms" }}
+        cold_start = {{ dist = "fixed", value = "{cold_ms}ms" }}
+        [autoscaler]
+        stable_window = "6s"
+        scale_to_zero_grace_period = "1s"
+        target = 1
+        target_utilization = 1.0
+        {extra}
+        [[workload.phases]]
+        duration = "1m"
+        arrival = {{ process = "poisson", rate = 1 }}
+        "#
+    );
+    Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
+}
+
+pub fn scenario(extra: &str) -> Scenario {
+    scenario_with(300, 100, extra)
+}
+
+pub fn open() -> Options {
+    Options {
+        auth: Auth::AllowUnauthenticated,
+        ..Options::default()
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+pub async fn call(
+    base: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut req = Request::new(Full::new(Bytes::from(body.to_string())));
+    *req.method_mut() = method;
+    *req.uri_mut() = format!("{base}{path}").parse().expect("uri");
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            v.parse().expect("value"),
+        );
+    }
+    let resp = client().request(req).await.expect("the router answers");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+pub async fn get(base: &str, path: &str) -> Reply {
+    call(base, Method::GET, path, &[], "").await
+}
+
+/// Waits (polling the status) until `pred` holds, up to `limit` of scenario time.
+pub async fn wait_until(
+    h: &Handle,
+    limit: Duration,
+    pred: impl Fn(&scalelab_runtime::Status) -> bool,
+) -> bool {
+    let until = h.clock().now() + limit;
+    while h.clock().now() < until {
+        if pred(&h.status()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pred(&h.status())
+}
+
+/// A directory of its own for a test (removed first if it exists).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("scalelab-rt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Writes a Python app into `dir` and returns the `--cmd` that runs it.
+pub fn python_app(dir: &std::path::Path, name: &str, src: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, src).expect("write app");
+    format!("python3 {}", p.display())
+}
+
+/// The host:port of a `http://` URL.
+pub fn hostport(url: &str) -> String {
+    url.strip_prefix("http://").expect("http url").to_string()
+}
+
+/// Reads from `s` until the peer closes (or `limit` passes): true when it closed.
+pub async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let until_closed = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, until_closed).await.is_ok()
+}
+
+/// True while process `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
