@@ -1,7 +1,8 @@
 //! Request classes (`[[workload.request_classes]]`): which class, and so which headers, each
-//! request carries. The simulator and the load generator draw the n-th arrival's class from
-//! the same named stream ([`CLASS_STREAM`]) with the same [`ClassPicker`], so a live run sends
-//! exactly the classes the simulator assumed, and adding classes shifts no other draw.
+//! request carries. The simulator draws the n-th arrival's class from its own named stream
+//! ([`CLASS_STREAM`]), so adding classes shifts no other draw. The load generator (`run`,
+//! `compare`, `load`) sends the classes by the same weights (each request kind crossed with each
+//! class), from its own request-kind draw: the same mix, not the same sequence.
 
 use rand::RngExt;
 
