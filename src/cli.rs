@@ -93,6 +93,11 @@ pub struct ServeArgs {
     /// Let requests in without a bearer token (Cloud Run's --allow-unauthenticated).
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// Only these sources may call: an address block like 10.0.0.0/8, fd00::/8 or one address
+    /// (repeatable). Others get 403 `source-not-allowed` and are counted
+    /// (`live.forbidden_sources`); the stand-in for Cloud Run's ingress settings.
+    #[arg(long, value_name = "CIDR")]
+    pub allow_from: Vec<String>,
     /// Confirm that --allow-unauthenticated on a --listen address beyond loopback is meant:
     /// anyone who can reach the address may then call the service.
     #[arg(long)]
@@ -505,10 +510,12 @@ pub struct TuneArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// A Knative Service manifest (serving.knative.dev/v1) with the autoscaling annotations;
-    /// with [[revisions]], one document per revision ending with the traffic split and tags.
+    /// with [[revisions]], one document per revision ending with the traffic split and tags,
+    /// then one per later revision and per [[rollouts]] entry (rollout-duration annotation).
     Knative(ExportArgs),
     /// The `gcloud run deploy` command with the matching flags; with [[revisions]], one per
-    /// revision and `gcloud run services update-traffic --to-revisions … --set-tags …`.
+    /// revision and `gcloud run services update-traffic --to-revisions … --set-tags …`, then
+    /// later revisions with --no-traffic and each rollout's update-traffic steps.
     Gcloud(ExportArgs),
 }
 

@@ -160,6 +160,16 @@ fn every_field_of_a_result_is_in_the_reference() {
                 from_rows: 2,
             }),
         }),
+        revisions: vec![crate::result::RevisionResult {
+            ready_at_s: Some(1.0),
+            traffic: vec![Default::default()],
+            series: Some(Default::default()),
+            ..Default::default()
+        }],
+        rollouts: Some(vec![crate::result::RolloutResult {
+            superseded_s: Some(1.0),
+            ..Default::default()
+        }]),
         ..VariantResult::default()
     };
     v.cost.insert("lambda".into(), Default::default());
@@ -179,6 +189,7 @@ fn every_field_of_a_result_is_in_the_reference() {
         slot_overhead_wall_ms: Some(1.0),
         event_log_error: Some("e".into()),
         request_log_error: Some("e".into()),
+        forbidden_sources: Some(1),
         client_closed: 1,
         failure: Some("e".into()),
         ..LiveStats::default()

@@ -235,9 +235,14 @@ pub fn estimate_run(s: &Scenario) -> WorkEstimate {
     let peak_rate = peak_rate(&s.workload, s.duration);
     let mut peak_instances = 0.0;
     let total_traffic: f64 = s.revisions.iter().map(|r| r.traffic_percent).sum();
-    for r in &s.revisions {
+    for (i, r) in s.revisions.iter().enumerate() {
+        // The largest share the revision has at any time: at the start or after a rollout (a
+        // header route can send it more; the estimate is a guard, not a prediction).
         let share = if total_traffic > 0.0 {
-            r.traffic_percent / total_traffic
+            s.rollouts
+                .iter()
+                .map(|ro| ro.traffic[i].1 / 100.0)
+                .fold(r.traffic_percent / total_traffic, f64::max)
         } else {
             0.0
         };

@@ -71,6 +71,39 @@ pub enum Event {
         /// "proxy" or "serve".
         mode: String,
     },
+    /// A revision with `created_at` came into existence; its initial instances start.
+    RevisionCreated {
+        /// Revision name.
+        revision: String,
+    },
+    /// A revision became Ready: its initial instances have been up (logged when the scenario
+    /// has rollouts or routes, which wait for it).
+    RevisionReady {
+        /// Revision name.
+        revision: String,
+    },
+    /// A `[[rollouts]]` entry was asked for.
+    RolloutRequested {
+        /// Its index in `[[rollouts]]`.
+        rollout: usize,
+        /// The split it moves to, percent by revision (revisions at 0 left out).
+        traffic: std::collections::BTreeMap<String, f64>,
+    },
+    /// A rollout began to move traffic (every revision gaining traffic is Ready).
+    RolloutStarted {
+        /// Its index in `[[rollouts]]`.
+        rollout: usize,
+    },
+    /// A rollout's split reached its target.
+    RolloutFinished {
+        /// Its index in `[[rollouts]]`.
+        rollout: usize,
+    },
+    /// The percentage split changed (a rollout's step).
+    TrafficChanged {
+        /// The split from now on, percent by revision (revisions at 0 left out).
+        traffic: std::collections::BTreeMap<String, f64>,
+    },
     /// An instance's process exited on its own (live runs of `--cmd` instances): while it
     /// started, or while it served.
     InstanceExited {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::Time;
 use crate::result::{
-    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Occupancy, Requests, Series,
-    SeriesCoarsening, SeriesRow, VariantResult,
+    AutoscalerStats, CdfPoint, ColdStarts, Cost, Instances, Latency, Occupancy, Requests,
+    RevisionSeries, Series, SeriesCoarsening, SeriesRow, VariantResult,
 };
 use hdrhistogram::Histogram;
 
@@ -486,6 +486,36 @@ pub(crate) fn serialize_bounded_series<S: serde::Serializer>(
         },
         None => s.serialize_none(),
     }
+}
+
+/// Serializes a revision's series columns bounded like the variant's series (the same
+/// [`JSON_SERIES_MAX_ROWS`] and the same merging: arrivals summed, levels the highest), so its
+/// values stay aligned with the document's rows.
+pub(crate) fn serialize_bounded_revision_series<S: serde::Serializer>(
+    series: &Option<RevisionSeries>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    let Some(full) = series else {
+        return s.serialize_none();
+    };
+    let n = full.arrivals.len();
+    if n <= JSON_SERIES_MAX_ROWS {
+        return full.serialize(s);
+    }
+    let k = n.div_ceil(JSON_SERIES_MAX_ROWS);
+    let sum = |v: &[u64]| v.chunks(k).map(|c| c.iter().sum()).collect::<Vec<u64>>();
+    let max = |v: &[u64]| {
+        v.chunks(k)
+            .map(|c| c.iter().copied().max().unwrap_or(0))
+            .collect::<Vec<u64>>()
+    };
+    RevisionSeries {
+        arrivals: sum(&full.arrivals),
+        ready: max(&full.ready),
+        starting: max(&full.starting),
+    }
+    .serialize(s)
 }
 
 /// End-of-bucket levels of the series.

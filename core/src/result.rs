@@ -131,12 +131,114 @@ pub struct VariantResult {
     /// The load generator's own view of a live run (`scalelab run`, `compare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,
+    /// The same measurements per revision (simulated and live runs), in the scenario's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<RevisionResult>,
+    /// One entry per `[[rollouts]]` entry, in order (simulated and live runs; empty when the
+    /// scenario has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<Vec<RolloutResult>>,
     /// Mode-specific extra figures by name (a load run's outcomes and histograms, notes). The
     /// typed sections above are also written here under their earlier names (`end_s`,
     /// `slot_overhead_ms`, `client_requests`, …) for readers of older documents; code reads
     /// the typed sections.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// One revision's measurements: the variant's standard sections for the requests the traffic
+/// split, a route or a tag sent to it and for its instances.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RevisionResult {
+    /// The revision's name.
+    pub name: String,
+    /// When it was created, scenario seconds.
+    pub created_at_s: f64,
+    /// When it became Ready (its initial instances up), scenario seconds; None if it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at_s: Option<f64>,
+    /// Its requests: arrived = completed + rejected + timed_out + in_flight_at_end.
+    pub requests: Requests,
+    /// Latency of its completed requests.
+    pub latency_ms: Latency,
+    /// Its instances' cold starts and the requests they delayed.
+    pub cold_starts: ColdStarts,
+    /// Its instances; `mean` is over its life (from `created_at_s` to the end of the run).
+    pub instances: Instances,
+    /// Its autoscaler.
+    pub autoscaler: AutoscalerStats,
+    /// Its bill per billing model, as if it were billed on its own (cluster-level models such
+    /// as `knative-nodes` are not split by revision and are left out).
+    pub cost: BTreeMap<String, Cost>,
+    /// Its configured share of the percentage split over time: one point per change.
+    pub traffic: Vec<TrafficPoint>,
+    /// Per bucket of the variant's series: its arrivals and its instances (only when the
+    /// scenario has several revisions).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::serialize_bounded_revision_series"
+    )]
+    pub series: Option<RevisionSeries>,
+}
+
+/// A revision's configured share of traffic from `t_s` on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrafficPoint {
+    /// From when, scenario seconds.
+    pub t_s: f64,
+    /// Percent of the requests the split assigns it.
+    pub percent: f64,
+}
+
+/// A revision's columns of the time series, one value per row of the variant's series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RevisionSeries {
+    /// Requests that arrived for it in the bucket (split, routes and tags).
+    pub arrivals: Vec<u64>,
+    /// Its ready instances at the end of the bucket.
+    pub ready: Vec<u64>,
+    /// Its starting instances at the end of the bucket.
+    pub starting: Vec<u64>,
+}
+
+/// One `[[rollouts]]` entry: when it was asked for, when it ran, and what happened from its
+/// request until the next rollout was asked for (or the run ended).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RolloutResult {
+    /// When the traffic change was asked for (`at`), scenario seconds.
+    pub requested_s: f64,
+    /// When traffic began to move (every revision gaining traffic Ready); None if it never did.
+    pub started_s: Option<f64>,
+    /// When the split reached the target; None if it never did (superseded or cut off).
+    pub finished_s: Option<f64>,
+    /// When a later rollout took over before this one finished, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_s: Option<f64>,
+    /// The target split, percent by revision name (revisions at 0 left out).
+    pub traffic: BTreeMap<String, f64>,
+    /// The rollout duration asked for, seconds (0: at once).
+    pub duration_s: f64,
+    /// Traffic changes applied (1 for an instant switch).
+    pub steps: u64,
+    /// The end of the window the figures below cover: the next rollout's `requested_s`, or the
+    /// end of the run. The window starts at `requested_s`.
+    pub window_end_s: f64,
+    /// Requests that arrived in the window.
+    pub arrived: u64,
+    /// Instances started in the window.
+    pub cold_starts: u64,
+    /// Requests completed in the window that had waited for a cold start.
+    pub requests_delayed: u64,
+    /// Requests rejected or timed out in the window.
+    pub errors: u64,
+    /// ∫ instances alive dt over the window, every revision.
+    pub instance_seconds: f64,
+    /// ∫ min(instances of the revisions losing traffic, instances of those gaining it) dt over
+    /// the window: the time the old and the new fleet ran side by side.
+    pub overlap_instance_seconds: f64,
+    /// What the window cost per billing model: the bill at its end less the bill at its start.
+    pub cost: BTreeMap<String, Cost>,
 }
 
 /// Time averages of a run (simulated or live) and when it ended.
@@ -187,6 +289,11 @@ pub struct LiveStats {
     /// Why the request log could not be written completely, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_log_error: Option<String>,
+    /// Requests refused with 403 because their source was outside `serve --allow-from`'s
+    /// blocks: each such connection is answered once and closed (present only when the flag
+    /// was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbidden_sources: Option<u64>,
     /// Requests whose client closed its connection before the answer (they left their queue
     /// or gave back their instance slot at once).
     #[serde(default)]

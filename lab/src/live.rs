@@ -136,6 +136,8 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
             // message with 400: send one it accepts.
             cfg.requests[0].path = "/?message=scalelab".into();
         }
+        // Each request carries its class's headers, which the router's [[routes]] match.
+        let mut cfg = cfg.with_request_classes(&sc.request_classes);
         // Open loop always: a live run reproduces the scenario's arrivals.
         cfg.mode = scalelab_loadgen::LoopMode::Open(sc.workload.time_scaled(scale));
         cfg.seed = plan.seed;

@@ -123,6 +123,35 @@ impl LoadConfig {
         self
     }
 
+    /// Crosses the request kinds with the scenario's `[[workload.request_classes]]`: every kind
+    /// is also sent as every class, carrying the class's headers (they win over the kind's own
+    /// headers of the same name), with weight = the kind's weight × the class's share. So each
+    /// request's class is drawn by the classes' weights, as the simulator draws it. No classes:
+    /// unchanged.
+    pub fn with_request_classes(
+        mut self,
+        classes: &[scalelab_core::scenario::RequestClass],
+    ) -> LoadConfig {
+        if classes.is_empty() {
+            return self;
+        }
+        let total: f64 = classes.iter().map(|c| c.weight).sum();
+        let mut out = Vec::with_capacity(self.requests.len() * classes.len());
+        for r in &self.requests {
+            for c in classes {
+                let mut spec = r.clone();
+                spec.headers
+                    .retain(|k, _| !c.headers.contains_key(&k.to_ascii_lowercase()));
+                spec.headers
+                    .extend(c.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+                spec.weight = r.weight * c.weight / total;
+                out.push(spec);
+            }
+        }
+        self.requests = out;
+        self
+    }
+
     /// Checks ranges and combinations.
     pub(crate) fn validate(&self) -> Result<(), crate::LoadError> {
         let bad = |m: &str| Err(crate::LoadError::BadConfig(m.to_string()));
@@ -155,5 +184,51 @@ impl LoadConfig {
             return bad("--shard splits an open-loop schedule; a closed loop has none to split");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use scalelab_core::scenario::RequestClass;
+
+    #[test]
+    fn request_classes_cross_the_request_kinds() {
+        let mut cfg = LoadConfig::new(
+            "http://127.0.0.1:1",
+            WorkloadSpec::default(),
+            Duration::from_secs(1),
+        );
+        cfg.requests[0]
+            .headers
+            .insert("X-Canary".into(), "0".into());
+        cfg.requests[0].weight = 2.0;
+        let class = |name: &str, weight: f64, h: &[(&str, &str)]| RequestClass {
+            name: name.into(),
+            weight,
+            headers: h
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let cfg = cfg.with_request_classes(&[
+            class("users", 3.0, &[]),
+            class("testers", 1.0, &[("x-canary", "1")]),
+        ]);
+        assert_eq!(cfg.requests.len(), 2);
+        assert_eq!(cfg.requests[0].weight, 1.5);
+        assert_eq!(
+            cfg.requests[0].headers.get("X-Canary").map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(cfg.requests[1].weight, 0.5);
+        assert_eq!(cfg.requests[1].headers.len(), 1);
+        assert_eq!(
+            cfg.requests[1].headers.get("x-canary").map(String::as_str),
+            Some("1")
+        );
+        // No classes: unchanged.
+        let same = cfg.clone().with_request_classes(&[]);
+        assert_eq!(same.requests, cfg.requests);
     }
 }

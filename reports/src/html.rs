@@ -94,6 +94,11 @@ fn chart_help(kind: &ChartKind, mode: scalelab_core::result::Mode) -> &'static s
             "What a million requests cost under each billing model; the same traffic, the same \
              autoscaler, different price rules."
         }
+        ChartKind::Revisions(_) => {
+            "Top: each revision's share of the traffic split over time (a deploy, a canary, a \
+             rollout's steps or a rollback). Bottom: each revision's ready instances: where the \
+             lines overlap, the old and the new fleet run (and bill) side by side."
+        }
     }
 }
 

@@ -19,7 +19,8 @@
 //! | 400 | `body-unreadable` | the request body broke off |
 //! | 401 | `missing-token` | no `Authorization: Bearer …` while authentication is on |
 //! | 403 | `wrong-token` | a bearer token that is not the run's |
-//! | 404 | `unknown-revision` | `x-scalelab-revision` or `/@tag/` names no revision's tag |
+//! | 403 | `source-not-allowed` | the client's address is outside `--allow-from`'s blocks (the connection is answered once and closed) |
+//! | 404 | `unknown-revision` | `x-scalelab-revision` or `/@tag/` names no revision's tag, or one not created yet (`created_at`) |
 //! | 413 | `body-too-large` | request body over the limit (`--max-request-body`, 32 MiB) |
 //! | 429 | `max-instances` | keepalive autoscaler at `max_instances` |
 //! | 502 | `instance-failed` | the instance refused, reset or crashed |
@@ -30,7 +31,7 @@
 //! | 504 | `timeout` | the request timeout passed (queued or running) |
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
@@ -71,6 +72,10 @@ pub(crate) struct Front {
     pub root_metrics: bool,
     /// Set when the run drains: new requests get 503.
     pub draining: AtomicBool,
+    /// Sources that may call (empty: all).
+    pub allow_from: Vec<crate::Cidr>,
+    /// Requests refused because of their source.
+    pub forbidden: AtomicU64,
     pub limits: Limits,
     pub budget: Budget,
     /// `x-scalelab-revision` of each revision's answers.
@@ -170,6 +175,8 @@ impl Front {
             token,
             root_metrics,
             draining: AtomicBool::new(false),
+            allow_from: Vec::new(),
+            forbidden: AtomicU64::new(0),
             limits,
             rev_headers,
             synthetic,
@@ -310,6 +317,14 @@ pub(crate) async fn route(
             }
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
+    } else if front.sh.has_routes {
+        // The first route whose header matches and whose revision is Ready; else the split.
+        let h = &req.headers;
+        front
+            .sh
+            .lock()
+            .core
+            .route_headers(|name| h.get(name).and_then(|v| std::str::from_utf8(v).ok()))
     } else {
         None
     };

@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod allow;
 mod body;
 mod clock;
 mod driver;
@@ -61,6 +62,7 @@ use scalelab_core::scenario::{BASELINE, Scenario};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use allow::Cidr;
 pub use clock::Clock;
 pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER};
 pub use hello::{message_and_name, respond as hello_respond};
@@ -135,6 +137,9 @@ pub struct Options {
     /// How long shutdown waits for requests in flight (scenario time; default: the longest
     /// request timeout of the scenario).
     pub drain_timeout: Option<Duration>,
+    /// Sources that may call (`serve --allow-from`): others get 403 `source-not-allowed` and
+    /// are counted (`live.forbidden_sources`). Empty: every source.
+    pub allow_from: Vec<Cidr>,
     /// Client-side limits: body sizes, connections, header and idle timeouts.
     pub limits: Limits,
     /// Probe command instances with `GET PATH` (2xx or 3xx passes) instead of a TCP connection.
@@ -157,6 +162,7 @@ impl Default for Options {
             request_log: None,
             root_metrics: true,
             drain_timeout: None,
+            allow_from: Vec::new(),
             limits: Limits::default(),
             ready_path: None,
             max_start_failures: 5,
@@ -349,12 +355,14 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
         opts.ready_path.clone(),
         opts.max_start_failures,
     ));
-    let front = Arc::new(front::Front::new(
+    let mut front = front::Front::new(
         sh.clone(),
         token.clone(),
         opts.root_metrics,
         opts.limits.clone(),
-    ));
+    );
+    front.allow_from = opts.allow_from.clone();
+    let front = Arc::new(front);
     sh.boot();
     let (stop_accept, accept_rx) = watch::channel(false);
     let (stop_driver, driver_rx) = watch::channel(false);
@@ -479,12 +487,14 @@ impl Handle {
         instance::kill_groups(&sh).await;
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
-        finish(&sh, &self.scenario, self.seed)
+        let forbidden = (!self.front.allow_from.is_empty())
+            .then(|| self.front.forbidden.load(Ordering::Relaxed));
+        finish(&sh, &self.scenario, self.seed, forbidden)
     }
 }
 
 /// The result document, from the run's measurements until now.
-fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
+fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, forbidden: Option<u64>) -> RunResult {
     let (mut v, stats, end, lag_events, lag_max_s) = {
         let mut live = sh.lock();
         let end = sh.clock.now();
@@ -505,6 +515,7 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64) -> RunResult {
         driver_lag_max_s: lag_max_s,
         slot_overhead_ms: slot_ms,
         slot_overhead_wall_ms: slot_ms.map(|ms| ms * sh.clock.scale()),
+        forbidden_sources: forbidden,
         client_closed: stats.client_closed,
         failure: sh.failed(),
         ..LiveStats::default()

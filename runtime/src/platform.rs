@@ -53,6 +53,8 @@ pub(crate) struct RevName {
 pub(crate) struct Shared {
     pub clock: Clock,
     pub revs: Vec<RevName>,
+    /// The scenario has `[[routes]]`: the router matches request headers before the split.
+    pub has_routes: bool,
     state: Mutex<Live>,
     /// Wakes the timer task when a timer earlier than the one it sleeps on was pushed.
     pub wake: Notify,
@@ -246,6 +248,7 @@ impl Shared {
         Shared {
             clock,
             revs,
+            has_routes: !s.routes.is_empty(),
             state: Mutex::new(Live {
                 core,
                 timers: BinaryHeap::new(),

@@ -158,6 +158,24 @@ pub(crate) async fn serve_h2(
 
 /// Accepts connections until told to stop, then waits for open connections to finish their
 /// requests (idle ones close at once).
+/// A source outside `--allow-from`: reads what it sent (briefly), answers 403
+/// `source-not-allowed` and closes the connection.
+async fn forbid(mut stream: tokio::net::TcpStream, permit: tokio::sync::OwnedSemaphorePermit) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _permit = permit;
+    let mut buf = [0u8; 8192];
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+    let body = "source-not-allowed\n";
+    let answer = format!(
+        "HTTP/1.1 403 Forbidden\r\nx-scalelab-reason: source-not-allowed\r\n\
+         content-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     front: Arc<Front>,
@@ -176,11 +194,18 @@ pub(crate) async fn accept_loop(
             a = listener.accept() => a,
             _ = stop.changed() => break,
         };
-        let Ok((stream, _)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             // Out of file descriptors and the like: back off briefly instead of spinning.
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
+        if !crate::allow::allowed(&front.allow_from, peer.ip()) {
+            front
+                .forbidden
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(forbid(stream, permit));
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let st = Arc::new(ConnState::new());
         let f = front.clone();

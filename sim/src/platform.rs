@@ -22,8 +22,9 @@ use scalelab_core::event::Stamped;
 use scalelab_core::ids::{InstId, ReqId};
 use scalelab_core::platform::{self, Config, Effect, Outcome, Stats, Timer};
 use scalelab_core::result::VariantResult;
+use scalelab_core::rng::SimRng;
 use scalelab_core::scenario::Scenario;
-use scalelab_core::workload::Arrivals;
+use scalelab_core::workload::{Arrivals, CLASS_STREAM, ClassPicker};
 
 use crate::SimError;
 use crate::engine::EventQueue;
@@ -67,6 +68,9 @@ pub struct RunOptions<'a> {
 pub struct Platform<'a> {
     q: EventQueue<Ev>,
     arrivals: Arrivals,
+    /// Request classes (`[[workload.request_classes]]`): each arrival's class is drawn from
+    /// its own stream, and the platform's routes pick its revision.
+    classes: Option<(ClassPicker, SimRng)>,
     p: platform::Platform,
     horizon: Time,
     hard_end: Time,
@@ -86,6 +90,12 @@ impl<'a> Platform<'a> {
         let mut sim = Platform {
             q: EventQueue::default(),
             arrivals: Arrivals::new(&s.workload, s.duration, stream(opts.seed, "arrivals")),
+            classes: (!s.request_classes.is_empty()).then(|| {
+                (
+                    ClassPicker::new(s.request_classes.iter().map(|c| c.weight)),
+                    stream(opts.seed, CLASS_STREAM),
+                )
+            }),
             p: platform::Platform::new(s, cfg),
             horizon: Time::ZERO + s.duration,
             hard_end: platform::hard_end(s),
@@ -185,7 +195,12 @@ impl<'a> Platform<'a> {
     fn handle(&mut self, now: Time, ev: Ev) {
         match ev {
             Ev::Arrival => {
-                self.p.on_arrival(now, None);
+                // The class's headers meet the routes before the split.
+                let rev = match &mut self.classes {
+                    Some((picker, rng)) => self.p.route_class(picker.pick(rng)),
+                    None => None,
+                };
+                self.p.on_arrival(now, rev);
                 self.apply(now);
                 if let Some(t) = self.arrivals.next() {
                     self.q.push_lane(t, Ev::Arrival);

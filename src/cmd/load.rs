@@ -205,7 +205,9 @@ pub fn run(a: LoadArgs) -> CmdResult {
             })?;
         Target::parse(&url).map_err(|e| bad(format!("--url: {e}")))?;
         let duration = duration_flag_v.unwrap_or(s.duration);
-        let mut cfg = LoadConfig::new(url, s.workload.clone(), duration).with_settings(&s.load);
+        let mut cfg = LoadConfig::new(url, s.workload.clone(), duration)
+            .with_settings(&s.load)
+            .with_request_classes(&s.request_classes);
         if let Some(c) = a.connections {
             cfg.mode = LoopMode::Closed { connections: c };
         }

@@ -107,6 +107,14 @@ pub fn run(a: ServeArgs) -> CmdResult {
         &scalelab_core::estimate::WorkLimits::LIVE,
         a.allow_large_run,
     )?;
+    let allow_from = a
+        .allow_from
+        .iter()
+        .map(|c| {
+            c.parse::<scalelab_runtime::Cidr>()
+                .map_err(|e| bad(format!("--allow-from {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let instances = match &a.cmd {
         Some(cmd) => InstanceKind::Command {
             cmd: cmd.clone(),
@@ -171,6 +179,7 @@ pub fn run(a: ServeArgs) -> CmdResult {
         request_log: a.request_log.clone(),
         root_metrics: !a.no_root_metrics,
         drain_timeout: None,
+        allow_from,
         limits,
         ready_path: a.ready_path.clone(),
         max_start_failures: a.max_start_failures,

@@ -202,9 +202,14 @@ fn bad_serve_flags_are_bad_input() {
         vec!["serve", &scen, "--time-scale", "0"],
         vec!["serve", &scen, "--variant", "nope"],
         vec!["serve", &scen, "--stop-after", "soon"],
+        vec!["serve", &scen, "--allow-from", "127.0.0.0/33"],
+        vec!["serve", &scen, "--allow-from", "localhost"],
     ] {
         let o = scalelab(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        if args.contains(&"--allow-from") {
+            assert!(stderr(&o).contains("--allow-from"), "{}", stderr(&o));
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,6 +41,9 @@ pub struct RevisionBilling {
     pub min_instances: u32,
     /// Cloud Run startup CPU boost.
     pub startup_cpu_boost: bool,
+    /// When the revision is created: provisioned and always-ready instances are billed from
+    /// then on.
+    pub created_at: Time,
 }
 
 pub(super) const SEC: u64 = 1_000_000_000;
@@ -191,7 +194,7 @@ pub(super) struct RevState {
 /// time earlier than one already seen (possible when a live runtime stamps events on several
 /// tasks) never panic: times are clamped to the latest seen and the odd events are counted in
 /// every bill's `extra.ignored_events`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Meter {
     specs: Vec<Result<ModelSpec, (String, crate::Error)>>,
     prices: PriceTable,
@@ -298,6 +301,7 @@ impl Meter {
             memory_gib: 0.0,
             min_instances: 0,
             startup_cpu_boost: false,
+            created_at: Time::ZERO,
         });
         let provisioned =
             self.cfg.provisioned_concurrency && r.provisioned_alive < rc.min_instances;
@@ -406,7 +410,19 @@ impl Meter {
     /// Closes the books at `end` and returns one bill per listed model, keyed by the model's
     /// name as listed. Instances and nodes still alive are billed up to `end` (rounded up, but
     /// without the per-instance minimum: they were cut off, not terminated).
-    pub fn finish(mut self, end: Time) -> BTreeMap<String, Cost> {
+    pub fn finish(self, end: Time) -> BTreeMap<String, Cost> {
+        self.finish_by_revision(end).0
+    }
+
+    /// [`Meter::finish`], and the bill of each revision as if it were billed on its own (its
+    /// usage and its requests; free tiers and Lambda's volume tiers apply per revision, so with
+    /// `free_tier` the revisions' bills may add up to more than the total). Cluster-level
+    /// models (`knative-nodes`) are not split by revision and are left out of the revisions'
+    /// bills.
+    pub fn finish_by_revision(
+        mut self,
+        end: Time,
+    ) -> (BTreeMap<String, Cost>, Vec<BTreeMap<String, Cost>>) {
         let end = self.tick(end);
         let mut alive: Vec<u64> = self.insts.keys().copied().collect();
         alive.sort_unstable();
@@ -441,7 +457,41 @@ impl Meter {
             };
             out.insert(name, cost);
         }
-        out
+        let mut by_rev = vec![BTreeMap::new(); self.revs.len()];
+        for (r, bills) in by_rev.iter_mut().enumerate() {
+            // The others masked out: no settings (skipped by every model), no requests.
+            let revs: Vec<RevState> = self
+                .revs
+                .iter()
+                .enumerate()
+                .map(|(j, x)| {
+                    if j == r {
+                        x.clone()
+                    } else {
+                        RevState::default()
+                    }
+                })
+                .collect();
+            for (k, spec) in self.specs.iter().enumerate() {
+                let Ok(spec) = spec else { continue };
+                if spec.kind == ModelKind::KnativeNodes {
+                    continue;
+                }
+                let cost = models::bill(&Usage {
+                    index: k,
+                    spec,
+                    acc: &self.acc[k],
+                    revs: &revs,
+                    prices: &self.prices,
+                    cfg: &self.cfg,
+                    end,
+                    nodes: None,
+                    ignored: 0,
+                });
+                bills.insert(spec.name.clone(), cost);
+            }
+        }
+        (out, by_rev)
     }
 
     /// Removes an instance: closes its slices, in-flight requests and lifetime at `now`.

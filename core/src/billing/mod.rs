@@ -23,7 +23,7 @@
 //! ```
 //! use scalelab_core::billing::{BillingConfig, Meter, RevisionBilling};
 //! use scalelab_core::Time;
-//! let rev = RevisionBilling { vcpu: 1.0, memory_gib: 0.5, min_instances: 0, startup_cpu_boost: false };
+//! let rev = RevisionBilling { vcpu: 1.0, memory_gib: 0.5, min_instances: 0, startup_cpu_boost: false, created_at: Time::ZERO };
 //! let mut m = Meter::new(&BillingConfig::default(), &[rev]);
 //! m.request_arrived(Time::ZERO, 0);
 //! m.instance_starting(Time::ZERO, 0, 7);

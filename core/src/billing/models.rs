@@ -226,7 +226,13 @@ pub(super) fn bill(u: &Usage<'_>) -> Cost {
         ModelKind::Lambda => {
             let (mut od_gbs, mut pc_exec_gbs, mut pc_gbs, mut init_s) = (0.0, 0.0, 0.0, 0.0);
             let (mut billed, mut n, mut pc_instances) = (0u128, 0u64, 0u64);
-            let pc_time = secs(u128::from(round_up(u.end.0, PC_STEP_NS)));
+            // Provisioned from the revision's creation to the end, in 5-minute steps.
+            let pc_time = |r: &RevisionBilling| {
+                secs(u128::from(round_up(
+                    u.end.0.saturating_sub(r.created_at.0),
+                    PC_STEP_NS,
+                )))
+            };
             let mut mbs = Vec::new();
             for (r, a, _) in cx.revs() {
                 let gb = lambda_gb(&r);
@@ -237,7 +243,7 @@ pub(super) fn bill(u: &Usage<'_>) -> Cost {
                 billed += a.billed_ns + a.provisioned_ns;
                 n += a.items;
                 if u.cfg.provisioned_concurrency {
-                    pc_gbs += f64::from(r.min_instances) * gb * pc_time;
+                    pc_gbs += f64::from(r.min_instances) * gb * pc_time(&r);
                     pc_instances += u64::from(r.min_instances);
                 }
             }
@@ -302,7 +308,9 @@ pub(super) fn bill(u: &Usage<'_>) -> Cost {
                 n += a.items;
                 at_min += a.at_minimum;
                 if u.cfg.provisioned_concurrency {
-                    base_gbs += f64::from(r.min_instances) * gb * u.end.as_secs_f64();
+                    base_gbs += f64::from(r.min_instances)
+                        * gb
+                        * u.end.saturating_since(r.created_at).as_secs_f64();
                     ar_instances += u64::from(r.min_instances);
                 }
             }

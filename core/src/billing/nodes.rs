@@ -44,7 +44,7 @@ pub(super) struct NodeBill {
     pub oversized_revisions: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct NodeTracker {
     /// Per revision: share units one pod occupies, out of `denom` per node.
     units: Vec<u128>,

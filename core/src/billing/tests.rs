@@ -17,6 +17,7 @@ pub(super) fn rev(vcpu: f64, memory_gib: f64, min_instances: u32) -> RevisionBil
         memory_gib,
         min_instances,
         startup_cpu_boost: false,
+        created_at: Time::ZERO,
     }
 }
 

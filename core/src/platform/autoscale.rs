@@ -44,6 +44,9 @@ impl Platform {
         let second = at.0 / SECOND;
         let tick = second.is_multiple_of(2);
         for r in 0..self.revs.len() {
+            if !self.deploy[r].exists {
+                continue;
+            }
             let rev = RevId(r as u16);
             match &self.revs[r].kind {
                 Kind::Kpa { .. } => {
@@ -110,6 +113,7 @@ impl Platform {
     /// of scheduling jitter would otherwise decide by chance whether panic mode ends at a tick
     /// or one tick later. Pokes carry their real time; the times passed never go back.
     pub(super) fn decide(&mut self, now: Time, r: RevId, at: Time, poke: bool) {
+        let reachable = self.deploy[r.index()].reachable;
         let rev = &mut self.revs[r.index()];
         let at = at.max(rev.decided_at);
         rev.decided_at = at;
@@ -117,7 +121,7 @@ impl Platform {
         let Kind::Kpa { decider, .. } = &mut rev.kind else {
             return;
         };
-        let tick = decider.tick(at, ready, true);
+        let tick = decider.tick(at, ready, reachable);
         rev.counters.ticks += 1;
         self.t.ticks += 1;
         if tick.result.valid {
@@ -131,6 +135,11 @@ impl Platform {
                     self.series.row().panic = true;
                 }
                 self.t.panic.set(now, u64::from(now_panicking));
+                if self.multi {
+                    let rt = &mut self.revs[r.index()].rt;
+                    rt.panic.set(now, u64::from(tick.result.panic));
+                    rt.panic_episodes += u64::from(tick.result.panic);
+                }
             }
             self.log(|p| Event::ScaleDecision {
                 revision: p.revs[r.index()].name.clone(),
@@ -164,6 +173,7 @@ impl Platform {
 
     /// The KPA reconciler of `r`: the SKS mode, the replicas, the next requeue.
     pub(super) fn reconcile(&mut self, now: Time, r: RevId) {
+        let reachable = self.deploy[r.index()].reachable;
         let rev = &mut self.revs[r.index()];
         let ready = rev.ready;
         let Kind::Kpa {
@@ -177,7 +187,7 @@ impl Platform {
             ScalerInput {
                 decider: decider.status(),
                 ready,
-                reachable: true,
+                reachable,
             },
         );
         let mode = if out.activator_in_path {
@@ -293,7 +303,7 @@ impl Platform {
             debug_assert_eq!(i.busy, 0, "expired a busy instance");
             i.state = InstState::Draining;
             self.revs[r.index()].ready -= 1;
-            self.t.idle_ready.add(now, -1);
+            self.idle_ready_add(now, r, -1);
             self.shut_down(now, inst);
         }
         self.schedule_expire(r);

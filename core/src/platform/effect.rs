@@ -126,6 +126,8 @@ pub enum Reply {
     InstanceFailed,
     /// The platform is shutting down (503).
     ShuttingDown,
+    /// The revision asked for does not exist (yet): 404.
+    UnknownRevision,
     /// The client went away while the request waited (499, nginx's "client closed request";
     /// nobody reads it).
     ClientClosed,
@@ -144,6 +146,7 @@ impl Reply {
             | Reply::RevisionFailed => 503,
             Reply::Timeout => 504,
             Reply::InstanceFailed => 502,
+            Reply::UnknownRevision => 404,
             Reply::ClientClosed => 499,
         }
     }
@@ -157,6 +160,7 @@ impl Reply {
             Reply::Timeout => "timeout",
             Reply::InstanceFailed => "instance-failed",
             Reply::ShuttingDown => "shutting-down",
+            Reply::UnknownRevision => "unknown-revision",
             Reply::ClientClosed => "client-closed",
             Reply::RevisionFailed => "revision-failed",
         }
@@ -177,6 +181,10 @@ pub enum Timer {
     /// The instance's CPU (the performance model): a CPU phase may have ended, or a request in
     /// its CPU phase reached its deadline.
     Cpu(InstId),
+    /// The revision's `created_at`: it comes into existence.
+    Create(RevId),
+    /// A `[[rollouts]]` entry (by index): its request, or its next traffic step.
+    Rollout(u16),
 }
 
 /// How a request that was executing ended.

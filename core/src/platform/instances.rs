@@ -85,6 +85,16 @@ impl Platform {
             self.t.at_zero.set(now, 0);
         }
         self.t.peak = self.t.peak.max(alive);
+        if self.multi {
+            let rt = &mut self.revs[r.index()].rt;
+            let n = rt.alive.level() + 1;
+            rt.alive.set(now, n);
+            if n == 1 {
+                rt.at_zero.set(now, 0);
+            }
+            rt.peak = rt.peak.max(n);
+        }
+        self.track_overlap(now);
         self.billing.instance_starting(now, r.index(), id.number());
         self.out.push(Effect::StartInstance {
             inst: id,
@@ -119,7 +129,8 @@ impl Platform {
         rev.crash_streak = 0;
         rev.startups.0 += u128::from(startup);
         rev.startups.1 += 1;
-        self.t.idle_ready.add(now, 1);
+        self.idle_ready_add(now, r, 1);
+        self.count_ready(now, r);
         self.billing.instance_ready(now, inst.number());
         self.log(|p| Event::InstanceReady {
             revision: p.revs[r.index()].name.clone(),
@@ -182,7 +193,7 @@ impl Platform {
                 let i = &mut self.insts[inst.index()];
                 i.state = InstState::Draining;
                 if i.busy == 0 {
-                    self.t.idle_ready.add(now, -1);
+                    self.idle_ready_add(now, r, -1);
                 }
                 self.log(|p| Event::InstanceDraining {
                     revision: p.revs[r.index()].name.clone(),
@@ -252,6 +263,18 @@ impl Platform {
                 self.t.scale_to_zero_events += 1;
             }
         }
+        if self.multi {
+            let rt = &mut self.revs[r.index()].rt;
+            let n = rt.alive.level().saturating_sub(1);
+            rt.alive.set(now, n);
+            if n == 0 {
+                rt.at_zero.set(now, 1);
+                if !by_shutdown {
+                    rt.scale_to_zero_events += 1;
+                }
+            }
+        }
+        self.track_overlap(now);
         self.log(|p| Event::InstanceStopped {
             revision: p.revs[r.index()].name.clone(),
             instance: inst.number(),
@@ -303,7 +326,7 @@ impl Platform {
                     pool.on_lost(id, was);
                 }
                 if busy == 0 {
-                    self.t.idle_ready.add(now, -1);
+                    self.idle_ready_add(now, r, -1);
                 }
                 self.insts[inst.index()].state = InstState::Draining;
             }

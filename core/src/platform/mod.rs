@@ -56,6 +56,7 @@ use crate::workload::Sampler;
 
 mod autoscale;
 mod cpu;
+mod deploy;
 mod effect;
 mod idle;
 mod instances;
@@ -300,6 +301,8 @@ struct Rev {
     counters: RevCounters,
     /// Instances lost in a row without one getting ready (crash-loop back-off).
     crash_streak: u32,
+    /// Its own measurements (with several revisions).
+    rt: deploy::RevTally,
     /// Gave up after [`Config::max_start_failures`] failed starts: nothing starts again.
     failed: bool,
     /// vCPUs per instance.
@@ -380,6 +383,24 @@ pub struct Platform {
     cpu_bucket_mark: (f64, u128),
     /// Reused buffer of CPU phases that ended.
     cpu_done: Vec<cpu::Done>,
+    /// Several revisions: each keeps its own measurements besides the run's.
+    multi: bool,
+    /// Each revision's deploy state (creation, readiness, reachability, share over time).
+    deploy: Vec<deploy::RevDeploy>,
+    /// The current split, one percentage per revision.
+    split_percents: Vec<f64>,
+    /// `[[routes]]`: (lowercase header, value, revision), in order.
+    routes: Vec<(String, String, RevId)>,
+    /// Per request class: the revisions of the routes it matches, in route order.
+    class_routes: Vec<Vec<RevId>>,
+    /// `[[rollouts]]`, in order.
+    rollouts: Vec<deploy::RolloutRun>,
+    /// The rollout asked for and waiting for its revisions to be Ready.
+    pending_rollout: Option<usize>,
+    /// The rollout moving traffic.
+    active_rollout: Option<usize>,
+    /// The rollout whose measurement window is open.
+    window: Option<usize>,
     closing: bool,
     out: Vec<Effect>,
     log: Vec<Event>,
@@ -463,11 +484,13 @@ impl Platform {
                 let cc = r.service.container_concurrency;
                 let mut router =
                     RevisionRouter::new(s.router.policy, cc, s.router.activator_queue_depth);
+                // A revision that comes later gets its autoscaler when it is created.
+                let created = Time::ZERO + r.created_at;
                 let (kind, progress_deadline) = match &r.autoscaler {
                     AutoscalerSettings::Kpa(k) => (
                         Kind::Kpa {
-                            decider: Box::new(Decider::new(Time::ZERO, DeciderSpec::new(k, cc), 0)),
-                            scaler: Box::new(KpaScaler::new(Time::ZERO, k, cc)),
+                            decider: Box::new(Decider::new(created, DeciderSpec::new(k, cc), 0)),
+                            scaler: Box::new(KpaScaler::new(created, k, cc)),
                             activator: ActivatorMeter::new(),
                             stable: k.stable_window,
                         },
@@ -529,6 +552,7 @@ impl Platform {
                     waiting_cold: 0,
                     counters: RevCounters::default(),
                     crash_streak: 0,
+                    rt: deploy::RevTally::default(),
                     failed: false,
                     vcpu: r.service.vcpu,
                     cpu_share: r.service.cpu_share,
@@ -551,7 +575,8 @@ impl Platform {
             .revisions
             .iter()
             .any(|r| matches!(r.autoscaler, AutoscalerSettings::CloudRun(_)));
-        Platform {
+        let multi = s.revisions.len() > 1;
+        let mut p = Platform {
             split: TrafficSplit::new(&percents),
             rng_split: stream(seed, "split"),
             revs,
@@ -573,51 +598,45 @@ impl Platform {
             vcpu_alive: Integral::default(),
             cpu_bucket_mark: (0.0, 0),
             cpu_done: Vec::new(),
+            multi,
+            deploy: Vec::new(),
+            split_percents: Vec::new(),
+            routes: Vec::new(),
+            class_routes: Vec::new(),
+            rollouts: Vec::new(),
+            pending_rollout: None,
+            active_rollout: None,
+            window: None,
             closing: false,
             out: Vec::new(),
             scrape_buf: Default::default(),
             log: Vec::new(),
             cfg,
+        };
+        p.init_deploy(s);
+        if multi {
+            for (r, d) in p.revs.iter_mut().zip(&p.deploy) {
+                if d.exists {
+                    r.rt.at_zero.set(Time::ZERO, 1);
+                }
+            }
         }
+        p
     }
 
     /// Starts the initial instances of every revision (`initial_scale`, `min_instances`),
     /// reconciles once and schedules the first whole second.
     pub fn boot(&mut self, now: Time) {
         for r in 0..self.revs.len() {
-            let rev = RevId(r as u16);
-            let warm = self.revs[r].warm_at_start;
-            match &mut self.revs[r].kind {
-                Kind::Kpa { scaler, .. } => {
-                    let n = scaler.replicas();
-                    for _ in 0..n {
-                        self.create_instance(now, rev, None, warm);
-                    }
-                    self.reconcile(now, rev);
-                }
-                Kind::Keepalive { pool, .. } => {
-                    for id in pool.ensure_min() {
-                        self.create_instance(now, rev, Some(id), warm);
-                    }
-                }
-                Kind::CloudRun { cr, .. } => {
-                    let n = cr.settings().min_scale;
-                    self.revs[r].desired = u64::from(n);
-                    for _ in 0..n {
-                        self.create_instance(now, rev, None, warm);
-                    }
-                }
-                Kind::Hpa { hpa } => {
-                    let n = hpa.initial();
-                    self.revs[r].desired = u64::from(n);
-                    for _ in 0..n {
-                        self.create_instance(now, rev, None, warm);
-                    }
-                }
+            if !self.deploy[r].exists {
+                continue;
             }
+            let warm = self.revs[r].warm_at_start;
+            self.boot_revision(now, RevId(r as u16), warm);
         }
         let first = Time(now.0 / SECOND * SECOND + SECOND);
         self.schedule_second(first);
+        self.schedule_deploys(now);
     }
 
     /// The effects queued by the transitions since they were last cleared, in order. Carry
@@ -658,7 +677,9 @@ impl Platform {
             };
             [r.reconcile_at, expire]
         });
-        revs.chain([self.next_second]).flatten().min()
+        revs.chain([self.next_second, self.next_deploy_deadline()])
+            .flatten()
+            .min()
     }
 
     /// A timer the platform asked for ([`Effect::Timer`]) fires. `scheduled` is the time it was
@@ -670,6 +691,8 @@ impl Platform {
             Timer::Reconcile(r) => self.on_reconcile_timer(now, r),
             Timer::Expire(r) => self.expire(now, r),
             Timer::Cpu(i) => self.on_cpu_timer(now, scheduled, i),
+            Timer::Create(r) => self.create_revision(now, r),
+            Timer::Rollout(i) => self.on_rollout_timer(now, usize::from(i)),
         }
     }
 
@@ -829,6 +852,7 @@ impl Platform {
                 self.series.row().cpu_utilization = self.bucket_cpu_utilization(end);
             }
             self.series.close(l);
+            self.close_revision_buckets();
         }
         self.stats.in_flight_end = self.t.in_system.level();
         let cpu_utilization = self.mean_cpu_utilization(end);
@@ -853,13 +877,14 @@ impl Platform {
         let t = &mut self.t;
         t.latency.merge(&t.latency_warm);
         t.latency.merge(&t.latency_cold);
-        let mut v = self.t.variant(
-            name,
-            self.stats.in_flight_end,
-            self.billing.finish(end),
-            self.series.finish(),
-            end,
-        );
+        let billing = std::mem::replace(&mut self.billing, Meter::new(&Default::default(), &[]));
+        let (cost, by_rev) = billing.finish_by_revision(end);
+        let series = std::mem::replace(&mut self.series, SeriesBuilder::new(1)).finish();
+        let mut v = self
+            .t
+            .variant(name, self.stats.in_flight_end, cost, series, end);
+        let total = v.cost.clone();
+        self.deploy_results(&mut v, end, by_rev, &total);
         v.instances.mean_cpu_utilization = cpu_utilization;
         (v, self.stats)
     }
@@ -895,6 +920,31 @@ impl Platform {
                 self.series.row().cpu_utilization = self.bucket_cpu_utilization(end);
             }
             self.series.close(l);
+            self.close_revision_buckets();
+        }
+    }
+
+    /// Each revision's columns of the bucket just closed (with several revisions).
+    fn close_revision_buckets(&mut self) {
+        if !self.multi {
+            return;
+        }
+        for r in &mut self.revs {
+            let rt = &mut r.rt;
+            rt.series
+                .arrivals
+                .push(std::mem::take(&mut rt.bucket_arrivals));
+            rt.series.ready.push(u64::from(r.ready));
+            rt.series.starting.push(u64::from(r.starting));
+        }
+    }
+
+    /// Ready instances without a request: `d` more on revision `r`.
+    #[inline]
+    fn idle_ready_add(&mut self, now: Time, r: RevId, d: i64) {
+        self.t.idle_ready.add(now, d);
+        if self.multi {
+            self.revs[r.index()].rt.idle_ready.add(now, d);
         }
     }
 

@@ -19,11 +19,13 @@ impl Platform {
             Some(r) => r,
             None => RevId(self.split.pick(&mut self.rng_split) as u16),
         };
+        let unknown = !self.deploy[r.index()].exists;
         let rv = &mut self.revs[r.index()];
         let service_ns = rv.service.sample_nanos(&mut rv.rng_service);
         let deadline = Time(now.0.saturating_add(rv.timeout_ns));
         rv.in_system += 1;
         rv.counters.arrived += 1;
+        rv.rt.bucket_arrivals += 1;
         let req = self.alloc(Req {
             arrival: now,
             deadline,
@@ -42,8 +44,13 @@ impl Platform {
         self.t.in_system.add(now, 1);
         self.series.row().arrivals += 1;
         self.billing.request_arrived(now, r.index());
-        if self.closing {
-            self.answer(now, req, Reply::ShuttingDown);
+        if self.closing || unknown {
+            let reply = if unknown {
+                Reply::UnknownRevision
+            } else {
+                Reply::ShuttingDown
+            };
+            self.answer(now, req, reply);
             return (req, r);
         }
         if self.revs[r.index()].failed {
@@ -157,21 +164,38 @@ impl Platform {
         {
             activator.on_departure(now);
         }
-        match reply {
-            Reply::Timeout => self.t.timed_out += 1,
+        let timed_out = match reply {
+            Reply::Timeout => {
+                self.t.timed_out += 1;
+                true
+            }
             Reply::InstanceFailed => {
                 self.t.rejected += 1;
                 self.stats.failed += 1;
+                false
             }
             Reply::ClientClosed => {
                 self.t.rejected += 1;
                 self.stats.client_closed += 1;
+                false
             }
             Reply::MaxInstances
             | Reply::ActivatorQueueFull
             | Reply::ProxyQueueFull
             | Reply::ShuttingDown
-            | Reply::RevisionFailed => self.t.rejected += 1,
+            | Reply::UnknownRevision
+            | Reply::RevisionFailed => {
+                self.t.rejected += 1;
+                false
+            }
+        };
+        if self.multi {
+            let rt = &mut self.revs[q.rev.index()].rt;
+            if timed_out {
+                rt.timed_out += 1;
+            } else {
+                rt.rejected += 1;
+            }
         }
         self.series.row().errors += 1;
         self.out.push(Effect::Reply { req, reply });
@@ -208,6 +232,9 @@ impl Platform {
             self.t.busy_instances.add(now, 1);
             if i.state == InstState::Ready {
                 self.t.idle_ready.add(now, -1);
+                if self.multi {
+                    self.revs[i.rev.index()].rt.idle_ready.add(now, -1);
+                }
             }
         }
         if q.cold {
@@ -252,6 +279,9 @@ impl Platform {
         };
         self.roll_series(now);
         let latency = now.0.saturating_sub(q.arrival.0) + self.latency_overhead_ns;
+        if self.multi {
+            self.revision_done(q.rev, outcome, q.cold, latency);
+        }
         match outcome {
             Outcome::Answered => {
                 let held = now.0.saturating_sub(q.started.0);
@@ -415,8 +445,28 @@ impl Platform {
             }
             self.t.busy_instances.add(now, -1);
             if i.state == InstState::Ready {
-                self.t.idle_ready.add(now, 1);
+                let r = i.rev;
+                self.idle_ready_add(now, r, 1);
             }
+        }
+    }
+
+    /// A request of revision `r` that ran ended: its revision's own counts.
+    #[inline(never)]
+    fn revision_done(&mut self, r: RevId, outcome: Outcome, cold: bool, latency: u64) {
+        let rt = &mut self.revs[r.index()].rt;
+        match outcome {
+            Outcome::Answered => {
+                rt.completed += 1;
+                if cold {
+                    rt.delayed += 1;
+                }
+                rt.latency
+                    .get_or_insert_with(|| Box::new(crate::measure::LatencyHist::new()))
+                    .record_nanos(latency);
+            }
+            Outcome::TimedOut => rt.timed_out += 1,
+            Outcome::Failed | Outcome::ClientClosed => rt.rejected += 1,
         }
     }
 

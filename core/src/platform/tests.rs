@@ -229,6 +229,35 @@ impl Harness {
         }
         let alive: usize = p.revs.iter().map(|r| r.alive.len()).sum();
         assert_eq!(t.alive.level(), alive as u64, "alive");
+        // Deploys: per-revision conservation, and no traffic to a revision that does not exist.
+        if p.multi {
+            let mut arrived = 0;
+            for rev in &p.revs {
+                let rt = &rev.rt;
+                assert_eq!(
+                    rev.counters.arrived,
+                    rt.completed + rt.rejected + rt.timed_out + rev.in_system,
+                    "conservation of revision {}",
+                    rev.name
+                );
+                assert_eq!(
+                    rt.alive.level(),
+                    rev.alive.len() as u64,
+                    "{} alive",
+                    rev.name
+                );
+                arrived += rev.counters.arrived;
+            }
+            assert_eq!(arrived, t.arrived, "the revisions' arrivals add up");
+        }
+        let split: f64 = p.split_percents.iter().sum();
+        assert!((split - 100.0).abs() < 1e-6, "the split sums to {split}");
+        for (r, &pct) in p.split_percents.iter().enumerate() {
+            assert!(
+                pct == 0.0 || p.deploy[r].exists,
+                "{pct} % for revision {r}, which does not exist"
+            );
+        }
     }
 
     /// Processes the next event in time order. False when none is left or `until` is reached.
@@ -984,6 +1013,7 @@ fn the_hpa_scales_on_cpu_and_never_to_zero() {
     h.run_until(Time::from_secs(2000));
     assert_eq!(h.p.alive(), 1);
 }
+mod deploy;
 
 mod properties {
     use super::*;
@@ -994,6 +1024,8 @@ mod properties {
     enum Op {
         /// A request arrives now.
         Arrive,
+        /// A request of a class arrives now (its headers meet the routes first).
+        ArriveClass(usize),
         /// Time passes: the earliest pending event is delivered.
         Next,
         /// A pending event, any of them, is delivered now (late, out of order).
@@ -1008,7 +1040,8 @@ mod properties {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => Just(Op::Arrive),
+            3 => Just(Op::Arrive),
+            1 => (0usize..2).prop_map(Op::ArriveClass),
             6 => Just(Op::Next),
             3 => (0usize..64).prop_map(Op::Any),
             1 => (0usize..8).prop_map(Op::Lose),
@@ -1028,9 +1061,53 @@ mod properties {
             "round-robin",
             "least-loaded",
         ]);
+        // Deploys: one revision; a revision created later and switched to; a gradual rollout
+        // rolled back while it moves; a header route with a gradual rollout.
+        let deploy = prop::sample::select(vec![
+            "",
+            r#"[[revisions]]
+                name = "v1"
+                traffic = 100
+                [[revisions]]
+                name = "v2"
+                created_at = "5s"
+                [[rollouts]]
+                at = "3s"
+                traffic = { v2 = 100 }"#,
+            r#"[[revisions]]
+                name = "v1"
+                traffic = 100
+                [[revisions]]
+                name = "v2"
+                [[rollouts]]
+                at = "2s"
+                traffic = { v1 = 50, v2 = 50 }
+                duration = "20s"
+                [[rollouts]]
+                at = "12s"
+                traffic = { v1 = 100 }"#,
+            r#"[[revisions]]
+                name = "v1"
+                traffic = 100
+                [[revisions]]
+                name = "v2"
+                created_at = "4s"
+                [[routes]]
+                match = { header = "x-ab", value = "b" }
+                revision = "v2"
+                [[workload.request_classes]]
+                name = "a"
+                [[workload.request_classes]]
+                name = "b"
+                headers = { x-ab = "b" }
+                [[rollouts]]
+                at = "8s"
+                traffic = { v2 = 100 }
+                duration = "10s""#,
+        ]);
         let choice = prop::sample::select(vec!["last-freed", "newest-created", "first-free"]);
         let reset = prop::sample::select(vec![true, false]);
-        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset, share).prop_map(|(cc, kind, policy, initial, queue, choice, reset, share)| {
+        (cc, kind, policy, 0u32..3, 1u64..4, choice, reset, share, deploy).prop_map(|(cc, kind, policy, initial, queue, choice, reset, share, deploy)| {
             let autoscaler = match kind {
                 "kpa" => format!(
                     "initial_scale = {initial}\ntarget = 2\nstable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"\nmax_scale = 4"
@@ -1069,6 +1146,7 @@ mod properties {
                 [[workload.phases]]
                 duration = "1m"
                 arrival = {{ process = "poisson", rate = 1 }}
+                {deploy}
                 "#
             )
         })
@@ -1093,6 +1171,12 @@ mod properties {
                 match o {
                     Op::Arrive => {
                         let (_, _) = h.p.on_arrival(h.now, None);
+                        h.apply();
+                    }
+                    Op::ArriveClass(c) => {
+                        let r = h.p.route_class(c);
+                        let (_, got) = h.p.on_arrival(h.now, r);
+                        prop_assert!(r.is_none_or(|r| r == got && h.p.revision_ready(r)));
                         h.apply();
                     }
                     Op::Next => {

@@ -4,6 +4,7 @@
 
 pub mod lb;
 pub mod revision;
+pub mod rollout;
 
 pub use revision::{InstId, Mode, Reject, ReqId, RevisionRouter, Route, Started, TrafficSplit};
 

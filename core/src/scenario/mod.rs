@@ -10,6 +10,7 @@
 //! This module owns the format of every table; the modules that use the resolved values
 //! (`autoscaler`, `billing`, `workload`, `tune`) do not depend on it.
 
+pub mod deploy;
 pub mod error;
 pub mod load;
 pub mod raw;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use deploy::{HeaderRoute, RequestClass, Rollout};
 pub use error::ScenarioError;
 pub use load::{LoadSettings, RequestSpec};
 pub use variants::CandidateBuilder;
@@ -51,6 +53,16 @@ pub struct Scenario {
     pub router: RouterSettings,
     /// `[workload]`.
     pub workload: WorkloadSpec,
+    /// `[[workload.request_classes]]`: the classes requests are drawn from, with their headers
+    /// (empty: requests carry no class headers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_classes: Vec<RequestClass>,
+    /// `[[rollouts]]`: traffic changes over time, in order of `at`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<Rollout>,
+    /// `[[routes]]`: header routes tried in order before the percentage split.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<HeaderRoute>,
     /// `[billing]`.
     pub billing: BillingConfig,
     /// `[slo]`.
@@ -80,6 +92,13 @@ pub struct Revision {
     /// Optional tag (a tagged URL in the live runtime).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// When the revision is created (scenario time): before it, it has no instance and no
+    /// bill; at it, its initial instances start. Zero for revisions that exist from the start.
+    #[serde(
+        with = "crate::duration::serde_duration",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub created_at: Duration,
     /// `[service]`.
     pub service: Service,
     /// `[autoscaler]`.
@@ -369,6 +388,7 @@ impl RevisionBilling {
                 memory_gib: r.service.memory_gib,
                 min_instances: r.autoscaler.min_instances(),
                 startup_cpu_boost: r.service.startup_cpu_boost,
+                created_at: crate::time::Time::ZERO + r.created_at,
             })
             .collect()
     }

@@ -30,6 +30,8 @@ pub struct RawScenario {
     pub billing: Option<S<RawBilling>>,
     pub slo: Option<S<RawSlo>>,
     pub variants: Option<Vec<S<RawVariant>>>,
+    pub rollouts: Option<S<Vec<S<RawRollout>>>>,
+    pub routes: Option<S<Vec<S<RawRoute>>>>,
     pub load: Option<S<RawLoad>>,
     pub sim: Option<S<RawSim>>,
     pub tune: Option<S<RawTune>>,
@@ -58,8 +60,9 @@ pub struct RawService {
 #[serde(deny_unknown_fields)]
 pub struct RawRevision {
     pub name: S<String>,
-    pub traffic: S<f64>,
+    pub traffic: Option<S<f64>>,
     pub tag: Option<S<String>>,
+    pub created_at: Option<S<Dur>>,
     pub service: Option<S<RawService>>,
     pub autoscaler: Option<S<RawAutoscaler>>,
 }
@@ -225,6 +228,42 @@ pub struct RawRouter {
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
     pub phases: Option<Vec<S<RawPhase>>>,
+    pub request_classes: Option<S<Vec<S<RawRequestClass>>>>,
+}
+
+/// `[[workload.request_classes]]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequestClass {
+    pub name: S<String>,
+    pub weight: Option<S<f64>>,
+    pub headers: Option<S<BTreeMap<String, String>>>,
+}
+
+/// `[[rollouts]]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    pub at: Option<S<Dur>>,
+    pub traffic: Option<S<BTreeMap<S<String>, S<f64>>>>,
+    pub duration: Option<S<Dur>>,
+}
+
+/// `[[routes]]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    #[serde(rename = "match")]
+    pub match_: Option<S<RawMatch>>,
+    pub revision: Option<S<String>>,
+}
+
+/// A route's `match = { header = "…", value = "…" }`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    pub header: Option<S<String>>,
+    pub value: Option<S<String>>,
 }
 
 /// `[[workload.phases]]`.

@@ -14,6 +14,7 @@
 //! and a `gcloud run services update-traffic` with `--to-revisions` and `--set-tags`.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use scalelab_core::autoscaler::keys::{self, Export, Key, Knative, Value};
 use scalelab_core::autoscaler::{AutoscalerSettings, KpaSettings};
@@ -38,7 +39,7 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                 out,
                 "# Deploy: kubectl apply -f FILE (set the image first)."
             );
-            service_document(&mut out, s, rev, name, image, None, None)?;
+            service_document(&mut out, s, rev, name, image, None, &Extra::default())?;
             Ok(out)
         }
         revs => {
@@ -52,7 +53,9 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                 .iter()
                 .map(|r| format!("{} {} %", r.scenario_name, r.percent))
                 .collect();
-            let indices: Vec<String> = (0..revs.len()).map(|i| i.to_string()).collect();
+            // Revisions created during the run come after, with the deploys.
+            let from_start = revs.iter().filter(|r| r.created_at.is_zero()).count();
+            let indices: Vec<String> = (0..from_start).map(|i| i.to_string()).collect();
             let _ = write!(
                 out,
                 "# The scenario splits traffic over {n} revisions ({shares}).\n\
@@ -66,28 +69,106 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                  #   for i in {indices}; do yq \"select(documentIndex == $i)\" FILE | kubectl \
                  apply -f - &&\n\
                  #     kubectl wait ksvc/{name} --for=condition=Ready; done\n",
-                n = revs.len(),
+                n = from_start,
                 shares = shares.join(", "),
                 indices = indices.join(" "),
             );
-            // Until the last document the first revision keeps all traffic, so creating the
-            // others moves none.
+            let timeline = Timeline::new(s, &plan)?;
+            if !timeline.events.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "# Deploys during the run: after the split, one document per later revision \
+                     (`{SCALELAB_PREFIX}created-at`)\n\
+                     # and per [[rollouts]] entry (the traffic to reach, Knative's \
+                     serving.knative.dev/rollout-duration\n\
+                     # and `{SCALELAB_PREFIX}rollout-at`): apply each at its time."
+                );
+            }
+            if !s.routes.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "# [[routes]] (header matches before the split) have no Knative Service \
+                     field: give the revision a\n\
+                     # tag and route with Knative's tag-header-based-routing feature \
+                     (header Knative-Serving-Tag) or an\n\
+                     # Istio VirtualService; `scalelab import knative` does not read them back."
+                );
+            }
+            // Until the last document of the revisions that exist from the start, the first
+            // revision keeps all traffic, so creating the others moves none.
             let hold = [Route {
                 percent: 100,
                 tag: None,
                 ..plan[0].clone()
             }];
-            for (i, rev) in revs.iter().enumerate() {
+            let initial: Vec<usize> = (0..revs.len())
+                .filter(|&i| revs[i].created_at.is_zero())
+                .collect();
+            for (j, &i) in initial.iter().enumerate() {
                 out.push_str("---\n");
-                let traffic: &[Route] = if i + 1 == revs.len() { &plan } else { &hold };
+                let traffic: &[Route] = if j + 1 == initial.len() {
+                    &timeline.first
+                } else {
+                    &hold
+                };
                 service_document(
                     &mut out,
                     s,
-                    rev,
+                    &revs[i],
                     name,
                     image,
-                    Some(&plan[i].revision),
                     Some(traffic),
+                    &Extra {
+                        revision: Some(plan[i].revision.clone()),
+                        ..Extra::default()
+                    },
+                )?;
+            }
+            let mut latest = *initial.last().unwrap_or(&0);
+            for ev in &timeline.events {
+                out.push_str("---\n");
+                let mut extra = Extra::default();
+                let mut latest_now = latest;
+                match ev.what {
+                    What::Revision(i) => {
+                        latest_now = i;
+                        let _ = writeln!(
+                            out,
+                            "# at {}: revision {} is deployed (no traffic moves)",
+                            go_duration(ev.at),
+                            plan[i].revision
+                        );
+                        extra
+                            .template
+                            .push((format!("{SCALELAB_PREFIX}created-at"), go_duration(ev.at)));
+                    }
+                    What::Rollout(j) => {
+                        let ro = &s.rollouts[j];
+                        let _ = writeln!(
+                            out,
+                            "# at {}: traffic moves over {}",
+                            go_duration(ev.at),
+                            go_duration(ro.duration)
+                        );
+                        extra.service.push((
+                            "serving.knative.dev/rollout-duration".into(),
+                            go_duration(ro.duration),
+                        ));
+                        extra
+                            .service
+                            .push((format!("{SCALELAB_PREFIX}rollout-at"), go_duration(ev.at)));
+                    }
+                }
+                latest = latest_now;
+                extra.revision = Some(plan[latest].revision.clone());
+                service_document(
+                    &mut out,
+                    s,
+                    &revs[latest],
+                    name,
+                    image,
+                    Some(&ev.traffic),
+                    &extra,
                 )?;
             }
             Ok(out)
@@ -114,34 +195,103 @@ pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<Str
                  SERVICE-SUFFIX), then the split and the tags.",
                 revs.len()
             ));
-            for (i, (rev, r)) in revs.iter().zip(&plan).enumerate() {
+            let timeline = Timeline::new(s, &plan)?;
+            let mut first = true;
+            for (rev, r) in revs.iter().zip(&plan) {
+                if !rev.created_at.is_zero() {
+                    continue;
+                }
                 let mut flags = deploy_flags(s, rev, image, &mut notes);
                 flags.push(format!("--revision-suffix={}", r.suffix));
                 // A new service takes its first revision's traffic; later ones wait for the split.
-                if i > 0 {
+                if !first {
                     flags.push("--no-traffic".into());
                 }
+                first = false;
                 command(&mut out, &format!("gcloud run deploy {name}"), &flags);
             }
-            let mut flags = vec![format!(
-                "--to-revisions={}",
-                plan.iter()
-                    .map(|r| format!("{}={}", r.revision, r.percent))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )];
-            let tags: Vec<String> = plan
-                .iter()
-                .filter_map(|r| r.tag.as_ref().map(|t| format!("{t}={}", r.revision)))
-                .collect();
-            if !tags.is_empty() {
-                flags.push(format!("--set-tags={}", tags.join(",")));
+            update_traffic(&mut out, name, &timeline.first, true);
+            if !s.routes.is_empty() {
+                notes.push(
+                    "[[routes]] (header matches) have no gcloud flag: Cloud Run routes by tag \
+                     URL only."
+                        .into(),
+                );
             }
-            command(
-                &mut out,
-                &format!("gcloud run services update-traffic {name}"),
-                &flags,
-            );
+            if !timeline.events.is_empty() {
+                notes.push(
+                    "Deploys during the run follow at their scenario times (`sleep` between \
+                     them): later revisions with --no-traffic, rollouts as update-traffic steps \
+                     (Cloud Run has no rollout duration: Knative's steps, one command each)."
+                        .into(),
+                );
+            }
+            let mut clock = Duration::ZERO;
+            let mut current: Vec<f64> = plan.iter().map(|r| f64::from(r.percent)).collect();
+            let age: Vec<u64> = revs
+                .iter()
+                .map(|r| r.created_at.as_nanos() as u64)
+                .collect();
+            for ev in &timeline.events {
+                sleep_until(&mut out, &mut clock, ev.at);
+                match ev.what {
+                    What::Revision(i) => {
+                        let mut flags = deploy_flags(s, &revs[i], image, &mut notes);
+                        flags.push(format!("--revision-suffix={}", plan[i].suffix));
+                        flags.push("--no-traffic".into());
+                        let _ = writeln!(
+                            out,
+                            "# at {}: deploy {}",
+                            go_duration(ev.at),
+                            plan[i].revision
+                        );
+                        command(&mut out, &format!("gcloud run deploy {name}"), &flags);
+                    }
+                    What::Rollout(j) => {
+                        let ro = &s.rollouts[j];
+                        let _ = writeln!(
+                            out,
+                            "# at {}: traffic moves over {}",
+                            go_duration(ev.at),
+                            go_duration(ro.duration)
+                        );
+                        let start = scalelab_core::Time::ZERO + ev.at;
+                        let steps = scalelab_core::router::rollout::plan(
+                            start,
+                            &current,
+                            &ro.percents(),
+                            &age,
+                            ro.duration,
+                        );
+                        let whole = steps
+                            .iter()
+                            .all(|st| st.percents.iter().all(|p| p.fract() == 0.0));
+                        let steps = if whole {
+                            steps
+                        } else {
+                            vec![steps[steps.len() - 1].clone()]
+                        };
+                        for st in &steps {
+                            sleep_until(
+                                &mut out,
+                                &mut clock,
+                                st.at.saturating_since(scalelab_core::Time::ZERO),
+                            );
+                            let routes: Vec<Route> = plan
+                                .iter()
+                                .zip(&st.percents)
+                                .filter(|(_, p)| **p > 0.0)
+                                .map(|(r, p)| Route {
+                                    percent: *p as u32,
+                                    ..r.clone()
+                                })
+                                .collect();
+                            update_traffic(&mut out, name, &routes, false);
+                        }
+                        current = ro.percents();
+                    }
+                }
+            }
         }
     }
     let mut head = String::new();
@@ -153,6 +303,128 @@ pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<Str
         }
     }
     Ok(head + &out)
+}
+
+/// `gcloud run services update-traffic NAME --to-revisions=…` (and the tags once).
+fn update_traffic(out: &mut String, name: &str, routes: &[Route], tags: bool) {
+    let mut flags = vec![format!(
+        "--to-revisions={}",
+        routes
+            .iter()
+            .map(|r| format!("{}={}", r.revision, r.percent))
+            .collect::<Vec<_>>()
+            .join(",")
+    )];
+    let tags: Vec<String> = routes
+        .iter()
+        .filter(|_| tags)
+        .filter_map(|r| r.tag.as_ref().map(|t| format!("{t}={}", r.revision)))
+        .collect();
+    if !tags.is_empty() {
+        flags.push(format!("--set-tags={}", tags.join(",")));
+    }
+    command(
+        out,
+        &format!("gcloud run services update-traffic {name}"),
+        &flags,
+    );
+}
+
+/// `sleep S` up to scenario time `at` (whole seconds, rounded up), if it is later than `clock`.
+fn sleep_until(out: &mut String, clock: &mut Duration, at: Duration) {
+    if at > *clock {
+        let d = at - *clock;
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        let _ = writeln!(out, "sleep {secs}");
+        *clock += Duration::from_secs(secs);
+    }
+}
+
+/// What happens at a time of the run: a revision is created, or a rollout is asked for.
+#[derive(Clone, Copy, Debug)]
+enum What {
+    Revision(usize),
+    Rollout(usize),
+}
+
+/// One deploy event and the traffic block from then on.
+struct Event {
+    at: Duration,
+    what: What,
+    traffic: Vec<Route>,
+}
+
+/// The deploys of a scenario in time order: the split of the revisions that exist from the
+/// start, then each later revision and each rollout with the traffic block after it.
+struct Timeline {
+    first: Vec<Route>,
+    events: Vec<Event>,
+}
+
+impl Timeline {
+    fn new(s: &Scenario, plan: &[Route]) -> Result<Timeline, LabError> {
+        let mut exists: Vec<bool> = s.revisions.iter().map(|r| r.created_at.is_zero()).collect();
+        let mut current: Vec<u32> = plan.iter().map(|r| r.percent).collect();
+        let block = |exists: &[bool], current: &[u32]| -> Vec<Route> {
+            plan.iter()
+                .enumerate()
+                .filter(|(i, r)| exists[*i] && (current[*i] > 0 || r.tag.is_some()))
+                .map(|(i, r)| Route {
+                    percent: current[i],
+                    ..r.clone()
+                })
+                .collect()
+        };
+        let first = block(&exists, &current);
+        let mut order: Vec<(Duration, What)> = s
+            .revisions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.created_at.is_zero())
+            .map(|(i, r)| (r.created_at, What::Revision(i)))
+            .collect();
+        order.extend(
+            s.rollouts
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (r.at, What::Rollout(j))),
+        );
+        // Stable: at the same time a revision is created before traffic moves to it.
+        order.sort_by_key(|(at, _)| *at);
+        let mut events = Vec::new();
+        for (at, what) in order {
+            match what {
+                What::Revision(i) => exists[i] = true,
+                What::Rollout(j) => {
+                    for (i, (n, p)) in s.rollouts[j].traffic.iter().enumerate() {
+                        if p.fract() != 0.0 {
+                            return Err(LabError::Export(format!(
+                                "rollouts[{j}] gives revision \"{n}\" {p} % of traffic: \
+                                 Knative and Cloud Run split traffic in whole percents"
+                            )));
+                        }
+                        current[i] = *p as u32;
+                    }
+                }
+            }
+            events.push(Event {
+                at,
+                what,
+                traffic: block(&exists, &current),
+            });
+        }
+        Ok(Timeline { first, events })
+    }
+}
+
+/// What a document names besides its revision's settings: the revision's name, annotations
+/// on the Service (`metadata.annotations`) and on the revision template.
+#[derive(Default)]
+struct Extra {
+    /// The revision's name (Knative's bring-your-own revision name).
+    revision: Option<String>,
+    service: Vec<(String, String)>,
+    template: Vec<(String, String)>,
 }
 
 /// One revision in the traffic split.
@@ -286,8 +558,8 @@ fn service_document(
     rev: &Revision,
     name: &str,
     image: &str,
-    revision: Option<&str>,
     traffic: Option<&[Route]>,
+    extra: &Extra,
 ) -> Result<(), LabError> {
     let k = match &rev.autoscaler {
         AutoscalerSettings::Kpa(k) => k,
@@ -308,12 +580,24 @@ fn service_document(
     };
     out.push_str("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n");
     let _ = writeln!(out, "  name: {name}");
+    if !extra.service.is_empty() {
+        out.push_str("  annotations:\n");
+        for (k, v) in &extra.service {
+            let _ = writeln!(out, "    {k}: {}", quote(v));
+        }
+    }
     out.push_str("spec:\n  template:\n    metadata:\n");
-    if let Some(r) = revision {
+    if let Some(r) = &extra.revision {
         let _ = writeln!(out, "      name: {r}");
     }
     out.push_str("      annotations:\n");
     let mut anns = kpa_annotations(k);
+    anns.extend(
+        extra
+            .template
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone(), None)),
+    );
     // Cloud Run reads these from the same manifest (`gcloud run services replace`).
     if let Some(throttled) = cpu_throttling(s) {
         anns.push((

@@ -12,6 +12,7 @@
 //! megabytes nor deep nesting.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use scalelab_core::autoscaler::KpaSettings;
 use scalelab_core::autoscaler::keys::{self, Field, Key, Knative, Value as KeyValue};
@@ -404,7 +405,91 @@ pub fn scenario_from_manifest(
         templates.push((rev, tmpl));
     }
     let (latest_name, latest) = templates.last().cloned().expect("one document at least");
-    let split = traffic(svc, latest_name.as_deref(), &mut warnings, &bad)?;
+    // Deploys during the run (written by `scalelab export knative`): documents of revisions
+    // created later (`scalelab.dev/created-at` on the template) and of rollouts
+    // (`scalelab.dev/rollout-at` on the Service). The split is the last document's before them.
+    let created_at_key = format!("{SCALELAB_PREFIX}created-at");
+    let rollout_at_key = format!("{SCALELAB_PREFIX}rollout-at");
+    let service_ann = |d: &Value, k: &str| {
+        get(d, &["metadata", "annotations", k])
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let template_ann = |d: &Value, k: &str| {
+        get(d, &["spec", "template", "metadata", "annotations", k])
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let first_event = docs
+        .iter()
+        .position(|d| {
+            service_ann(d, &rollout_at_key).is_some() || template_ann(d, &created_at_key).is_some()
+        })
+        .unwrap_or(docs.len());
+    let split_doc = if first_event > 0 {
+        &docs[first_event - 1]
+    } else {
+        svc
+    };
+    let split_latest = docs[..first_event.max(1)]
+        .last()
+        .and_then(|d| get(d, &["spec", "template", "metadata", "name"]))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut split = traffic(
+        split_doc,
+        if first_event < docs.len() {
+            split_latest.as_deref()
+        } else {
+            latest_name.as_deref()
+        },
+        &mut warnings,
+        &bad,
+    )?;
+    // Later revisions (no traffic at the start) and the rollouts' targets.
+    let mut created: Vec<(String, Duration)> = Vec::new();
+    let mut rollouts: Vec<(Duration, Duration, Vec<Split>)> = Vec::new();
+    for d in &docs[first_event..] {
+        let rev = get(d, &["spec", "template", "metadata", "name"])
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(at) = template_ann(d, &created_at_key) {
+            let at = format::parse_go_duration(&at)
+                .map_err(|e| bad(format!("annotation {created_at_key}: {e}")))?;
+            if let Some(r) = &rev
+                && !created.iter().any(|(c, _)| c == r)
+                && !split.iter().any(|s| s.revision.as_deref() == Some(r))
+            {
+                created.push((r.clone(), at));
+                split.push(Split {
+                    revision: Some(r.clone()),
+                    percent: 0,
+                    tag: None,
+                });
+            }
+        }
+        if let Some(at) = service_ann(d, &rollout_at_key) {
+            let at = format::parse_go_duration(&at)
+                .map_err(|e| bad(format!("annotation {rollout_at_key}: {e}")))?;
+            let duration = match service_ann(d, "serving.knative.dev/rollout-duration") {
+                Some(t) => format::parse_go_duration(&t).map_err(|e| {
+                    bad(format!(
+                        "annotation serving.knative.dev/rollout-duration: {e}"
+                    ))
+                })?,
+                None => Duration::ZERO,
+            };
+            let target = traffic(d, rev.as_deref(), &mut warnings, &bad)?;
+            let total: u32 = target.iter().map(|s| s.percent).sum();
+            if total != 100 {
+                return Err(bad(format!(
+                    "the rollout at {}: spec.traffic adds up to {total}, not 100",
+                    format::go_duration(at)
+                )));
+            }
+            rollouts.push((at, duration, target));
+        }
+    }
     let total: u32 = split.iter().map(|s| s.percent).sum();
     if !split.is_empty() && total != 100 {
         return Err(bad(format!(
@@ -412,7 +497,7 @@ pub fn scenario_from_manifest(
         )));
     }
     // One revision taking everything (or no traffic block): plain [service] and [autoscaler].
-    let single = split.len() <= 1 && split.iter().all(|s| s.tag.is_none());
+    let single = split.len() <= 1 && split.iter().all(|s| s.tag.is_none()) && rollouts.is_empty();
     let find = |rev: &Option<String>| templates.iter().find(|(r, _)| r == rev).map(|(_, t)| *t);
     let mut revisions: Vec<(String, &Split, Template)> = Vec::new();
     let latest_t = template(latest, &mut warnings, &bad)?;
@@ -483,6 +568,14 @@ pub fn scenario_from_manifest(
                 let _ = writeln!(out, "\n[[revisions]]   # spec.traffic");
                 let _ = writeln!(out, "name = {}", toml::Value::String(scenario_name.clone()));
                 let _ = writeln!(out, "traffic = {}", s.percent);
+                if let Some((_, at)) = created.iter().find(|(r, _)| s.revision.as_ref() == Some(r))
+                {
+                    let _ = writeln!(
+                        out,
+                        "created_at = {}   # {SCALELAB_PREFIX}created-at",
+                        toml::Value::String(format::go_duration(*at))
+                    );
+                }
                 if let Some(tag) = &s.tag {
                     let _ = writeln!(out, "tag = {}", toml::Value::String(tag.clone()));
                 }
@@ -498,6 +591,31 @@ pub fn scenario_from_manifest(
                 }
             }
         }
+    }
+    for (at, duration, target) in &rollouts {
+        let _ = writeln!(out, "\n[[rollouts]]   # {SCALELAB_PREFIX}rollout-at");
+        let _ = writeln!(
+            out,
+            "at = {}",
+            toml::Value::String(format::go_duration(*at))
+        );
+        let parts: Vec<String> = target
+            .iter()
+            .filter(|t| t.percent > 0)
+            .map(|t| {
+                let n = match &t.revision {
+                    Some(r) => r.strip_prefix(&format!("{name}-")).unwrap_or(r).to_string(),
+                    None => "latest".to_string(),
+                };
+                format!("{} = {}", toml::Value::String(n), t.percent)
+            })
+            .collect();
+        let _ = writeln!(out, "traffic = {{ {} }}", parts.join(", "));
+        let _ = writeln!(
+            out,
+            "duration = {}   # serving.knative.dev/rollout-duration",
+            toml::Value::String(format::go_duration(*duration))
+        );
     }
     out.push_str(
         "\n[[workload.phases]]   # placeholder traffic\nduration = \"10m\"\n\

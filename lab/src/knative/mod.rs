@@ -116,4 +116,76 @@ mod round_trip {
         };
         assert_eq!(a, b);
     }
+
+    /// Deploys as events: a revision created later and rollouts (instant and gradual) survive
+    /// export and import; gcloud gets the --no-traffic deploy and the update-traffic steps.
+    #[test]
+    fn deploys_survive_export_and_import() {
+        let src = r#"
+            name = "deploy"
+            duration = "20m"
+            workload = { phases = [{ duration = "20m", arrival = { process = "constant", rate = 1 } }] }
+            [[revisions]]
+            name = "v1"
+            traffic = 100
+            [[revisions]]
+            name = "v2"
+            created_at = "4m"
+            autoscaler = { initial_scale = 2 }
+            [[rollouts]]
+            at = "6m"
+            traffic = { v1 = 90, v2 = 10 }
+            [[rollouts]]
+            at = "8m"
+            traffic = { v2 = 100 }
+            duration = "5s"
+            [[rollouts]]
+            at = "12m"
+            traffic = { v1 = 100 }
+        "#;
+        let s = Scenario::from_toml_str(src, "d.toml".as_ref()).expect("valid");
+        let yaml = super::manifest(&s, "deploy", "img", "d.toml").expect("exported");
+        assert!(
+            yaml.contains("serving.knative.dev/rollout-duration: \"5s\""),
+            "{yaml}"
+        );
+        let back = super::scenario_from_manifest(&yaml, "d.yaml", "i.toml").expect("imported");
+        assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let names = |s: &Scenario| -> Vec<(String, f64, std::time::Duration)> {
+            s.revisions
+                .iter()
+                .map(|r| (r.name.clone(), r.traffic_percent, r.created_at))
+                .collect()
+        };
+        assert_eq!(names(&t), names(&s), "{}", back.toml);
+        assert_eq!(t.rollouts, s.rollouts, "{}", back.toml);
+        let AutoscalerSettings::Kpa(k) = &t.revisions[1].autoscaler else {
+            panic!("kpa")
+        };
+        assert_eq!(k.initial_scale, 2);
+
+        let sh = super::gcloud(&s, "deploy", "img", "d.toml").expect("exported");
+        let deploy_v2 = sh.find("--revision-suffix=v2").expect("v2 deployed");
+        assert!(
+            sh[deploy_v2..].starts_with("--revision-suffix=v2 \\\n  --no-traffic"),
+            "{sh}"
+        );
+        // 6m: 90/10 at once; 8m: 1 %, then round(89 / 4) = 22 % steps (5 s); 12m: back to v1.
+        for step in [
+            "--to-revisions=deploy-v1=100\n",
+            "--to-revisions=deploy-v1=90,deploy-v2=10\n",
+            "--to-revisions=deploy-v1=89,deploy-v2=11\n",
+            "--to-revisions=deploy-v1=67,deploy-v2=33\n",
+            "--to-revisions=deploy-v1=23,deploy-v2=77\n",
+            "--to-revisions=deploy-v2=100\n",
+        ] {
+            assert!(sh.contains(step), "{step} in {sh}");
+        }
+        assert!(
+            sh.trim_end().ends_with("--to-revisions=deploy-v1=100"),
+            "{sh}"
+        );
+        assert!(sh.contains("sleep 240\n"), "{sh}");
+    }
 }

@@ -58,6 +58,9 @@ pub enum ChartKind {
     ColdStarts,
     /// Cost per million requests per billing model, grouped by variant.
     Cost,
+    /// Traffic share and ready instances per revision over time for the variant at this index
+    /// (scenarios with several revisions: deploys, canaries, rollouts).
+    Revisions(usize),
 }
 
 /// A chart that applies to a given run.
@@ -102,6 +105,20 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
     }
     // A load run measures requests and latency, not instances, cold starts or bills.
     let load = r.mode == scalelab_core::result::Mode::Load;
+    for (i, var) in r.variants.iter().enumerate() {
+        if !load && var.revisions.len() > 1 && has_series(i) {
+            let mut name = format!("revisions-{}", crate::fmt::slug(&var.name));
+            while used.contains(&name) {
+                name.push('_');
+            }
+            used.push(name.clone());
+            v.push(Chart {
+                name,
+                title: format!("{}: traffic share and instances per revision", var.name),
+                kind: ChartKind::Revisions(i),
+            });
+        }
+    }
     let any_series = !load && (0..r.variants.len()).any(has_series);
     if any_series && r.variants.len() > 1 {
         v.push(Chart {
@@ -195,6 +212,7 @@ fn draw<DB: DrawingBackend>(
         ChartKind::Latency => bars::latency(root, r, &chart.title),
         ChartKind::LatencyCdf => bars::latency_cdf(root, r, &chart.title),
         ChartKind::Cost => bars::cost(root, r, &chart.title),
+        ChartKind::Revisions(i) => time::revisions(root, r, i, &chart.title),
     }
 }
 
@@ -486,6 +504,66 @@ pub(crate) fn tick(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run with several revisions gets a traffic-share chart per variant, and it draws.
+    #[test]
+    fn several_revisions_get_a_traffic_share_chart() {
+        use scalelab_core::result::{RevisionResult, RevisionSeries, Series, TrafficPoint};
+        let mut v = crate::fixture::variant("baseline", 10.0, "m", 1.0);
+        v.series = Some(Series {
+            bucket_s: 1.0,
+            rows: (0..4)
+                .map(|i| SeriesRow {
+                    t_s: f64::from(i),
+                    ready: 1,
+                    ..SeriesRow::default()
+                })
+                .collect(),
+            ..Series::default()
+        });
+        let rev = |name: &str, pct: [f64; 2], ready: Vec<u64>| RevisionResult {
+            name: name.into(),
+            traffic: vec![
+                TrafficPoint {
+                    t_s: 0.0,
+                    percent: pct[0],
+                },
+                TrafficPoint {
+                    t_s: 2.0,
+                    percent: pct[1],
+                },
+            ],
+            series: Some(RevisionSeries {
+                ready,
+                ..RevisionSeries::default()
+            }),
+            ..RevisionResult::default()
+        };
+        v.revisions = vec![
+            rev("v1", [100.0, 0.0], vec![1, 1, 1, 0]),
+            rev("v2", [0.0, 100.0], vec![0, 1, 1, 1]),
+        ];
+        let r = RunResult {
+            variants: vec![v],
+            ..RunResult::new("s", 1, scalelab_core::result::Mode::Sim, 4.0)
+        };
+        let charts = charts_for(&r);
+        let c = charts
+            .iter()
+            .find(|c| c.kind == ChartKind::Revisions(0))
+            .expect("a revisions chart");
+        assert_eq!(c.name, "revisions-baseline");
+        let svg = render_svg(&r, c, (600, 400)).expect("draws");
+        assert!(svg.contains("traffic %"), "{svg}");
+        // One revision: no such chart.
+        let mut one = r.clone();
+        one.variants[0].revisions.truncate(1);
+        assert!(
+            charts_for(&one)
+                .iter()
+                .all(|c| !matches!(c.kind, ChartKind::Revisions(_)))
+        );
+    }
 
     #[test]
     fn downsample_keeps_sums_and_peaks() {

@@ -422,6 +422,89 @@ pub(super) fn instances<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Each revision's configured share of the split (top, percent) and its ready instances
+/// (bottom) over time, one colour per revision: what a deploy, a canary or a rollout did.
+pub(super) fn revisions<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunResult,
+    index: usize,
+    title: &str,
+) -> DrawResult<DB> {
+    let f = fonts(root);
+    let root = titled(root, title, f.title)?;
+    let Some(v) = r.variants.get(index) else {
+        return Ok(());
+    };
+    let hz = horizon(r);
+    let (div, xlabel) = time_unit(hz);
+    let x_max = hz / div;
+    let items: Vec<(String, Swatch)> = v
+        .revisions
+        .iter()
+        .enumerate()
+        .map(|(k, rev)| (rev.name.clone(), Swatch::Line(variant_color(k), 3, false)))
+        .collect();
+    let root = legend_strip(&root, &items, f.legend)?;
+    let height = root.dim_in_pixel().1;
+    let (top, bottom) = root.split_vertically(height * 40 / 100);
+
+    // Traffic share: each point holds until the next, the last until the horizon.
+    let mut c = linear(&top, (5, 0), 30, x_max, 105.0)?;
+    house_mesh(&mut c.configure_mesh(), &f)
+        .y_desc("traffic %")
+        .draw()?;
+    for (k, rev) in v.revisions.iter().enumerate() {
+        let mut pts = Vec::with_capacity(rev.traffic.len() * 2 + 1);
+        for (j, p) in rev.traffic.iter().enumerate() {
+            let until = rev.traffic.get(j + 1).map_or(hz, |n| n.t_s);
+            pts.push((p.t_s / div, p.percent));
+            pts.push((until / div, p.percent));
+        }
+        c.draw_series(LineSeries::new(pts, variant_color(k).stroke_width(3)))?;
+    }
+
+    // Ready instances, from each revision's columns of the series.
+    let rows = v.series.as_ref().map_or(0, |s| s.rows.len());
+    let bucket = v.series.as_ref().map_or(1.0, |s| s.bucket_s.max(1e-9));
+    let lines: Vec<Vec<(f64, f64)>> = v
+        .revisions
+        .iter()
+        .map(|rev| {
+            let ready = rev.series.as_ref().map_or(&[][..], |s| s.ready.as_slice());
+            // A series merged into wider buckets for the JSON: spread it over the same span.
+            let b = if ready.len() == rows || ready.is_empty() {
+                bucket
+            } else {
+                bucket * rows as f64 / ready.len() as f64
+            };
+            let mut pts = Vec::with_capacity(ready.len() * 2);
+            for (j, n) in ready.iter().enumerate() {
+                let t = j as f64 * b;
+                pts.push((t / div, *n as f64));
+                pts.push(((t + b) / div, *n as f64));
+            }
+            pts
+        })
+        .collect();
+    let peak = lines
+        .iter()
+        .flat_map(|l| l.iter().map(|p| p.1 as u64))
+        .max()
+        .unwrap_or(0);
+    let (i_max, i_labels) = count_axis(peak);
+    let mut c = linear(&bottom, (10, 5), 50, x_max, i_max)?;
+    house_mesh(&mut c.configure_mesh(), &f)
+        .x_desc(xlabel)
+        .y_desc("ready instances")
+        .y_labels(i_labels)
+        .y_label_formatter(&count_tick)
+        .draw()?;
+    for (k, pts) in lines.into_iter().enumerate() {
+        c.draw_series(LineSeries::new(pts, variant_color(k).stroke_width(3)))?;
+    }
+    Ok(())
+}
+
 pub(super) fn cold_starts<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &RunResult,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
+use scalelab_core::Time;
 use scalelab_core::scenario::Scenario;
 use scalelab_runtime::{Auth, InstanceKind, Options, start};
 
@@ -505,4 +506,119 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
         "about 20 % of 200 went to the canary: {canary}"
     );
     h.shutdown().await;
+}
+
+/// Deploys as events on the live clock: a header route reaches the new revision before the
+/// split does, and the rollout moves the split at its scenario time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
+    let src = r#"
+        name = "deploy"
+        duration = "1m"
+        [service]
+        container_concurrency = 0
+        service_time = { dist = "fixed", value = "0s" }
+        cold_start = { dist = "fixed", value = "0s" }
+        [[revisions]]
+        name = "v1"
+        traffic = 100
+        [[revisions]]
+        name = "v2"
+        [[routes]]
+        match = { header = "x-canary", value = "1" }
+        revision = "v2"
+        [[rollouts]]
+        at = "2s"
+        traffic = { v2 = 100 }
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+    "#;
+    let s = Scenario::from_toml_str(src, "deploy.toml".as_ref()).expect("valid");
+    let h = start(&s, open()).await.expect("starts");
+    let url = h.url();
+    // v2 is Ready once its initial instance is (a cold start of zero).
+    let ready = wait_until(&h, Duration::from_secs(1), |st| st.ready >= 2).await;
+    assert!(ready, "both initial instances ready");
+    assert!(
+        h.clock().now() < Time::from_millis(1_800),
+        "the test is too slow to check the split before the rollout"
+    );
+    let canary = [("x-canary", "1")];
+    let r = call(&url, Method::GET, "/?message=x", &canary, "").await;
+    assert_eq!(r.headers["x-scalelab-revision"], "v2", "the route matched");
+    let r = call(&url, Method::GET, "/?message=x", &[("x-canary", "2")], "").await;
+    assert_eq!(
+        r.headers["x-scalelab-revision"], "v1",
+        "no route: the split (v1 100 %)"
+    );
+    while h.clock().now() < Time::from_millis(2_200) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..20 {
+        let r = get(&url, "/?message=x").await;
+        assert_eq!(
+            r.headers["x-scalelab-revision"], "v2",
+            "after the switch every request goes to v2"
+        );
+    }
+    let res = h.shutdown().await;
+    let v = &res.variants[0];
+    let ro = &v.rollouts.as_ref().expect("rollouts")[0];
+    let started = ro.started_s.expect("started");
+    assert!((2.0..2.2).contains(&started), "started at {started}");
+    assert_eq!(ro.finished_s, Some(started), "an instant switch");
+    let arrived: Vec<u64> = v.revisions.iter().map(|r| r.requests.arrived).collect();
+    assert_eq!(arrived, [1, 21]);
+    assert_eq!(arrived.iter().sum::<u64>(), v.requests.arrived);
+}
+
+/// `--allow-from`: sources outside the blocks get 403 and are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_outside_allow_from_get_403() {
+    let s = scenario("initial_scale = 1");
+    let only_other: scalelab_runtime::Cidr = "127.0.0.2/32".parse().expect("block");
+    let h = start(
+        &s,
+        Options {
+            allow_from: vec![only_other],
+            ..open()
+        },
+    )
+    .await
+    .expect("starts");
+    let r = get(&h.url(), "/?message=x").await;
+    assert_eq!(
+        (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
+        (StatusCode::FORBIDDEN, "source-not-allowed")
+    );
+    let res = h.shutdown().await;
+    let live = res.variants[0].live.as_ref().expect("live stats");
+    assert_eq!(live.forbidden_sources, Some(1));
+    assert_eq!(
+        res.variants[0].requests.arrived, 0,
+        "refused before the platform"
+    );
+
+    let loopback: scalelab_runtime::Cidr = "127.0.0.0/8".parse().expect("block");
+    let h = start(
+        &s,
+        Options {
+            allow_from: vec![loopback],
+            ..open()
+        },
+    )
+    .await
+    .expect("starts");
+    let r = get(&h.url(), "/?message=x").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let res = h.shutdown().await;
+    assert_eq!(
+        res.variants[0]
+            .live
+            .as_ref()
+            .expect("live")
+            .forbidden_sources,
+        Some(0)
+    );
 }

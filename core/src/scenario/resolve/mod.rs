@@ -4,6 +4,7 @@
 
 mod autoscaler;
 mod billing;
+pub(crate) mod deploy;
 mod load;
 mod service;
 pub(super) mod tune;
@@ -229,6 +230,9 @@ impl Resolver<'_> {
             None => phases_total,
         };
         let revisions = self.revisions(raw)?;
+        let request_classes = self.request_classes(raw)?;
+        let rollouts = self.rollouts(raw, &revisions)?;
+        let routes = self.routes(raw, &revisions)?;
         let router = self.router(raw)?;
         self.keepalive_router(raw, &revisions, "")?;
         let billing = self.billing(raw)?;
@@ -243,6 +247,9 @@ impl Resolver<'_> {
             revisions,
             router,
             workload,
+            request_classes,
+            rollouts,
+            routes,
             billing,
             slo,
             load,

@@ -38,6 +38,7 @@ impl Resolver<'_> {
                 name: "default".into(),
                 traffic_percent: 100.0,
                 tag: None,
+                created_at: Duration::ZERO,
                 service,
                 autoscaler,
             }]);
@@ -65,12 +66,38 @@ impl Resolver<'_> {
                     format!("duplicate revision name \"{name}\""),
                 ));
             }
-            let traffic = *r.traffic.get_ref();
-            if !(traffic.is_finite() && (0.0..=100.0).contains(&traffic)) {
+            let traffic = match &r.traffic {
+                None => 0.0,
+                Some(t) => {
+                    let x = *t.get_ref();
+                    if !(x.is_finite() && (0.0..=100.0).contains(&x)) {
+                        return Err(self.err(
+                            t,
+                            &format!("{prefix}.traffic"),
+                            format!("{x} is out of range: expected a percentage from 0 to 100"),
+                        ));
+                    }
+                    x
+                }
+            };
+            let created_at = self.dur(
+                &r.created_at,
+                &format!("{prefix}.created_at"),
+                Duration::ZERO,
+                |_| Ok(()),
+            )?;
+            if !created_at.is_zero()
+                && traffic > 0.0
+                && let Some(t) = &r.traffic
+            {
                 return Err(self.err(
-                    &r.traffic,
+                    t,
                     &format!("{prefix}.traffic"),
-                    format!("{traffic} is out of range: expected a percentage from 0 to 100"),
+                    format!(
+                        "revision \"{name}\" is created at {}, so it cannot hold traffic from the \
+                         start: give it traffic = 0 and move traffic to it with [[rollouts]]",
+                        crate::duration::format_duration(created_at)
+                    ),
                 ));
             }
             sum += traffic;
@@ -93,6 +120,7 @@ impl Resolver<'_> {
                 name,
                 traffic_percent: traffic,
                 tag: r.tag.as_ref().map(|t| t.get_ref().clone()),
+                created_at,
                 service,
                 autoscaler,
             });
