@@ -11,7 +11,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::RngExt;
 use scalelab_core::Time;
 use scalelab_core::rng::{self, SimRng};
 use scalelab_core::workload::{Arrivals, WorkloadSpec};
@@ -55,38 +54,9 @@ impl FromStr for Shard {
     }
 }
 
-/// Chooses a request kind by weight.
-#[derive(Clone, Debug)]
-pub(crate) struct Picker {
-    cumulative: Vec<f64>,
-}
-
-impl Picker {
-    pub(crate) fn new(weights: impl IntoIterator<Item = f64>) -> Picker {
-        let mut total = 0.0;
-        let cumulative = weights
-            .into_iter()
-            .map(|w| {
-                total += w.max(0.0);
-                total
-            })
-            .collect();
-        Picker { cumulative }
-    }
-
-    /// A request index; draws from `rng` only when there is a choice to make.
-    pub(crate) fn pick(&self, rng: &mut SimRng) -> usize {
-        if self.cumulative.len() <= 1 {
-            return 0;
-        }
-        let total = *self.cumulative.last().expect("non-empty");
-        let x = rng.random::<f64>() * total;
-        self.cumulative
-            .iter()
-            .position(|&c| x < c)
-            .unwrap_or(self.cumulative.len() - 1)
-    }
-}
+/// Chooses a request kind by weight (the simulator's picker of request classes: one uniform
+/// draw per request, none when there is one kind).
+pub(crate) use scalelab_core::workload::classes::ClassPicker as Picker;
 
 /// One request of the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
