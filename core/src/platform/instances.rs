@@ -137,9 +137,10 @@ impl Platform {
             instance: inst.number(),
         });
         match &mut self.revs[r.index()].kind {
-            Kind::Kpa { .. } => {
+            Kind::Kpa { .. } | Kind::CloudRun { .. } | Kind::Hpa { .. } => {
                 let (revs, reqs) = (&mut self.revs, &self.reqs);
                 let rev = &mut revs[r.index()];
+                let kpa = matches!(rev.kind, Kind::Kpa { .. });
                 let mut live = |t: ReqId| is_queued(reqs, t);
                 let started = rev
                     .router
@@ -147,17 +148,8 @@ impl Platform {
                 for s in started {
                     self.begin(now, s.req, s.instance);
                 }
-                self.request_reconcile(now, r);
-            }
-            Kind::CloudRun { .. } | Kind::Hpa { .. } => {
-                let (revs, reqs) = (&mut self.revs, &self.reqs);
-                let rev = &mut revs[r.index()];
-                let mut live = |t: ReqId| is_queued(reqs, t);
-                let started = rev
-                    .router
-                    .add_ready(now, inst, &mut rev.rng_route, &mut live);
-                for s in started {
-                    self.begin(now, s.req, s.instance);
+                if kpa {
+                    self.request_reconcile(now, r);
                 }
             }
             Kind::Keepalive { pool, .. } => {
