@@ -232,7 +232,8 @@ impl Platform {
             self.revs[i.rev.index()].starting -= 1;
         }
         i.state = InstState::Stopped;
-        let (r, by_shutdown) = (i.rev, i.by_shutdown);
+        // Neither the end of a live run nor a crash is the autoscaler scaling to zero.
+        let (r, not_scaled) = (i.rev, i.by_shutdown || i.lost);
         let lifetime = now.0.saturating_sub(i.created.0);
         if !i.stopping {
             i.stopping = true;
@@ -249,9 +250,10 @@ impl Platform {
         self.t.alive.set(now, alive);
         if alive == 0 {
             self.t.at_zero.set(now, 1);
-            // The end of a live run stops every instance; that is not the autoscaler's doing
-            // (an instance it was already draining still counts).
-            if !by_shutdown {
+            // The end of a live run stops every instance and a crash may take the last one;
+            // neither is the autoscaler's doing (an instance it was already draining still
+            // counts).
+            if !not_scaled {
                 self.t.scale_to_zero_events += 1;
             }
         }
@@ -261,7 +263,7 @@ impl Platform {
             rt.alive.set(now, n);
             if n == 0 {
                 rt.at_zero.set(now, 1);
-                if !by_shutdown {
+                if !not_scaled {
                     rt.scale_to_zero_events += 1;
                 }
             }

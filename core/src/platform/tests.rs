@@ -728,6 +728,11 @@ fn a_lost_starting_instance_fails_its_waiting_request_and_is_replaced_with_a_bac
     assert!(h.replies.contains(&(req, Reply::InstanceFailed)));
     assert_eq!(h.p.stats().failed, 1);
     assert_eq!(h.state(inst), InstState::Stopped, "nothing to stop");
+    assert_eq!(
+        h.p.tally().scale_to_zero_events,
+        0,
+        "a crash that takes the last instance is not a scale-to-zero"
+    );
     // The next request starts a new instance, after a back-off.
     h.arrive(Time::from_secs(2));
     let next = *h.started.iter().last().expect("replacement");
