@@ -1,4 +1,5 @@
-//! `scalelab import knative service.yaml`: arguments to `scalelab_lab::knative::import`.
+//! `scalelab import knative service.yaml`: arguments to `scalelab_lab::knative::import`;
+//! `scalelab import azure-2019|azure-2021`: see `import_azure`.
 
 use std::path::Path;
 
@@ -6,7 +7,11 @@ use super::{CmdResult, Code};
 use crate::cli::ImportCommand;
 
 pub fn run(cmd: ImportCommand) -> CmdResult {
-    let ImportCommand::Knative(a) = cmd;
+    let a = match cmd {
+        ImportCommand::Knative(a) => a,
+        ImportCommand::Azure2019(a) => return super::import_azure::azure_2019(a),
+        ImportCommand::Azure2021(a) => return super::import_azure::azure_2021(a),
+    };
     let text = super::common::read_input(&a.manifest)?;
     let out = a.output.as_deref().filter(|p| p.as_os_str() != "-");
     let target = out.unwrap_or(Path::new("imported.toml"));
