@@ -636,9 +636,10 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
-scalelab import azure-2019 --invocations d01.csv --invocations d02.csv --durations dur.d01.csv \
---memory mem.d01.csv --functions 200 --seed 7 -o fleet.toml\n  \
-scalelab sim fleet.toml\n\
+scalelab import azure-2019 --invocations d01.csv --invocations d02.csv -o fleet.toml\n  \
+scalelab import azure-2019 --invocations d01.csv --durations dur.d01.csv --memory mem.d01.csv \
+--functions 200\n    \
+--seed 7 -o fleet.toml\n\
 Writes fleet.toml and fleet.trace.csv next to it. Sampling and the files: docs/cli.md.")]
 pub struct Azure2019Args {
     /// An invocations file (`invocations_per_function_md.anon.dNN.csv`); repeat for several
@@ -682,8 +683,7 @@ pub enum SpreadArg {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
-scalelab import azure-2021 AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt --functions 100 \
--o fleet.toml\n\
+scalelab import azure-2021 trace2021.txt --functions 100 -o fleet.toml\n\
 Writes fleet.toml and fleet.trace.csv next to it. Sampling and the files: docs/cli.md.")]
 pub struct Azure2021Args {
     /// The invocation trace (`app,func,end_timestamp,duration`, in end-time order).

@@ -25,6 +25,12 @@ fn report(i: &Imported) {
         i.invocations,
         i.duration_s
     );
+    if i.max_buffered > 0 {
+        eprintln!(
+            "the reorder buffer held at most {} rows (start order from end order)",
+            i.max_buffered
+        );
+    }
 }
 
 pub fn azure_2019(a: Azure2019Args) -> CmdResult {

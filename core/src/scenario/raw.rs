@@ -81,8 +81,11 @@ pub struct RawDist {
     pub parts: Option<Vec<S<RawDist>>>,
     pub weight: Option<S<f64>>,
     /// `points = [[0.0, "5ms"], …, [1.0, "9s"]]` of an empirical distribution.
-    pub points: Option<S<Vec<S<(f64, Dur)>>>>,
+    pub points: Option<S<Vec<S<RawPoint>>>>,
 }
+
+/// One quantile point of an empirical distribution: `[p, "duration"]`.
+pub type RawPoint = (f64, Dur);
 
 /// The kind of a tagged table (`dist = "…"`, `process = "…"`).
 pub trait Tag: Copy {

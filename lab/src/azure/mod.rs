@@ -39,6 +39,8 @@ mod y2019;
 mod y2021;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};

@@ -377,7 +377,7 @@ fn bad_2019_input_names_the_file_line_and_column() {
     );
     // A short row.
     let mut lines: Vec<String> = good.lines().map(String::from).collect();
-    lines[1] = lines[1].rsplitn(2, ',').nth(1).unwrap().to_string();
+    lines[1] = lines[1].rsplit_once(',').unwrap().0.to_string();
     let e = run(&lines.join("\n"));
     assert!(
         e.contains("broken.csv:2:") && e.contains("minute 1440 is missing"),

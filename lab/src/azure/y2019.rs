@@ -35,6 +35,9 @@ const DURATION_POINTS: [(&str, f64); 7] = [
     ("percentile_Average_100", 1.0),
 ];
 
+/// A durations row: its `Count` and its (p, ms) points.
+type Percentiles = (f64, Vec<(f64, f64)>);
+
 /// What the sampler keeps per function in the first pass.
 struct Totals {
     total: u64,
@@ -165,8 +168,8 @@ fn totals(files: &[std::path::PathBuf]) -> Result<HashMap<FnKey, Totals>, LabErr
 fn durations(
     files: &[std::path::PathBuf],
     index: &HashMap<FnKey, usize>,
-) -> Result<Vec<Option<(f64, Vec<(f64, f64)>)>>, LabError> {
-    let mut out: Vec<Option<(f64, Vec<(f64, f64)>)>> = vec![None; index.len()];
+) -> Result<Vec<Option<Percentiles>>, LabError> {
+    let mut out: Vec<Option<Percentiles>> = vec![None; index.len()];
     let names: Vec<&str> = ["HashOwner", "HashApp", "HashFunction", "Count"]
         .into_iter()
         .chain(DURATION_POINTS.iter().map(|(n, _)| *n))
@@ -299,6 +302,12 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
         })
         .collect();
     let sampled = stratified(candidates, opts.functions, opts.seed);
+    if let Some(n) = opts.functions.filter(|&n| n > in_trace) {
+        warnings.push(format!(
+            "--functions {n}: the trace has {in_trace} functions with an invocation; all of them \
+             are imported"
+        ));
+    }
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<FnKey, usize> = keys

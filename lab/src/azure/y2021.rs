@@ -119,6 +119,66 @@ impl Ord for Pending {
     }
 }
 
+/// Turns rows in end order into rows in start order: a row ending at `e` that lasted at most
+/// `window` started at or after `e − window`, so once a row ending at `e` is pushed, every
+/// buffered row that starts by `e − window` can go.
+pub(super) struct Reorder {
+    heap: BinaryHeap<Reverse<Pending>>,
+    window: f64,
+    seq: u64,
+    /// The most rows held at once.
+    pub max_len: usize,
+}
+
+impl Reorder {
+    pub fn new(window: f64) -> Reorder {
+        Reorder {
+            heap: BinaryHeap::new(),
+            window,
+            seq: 0,
+            max_len: 0,
+        }
+    }
+
+    /// Adds a row (ends never decrease from one push to the next; `end − start ≤ window`) and
+    /// hands every row that can no longer be preceded to `emit`, in start order (ties in push
+    /// order).
+    pub fn push<E>(
+        &mut self,
+        end: f64,
+        start: f64,
+        service: usize,
+        duration: f64,
+        mut emit: impl FnMut(f64, usize, f64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let safe = end - self.window;
+        while self.heap.peek().is_some_and(|Reverse(p)| p.start <= safe) {
+            let Reverse(p) = self.heap.pop().expect("peeked");
+            emit(p.start, p.service, p.duration)?;
+        }
+        self.heap.push(Reverse(Pending {
+            start,
+            seq: self.seq,
+            service,
+            duration,
+        }));
+        self.seq += 1;
+        self.max_len = self.max_len.max(self.heap.len());
+        Ok(())
+    }
+
+    /// Hands the rest to `emit`, in start order.
+    pub fn finish<E>(
+        &mut self,
+        mut emit: impl FnMut(f64, usize, f64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while let Some(Reverse(p)) = self.heap.pop() {
+            emit(p.start, p.service, p.duration)?;
+        }
+        Ok(())
+    }
+}
+
 /// Imports the 2021 trace: see the module docs of [`super`].
 ///
 /// Two passes over the file. The first counts invocations per function and notes each one's
@@ -171,6 +231,12 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         })
         .collect();
     let sampled = stratified(candidates, opts.functions, opts.seed);
+    if let Some(n) = opts.functions.filter(|&n| n > in_trace) {
+        warnings.push(format!(
+            "--functions {n}: the trace has {in_trace} functions with an invocation; all of them \
+             are imported"
+        ));
+    }
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<&FnKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
@@ -203,16 +269,16 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         }
     )
     .map_err(io)?;
-    let mut heap: BinaryHeap<Reverse<Pending>> = BinaryHeap::new();
-    let (mut rows, mut seq, mut max_buffered) = (0u64, 0u64, 0usize);
-    let mut emit = |out: &mut std::io::BufWriter<std::fs::File>, p: Pending| {
+    let mut reorder = Reorder::new(window);
+    let (mut rows, mut seq) = (0u64, 0u64);
+    let mut emit = |start: f64, service: usize, duration: f64| {
         rows += 1;
         writeln!(
             out,
             "{},{},{}",
-            secs(p.start - origin),
-            names[p.service],
-            secs(p.duration)
+            secs(start - origin),
+            names[service],
+            secs(duration)
         )
     };
     let mut reader = Reader::open(&opts.file)?;
@@ -220,23 +286,13 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         let Some(&service) = index.get(&r.key) else {
             continue;
         };
-        let safe = r.end - window;
-        while heap.peek().is_some_and(|Reverse(p)| p.start <= safe) {
-            let Reverse(p) = heap.pop().expect("peeked");
-            emit(&mut out, p).map_err(io)?;
-        }
-        heap.push(Reverse(Pending {
-            start: r.end - r.duration,
-            seq,
-            service,
-            duration: r.duration,
-        }));
+        reorder
+            .push(r.end, r.end - r.duration, service, r.duration, &mut emit)
+            .map_err(io)?;
         seq += 1;
-        max_buffered = max_buffered.max(heap.len());
     }
-    while let Some(Reverse(p)) = heap.pop() {
-        emit(&mut out, p).map_err(io)?;
-    }
+    reorder.finish(&mut emit).map_err(io)?;
+    let max_buffered = reorder.max_len;
     finish(out, &trace)?;
 
     // The scenario.
