@@ -275,6 +275,8 @@ pub(super) struct FleetFile<'a> {
     pub default_memory_gib: f64,
     pub trace_file: &'a str,
     pub trace_lines: Vec<String>,
+    /// `[sim]` keys, if any.
+    pub sim_lines: Vec<String>,
     pub services: Vec<ServiceEntry>,
 }
 
@@ -304,6 +306,12 @@ impl FleetFile<'_> {
         let _ = writeln!(s, "file = {}", q(self.trace_file));
         for l in &self.trace_lines {
             let _ = writeln!(s, "{l}");
+        }
+        if !self.sim_lines.is_empty() {
+            s.push_str("\n[sim]\n");
+            for l in &self.sim_lines {
+                let _ = writeln!(s, "{l}");
+            }
         }
         for e in &self.services {
             let _ = writeln!(s, "\n# {}", e.comment);

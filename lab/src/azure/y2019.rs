@@ -477,6 +477,8 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
             "interval = \"60s\"".into(),
             format!("spread = \"{}\"", opts.spread.name()),
         ],
+        // One time-series row per trace minute.
+        sim_lines: vec!["timeseries_bucket = \"60s\"".into()],
         services,
     };
     write_text(&opts.output, &fleet.render())?;

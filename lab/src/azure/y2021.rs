@@ -345,6 +345,7 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         default_memory_gib: burr_memory_mb(0.5) / 1024.0,
         trace_file: &trace_name,
         trace_lines: vec!["durations = true".into()],
+        sim_lines: Vec::new(),
         services,
     };
     write_text(&opts.output, &fleet.render())?;
