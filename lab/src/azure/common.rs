@@ -260,6 +260,8 @@ pub(super) struct ServiceEntry {
     /// `service_time = …` (a whole inline table), or `None`: the fleet's default.
     pub service_time: Option<String>,
     pub memory_gib: Option<f64>,
+    /// `timeout = …` (a duration string), or `None`: the fleet's default.
+    pub timeout: Option<String>,
     /// A comment line (without `# `) above the entry.
     pub comment: String,
 }
@@ -299,6 +301,9 @@ impl FleetFile<'_> {
         let _ = writeln!(s, "service_time = {}", self.default_service_time);
         let _ = writeln!(s, "memory_gib = {}", gib(self.default_memory_gib));
         s.push_str(
+            "# Azure Functions' longest execution on the Consumption plan.\ntimeout = \"10m\"\n",
+        );
+        s.push_str(
             "\n# Knative's KPA with scale to zero; `kind = \"keepalive\"` with `idle_timeout = \
              \"20m\"` is Azure's fixed keep-alive of the time (Shahrad et al. 2020).\n",
         );
@@ -323,10 +328,13 @@ impl FleetFile<'_> {
                 .map(|(k, v)| format!("{k} = {}", q(v)))
                 .collect();
             let _ = writeln!(s, "labels = {{ {} }}", labels.join(", "));
-            if e.service_time.is_some() || e.memory_gib.is_some() {
+            if e.service_time.is_some() || e.memory_gib.is_some() || e.timeout.is_some() {
                 s.push_str("[services.service]\n");
                 if let Some(m) = e.memory_gib {
                     let _ = writeln!(s, "memory_gib = {}", gib(m));
+                }
+                if let Some(t) = &e.timeout {
+                    let _ = writeln!(s, "timeout = {t}");
                 }
                 if let Some(t) = &e.service_time {
                     let _ = writeln!(s, "service_time = {t}");

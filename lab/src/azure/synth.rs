@@ -133,7 +133,7 @@ pub fn write_2019(dir: &Path, s: &Synth2019) -> std::io::Result<Vec<PathBuf>> {
         let period = (trigger == "timer").then(|| [1, 5, 15, 60, 240][rng.random_range(0..5)]);
         let median_s = (EXEC_LOGNORMAL_MU + EXEC_LOGNORMAL_SIGMA * normal(&mut rng))
             .exp()
-            .clamp(0.002, 600.0);
+            .clamp(0.002, 120.0);
         funcs.push(Func {
             owner: owner.clone(),
             app: app.clone(),
@@ -142,7 +142,7 @@ pub fn write_2019(dir: &Path, s: &Synth2019) -> std::io::Result<Vec<PathBuf>> {
             daily,
             period,
             median_ms: median_s * 1000.0,
-            sigma: rng.random_range(0.2..1.5),
+            sigma: rng.random_range(0.2..1.2),
             absent_day: (s.days > 1 && i > 1 && rng.random::<f64>() < 0.08)
                 .then(|| rng.random_range(0..s.days)),
             no_durations: i > 1 && rng.random::<f64>() < 0.1,
@@ -207,7 +207,8 @@ pub fn write_2019(dir: &Path, s: &Synth2019) -> std::io::Result<Vec<PathBuf>> {
             if f.no_durations || count == 0 {
                 continue;
             }
-            let at = |z: f64| (f.median_ms * (f.sigma * z).exp()).round();
+            // At most 10 minutes, the Consumption plan's longest execution.
+            let at = |z: f64| (f.median_ms * (f.sigma * z).exp()).round().min(600_000.0);
             let avg = (f.median_ms * (f.sigma * f.sigma / 2.0).exp()).round();
             write!(
                 w,

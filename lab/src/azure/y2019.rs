@@ -421,6 +421,12 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
                     ("owner", c.key.owner.clone()),
                 ],
                 service_time: durations[i].as_ref().map(|(_, p)| empirical_ms(p)),
+                // It ran that long, so its timeout was at least that.
+                timeout: durations[i]
+                    .as_ref()
+                    .and_then(|(_, p)| p.last())
+                    .filter(|(_, ms)| *ms > 600_000.0)
+                    .map(|(_, ms)| format!("\"{}s\"", (ms / 1000.0).ceil() + 1.0)),
                 memory_gib: Some(mb / 1024.0),
                 comment: format!(
                     "{} invocations; durations: {}; memory {mb:.1} MB ({})",

@@ -310,6 +310,9 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
                 name: names[i].clone(),
                 labels: vec![("app", c.key.app.clone())],
                 service_time: None,
+                timeout: Some(stats[&c.key].max_duration)
+                    .filter(|&d| d > 600.0)
+                    .map(|d| format!("\"{}s\"", d.ceil() + 1.0)),
                 memory_gib: Some(mb / 1024.0),
                 comment: format!(
                     "{} invocations, longest {} s; memory {mb:.1} MB (Burr XII fit)",
