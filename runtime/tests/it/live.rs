@@ -88,26 +88,11 @@ async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
     let r = get(&h.url(), "/?message=x").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["www-authenticate"], "Bearer");
-    let r = get_with(
-        &h.url(),
-        "/?message=x",
-        &[("authorization", "Bearer wrong")],
-    )
-    .await;
+    let r = get_as(&h.url(), "/?message=x", "wrong").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = get_with(
-        &h.url(),
-        "/?message=x",
-        &[("authorization", "Bearer s3cret")],
-    )
-    .await;
+    let r = get_as(&h.url(), "/?message=x", "s3cret").await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = get_with(
-        &h.url(),
-        "/_scalelab/metrics",
-        &[("authorization", "Bearer s3cret")],
-    )
-    .await;
+    let r = get_as(&h.url(), "/_scalelab/metrics", "s3cret").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.body

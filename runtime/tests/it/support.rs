@@ -83,6 +83,12 @@ pub async fn get_with(base: &str, path: &str, headers: &[(&str, &str)]) -> Reply
     call(base, Method::GET, path, headers, "").await
 }
 
+/// GET `path` with the bearer token `token`.
+pub async fn get_as(base: &str, path: &str, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    get_with(base, path, &[("authorization", &auth)]).await
+}
+
 /// Waits (polling the status) until `pred` holds, up to `limit` of scenario time.
 pub async fn wait_until(
     h: &Handle,
