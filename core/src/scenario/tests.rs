@@ -339,7 +339,9 @@ fn empirical_service_time_resolves_and_checks_its_points() {
         let e = bad(points);
         assert_eq!(e.key.as_deref(), Some(key), "{points}: {e}");
         assert!(e.message.contains(msg), "{points}: {e}");
-        assert_eq!(e.position.map(|p| p.0), Some(8), "{e}");
+        // The line of `service_time`, after MIN and `[service]`.
+        let line = MIN.lines().count() + 2;
+        assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
     }
     // A duration without a unit and a missing `points` are errors too.
     let e = bad("[[0, 5], [1, \"9s\"]]");
