@@ -622,3 +622,49 @@ async fn sources_outside_allow_from_get_403() {
         Some(0)
     );
 }
+
+/// A `--cmd` instance reports its real CPU use (read from /proc): a process group that burns
+/// one core for the run reads well above half its vCPU; an idle server reads near 0.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_instances_report_their_real_cpu() {
+    let dir = temp_dir("cpu");
+    let server = python_app(
+        &dir,
+        "server.py",
+        "import http.server, os\n\
+         http.server.HTTPServer((\"127.0.0.1\", int(os.environ[\"PORT\"])), \
+         http.server.SimpleHTTPRequestHandler).serve_forever()\n",
+    );
+    // A bounded busy loop (20 s at most, killed with its group at the end anyway).
+    let burner = python_app(
+        &dir,
+        "burn.py",
+        "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
+    );
+    let mut measured = Vec::new();
+    for cmd in [
+        format!("{burner} & exec {server}"),
+        format!("exec {server}"),
+    ] {
+        let s = scenario("initial_scale = 1\nmin_scale = 1");
+        let o = Options {
+            instances: InstanceKind::Command {
+                cmd,
+                termination_grace: Duration::from_secs(2),
+            },
+            ..open()
+        };
+        let h = start(&s, o).await.expect("starts");
+        assert!(
+            wait_until(&h, Duration::from_secs(20), |st| st.ready == 1).await,
+            "the server started"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let result = h.shutdown().await;
+        measured.push(result.variants[0].instances.mean_cpu_utilization);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(measured[0] > 0.5, "burning: {measured:?}");
+    assert!(measured[1] < 0.15, "idle: {measured:?}");
+}
