@@ -51,14 +51,16 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
             );
             let shares: Vec<String> = plan
                 .iter()
-                .map(|r| format!("{} {} %", r.scenario_name, r.percent))
+                .zip(revs)
+                .filter(|(_, rev)| rev.created_at.is_zero())
+                .map(|(r, _)| format!("{} {} %", r.scenario_name, r.percent))
                 .collect();
             // Revisions created during the run come after, with the deploys.
             let from_start = revs.iter().filter(|r| r.created_at.is_zero()).count();
             let indices: Vec<String> = (0..from_start).map(|i| i.to_string()).collect();
             let _ = write!(
                 out,
-                "# The scenario splits traffic over {n} revisions ({shares}).\n\
+                "# The scenario starts with {n} revision(s) ({shares}).\n\
                  # Knative makes a revision from each change of spec.template, so the Service \
                  comes as {n}\n\
                  # documents, one per revision (named by its template); the last one sets the \
