@@ -698,3 +698,62 @@ async fn command_instances_report_their_real_cpu() {
     }
     assert!(measured[1].0 < 0.15, "idle: {measured:?}");
 }
+
+/// The CPU-driven kinds scale real processes: an HPA (sync every second) over `--cmd`
+/// instances that each burn CPU on a quarter vCPU scales out from 1 on what /proc reports (a
+/// busy loop on 0.25 vCPU reads above 0.5 even on a loaded machine).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hpa_scales_command_instances_on_their_real_cpu() {
+    let dir = temp_dir("hpa-cpu");
+    let server = python_app(
+        &dir,
+        "server.py",
+        "import http.server, os\n\
+         http.server.HTTPServer((\"127.0.0.1\", int(os.environ[\"PORT\"])), \
+         http.server.SimpleHTTPRequestHandler).serve_forever()\n",
+    );
+    let burner = python_app(
+        &dir,
+        "burn.py",
+        "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
+    );
+    let s = Scenario::from_toml_str(
+        r#"
+        name = "hpa-live"
+        duration = "1m"
+        [service]
+        vcpu = 0.25
+        cpu_share = 0.5
+        service_time = { dist = "fixed", value = "10ms" }
+        cold_start = { dist = "fixed", value = "100ms" }
+        [autoscaler]
+        kind = "hpa"
+        cpu_target = 0.5
+        min_scale = 1
+        max_scale = 2
+        sync_period = "1s"
+        cpu_initialization_period = "0s"
+        [[workload.phases]]
+        duration = "1m"
+        arrival = { process = "poisson", rate = 1 }
+        "#,
+        "hpa-live.toml".as_ref(),
+    )
+    .expect("valid");
+    let o = Options {
+        instances: InstanceKind::Command {
+            cmd: format!("{burner} & exec {server}"),
+            termination_grace: Duration::from_secs(2),
+        },
+        ..open()
+    };
+    let h = start(&s, o).await.expect("starts");
+    let scaled = wait_until(&h, Duration::from_secs(20), |st| st.ready == 2).await;
+    let result = h.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let i = &result.variants[0].instances;
+    assert!(scaled, "the HPA scaled out: {i:?}");
+    assert_eq!(i.peak, 2);
+    assert!(i.mean_cpu_utilization > 0.5, "{i:?}");
+}
