@@ -600,7 +600,7 @@ pub fn scenario_from_manifest(
     }
     // The HPA scales on CPU: a share of the service time that is CPU work is needed, and no
     // manifest says it.
-    let hpa = base.as_ref().map_or(false, |t| t.kind == "hpa")
+    let hpa = base.as_ref().is_some_and(|t| t.kind == "hpa")
         || revisions.iter().any(|(_, _, t)| t.kind == "hpa");
     if hpa {
         out.push_str(
