@@ -545,6 +545,28 @@ mod round_trip {
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
         let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         assert_eq!(t.routes, s.routes, "{}", back.toml);
+        // Every variant's deploys (instant, gradual, canary and rollback) come back too.
+        for v in variants(&s) {
+            let yaml = super::manifest(&v, "shop", "img", "rollout.toml").expect("exported");
+            let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
+            let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+            let revs = |s: &Scenario| -> Vec<_> {
+                s.revisions
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            r.traffic_percent,
+                            r.created_at,
+                            r.tag.clone(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(revs(&t), revs(&v), "{}", back.toml);
+            assert_eq!(t.rollouts, v.rollouts, "{}", back.toml);
+            assert_eq!(t.routes, v.routes, "{}", back.toml);
+        }
         let w = super::export::warnings(&s, true);
         assert!(w.len() == 1 && w[0].contains("x-canary: 1 -> v2"), "{w:?}");
         let w = super::export::warnings(&s, false);
