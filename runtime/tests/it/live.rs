@@ -517,13 +517,7 @@ async fn sources_outside_allow_from_get_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_instances_report_their_real_cpu() {
     let dir = temp_dir("cpu");
-    let server = python_app(
-        &dir,
-        "server.py",
-        "import http.server, os\n\
-         http.server.HTTPServer((\"127.0.0.1\", int(os.environ[\"PORT\"])), \
-         http.server.SimpleHTTPRequestHandler).serve_forever()\n",
-    );
+    let server = test_app(&dir);
     // A bounded busy loop (20 s at most, killed with its group at the end anyway) that writes
     // the CPU time it has used every 50 ms.
     let used = dir.join("used");
@@ -592,41 +586,14 @@ async fn command_instances_report_their_real_cpu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hpa_scales_command_instances_on_their_real_cpu() {
     let dir = temp_dir("hpa-cpu");
-    let server = python_app(
-        &dir,
-        "server.py",
-        "import http.server, os\n\
-         http.server.HTTPServer((\"127.0.0.1\", int(os.environ[\"PORT\"])), \
-         http.server.SimpleHTTPRequestHandler).serve_forever()\n",
-    );
+    let server = test_app(&dir);
     let burner = python_app(
         &dir,
         "burn.py",
         "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
     );
-    let s = Scenario::from_toml_str(
-        r#"
-        name = "hpa-live"
-        duration = "1m"
-        [service]
-        vcpu = 0.25
-        cpu_share = 0.5
-        service_time = { dist = "fixed", value = "10ms" }
-        cold_start = { dist = "fixed", value = "100ms" }
-        [autoscaler]
-        kind = "hpa"
-        cpu_target = 0.5
-        min_scale = 1
-        max_scale = 2
-        sync_period = "1s"
-        cpu_initialization_period = "0s"
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-        "#,
-        "hpa-live.toml".as_ref(),
-    )
-    .expect("valid");
+    let src = include_str!("fixtures/hpa-cpu.toml");
+    let s = Scenario::from_toml_str(src, "hpa-cpu.toml".as_ref()).expect("valid");
     let o = Options {
         instances: InstanceKind::Command {
             cmd: format!("{burner} & exec {server}"),
