@@ -432,6 +432,13 @@ impl SeriesBuilder {
         self.cur_start = Time(self.cur_start.0 + self.bucket_ns);
     }
 
+    /// Moves out the rows closed so far (a fleet's driver sums its services' rows as the run
+    /// goes, so that a thousand services do not hold a thousand series); later rows follow in
+    /// [`finish`](Self::finish).
+    pub fn take_rows(&mut self) -> Vec<SeriesRow> {
+        std::mem::take(&mut self.rows)
+    }
+
     /// The finished series.
     pub fn finish(self) -> Series {
         Series {
