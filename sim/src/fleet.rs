@@ -93,11 +93,10 @@ pub(crate) fn totals(
         }
         add_stats(&mut st, &r.stats);
         v.slo = check_slo(&r.slo, v, first_model);
-        v.set_sim(sim_stats(&r.stats, 0, v.requests.completed));
-        if let Some(s) = v.sim.as_mut() {
-            // Events are counted for the fleet; a service's own are its skipped seconds' only.
-            s.events = 0;
-        }
+        // Events are counted for the fleet, not per service.
+        let mut own = sim_stats(&r.stats, 0, v.requests.completed);
+        own.events = 0;
+        v.set_sim(own);
         services.push(r.v);
     }
     let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };

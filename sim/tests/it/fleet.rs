@@ -226,9 +226,17 @@ fn skipping_idle_seconds_per_service_changes_nothing() {
     let (tick, _, n_tick) =
         run_variant_ticking(&s, "baseline", 5, true, false, None, true).expect("runs");
     assert!(n_skip < n_tick, "{n_skip} events skipping, {n_tick} ticking");
+    for (a, b) in skip.services.iter().zip(&tick.services) {
+        assert_eq!(
+            serde_json::to_string_pretty(a).expect("json"),
+            serde_json::to_string_pretty(b).expect("json"),
+            "service {}",
+            a.name
+        );
+    }
     assert_eq!(
-        serde_json::to_string(&skip).expect("json"),
-        serde_json::to_string(&tick).expect("json")
+        serde_json::to_string_pretty(&skip).expect("json"),
+        serde_json::to_string_pretty(&tick).expect("json")
     );
 }
 
