@@ -35,13 +35,12 @@ pub(crate) fn totals(
     runs: Vec<ServiceRun>,
     rows: Vec<SeriesRow>,
     bucket_s: f64,
+    hists: [LatencyHist; 3],
     fleet_slo: &Slo,
     first_model: Option<&str>,
     events: u64,
 ) -> (VariantResult, Stats) {
-    let mut all = LatencyHist::new();
-    let mut warm = LatencyHist::new();
-    let mut cold = LatencyHist::new();
+    let [all, warm, cold] = hists;
     let mut t = VariantResult {
         name,
         ..VariantResult::default()
@@ -53,9 +52,6 @@ pub(crate) fn totals(
     let mut services = Vec::with_capacity(runs.len());
     for mut r in runs {
         let v = &mut r.v;
-        all.merge(&r.hists[0]);
-        warm.merge(&r.hists[1]);
-        cold.merge(&r.hists[2]);
         let q = &mut t.requests;
         q.arrived += v.requests.arrived;
         q.completed += v.requests.completed;

@@ -226,11 +226,12 @@ pub fn run_variant_ticking(
             v.set_sim(fleet::sim_stats(&st, events, v.requests.completed));
             (v, st)
         }
-        platform::Finished::Fleet(runs, rows, bucket_s) => fleet::totals(
+        platform::Finished::Fleet(runs, rows, bucket_s, hists) => fleet::totals(
             name.to_string(),
             runs,
             rows,
             bucket_s,
+            hists,
             &s.slo,
             first_model,
             events,

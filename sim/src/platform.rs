@@ -117,12 +117,11 @@ struct Svc {
     slo: Slo,
 }
 
-/// One service's finished run: its result (its series moved to the fleet's), the figures
-/// besides, and its latency histograms (all, warm, cold).
+/// One service's finished run: its result (its series moved to the fleet's) and the figures
+/// besides.
 pub(crate) struct ServiceRun {
     pub v: VariantResult,
     pub stats: Stats,
-    pub hists: [LatencyHist; 3],
     pub slo: Slo,
 }
 
@@ -130,8 +129,9 @@ pub(crate) struct ServiceRun {
 pub(crate) enum Finished {
     /// A single-service scenario: the result as it always was.
     Single(VariantResult, Stats),
-    /// A fleet: each service's run, and the fleet's summed series rows.
-    Fleet(Vec<ServiceRun>, Vec<SeriesRow>, f64),
+    /// A fleet: each service's run, the fleet's summed series rows and bucket width, and its
+    /// latency histograms (all, warm, cold: the services' merged).
+    Fleet(Vec<ServiceRun>, Vec<SeriesRow>, f64, [LatencyHist; 3]),
 }
 
 /// The simulated platform for one scenario (one variant): every service of it.
@@ -210,9 +210,7 @@ impl<'a> Platform<'a> {
                 )
             }
         };
-        let bucket_ns = svcs
-            .first()
-            .map_or(1, |x| x.p.series_bucket_ns().max(1));
+        let bucket_ns = svcs.first().map_or(1, |x| x.p.series_bucket_ns().max(1));
         let mut sim = Platform {
             q: EventQueue::default(),
             svcs,
@@ -338,16 +336,14 @@ impl<'a> Platform<'a> {
         if let Some(e) = self.trace.as_ref().and_then(|t| t.error()) {
             return Err(SimError::Trace(e.to_string()));
         }
-        // Services still dormant process their remaining seconds up to their end.
-        for i in 0..self.svcs.len() {
-            if self.svcs[i].ended.is_none()
-                && let Some(from) = self.svcs[i].dormant
-            {
-                self.wake(i, from, None);
-            }
-        }
         let events = self.events;
         if !self.fleet {
+            // A service still dormant processes its remaining seconds up to its end.
+            if self.svcs[0].ended.is_none()
+                && let Some(from) = self.svcs[0].dormant
+            {
+                self.wake(0, from, None);
+            }
             let s = self.svcs.pop().expect("one service");
             let end = s.ended.unwrap_or(s.now).min(s.hard_end).max(s.horizon);
             let (v, stats) = s.p.finish(name, end);
@@ -356,21 +352,41 @@ impl<'a> Platform<'a> {
         let mut series = std::mem::take(&mut self.series);
         let bucket_s = self.bucket_ns as f64 / 1e9;
         let mut out = Vec::with_capacity(self.svcs.len());
-        for s in self.svcs {
+        let mut fleet_hists = [LatencyHist::new(), LatencyHist::new(), LatencyHist::new()];
+        // Service by service (each one's rows and histograms are summed and dropped before
+        // the next one finishes): a service still dormant processes its remaining seconds up
+        // to its end first.
+        let bucket_ns = self.bucket_ns;
+        for (i, mut s) in std::mem::take(&mut self.svcs).into_iter().enumerate() {
+            if s.ended.is_none()
+                && let Some(from) = s.dormant
+            {
+                wake(
+                    &mut s,
+                    &mut self.q,
+                    Some((&mut series, bucket_ns)),
+                    i,
+                    from,
+                    None,
+                );
+            }
             let end = s.ended.unwrap_or(s.now).min(s.hard_end).max(s.horizon);
             let (mut v, stats, hists) = s.p.finish_with_latency(s.name, end);
             if let Some(sr) = v.series.take() {
                 add_rows(&mut series, &sr.rows, bucket_s);
             }
             v.labels = s.labels;
+            // Merged at once (a service's histograms are dropped as it finishes).
+            for (f, h) in fleet_hists.iter_mut().zip(&hists) {
+                f.merge(h);
+            }
             out.push(ServiceRun {
                 v,
                 stats,
-                hists,
                 slo: s.slo,
             });
         }
-        Ok((Finished::Fleet(out, series, bucket_s), events))
+        Ok((Finished::Fleet(out, series, bucket_s, fleet_hists), events))
     }
 
     /// Moves every service's closed series rows into the fleet's.
@@ -381,63 +397,14 @@ impl<'a> Platform<'a> {
             let rows = s.p.take_series_rows();
             add_rows(&mut self.series, &rows, bucket_s);
         }
-        self.next_series_drain =
-            Time(now.0 + self.bucket_ns.saturating_mul(DRAIN_EVERY_BUCKETS));
+        self.next_series_drain = Time(now.0 + self.bucket_ns.saturating_mul(DRAIN_EVERY_BUCKETS));
     }
 
-    /// Service `i`'s whole second at `from` was idle, and its next event is at `next` (`None`:
-    /// it has none). Processes the seconds from `from` before that event at once, as
-    /// delivering them one by one would (each would find nothing to do), and schedules the next
-    /// one. Returns true when the service's run ended in them: the first second past its hard
-    /// end, or at or after its horizon with nothing in flight.
-    #[inline(never)]
+    /// [`wake`] for service `i`.
+    #[inline]
     fn wake(&mut self, i: usize, from: Time, next: Option<Time>) -> bool {
-        const S: u64 = 1_000_000_000;
-        let s = &mut self.svcs[i];
-        s.dormant = None;
-        let t = from;
-        // Seconds t, t + 1 s, … before the next event; at least t itself (it was popped first).
-        let mut count = match next {
-            Some(n) if n > t => (n.0 - t.0).div_ceil(S),
-            Some(_) => 1,
-            None => u64::MAX,
-        };
-        let mut end = None;
-        let mut bound = |at: u64| {
-            let k = (at - t.0) / S;
-            if k < count {
-                count = k;
-                end = Some(Time(at));
-            }
-        };
-        // (t is before the horizon if nothing is in flight, and not past the hard end.)
-        if s.p.in_system() == 0 {
-            bound(s.horizon.0.div_ceil(S).max(t.0 / S) * S);
-        }
-        bound((s.hard_end.0 / S + 1) * S);
-        let (last, next_second) = s.p.skip_seconds(t, count);
-        match (next_second, end) {
-            (Some(n), Some(e)) if n == e => {
-                s.now = e;
-                s.ended = Some(e);
-                true
-            }
-            (Some(n), _) => {
-                s.now = last;
-                self.q.push(
-                    n,
-                    Ev {
-                        svc: i as u32,
-                        kind: Kind::Timer(Timer::Second),
-                    },
-                );
-                false
-            }
-            (None, _) => {
-                s.now = last;
-                false
-            }
-        }
+        let series = self.fleet.then_some((&mut self.series, self.bucket_ns));
+        wake(&mut self.svcs[i], &mut self.q, series, i, from, next)
     }
 
     fn handle(&mut self, i: usize, now: Time, kind: Kind) {
@@ -490,7 +457,13 @@ impl<'a> Platform<'a> {
     /// instance's start becomes an event (a node model places the pod here, and a pod that
     /// fits nowhere waits for a node before its cold start).
     #[inline]
-    fn instance_starts(q: &mut EventQueue<Ev>, i: usize, now: Time, inst: InstId, cold: std::time::Duration) {
+    fn instance_starts(
+        q: &mut EventQueue<Ev>,
+        i: usize,
+        now: Time,
+        inst: InstId,
+        cold: std::time::Duration,
+    ) {
         q.push(
             now + cold,
             Ev {
@@ -581,6 +554,72 @@ impl<'a> Platform<'a> {
             if let Ok(line) = line {
                 let _ = writeln!(w, "{line}");
             }
+        }
+    }
+}
+
+/// Service `i`'s whole second at `from` was idle, and its next event is at `next` (`None`:
+/// it has none). Processes the seconds from `from` before that event at once, as
+/// delivering them one by one would (each would find nothing to do), and schedules the next
+/// one. Returns true when the service's run ended in them: the first second past its hard
+/// end, or at or after its horizon with nothing in flight.
+#[inline(never)]
+fn wake(
+    s: &mut Svc,
+    q: &mut EventQueue<Ev>,
+    series: Option<(&mut Vec<SeriesRow>, u64)>,
+    i: usize,
+    from: Time,
+    next: Option<Time>,
+) -> bool {
+    const S: u64 = 1_000_000_000;
+    s.dormant = None;
+    let t = from;
+    // Seconds t, t + 1 s, … before the next event; at least t itself (it was popped first).
+    let mut count = match next {
+        Some(n) if n > t => (n.0 - t.0).div_ceil(S),
+        Some(_) => 1,
+        None => u64::MAX,
+    };
+    let mut end = None;
+    let mut bound = |at: u64| {
+        let k = (at - t.0) / S;
+        if k < count {
+            count = k;
+            end = Some(Time(at));
+        }
+    };
+    // (t is before the horizon if nothing is in flight, and not past the hard end.)
+    if s.p.in_system() == 0 {
+        bound(s.horizon.0.div_ceil(S).max(t.0 / S) * S);
+    }
+    bound((s.hard_end.0 / S + 1) * S);
+    let (last, next_second) = s.p.skip_seconds(t, count);
+    if let Some((into, bucket_ns)) = series {
+        // The seconds just closed may be many rows: summed into the fleet's at once.
+        let rows = s.p.take_series_rows();
+        add_rows(into, &rows, bucket_ns as f64 / 1e9);
+    }
+    match (next_second, end) {
+        (Some(n), Some(e)) if n == e => {
+            s.now = e;
+            s.ended = Some(e);
+            true
+        }
+        (Some(n), _) => {
+            s.now = last;
+            q.push(
+                n,
+                Ev {
+                    svc: i as u32,
+                    kind: Kind::Timer(Timer::Second),
+                },
+            );
+            false
+        }
+        (None, _) => {
+            s.now = last;
+            false
         }
     }
 }

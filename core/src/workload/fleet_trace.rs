@@ -63,7 +63,10 @@ impl TraceReader {
     /// Opens `path` and reads its header; `services` are the names rows may give, in order.
     pub fn open(path: &Path, services: &[String]) -> Result<TraceReader, String> {
         if path.is_dir() {
-            return Err(format!("{}: is a directory, not a trace file", path.display()));
+            return Err(format!(
+                "{}: is a directory, not a trace file",
+                path.display()
+            ));
         }
         let f = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut lines = BufReader::new(f).lines();
@@ -169,9 +172,8 @@ impl TraceReader {
                 }
                 TraceFormat::Invocations if third.is_empty() => (1, None),
                 TraceFormat::Invocations => {
-                    let d = seconds(third).map_err(|e| {
-                        self.at(format!("duration_s \"{}\": {e}", snippet(third)))
-                    })?;
+                    let d = seconds(third)
+                        .map_err(|e| self.at(format!("duration_s \"{}\": {e}", snippet(third))))?;
                     (1, Some(d))
                 }
             };
@@ -195,7 +197,9 @@ fn snippet(s: &str) -> String {
 
 /// Seconds (`12.5`) as nanoseconds: finite, ≥ 0, at most 100 years.
 fn seconds(s: &str) -> Result<u64, String> {
-    let x: f64 = s.parse().map_err(|_| "not a number of seconds".to_string())?;
+    let x: f64 = s
+        .parse()
+        .map_err(|_| "not a number of seconds".to_string())?;
     if !x.is_finite() || x < 0.0 {
         return Err("expected a number of seconds ≥ 0".into());
     }
@@ -232,7 +236,8 @@ fn cache() -> &'static Mutex<HashMap<Key, Scan>> {
 /// kept for the life of the process, keyed by the file's path, size, modification time and
 /// the service names.
 pub fn scan(path: &Path, services: &[String]) -> Result<Scan, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let names_hash = crate::rng::stream_seed(0, &services.join("\n")) as u64;
     // (u128 → u64: the low half is enough for a cache key.)
     let key = (
@@ -263,7 +268,6 @@ pub fn scan(path: &Path, services: &[String]) -> Result<Scan, String> {
     }
     Ok(out)
 }
-
 
 /// One arrival of a trace: its time, service (by index) and recorded duration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,7 +354,11 @@ impl TraceArrivals {
     fn spread_row(&mut self, row: TraceRow) {
         let svc = row.service;
         if self.reader.format() == TraceFormat::Invocations {
-            let d = if self.durations { row.duration_ns } else { None };
+            let d = if self.durations {
+                row.duration_ns
+            } else {
+                None
+            };
             self.push(row.t_ns, svc, d);
             return;
         }

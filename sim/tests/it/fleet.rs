@@ -159,7 +159,10 @@ fn each_service_equals_a_fleet_of_it_alone() {
             .map(|v| v.cost["lambda"].total_usd)
             .sum();
         assert!((whole.cost["lambda"].total_usd - cost).abs() < 1e-9);
-        let series = whole.series.as_ref().expect("a fleet has its summed series");
+        let series = whole
+            .series
+            .as_ref()
+            .expect("a fleet has its summed series");
         let arrivals: u64 = series.rows.iter().map(|r| r.arrivals).sum();
         assert_eq!(arrivals, whole.requests.arrived);
         assert_eq!(whole.services[0].labels["team"], "a");
@@ -213,8 +216,16 @@ name = "a"
     assert_eq!(v.requests.arrived, 3);
     assert_eq!(v.cold_starts.requests_delayed, 0);
     // 2.5 s, 0.25 s and the sampled 10 ms (histogram precision: 0.1 %).
-    assert!((v.latency_ms.max - 2500.0).abs() < 3.0, "{:?}", v.latency_ms);
-    assert!(v.latency_ms.p50 > 240.0 && v.latency_ms.p50 < 260.0, "{:?}", v.latency_ms);
+    assert!(
+        (v.latency_ms.max - 2500.0).abs() < 3.0,
+        "{:?}",
+        v.latency_ms
+    );
+    assert!(
+        v.latency_ms.p50 > 240.0 && v.latency_ms.p50 < 260.0,
+        "{:?}",
+        v.latency_ms
+    );
 }
 
 #[test]
@@ -225,7 +236,10 @@ fn skipping_idle_seconds_per_service_changes_nothing() {
         run_variant_ticking(&s, "baseline", 5, true, false, None, false).expect("runs");
     let (tick, _, n_tick) =
         run_variant_ticking(&s, "baseline", 5, true, false, None, true).expect("runs");
-    assert!(n_skip < n_tick, "{n_skip} events skipping, {n_tick} ticking");
+    assert!(
+        n_skip < n_tick,
+        "{n_skip} events skipping, {n_tick} ticking"
+    );
     for (a, b) in skip.services.iter().zip(&tick.services) {
         assert_eq!(
             serde_json::to_string_pretty(a).expect("json"),

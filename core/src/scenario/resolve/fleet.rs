@@ -35,7 +35,13 @@ impl Resolver<'_> {
         let services = self.fleet_workloads(raw, services, trace.as_ref())?;
         let longest = services
             .iter()
-            .map(|s| s.workload.phases.iter().map(|p| p.duration).sum::<Duration>())
+            .map(|s| {
+                s.workload
+                    .phases
+                    .iter()
+                    .map(|p| p.duration)
+                    .sum::<Duration>()
+            })
             .max()
             .unwrap_or_default();
         let natural = longest.max(trace.as_ref().map_or(Duration::ZERO, |t| t.end));
@@ -206,7 +212,8 @@ impl Resolver<'_> {
                     .unwrap_or_else(|| "kpa".to_string())
             };
             let own = e.autoscaler.as_ref().map(|s| s.get_ref());
-            let same_kind = own.is_none_or(|o| o.get("kind").is_none() || kind_of(o) == kind_of(&base_as));
+            let same_kind =
+                own.is_none_or(|o| o.get("kind").is_none() || kind_of(o) == kind_of(&base_as));
             let a = if same_kind {
                 base_as.merged(own)
             } else {
@@ -303,13 +310,18 @@ impl Resolver<'_> {
         };
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         let scan = fleet_trace::scan(&path, &names).map_err(|e| self.err(file, "trace.file", e))?;
-        let interval = self.dur(&tr.interval, "trace.interval", Duration::from_secs(60), |d| {
-            if d.is_zero() {
-                Err("must be greater than zero".into())
-            } else {
-                Ok(())
-            }
-        })?;
+        let interval = self.dur(
+            &tr.interval,
+            "trace.interval",
+            Duration::from_secs(60),
+            |d| {
+                if d.is_zero() {
+                    Err("must be greater than zero".into())
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
         let spread = match &tr.spread {
             None => Spread::Uniform,
             Some(s) => match s.get_ref().as_str() {
@@ -379,4 +391,3 @@ impl Resolver<'_> {
         }))
     }
 }
-

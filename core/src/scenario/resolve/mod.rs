@@ -4,8 +4,8 @@
 
 mod autoscaler;
 mod billing;
-pub(crate) mod fleet;
 pub(crate) mod deploy;
+pub(crate) mod fleet;
 mod load;
 mod service;
 pub(super) mod tune;
