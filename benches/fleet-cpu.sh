@@ -34,9 +34,12 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 : >"$WORK/cpu"
 : >"$WORK/rss"
 for i in $(seq "$ROUNDS"); do
+    # Exit 3 (an SLO breach: the default 1 % error ratio of a few long functions) is a
+    # finished run.
+    rc=0
     /usr/bin/time -f "%U %S %M" -o "$WORK/time" taskset -c "$CPU" "$BIN" sim "$WORK/fleet.toml" \
-        --seed 1 --threads 1 --format json --allow-large-run >"$WORK/out.json" 2>"$WORK/err" \
-        || { cat "$WORK/err" >&2; exit 1; }
+        --seed 1 --threads 1 --format json --allow-large-run >"$WORK/out.json" 2>"$WORK/err" || rc=$?
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] || { cat "$WORK/err" >&2; exit 1; }
     read -r u s m < <(tail -n 1 "$WORK/time")
     echo "$u $s" | awk '{print $1 + $2}' >>"$WORK/cpu"
     echo "$m" >>"$WORK/rss"

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use scalelab_core::measure::LatencyHist;
 use scalelab_core::platform::Stats;
 use scalelab_core::result::{
-    CdfPoint, Cost, Occupancy, Series, SeriesRow, SimStats, SloCheck, VariantResult, check_slo,
+    CdfPoint, Cost, Occupancy, Series, SimStats, SloCheck, VariantResult, check_slo,
 };
 use scalelab_core::scenario::Slo;
 
-use crate::platform::ServiceRun;
+use crate::platform::FleetRun;
 
 /// The `sim` section from a run's figures.
 pub(crate) fn sim_stats(st: &Stats, events: u64, completed: u64) -> SimStats {
@@ -32,15 +31,17 @@ pub(crate) fn sim_stats(st: &Stats, events: u64, completed: u64) -> SimStats {
 /// fails when any service's SLO fails. Returns the summed figures too.
 pub(crate) fn totals(
     name: String,
-    runs: Vec<ServiceRun>,
-    rows: Vec<SeriesRow>,
-    bucket_s: f64,
-    hists: [LatencyHist; 3],
+    run: FleetRun,
     fleet_slo: &Slo,
     first_model: Option<&str>,
     events: u64,
 ) -> (VariantResult, Stats) {
-    let [all, warm, cold] = hists;
+    let FleetRun {
+        runs,
+        rows,
+        bucket_s,
+        hists: [all, warm, cold],
+    } = run;
     let mut t = VariantResult {
         name,
         ..VariantResult::default()

@@ -221,21 +221,15 @@ pub fn run_variant_ticking(
     let first_model = s.billing.models.first().map(String::as_str);
     let (finished, events) = Platform::new(s, opts)?.run(name.to_string())?;
     let (v, st) = match finished {
-        platform::Finished::Single(mut v, st) => {
+        platform::Finished::Single(v, st) => {
+            let mut v = *v;
             v.slo = check_slo(&s.slo, &v, first_model);
             v.set_sim(fleet::sim_stats(&st, events, v.requests.completed));
             (v, st)
         }
-        platform::Finished::Fleet(runs, rows, bucket_s, hists) => fleet::totals(
-            name.to_string(),
-            runs,
-            rows,
-            bucket_s,
-            hists,
-            &s.slo,
-            first_model,
-            events,
-        ),
+        platform::Finished::Fleet(run) => {
+            fleet::totals(name.to_string(), run, &s.slo, first_model, events)
+        }
     };
     if let Some(what) = st.violations.first() {
         return Err(SimError::Invariant {

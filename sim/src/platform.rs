@@ -128,10 +128,22 @@ pub(crate) struct ServiceRun {
 /// What [`Platform::run`] returns.
 pub(crate) enum Finished {
     /// A single-service scenario: the result as it always was.
-    Single(VariantResult, Stats),
+    Single(Box<VariantResult>, Stats),
     /// A fleet: each service's run, the fleet's summed series rows and bucket width, and its
     /// latency histograms (all, warm, cold: the services' merged).
-    Fleet(Vec<ServiceRun>, Vec<SeriesRow>, f64, [LatencyHist; 3]),
+    Fleet(FleetRun),
+}
+
+/// A fleet's finished run.
+pub(crate) struct FleetRun {
+    /// Each service's run, in order.
+    pub runs: Vec<ServiceRun>,
+    /// The fleet's series rows (the services' summed).
+    pub rows: Vec<SeriesRow>,
+    /// Their bucket width, seconds.
+    pub bucket_s: f64,
+    /// The fleet's latency histograms (all, warm, cold: the services' merged).
+    pub hists: [LatencyHist; 3],
 }
 
 /// The simulated platform for one scenario (one variant): every service of it.
@@ -347,7 +359,7 @@ impl<'a> Platform<'a> {
             let s = self.svcs.pop().expect("one service");
             let end = s.ended.unwrap_or(s.now).min(s.hard_end).max(s.horizon);
             let (v, stats) = s.p.finish(name, end);
-            return Ok((Finished::Single(v, stats), events));
+            return Ok((Finished::Single(Box::new(v), stats), events));
         }
         let mut series = std::mem::take(&mut self.series);
         let bucket_s = self.bucket_ns as f64 / 1e9;
@@ -386,7 +398,15 @@ impl<'a> Platform<'a> {
                 slo: s.slo,
             });
         }
-        Ok((Finished::Fleet(out, series, bucket_s, fleet_hists), events))
+        Ok((
+            Finished::Fleet(FleetRun {
+                runs: out,
+                rows: series,
+                bucket_s,
+                hists: fleet_hists,
+            }),
+            events,
+        ))
     }
 
     /// Moves every service's closed series rows into the fleet's.
