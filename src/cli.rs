@@ -551,6 +551,10 @@ pub enum ImportCommand {
     /// Read a Knative Service manifest; write [service] and [autoscaler] tables (or
     /// [[revisions]] from its traffic block) and a placeholder workload to edit.
     Knative(ImportArgs),
+    /// Read the `gcloud run deploy` / `gcloud run services update-traffic` commands (what
+    /// `export gcloud` writes, `sleep`s included); write [service] and [autoscaler] (kind
+    /// "cloud-run"), or [[revisions]] and [[rollouts]], and a placeholder workload to edit.
+    Gcloud(ImportGcloudArgs),
     /// Azure Functions 2019 trace (per-minute counts, duration percentiles, app memory): a
     /// fleet scenario with one [[services]] per sampled function, and its [trace] file.
     #[command(name = "azure-2019")]
@@ -559,6 +563,16 @@ pub enum ImportCommand {
     /// [[services]] per sampled function, and its [trace] file in start order.
     #[command(name = "azure-2021")]
     Azure2021(Azure2021Args),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportGcloudArgs {
+    /// The shell script with the gcloud commands; `-` reads standard input.
+    #[arg(value_name = "DEPLOY.sh")]
+    pub script: PathBuf,
+    /// Write the scenario to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ fn every_flag_is_in_the_cli_reference() {
         &["export", "knative"],
         &["export", "gcloud"],
         &["import", "knative"],
+        &["import", "gcloud"],
         &["import", "azure-2019"],
         &["import", "azure-2021"],
     ];

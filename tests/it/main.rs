@@ -2,6 +2,7 @@
 
 mod azure;
 mod docs;
+mod fleet;
 mod hardening;
 mod knative;
 mod kpa;

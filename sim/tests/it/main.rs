@@ -2,6 +2,7 @@
 
 mod corpus;
 mod determinism;
+mod fleet;
 mod idle;
 mod keepalive;
 mod kpa_timelines;
