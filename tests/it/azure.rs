@@ -162,3 +162,128 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--functions"), "{}", stderr(&o));
 }
+
+/// (minute → count) per service, from a counts trace.
+fn trace_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let mut out: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    let text = std::fs::read_to_string(path).unwrap();
+    for l in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        let m = c[0].parse::<usize>().unwrap() / 60;
+        let v = out.entry(c[1].to_string()).or_insert_with(|| vec![0; 2880]);
+        v[m] += c[2].parse::<u64>().unwrap();
+    }
+    out
+}
+
+fn sim_json(scenario: &std::path::Path) -> serde_json::Value {
+    let o = scalelab(&["sim", scenario.to_str().unwrap(), "--format", "json"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("result JSON")
+}
+
+fn import(dir: &std::path::Path, name: &str, functions: &str, seed: &str) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.toml"));
+    let o = scalelab(&[
+        "import",
+        "azure-2019",
+        "--invocations",
+        D1,
+        "--invocations",
+        D2,
+        "--durations",
+        DUR,
+        "--memory",
+        MEM,
+        "--functions",
+        functions,
+        "--seed",
+        seed,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    out
+}
+
+/// The check: simulated arrivals per function per minute equal the trace's counts. A
+/// fleet of one function gives that function's series; a fleet of several gives each one's
+/// total and the fleet's series.
+#[test]
+fn simulated_arrivals_per_function_per_minute_equal_the_trace() {
+    let dir = temp_dir("sim");
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in ["1", "2", "5"] {
+        let f = import(&dir, &format!("one-{seed}"), "1", seed);
+        let counts = trace_counts(&dir.join(format!("one-{seed}.trace.csv")));
+        assert_eq!(counts.len(), 1);
+        let (name, want) = counts.iter().next().unwrap();
+        seen.insert(name.clone());
+        let r = sim_json(&f);
+        let v = &r["variants"][0];
+        assert_eq!(
+            v["series"]["bucket_s"].as_f64(),
+            Some(60.0),
+            "one row per minute"
+        );
+        let rows = v["series"]["rows"].as_array().unwrap();
+        let got: Vec<u64> = (0..2880)
+            .map(|m| rows.get(m).map_or(0, |r| r["arrivals"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(&got, want, "{name}: arrivals per minute");
+    }
+    assert!(seen.len() >= 2, "different functions: {seen:?}");
+
+    let f = import(&dir, "six", "6", "9");
+    let counts = trace_counts(&dir.join("six.trace.csv"));
+    let r = sim_json(&f);
+    let v = &r["variants"][0];
+    let services = v["services"].as_array().unwrap();
+    assert_eq!(services.len(), 6);
+    for s in services {
+        let name = s["name"].as_str().unwrap();
+        let want: u64 = counts[name].iter().sum();
+        assert_eq!(s["requests"]["arrived"].as_u64(), Some(want), "{name}");
+        assert!(s["labels"]["trigger"].is_string(), "{s}");
+    }
+    let rows = v["series"]["rows"].as_array().unwrap();
+    for m in 0..2880 {
+        let want: u64 = counts.values().map(|c| c[m]).sum();
+        let got = rows.get(m).map_or(0, |r| r["arrivals"].as_u64().unwrap());
+        assert_eq!(got, want, "minute {m}");
+    }
+}
+
+/// `scenarios/azure-2019-sample.toml` and its trace are what the importer writes from the
+/// bundled sample files (rewrite them with the command in the scenario's header).
+#[test]
+fn the_bundled_imported_fleet_is_what_import_writes() {
+    let dir = temp_dir("bundled");
+    let bundled = root().join("scenarios/azure-2019-sample.toml");
+    let text = std::fs::read_to_string(&bundled).expect("scenarios/azure-2019-sample.toml");
+    let out = dir.join("azure-2019-sample.toml");
+    let o = scalelab(&[
+        "import",
+        "azure-2019",
+        "--invocations",
+        D1,
+        "--invocations",
+        D2,
+        "--durations",
+        DUR,
+        "--memory",
+        MEM,
+        "--functions",
+        "8",
+        "--seed",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    assert_eq!(
+        std::fs::read(dir.join("azure-2019-sample.trace.csv")).unwrap(),
+        std::fs::read(root().join("scenarios/azure-2019-sample.trace.csv")).unwrap()
+    );
+}
