@@ -130,13 +130,14 @@ fn the_autoscaler_tables_are_the_key_tables() {
     }
 }
 
-/// Every key of `v`'s JSON, at any depth (map keys of `cost` and `extra` are data, not fields).
+/// Every key of `v`'s JSON, at any depth (map keys of `cost`, `extra` and `labels` are data, not
+/// fields).
 fn fields(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(o) => {
             for (k, x) in o {
                 out.push(k.clone());
-                if k != "cost" && k != "extra" {
+                if k != "cost" && k != "extra" && k != "labels" {
                     fields(x, out);
                 }
             }
