@@ -49,6 +49,8 @@ pub mod result;
 pub mod rng;
 pub mod router;
 pub mod scenario;
+#[doc(hidden)]
+pub mod testing;
 pub mod time;
 pub mod tune;
 pub mod workload;
