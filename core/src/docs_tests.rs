@@ -65,6 +65,7 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
         format!("{MIN}[load]\nzz_probe = 1\n"),
         format!("{MIN}[[load.requests]]\nzz_probe = 1\n"),
         format!("{MIN}[sim]\nzz_probe = 1\n"),
+        format!("{MIN}[cluster]\nzz_probe = 1\n"),
         format!("{MIN}[tune]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"keepalive\"\nzz_probe = 1\n"),
@@ -170,6 +171,10 @@ fn every_field_of_a_result_is_in_the_reference() {
             superseded_s: Some(1.0),
             ..Default::default()
         }]),
+        cluster: Some(crate::cluster::ClusterResult {
+            series: vec![Default::default()],
+            ..Default::default()
+        }),
         ..VariantResult::default()
     };
     v.cost.insert("lambda".into(), Default::default());

@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 mod engine;
+mod nodes;
 mod platform;
 pub mod tune;
 

@@ -14,6 +14,10 @@
 //! | `Reply` | nothing: the platform answered the request itself |
 //!
 //! The platform's event-log entries become lines of the event log.
+//!
+//! With `[cluster]`, `StartInstance` and `StopInstance` go through the node pool first
+//! ([`crate::nodes`]; the `*_nodes` functions below): a pod that fits no node is ready only once
+//! it is placed, and the pool's own deadlines are `Ev::Nodes` events.
 
 use std::io::Write;
 
@@ -28,6 +32,7 @@ use scalelab_core::workload::{Arrivals, CLASS_STREAM, ClassPicker};
 
 use crate::SimError;
 use crate::engine::EventQueue;
+use crate::nodes::Nodes;
 use scalelab_core::rng::stream;
 
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +50,8 @@ enum Ev {
     Timeout(ReqId),
     /// An instance finished shutting down.
     Stopped(InstId),
+    /// `[cluster]`: the node pool's deadline (a node ready, an empty node removable).
+    Nodes,
 }
 
 /// Options of one simulated run.
@@ -77,6 +84,11 @@ pub struct Platform<'a> {
     max_events: u64,
     events: u64,
     opts: RunOptions<'a>,
+    /// `[cluster]`: the node pool (None: capacity is unbounded).
+    nodes: Option<Box<Nodes>>,
+    /// Scratch space of the `[cluster]` path: the platform's effects, instances to make ready.
+    fx: Vec<Effect>,
+    ready: Vec<(InstId, Time)>,
 }
 
 impl<'a> Platform<'a> {
@@ -101,8 +113,14 @@ impl<'a> Platform<'a> {
             hard_end: platform::hard_end(s),
             max_events: s.sim.max_events,
             events: 0,
+            nodes: Nodes::new(s, opts.check).map(Box::new),
             opts,
+            fx: Vec::new(),
+            ready: Vec::new(),
         };
+        if let Some(n) = &mut sim.nodes {
+            n.init(&mut sim.p);
+        }
         sim.p.boot(Time::ZERO);
         sim.apply(Time::ZERO);
         if let Some(t) = sim.arrivals.next() {
@@ -149,7 +167,18 @@ impl<'a> Platform<'a> {
             }
         }
         let end = now.min(self.hard_end).max(self.horizon);
-        let (v, stats) = self.p.finish(name, end);
+        let nodes = self.nodes.take();
+        let (mut v, stats) = self.p.finish(name, end);
+        if let Some(n) = nodes {
+            let (c, violation) = n.finish(end);
+            v.cluster = Some(c);
+            if let Some(what) = violation {
+                return Err(SimError::Invariant {
+                    variant: self.opts.variant.to_string(),
+                    what,
+                });
+            }
+        }
         Ok((v, stats, self.events))
     }
 
@@ -220,7 +249,13 @@ impl<'a> Platform<'a> {
             Ev::Timeout(req) => {
                 self.p.on_timeout(now, req);
             }
-            Ev::Stopped(i) => self.p.on_instance_stopped(now, i),
+            Ev::Stopped(i) => {
+                self.p.on_instance_stopped(now, i);
+                if self.nodes.is_some() {
+                    self.stopped_nodes(now, i);
+                }
+            }
+            Ev::Nodes => self.timer_nodes(now),
         }
         self.apply(now);
     }
@@ -228,30 +263,85 @@ impl<'a> Platform<'a> {
     /// Carries out the platform's effects, in order.
     #[inline(always)]
     fn apply(&mut self, now: Time) {
+        if self.nodes.is_some() {
+            self.apply_nodes(now);
+            return;
+        }
         let Platform { q, p, .. } = self;
         for &e in p.effects() {
-            match e {
-                Effect::Timer { at, timer } => q.push(at, Ev::Timer(timer)),
-                // Under the performance model the end comes later, in a `Finish`.
-                Effect::Serve(s) | Effect::Finish(s) if !s.later() => q.push(
-                    s.ends_at,
-                    Ev::Done {
-                        req: s.req,
-                        timed_out: s.times_out,
-                    },
-                ),
-                Effect::Serve(_) | Effect::Finish(_) => {}
-                Effect::Wait { req, deadline } => q.push(deadline, Ev::Timeout(req)),
-                Effect::StartInstance { inst, cold, .. } => q.push(now + cold, Ev::Ready(inst)),
-                Effect::StopInstance { inst, shutdown } => {
-                    q.push(now + shutdown, Ev::Stopped(inst))
-                }
-                Effect::Reply { .. } | Effect::RevisionFailed { .. } => {}
-            }
+            schedule(q, now, e);
         }
         p.clear_effects();
         if self.opts.events.is_some() {
             self.write_log(now);
+        }
+    }
+
+    /// [`apply`](Self::apply) with `[cluster]`: an instance's start asks the node pool for a
+    /// node (ready at once + its cold start, or when its Pending pod is placed); a stop
+    /// withdraws a Pending pod.
+    #[inline(never)]
+    fn apply_nodes(&mut self, now: Time) {
+        let Platform {
+            q, p, nodes, fx, ..
+        } = self;
+        let Some(n) = nodes.as_deref_mut() else {
+            return;
+        };
+        fx.clear();
+        fx.extend_from_slice(p.effects());
+        p.clear_effects();
+        for &e in fx.iter() {
+            match e {
+                Effect::StartInstance { inst, rev, cold } => {
+                    if let Some(at) = n.start(now, inst, rev, cold, p) {
+                        q.push(at, Ev::Ready(inst));
+                    }
+                }
+                Effect::StopInstance { inst, .. } => {
+                    n.stop(now, inst, p);
+                    schedule(q, now, e);
+                }
+                _ => schedule(q, now, e),
+            }
+        }
+        self.schedule_nodes(now);
+        if self.opts.events.is_some() {
+            self.write_log(now);
+        }
+    }
+
+    /// `[cluster]`: instance `inst` is gone: its pod's room is freed, and the Pending pods
+    /// placed in it become ready after their cold starts.
+    #[inline(never)]
+    fn stopped_nodes(&mut self, now: Time, inst: InstId) {
+        let Platform { p, nodes, ready, .. } = self;
+        if let Some(n) = nodes.as_deref_mut() {
+            n.stopped(now, inst, p, ready);
+        }
+        self.schedule_nodes(now);
+    }
+
+    /// `[cluster]`: the node pool's deadline.
+    #[inline(never)]
+    fn timer_nodes(&mut self, now: Time) {
+        let Platform { p, nodes, ready, .. } = self;
+        if let Some(n) = nodes.as_deref_mut() {
+            n.on_timer(now, p, ready);
+        }
+        self.schedule_nodes(now);
+    }
+
+    /// `[cluster]`: readiness of the pods just placed, and the pool's next deadline.
+    fn schedule_nodes(&mut self, now: Time) {
+        let Platform {
+            q, nodes, ready, ..
+        } = self;
+        for (inst, at) in ready.drain(..) {
+            q.push(at, Ev::Ready(inst));
+        }
+        if let Some(t) = nodes.as_deref_mut().and_then(|n| n.next_timer(now)) {
+            q.push(t, Ev::Nodes);
         }
     }
 
@@ -272,5 +362,26 @@ impl<'a> Platform<'a> {
                 let _ = writeln!(w, "{s}");
             }
         }
+    }
+}
+
+/// One effect of the platform as an event (or nothing).
+#[inline(always)]
+fn schedule(q: &mut EventQueue<Ev>, now: Time, e: Effect) {
+    match e {
+        Effect::Timer { at, timer } => q.push(at, Ev::Timer(timer)),
+        // Under the performance model the end comes later, in a `Finish`.
+        Effect::Serve(s) | Effect::Finish(s) if !s.later() => q.push(
+            s.ends_at,
+            Ev::Done {
+                req: s.req,
+                timed_out: s.times_out,
+            },
+        ),
+        Effect::Serve(_) | Effect::Finish(_) => {}
+        Effect::Wait { req, deadline } => q.push(deadline, Ev::Timeout(req)),
+        Effect::StartInstance { inst, cold, .. } => q.push(now + cold, Ev::Ready(inst)),
+        Effect::StopInstance { inst, shutdown } => q.push(now + shutdown, Ev::Stopped(inst)),
+        Effect::Reply { .. } | Effect::RevisionFailed { .. } => {}
     }
 }

@@ -172,6 +172,17 @@ pub struct PodSize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 
+/// A Pending pod that was placed (see [`Cluster::drain_placed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedPod<K> {
+    /// The pod.
+    pub pod: K,
+    /// Its node.
+    pub node: NodeId,
+    /// How long it was Pending.
+    pub waited: Duration,
+}
+
 /// A change of the node pool, for billing and the event log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeEvent {
@@ -308,7 +319,7 @@ pub struct Cluster<K> {
     queue: BTreeMap<u64, K>,
     seq: u64,
     last_scale_up: Option<Time>,
-    placed: Vec<K>,
+    placed: Vec<PlacedPod<K>>,
     events: Vec<NodeEvent>,
     in_use: u32,
     // Measurements.
@@ -537,7 +548,7 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
 
     /// The pods placed since the last call that had been Pending, in the order they were
     /// placed.
-    pub fn drain_placed(&mut self) -> std::vec::Drain<'_, K> {
+    pub fn drain_placed(&mut self) -> std::vec::Drain<'_, PlacedPod<K>> {
         self.placed.drain(..)
     }
 
@@ -794,12 +805,16 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
             self.queue.remove(&seq);
             self.pods.remove(&key);
             self.unplan(planned, size);
-            self.place(now, key, size, i);
+            let node = self.place(now, key, size, i);
             let w = now.0.saturating_sub(since.0);
             self.wait_ns += u128::from(w);
             self.waited += 1;
             self.wait_max = self.wait_max.max(w);
-            self.placed.push(key);
+            self.placed.push(PlacedPod {
+                pod: key,
+                node,
+                waited: Duration::from_nanos(w),
+            });
         }
     }
 

@@ -55,7 +55,7 @@ fn pods_fit_then_wait_for_a_new_node() {
     assert_eq!(c.request(s(3), 4, ONE), None);
     assert_eq!(c.nodes(), 2);
     c.on_timer(s(92));
-    let placed: Vec<u32> = c.drain_placed().collect();
+    let placed: Vec<u32> = c.drain_placed().map(|p| p.pod).collect();
     assert_eq!(placed, [3, 4]);
     assert_eq!(c.node_of(&3), Some(NodeId(1)));
     assert_eq!(c.pending(), 0);
@@ -165,11 +165,11 @@ fn max_nodes_caps_the_scale_up_and_freed_room_is_used() {
     assert_eq!(c.nodes(), 2);
     assert_eq!(c.pending(), 4);
     c.on_timer(s(90));
-    assert_eq!(c.drain_placed().collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(c.drain_placed().map(|p| p.pod).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(c.pending(), 2);
     // A pod gone: the oldest Pending one takes its place.
     c.release(s(120), 0);
-    assert_eq!(c.drain_placed().collect::<Vec<_>>(), [4]);
+    assert_eq!(c.drain_placed().map(|p| p.pod).collect::<Vec<_>>(), [4]);
     c.check().unwrap();
     let r = c.finish(s(200));
     assert_eq!(r.pods_pending_at_end, 1);
@@ -213,7 +213,7 @@ fn a_pending_pod_does_not_block_a_smaller_one() {
     c.release(s(5), 3);
     assert_eq!(c.drain_placed().count(), 0, "1500m still does not fit");
     c.release(s(6), 1);
-    assert_eq!(c.drain_placed().collect::<Vec<_>>(), [2]);
+    assert_eq!(c.drain_placed().map(|p| p.pod).collect::<Vec<_>>(), [2]);
 }
 
 #[test]
@@ -242,7 +242,7 @@ fn zero_provisioning_places_at_the_same_instant() {
     assert_eq!(c.request(s(5), 3, ONE), None);
     assert_eq!(c.next_deadline(), Some(s(5)));
     c.on_timer(s(5));
-    assert_eq!(c.drain_placed().collect::<Vec<_>>(), [3]);
+    assert_eq!(c.drain_placed().map(|p| p.pod).collect::<Vec<_>>(), [3]);
 }
 
 #[derive(Debug, Clone)]
@@ -297,7 +297,7 @@ proptest! {
             while let Some(d) = c.next_deadline() {
                 if d > now { break; }
                 c.on_timer(d);
-                for k in c.drain_placed() {
+                for k in c.drain_placed().map(|p| p.pod) {
                     prop_assert_eq!(known.insert(k, true), Some(false), "placed twice or unknown");
                 }
             }
@@ -320,7 +320,7 @@ proptest! {
                 }
                 Op::Timer => c.on_timer(now),
             }
-            for k in c.drain_placed() {
+            for k in c.drain_placed().map(|p| p.pod) {
                 prop_assert_eq!(known.insert(k, true), Some(false), "placed twice or unknown");
             }
             if let Err(e) = c.check() {
