@@ -86,11 +86,17 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
     // The names a string value may take.
     let dists: Vec<&str> = DistKind::ALL.iter().map(|k| k.name()).collect();
     let processes: Vec<&str> = Process::ALL.iter().map(|k| k.name()).collect();
-    let values: Vec<String> = [MODEL_NAMES, RouterPolicy::NAMES, &dists, &processes]
-        .concat()
-        .iter()
-        .map(|v| format!("\"{v}\""))
-        .collect();
+    let values: Vec<String> = [
+        MODEL_NAMES,
+        RouterPolicy::NAMES,
+        &dists,
+        &processes,
+        &crate::cluster::Placement::NAMES,
+    ]
+    .concat()
+    .iter()
+    .map(|v| format!("\"{v}\""))
+    .collect();
     let doc = reference();
     let missing: Vec<String> = names
         .iter()

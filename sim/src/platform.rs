@@ -315,7 +315,9 @@ impl<'a> Platform<'a> {
     /// placed in it become ready after their cold starts.
     #[inline(never)]
     fn stopped_nodes(&mut self, now: Time, inst: InstId) {
-        let Platform { p, nodes, ready, .. } = self;
+        let Platform {
+            p, nodes, ready, ..
+        } = self;
         if let Some(n) = nodes.as_deref_mut() {
             n.stopped(now, inst, p, ready);
         }
@@ -325,7 +327,9 @@ impl<'a> Platform<'a> {
     /// `[cluster]`: the node pool's deadline.
     #[inline(never)]
     fn timer_nodes(&mut self, now: Time) {
-        let Platform { p, nodes, ready, .. } = self;
+        let Platform {
+            p, nodes, ready, ..
+        } = self;
         if let Some(n) = nodes.as_deref_mut() {
             n.on_timer(now, p, ready);
         }

@@ -252,7 +252,11 @@ impl Meter {
         let nodes = if node_specs.is_empty() {
             None
         } else {
-            Some(NodeTracker::new(&cfg.knative, revisions, node_specs.clone()))
+            Some(NodeTracker::new(
+                &cfg.knative,
+                revisions,
+                node_specs.clone(),
+            ))
         };
         Meter {
             acc: vec![vec![Acc::default(); revisions.len()]; specs.len()],

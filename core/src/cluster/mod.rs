@@ -825,9 +825,8 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
     /// Counts a Pending pod on the room of a provisioning node (first fit), adding a node when
     /// none has room and the limit allows. Returns the node it is counted on.
     fn plan_one(&mut self, now: Time, p: PodSize) -> Option<NodeId> {
-        let fits = |n: &Node| {
-            !n.ready && p.mcpu <= n.plan_mcpu && p.mib <= n.plan_mib && n.plan_pods >= 1
-        };
+        let fits =
+            |n: &Node| !n.ready && p.mcpu <= n.plan_mcpu && p.mib <= n.plan_mib && n.plan_pods >= 1;
         let i = match self.nodes.iter().position(fits) {
             Some(i) => i,
             None => {

@@ -74,7 +74,10 @@ fn pods_fit_then_wait_for_a_new_node() {
 fn least_allocated_spreads_and_first_fit_packs() {
     let mut st = settings();
     st.min_nodes = 2;
-    let small = PodSize { mcpu: 250, mib: 256 };
+    let small = PodSize {
+        mcpu: 250,
+        mib: 256,
+    };
     let mut spread: Cluster<u32> = Cluster::new(&st, Time::ZERO);
     st.placement = Placement::FirstFit;
     let mut packed: Cluster<u32> = Cluster::new(&st, Time::ZERO);
@@ -134,7 +137,10 @@ fn empty_nodes_go_after_ten_minutes_but_not_below_min() {
     let r = c.finish(s(800));
     assert_eq!(r.nodes_removed, 1);
     assert_eq!(
-        r.series.iter().map(|p| (p.nodes, p.ready)).collect::<Vec<_>>(),
+        r.series
+            .iter()
+            .map(|p| (p.nodes, p.ready))
+            .collect::<Vec<_>>(),
         // The node added at t = 0 replaces the first point (one per instant).
         [(2, 1), (2, 2), (1, 1)]
     );
@@ -208,7 +214,10 @@ fn a_pending_pod_does_not_block_a_smaller_one() {
         mib: 512,
     };
     assert_eq!(c.request(s(0), 2, big), None);
-    let small = PodSize { mcpu: 500, mib: 512 };
+    let small = PodSize {
+        mcpu: 500,
+        mib: 512,
+    };
     assert_eq!(c.request(s(0), 3, small), Some(NodeId(0)));
     c.release(s(5), 3);
     assert_eq!(c.drain_placed().count(), 0, "1500m still does not fit");

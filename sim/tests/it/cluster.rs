@@ -136,7 +136,11 @@ fn with_enough_nodes_no_cold_start_waits_and_results_are_the_unbounded_ones() {
     // The same run without [cluster]: the same requests, latencies and instances.
     let (u, _) = run_logged(&four_pods(""));
     assert!(u.cluster.is_none());
-    assert!(!u.cost["knative-nodes"].extra.contains_key("simulated_nodes"));
+    assert!(
+        !u.cost["knative-nodes"]
+            .extra
+            .contains_key("simulated_nodes")
+    );
     assert_eq!(v.requests, u.requests);
     assert_eq!(v.latency_ms, u.latency_ms);
     assert_eq!(v.cold_starts, u.cold_starts);
@@ -158,8 +162,14 @@ fn the_bundled_scenario_shows_provisioning_in_its_cold_starts() {
     .unwrap();
     let by = |n: &str| r.variants.iter().find(|v| v.name == n).unwrap();
     let (few, enough) = (by("baseline"), by("enough-nodes"));
-    let (cf, ce) = (few.cluster.as_ref().unwrap(), enough.cluster.as_ref().unwrap());
-    assert!(cf.pods_pending > 0 && cf.pending_wait_mean_s >= 60.0, "{cf:?}");
+    let (cf, ce) = (
+        few.cluster.as_ref().unwrap(),
+        enough.cluster.as_ref().unwrap(),
+    );
+    assert!(
+        cf.pods_pending > 0 && cf.pending_wait_mean_s >= 60.0,
+        "{cf:?}"
+    );
     assert_eq!(ce.pods_pending, 0);
     // The wait shows in the requests delayed by cold starts.
     assert!(

@@ -216,3 +216,94 @@ impl Resolver<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::cluster::{ClusterSettings, Placement};
+    use crate::scenario::Scenario;
+
+    const BASE: &str = "duration = \"1m\"\n[[workload.phases]]\nduration = \"1m\"\n\
+                        arrival = { process = \"poisson\", rate = 1 }\n";
+
+    fn parse(extra: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
+        Scenario::from_toml_str(&format!("{BASE}{extra}"), "t.toml".as_ref())
+    }
+
+    #[test]
+    fn without_the_table_there_is_no_cluster() {
+        assert_eq!(parse("").unwrap().cluster, None);
+    }
+
+    #[test]
+    fn an_empty_table_takes_the_defaults_and_knative_nodes_follows_it() {
+        let s = parse("[cluster]\n").unwrap();
+        assert_eq!(s.cluster, Some(ClusterSettings::default()));
+        let s = parse(
+            "[cluster]\nnode_vcpu = 4\nnode_memory_gib = 16\nplacement = \"first-fit\"\n\
+             scale_down_unneeded = \"5m\"\ncontrol_plane = false\n\
+             [billing]\nmodels = [\"knative-nodes\"]\n[billing.knative]\ncluster_fee = true\n",
+        )
+        .unwrap();
+        let c = s.cluster.unwrap();
+        assert_eq!(c.placement, Placement::FirstFit);
+        let k = &s.billing.knative;
+        assert_eq!((k.node_vcpu, k.node_memory_gib), (4.0, 16.0));
+        assert_eq!(k.scale_down_unneeded, Duration::from_secs(300));
+        assert!(!k.control_plane && k.cluster_fee);
+    }
+
+    #[test]
+    fn variants_override_cluster_keys() {
+        let s = parse(
+            "[cluster]\nmin_nodes = 1\n[[variants]]\nname = \"big\"\n\
+             set = { \"cluster.min_nodes\" = 5 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.variants[0].scenario.cluster.as_ref().unwrap().min_nodes,
+            5
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (toml, key) in [
+            ("[cluster]\nnode_vcpu = 0\n", "cluster.node_vcpu"),
+            (
+                "[cluster]\nnode_memory_gib = -1\n",
+                "cluster.node_memory_gib",
+            ),
+            (
+                "[cluster]\nmax_pods_per_node = 0\n",
+                "cluster.max_pods_per_node",
+            ),
+            (
+                "[cluster]\nscale_down_unneeded = \"0s\"\n",
+                "cluster.scale_down_unneeded",
+            ),
+            (
+                "[cluster]\nqueue_proxy_vcpu = 3\n",
+                "cluster.queue_proxy_vcpu",
+            ),
+            (
+                "[cluster]\nmin_nodes = 3\nmax_nodes = 2\n",
+                "cluster.min_nodes",
+            ),
+            ("[cluster]\nplacement = \"spread\"\n", "cluster.placement"),
+            (
+                "[cluster]\nnode_memory_gib = 0.25\n",
+                "cluster.node_memory_gib",
+            ),
+            (
+                "[service]\nvcpu = 1.5\n[cluster]\nmax_nodes = 1\n",
+                "cluster.node_vcpu",
+            ),
+            ("[cluster]\nzz = 1\n", "cluster.zz"),
+        ] {
+            let e = parse(toml).expect_err(toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{toml}: {}", e.message);
+        }
+    }
+}
