@@ -39,14 +39,14 @@ impl Resolver<'_> {
             &c.node_vcpu,
             "cluster.node_vcpu",
             d.node_vcpu,
-            |x| x >= 0.001 && x <= 1024.0,
+            |x| (0.001..=1024.0).contains(&x),
             "0.001 ≤ node_vcpu ≤ 1024",
         )?;
         let node_memory_gib = self.f64_in(
             &c.node_memory_gib,
             "cluster.node_memory_gib",
             d.node_memory_gib,
-            |x| x >= 0.001 && x <= 65_536.0,
+            |x| (0.001..=65_536.0).contains(&x),
             "0.001 ≤ node_memory_gib ≤ 65536",
         )?;
         let max_pods_per_node = self.u32_in(
