@@ -25,11 +25,8 @@ OPEN_ROUNDS=${OPEN_ROUNDS:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SCALELAB=${1:-$ROOT/target/release/scalelab}
-[ -x "$SCALELAB" ] || {
-    echo "no scalelab binary at $SCALELAB: build it first (cargo build --release -p scalelab) or pass its path" >&2
-    exit 2
-}
+. "$ROOT/benches/lib.sh"
+SCALELAB=$(scalelab_binary "${1:-}")
 WORK=$(mktemp -d)
 NGINX_PID=
 
@@ -39,13 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-need_apt() { # command package
-    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
-        echo "installing $2 ..." >&2
-        if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >&2; APT_UPDATED=1; fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
-    fi
-}
 need_apt /usr/sbin/nginx nginx-light
 need_apt wrk wrk
 need_apt /usr/bin/time time
@@ -54,29 +44,14 @@ need_apt jq jq
 need_apt python3 python3
 NGINX=/usr/sbin/nginx
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT/"
-mkdir -p "$WORK/logs"
-cat >"$WORK/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
+nginx_conf nginx <<CONF
     keepalive_timeout 60s;
-    client_body_temp_path $WORK/body;
     server {
         listen 127.0.0.1:$PORT;
         location / { default_type text/plain; return 200 "hello, scalelab\n"; }
     }
-}
 CONF
 taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
 NGINX_PID=$!
@@ -85,7 +60,7 @@ for _ in $(seq 100); do
     if python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.1)" 2>/dev/null; then up=1; break; fi
     sleep 0.05
 done
-[ -n "$up" ] || { echo "nginx did not start:" >&2; cat "$WORK/logs/error.log" >&2; exit 1; }
+[ -n "$up" ] || { echo "nginx did not start:" >&2; cat "$WORK/nginx-error.log" >&2; exit 1; }
 
 # timed NAME CMD...: runs CMD pinned to CLIENT_CPU under /usr/bin/time; stdout in $WORK/NAME.out,
 # "user sys max_rss_kb" in $WORK/NAME.time.

@@ -38,11 +38,8 @@ PROXY_CPU=${PROXY_CPU:-1}
 OTHER_CPU=${OTHER_CPU:-0}
 PATH_Q=${PATH_Q:-/}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SCALELAB=${1:-$ROOT/target/release/scalelab}
-[ -x "$SCALELAB" ] || {
-    echo "no scalelab binary at $SCALELAB: build it first (cargo build --release -p scalelab) or pass its path" >&2
-    exit 2
-}
+. "$ROOT/benches/lib.sh"
+SCALELAB=$(scalelab_binary "${1:-}")
 WORK=$(mktemp -d -t scalelab-router-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -52,48 +49,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-need_apt() { # command package
-    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
-        echo "installing $2 ..." >&2
-        if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >&2; APT_UPDATED=1; fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
-    fi
-}
 need_apt /usr/sbin/nginx nginx-light
 need_apt wrk wrk
 need_apt taskset util-linux
 need_apt python3 python3
 NGINX=/usr/sbin/nginx
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port
-    for _ in $(seq 1 200); do
-        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
-# CPU seconds (user + sys, all threads) a process has used so far.
-cpu_s() { python3 -c "import os,sys; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
-
 # The backend: nginx returning a 2-byte body from memory on $PORT, pinned to OTHER_CPU.
-cat >"$WORK/backend.conf.in" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/backend.pid;
-error_log $WORK/backend-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $WORK/backend-body;
+nginx_conf backend.in <<'EOF'
   server {
     listen 127.0.0.1:@PORT@;
     location / { return 200 "ok"; }
   }
-}
 EOF
 cat >"$WORK/backend.sh" <<EOF
 #!/bin/sh
@@ -134,18 +101,7 @@ BACKEND_PORT="$(cat "$WORK/backend.port")"
 wait_port "$BACKEND_PORT"
 
 FRONT_PORT="$(free_port)"
-cat >"$WORK/front.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/front.pid;
-error_log $WORK/front-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $WORK/front-body;
-  proxy_temp_path $WORK/front-proxy;
+nginx_conf front <<EOF
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 256; }
   server {
     listen 127.0.0.1:$FRONT_PORT;
@@ -155,7 +111,6 @@ http {
       proxy_set_header Connection "";
     }
   }
-}
 EOF
 taskset -c "$PROXY_CPU" "$NGINX" -c "$WORK/front.conf" -p "$WORK" &
 NGINX_PID=$!

@@ -50,6 +50,8 @@ pub mod result;
 pub mod rng;
 pub mod router;
 pub mod scenario;
+#[doc(hidden)]
+pub mod testing;
 pub mod time;
 pub mod tune;
 pub mod workload;

@@ -3,6 +3,7 @@
 //! cold start, and the driver runs the scrape, tick and reconciler, all in virtual time, so the
 //! timelines are exact and the tests take no wall time.
 
+use scalelab_core::testing::fill;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,26 +19,9 @@ use crate::platform::{Admit, Answer, Running, Shared, Start};
 use crate::{InstanceKind, driver};
 
 fn scenario(extra: &str) -> Scenario {
-    let src = format!(
-        r#"
-        name = "paused"
-        duration = "1m"
-        [service]
-        container_concurrency = 1
-        timeout = "10s"
-        service_time = {{ dist = "fixed", value = "100ms" }}
-        cold_start = {{ dist = "fixed", value = "300ms" }}
-        [autoscaler]
-        stable_window = "6s"
-        scale_to_zero_grace_period = "1s"
-        initial_scale = 0
-        target = 1
-        target_utilization = 1.0
-        {extra}
-        [[workload.phases]]
-        duration = "1m"
-        arrival = {{ process = "poisson", rate = 1 }}
-        "#
+    let src = fill(
+        include_str!("tests/fixtures/paused.toml"),
+        &[("extra", &extra)],
     );
     Scenario::from_toml_str(&src, "paused.toml".as_ref()).expect("valid test scenario")
 }
@@ -228,28 +212,8 @@ async fn a_full_activator_queue_rejects_and_a_queued_deadline_times_out() {
 async fn synthetic_instances_share_their_vcpu_like_the_simulator() {
     // One warm instance, one vCPU, all of each 100 ms request CPU work: two requests at once
     // both end after 200 ms (processor sharing), as the simulator has them.
-    let s = Scenario::from_toml_str(
-        r#"
-        duration = "1m"
-        [service]
-        container_concurrency = 0
-        vcpu = 1
-        cpu_share = 1
-        timeout = "10s"
-        warm_at_start = true
-        service_time = { dist = "fixed", value = "100ms" }
-        cold_start = { dist = "fixed", value = "0s" }
-        [autoscaler]
-        min_scale = 1
-        max_scale = 1
-        initial_scale = 1
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-        "#,
-        "cpu.toml".as_ref(),
-    )
-    .expect("valid");
+    let s = Scenario::from_toml_str(include_str!("tests/fixtures/cpu.toml"), "cpu.toml".as_ref())
+        .expect("valid");
     let run = boot(&s);
     let sh = run.sh.clone();
     tokio::time::sleep(Duration::from_secs(1)).await;

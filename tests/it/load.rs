@@ -81,6 +81,18 @@ fn json(args: &[&str]) -> (std::process::Output, serde_json::Value) {
     (o, v)
 }
 
+/// A seeded second of Poisson arrivals at 100/s.
+const POISSON_100_FOR_1S: [&str; 8] = [
+    "--rate",
+    "100",
+    "-d",
+    "1s",
+    "--seed",
+    "5",
+    "--arrival",
+    "poisson",
+];
+
 #[test]
 fn quick_mode_sends_the_rate_for_the_duration() {
     let s = tiny_server();
@@ -133,23 +145,16 @@ fn shards_merge_into_the_whole_run() {
     for i in 0..2 {
         let out = dir.join(format!("shard-{i}"));
         let shard = format!("{i}/2");
-        let o = scalelab(&[
-            "load",
-            &s.url,
-            "--rate",
-            "100",
-            "-d",
-            "1s",
-            "--seed",
-            "5",
-            "--arrival",
-            "poisson",
+        let mut args = vec!["load", s.url.as_str()];
+        args.extend(POISSON_100_FOR_1S);
+        args.extend([
             "--shard",
-            &shard,
+            shard.as_str(),
             "--out",
             out.to_str().unwrap(),
             "--quiet",
         ]);
+        let o = scalelab(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         files.push(out.join("result.json").display().to_string());
     }
@@ -162,20 +167,10 @@ fn shards_merge_into_the_whole_run() {
     assert_eq!(arrived, s.count());
     assert_eq!(v["variants"][0]["extra"]["shard"], "0/2,1/2");
     // The unsharded run sends the same number of requests.
-    let (o, whole) = json(&[
-        "load",
-        &s.url,
-        "--rate",
-        "100",
-        "-d",
-        "1s",
-        "--seed",
-        "5",
-        "--arrival",
-        "poisson",
-        "--format",
-        "json",
-    ]);
+    let mut args = vec!["load", s.url.as_str()];
+    args.extend(POISSON_100_FOR_1S);
+    args.extend(["--format", "json"]);
+    let (o, whole) = json(&args);
     assert!(o.status.success());
     assert_eq!(whole["variants"][0]["requests"]["arrived"], arrived);
     // `scalelab report --merge` gives the same merged document.
@@ -412,54 +407,20 @@ fn urls_without_a_scheme_or_with_a_bad_port_exit_2() {
 
 #[test]
 fn bad_input_exits_2() {
-    for args in [
-        vec!["load", "http://127.0.0.1:9/", "-d", "1s"],
-        vec!["load", "http://127.0.0.1:9/", "--rate", "fast", "-d", "1s"],
-        vec![
-            "load",
-            "http://127.0.0.1:9/",
-            "--rate",
-            "5",
-            "-d",
-            "1s",
-            "--shard",
-            "3/2",
-        ],
-        vec!["load", "http://127.0.0.1:9/", "--rate", "5", "-d", "soon"],
-        vec![
-            "load",
-            "http://127.0.0.1:9/",
-            "--rate",
-            "5",
-            "-d",
-            "1s",
-            "-H",
-            "no colon",
-        ],
-        vec!["load", "no-such-scenario.toml"],
-        vec![
-            "load",
-            "http://127.0.0.1:9/",
-            "--rate",
-            "5",
-            "-d",
-            "1s",
-            "--cacert",
-            "no-such-ca.pem",
-        ],
-        vec![
-            "load",
-            "http://127.0.0.1:9/",
-            "--rate",
-            "5",
-            "-d",
-            "1s",
-            "--insecure",
-            "--cacert",
-            "x.pem",
-        ],
-        vec!["load", "--merge", "no-such-result.json"],
+    // One run per entry, its arguments separated by `|` (one holds a space).
+    let t = "load|http://127.0.0.1:9/";
+    for line in [
+        format!("{t}|-d|1s"),
+        format!("{t}|--rate|fast|-d|1s"),
+        format!("{t}|--rate|5|-d|1s|--shard|3/2"),
+        format!("{t}|--rate|5|-d|soon"),
+        format!("{t}|--rate|5|-d|1s|-H|no colon"),
+        "load|no-such-scenario.toml".to_string(),
+        format!("{t}|--rate|5|-d|1s|--cacert|no-such-ca.pem"),
+        format!("{t}|--rate|5|-d|1s|--insecure|--cacert|x.pem"),
+        "load|--merge|no-such-result.json".to_string(),
     ] {
+        let args: Vec<&str> = line.split('|').collect();
         let o = scalelab(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).starts_with("error:"), "{args:?}: {}", stderr(&o));

@@ -25,22 +25,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-const SCENARIO: &str = r#"
-name = "router-test"
-duration = "1h"
-[service]
-container_concurrency = 0
-timeout = "60s"
-service_time = { dist = "fixed", value = "1ms" }
-cold_start = { dist = "fixed", value = "0s" }
-[autoscaler]
-min_scale = 2
-initial_scale = 2
-max_scale = 2
-[[workload.phases]]
-duration = "1h"
-arrival = { process = "poisson", rate = 1 }
-"#;
+const SCENARIO: &str = include_str!("fixtures/router-test.toml");
 
 /// A running `scalelab serve`, its URL and token, and its standard error as it comes.
 struct Serve {
@@ -291,31 +276,21 @@ fn half_sent_bodies_leave_the_routers_memory_bounded() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Serves on `$PORT`, ignores SIGTERM, and writes its pid into the directory given as its
-/// first argument.
-const STUBBORN_APP: &str = r#"
-import http.server, os, signal, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-open(os.path.join(sys.argv[1], "pid-%d" % os.getpid()), "w").close()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
 #[test]
 fn no_instance_process_outlives_serve() {
     let _shared = shared();
     let dir = temp_dir("stubborn");
     let scen = write(&dir, "s.toml", SCENARIO);
-    let app = write(&dir, "stubborn.py", STUBBORN_APP);
+    let app = write(
+        &dir,
+        "app.py",
+        include_str!("../../runtime/tests/it/fixtures/app.py"),
+    );
     // The servers are the shell's children (`&`, `wait`), and ignore SIGTERM.
-    let cmd = format!("python3 {app} {} & wait", dir.display());
+    let cmd = format!(
+        "python3 {app} --ignore-sigterm --pid-dir {} & wait",
+        dir.display()
+    );
     let s = Serve::start(&[
         &scen,
         "--allow-unauthenticated",

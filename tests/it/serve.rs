@@ -9,20 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::support::*;
 
-const SCENARIO: &str = r#"
-name = "serve-test"
-duration = "1m"
-[service]
-container_concurrency = 4
-service_time = { dist = "fixed", value = "20ms" }
-cold_start = { dist = "fixed", value = "100ms" }
-[autoscaler]
-stable_window = "6s"
-scale_to_zero_grace_period = "1s"
-[[workload.phases]]
-duration = "1m"
-arrival = { process = "poisson", rate = 1 }
-"#;
+const SCENARIO: &str = include_str!("fixtures/serve-test.toml");
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("scalelab-serve-{}-{name}", std::process::id()));

@@ -79,21 +79,7 @@ fn slo_breach_exits_3_and_names_the_check() {
     let dir = std::env::temp_dir().join(format!("scalelab-slo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("tight.toml");
-    std::fs::write(
-        &f,
-        r#"
-        duration = "2m"
-        [service]
-        service_time = { dist = "fixed", value = "300ms" }
-        cold_start = { dist = "fixed", value = "2s" }
-        [[workload.phases]]
-        duration = "2m"
-        arrival = { process = "poisson", rate = 5 }
-        [slo]
-        p99 = "100ms"
-        "#,
-    )
-    .unwrap();
+    std::fs::write(&f, include_str!("fixtures/tight.toml")).unwrap();
     let o = scalelab(&["sim", f.to_str().unwrap(), "--seed", "1"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));

@@ -28,24 +28,7 @@ fn read_json(p: &Path) -> Value {
 /// Bursts every two minutes with slow cold starts. The cheapest setting (one warm instance,
 /// a second one started for each burst) delays too many requests by cold starts, so the SLO
 /// decides the answer.
-const BASE: &str = r#"
-name = "small"
-seed = 11
-duration = "5m"
-[service]
-container_concurrency = 20
-warm_at_start = true
-service_time = { dist = "lognormal", median = "60ms", p99 = "400ms" }
-cold_start = { dist = "lognormal", median = "2s", p99 = "6s" }
-[[workload.phases]]
-duration = "5m"
-arrival = { process = "onoff", rate = 200, on = "20s", off = "1m40s" }
-[billing]
-models = ["cloud-run-instance", "cloud-run-request"]
-[slo]
-p99 = "800ms"
-cold_start_ratio = 0.001
-"#;
+const BASE: &str = include_str!("fixtures/tune-base.toml");
 
 const MIN_SCALE: [i64; 4] = [0, 1, 2, 3];
 const TARGET: [i64; 2] = [10, 20];
@@ -361,42 +344,7 @@ fn ctrl_c_writes_what_finished_and_exits_1() {
 }
 
 /// Every KPA knob away from Knative's default, plus the service settings export carries.
-const KNOBS: &str = r#"
-name = "Knobs Service"
-duration = "1m"
-[service]
-container_concurrency = 40
-vcpu = 2.0
-memory_gib = 1.5
-timeout = "120s"
-startup_cpu_boost = true
-[autoscaler]
-metric = "rps"
-target = 150
-target_utilization = 0.8
-stable_window = "2m"
-panic_window_percentage = 20
-panic_threshold_percentage = 300
-max_scale_up_rate = 50
-max_scale_down_rate = 4
-target_burst_capacity = -1
-scale_to_zero_grace_period = "45s"
-scale_to_zero_pod_retention = "90s"
-scale_down_delay = "30s"
-min_scale = 2
-max_scale = 30
-initial_scale = 3
-activation_scale = 4
-enable_scale_to_zero = false
-aggregation = "weighted-exponential"
-activator_capacity = 200
-progress_deadline = "300s"
-[[workload.phases]]
-duration = "1m"
-arrival = { process = "poisson", rate = 5 }
-[billing]
-models = ["cloud-run-instance"]
-"#;
+const KNOBS: &str = include_str!("fixtures/tune-knobs.toml");
 
 #[test]
 fn exported_manifest_uses_knative_annotation_names_and_formats() {

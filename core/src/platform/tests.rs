@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::scenario::Scenario;
+use crate::testing::fill;
 
 fn scenario(toml: &str) -> Scenario {
     Scenario::from_toml_str(toml, "platform-test.toml".as_ref()).expect("valid test scenario")
@@ -332,19 +333,7 @@ fn rev_max_for_test(rev: &Rev) -> u32 {
     }
 }
 
-const KPA: &str = r#"
-    duration = "10m"
-    [service]
-    container_concurrency = 1
-    timeout = "5s"
-    service_time = { dist = "fixed", value = "100ms" }
-    cold_start = { dist = "fixed", value = "1s" }
-    [autoscaler]
-    initial_scale = 0
-    [[workload.phases]]
-    duration = "10m"
-    arrival = { process = "poisson", rate = 1 }
-"#;
+const KPA: &str = include_str!("tests/fixtures/kpa.toml");
 
 #[test]
 fn a_request_to_a_revision_at_zero_waits_for_the_cold_start_and_never_runs_on_a_starting_instance()
@@ -675,20 +664,7 @@ fn the_reconciler_requeues_itself_and_scale_to_zero_waits_for_the_grace_period()
     assert!(h.p.tally().at_zero.level() == 1);
 }
 
-const KEEPALIVE: &str = r#"
-    duration = "1h"
-    [service]
-    timeout = "1m"
-    service_time = { dist = "fixed", value = "1s" }
-    cold_start = { dist = "fixed", value = "2s" }
-    [autoscaler]
-    kind = "keepalive"
-    idle_timeout = "10m"
-    max_instances = 2
-    [[workload.phases]]
-    duration = "1h"
-    arrival = { process = "poisson", rate = 1 }
-"#;
+const KEEPALIVE: &str = include_str!("tests/fixtures/keepalive.toml");
 
 #[test]
 fn keepalive_reuses_a_warm_instance_and_expires_it_after_the_idle_timeout() {
@@ -800,22 +776,7 @@ fn next_deadline_is_the_earliest_timer() {
     assert!(earliest.is_some());
 }
 
-const PS: &str = r#"
-    duration = "10m"
-    [service]
-    container_concurrency = 0
-    vcpu = 1.0
-    cpu_share = 1.0
-    timeout = "5s"
-    warm_at_start = true
-    service_time = { dist = "fixed", value = "100ms" }
-    [autoscaler]
-    min_scale = 1
-    max_scale = 1
-    [[workload.phases]]
-    duration = "10m"
-    arrival = { process = "poisson", rate = 1 }
-"#;
+const PS: &str = include_str!("tests/fixtures/ps.toml");
 
 /// When each request ended, by id.
 fn ends(h: &Harness) -> BTreeMap<ReqId, Time> {
@@ -909,21 +870,7 @@ fn cpu_utilization_is_metered() {
     assert_eq!(rows[0].cpu_utilization, 0.0);
 }
 
-const CLOUD_RUN: &str = r#"
-    duration = "1h"
-    [service]
-    container_concurrency = 2
-    timeout = "1m"
-    service_time = { dist = "fixed", value = "1s" }
-    cold_start = { dist = "fixed", value = "2s" }
-    [autoscaler]
-    kind = "cloud-run"
-    idle_retention = "5m"
-    max_scale = 3
-    [[workload.phases]]
-    duration = "1h"
-    arrival = { process = "poisson", rate = 1 }
-"#;
+const CLOUD_RUN: &str = include_str!("tests/fixtures/cloud_run.toml");
 
 #[test]
 fn cloud_run_starts_for_waiting_requests_parks_surplus_and_retires_it_after_retention() {
@@ -983,25 +930,7 @@ fn cloud_run_at_max_instances_answers_429_after_the_pending_limit() {
     assert_eq!(h.p.tally().rejected, 1);
 }
 
-const HPA: &str = r#"
-    duration = "1h"
-    [service]
-    container_concurrency = 0
-    cpu_share = 1.0
-    vcpu = 1.0
-    timeout = "1m"
-    warm_at_start = true
-    service_time = { dist = "fixed", value = "100ms" }
-    cold_start = { dist = "fixed", value = "5s" }
-    [autoscaler]
-    kind = "hpa"
-    cpu_target = 0.5
-    min_scale = 1
-    max_scale = 10
-    [[workload.phases]]
-    duration = "1h"
-    arrival = { process = "poisson", rate = 1 }
-"#;
+const HPA: &str = include_str!("tests/fixtures/hpa.toml");
 
 #[test]
 fn the_hpa_scales_on_cpu_and_never_to_zero() {
@@ -1134,26 +1063,7 @@ mod properties {
             let share = if kind == "hpa" { share.max(0.5) } else { share };
             // The keepalive pool picks its own instances: a router policy is refused there.
             let policy = if kind == "keepalive" { String::new() } else if kind == "kpa" { format!("policy = \"{policy}\"") } else { "policy = \"knative\"".to_string() };
-            format!(
-                r#"
-                duration = "1m"
-                [service]
-                container_concurrency = {cc}
-                cpu_share = {share}
-                timeout = "4s"
-                service_time = {{ dist = "exponential", mean = "500ms" }}
-                cold_start = {{ dist = "uniform", min = "100ms", max = "2s" }}
-                [autoscaler]
-                {autoscaler}
-                [router]
-                {policy}
-                activator_queue_depth = {queue}
-                [[workload.phases]]
-                duration = "1m"
-                arrival = {{ process = "poisson", rate = 1 }}
-                {deploy}
-                "#
-            )
+            fill(include_str!("tests/fixtures/any-platform.toml"), &[("cc", &cc), ("share", &share), ("autoscaler", &autoscaler), ("policy", &policy), ("queue", &queue), ("deploy", &deploy)])
         })
     }
 

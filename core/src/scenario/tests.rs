@@ -7,13 +7,7 @@ fn parse(src: &str) -> Result<Scenario, ScenarioError> {
     Scenario::from_toml_str(src, Path::new("t.toml"))
 }
 
-const MIN: &str = r#"
-name = "t"
-duration = "1m"
-[[workload.phases]]
-duration = "1m"
-arrival = { process = "poisson", rate = 5 }
-"#;
+const MIN: &str = include_str!("tests/min.toml");
 
 #[test]
 fn minimal_scenario_gets_knative_defaults() {
@@ -33,7 +27,7 @@ fn errors_name_line_and_key() {
     let src = format!("{MIN}[service]\ntimeout = 300\n");
     let e = parse(&src).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("service.timeout"), "{e}");
-    assert_eq!(e.position.map(|p| p.0), Some(8), "{e}");
+    assert_eq!(e.position.map(|p| p.0), Some(7), "{e}");
     assert!(e.message.contains("no unit"), "{e}");
 }
 
@@ -42,7 +36,7 @@ fn unknown_key_is_an_error() {
     let e = parse(&format!("{MIN}[autoscaler]\ntargett = 3\n")).unwrap_err();
     assert!(e.message.contains("unknown key"), "{e}");
     assert!(e.message.contains("targett"), "{e}");
-    assert_eq!(e.position, Some((8, 1)), "{e}");
+    assert_eq!(e.position, Some((7, 1)), "{e}");
 }
 
 #[test]
@@ -93,7 +87,7 @@ fn variants_override_dotted_keys() {
 fn variant_errors_point_at_the_override() {
     let src = format!("{MIN}[[variants]]\nname = \"v\"\nset = {{ \"autoscaler.min_scal\" = 1 }}\n");
     let e = parse(&src).unwrap_err();
-    assert_eq!(e.position, Some((9, 9)), "{e}");
+    assert_eq!(e.position, Some((8, 9)), "{e}");
     assert!(e.message.contains("variant \"v\""), "{e}");
     assert!(e.message.contains("min_scal"), "{e}");
 }
@@ -208,11 +202,11 @@ fn each_autoscaler_kind_refuses_the_other_kinds_keys() {
     assert!(checked > 50, "{checked}");
 }
 
-/// The error of `[autoscaler]` holding `body`: on line 8 (the table's first line), naming `key`.
+/// The error of `[autoscaler]` holding `body`: on line 7 (the table's first line), naming `key`.
 fn autoscaler_error(body: &str, key: &str) -> String {
     let e = parse(&format!("{MIN}[autoscaler]\n{body}\n")).expect_err(body);
     assert_eq!(e.key.as_deref(), Some(key), "{body}: {e}");
-    assert_eq!(e.position.map(|p| p.0), Some(8), "{body}: {e}");
+    assert_eq!(e.position.map(|p| p.0), Some(7), "{body}: {e}");
     e.message
 }
 
@@ -233,7 +227,7 @@ fn autoscaler_values_are_checked_through_the_key_table() {
     ))
     .unwrap_err();
     assert_eq!(e.key.as_deref(), Some("autoscaler.min_scale"), "{e}");
-    assert_eq!(e.position.map(|p| p.0), Some(9), "the value's line: {e}");
+    assert_eq!(e.position.map(|p| p.0), Some(8), "the value's line: {e}");
     assert!(e.message.contains("cannot scale to zero"), "{e}");
     let e = autoscaler_error("kind = \"hpa\"", "service.cpu_share");
     assert!(e.contains("scales on CPU"), "{e}");

@@ -10,16 +10,7 @@ use super::*;
 use crate::autoscaler::AutoscalerSettings;
 use crate::scenario::{Scenario, Slo};
 
-const BASE: &str = r#"
-duration = "4m"
-[service]
-container_concurrency = 10
-[[workload.phases]]
-duration = "4m"
-arrival = { process = "poisson", rate = 5 }
-[billing]
-models = ["cloud-run-request", "cloud-run-instance"]
-"#;
+const BASE: &str = include_str!("tests/base.toml");
 
 fn tune(extra: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
     Scenario::from_toml_str(&format!("{BASE}{extra}"), Path::new("t.toml"))
@@ -371,6 +362,11 @@ fn setup(objective: Objective) -> Setup {
     }
 }
 
+/// The unsharded document of `rows` under `objective`.
+fn doc(objective: Objective, rows: Vec<Row>) -> TuneDoc {
+    TuneDoc::new("t.toml".into(), setup(objective), None, true, rows)
+}
+
 fn rows() -> Vec<Row> {
     let slo = Slo {
         p99: Some(Duration::from_millis(500)),
@@ -388,13 +384,7 @@ fn rows() -> Vec<Row> {
 
 #[test]
 fn min_cost_picks_the_cheapest_passing_candidate() {
-    let d = TuneDoc::new(
-        "t.toml".into(),
-        setup(Objective::MinCost),
-        None,
-        true,
-        rows(),
-    );
+    let d = doc(Objective::MinCost, rows());
     assert_eq!(d.outcome.winner, Some(1));
     assert_eq!(d.outcome.order, [1, 2, 3, 4, 5, 0]);
     assert_eq!(d.outcome.front, [0, 1, 2, 3, 5]);
@@ -402,32 +392,20 @@ fn min_cost_picks_the_cheapest_passing_candidate() {
 
 #[test]
 fn pareto_picks_the_cheapest_passing_front_member() {
-    let d = TuneDoc::new(
-        "t.toml".into(),
-        setup(Objective::Pareto),
-        None,
-        true,
-        rows(),
-    );
+    let d = doc(Objective::Pareto, rows());
     assert_eq!(d.outcome.winner, Some(1));
     assert_eq!(d.outcome.order, [1, 2, 3, 5, 0, 4]);
     let mut r = rows();
     for x in &mut r {
         x.summary.as_mut().unwrap().slo.passed = false;
     }
-    let d = TuneDoc::new("t.toml".into(), setup(Objective::Pareto), None, true, r);
+    let d = doc(Objective::Pareto, r);
     assert_eq!(d.outcome.winner, None, "nothing passes, nothing wins");
 }
 
 #[test]
 fn shards_merge_into_the_unsharded_document() {
-    let whole = TuneDoc::new(
-        "t.toml".into(),
-        setup(Objective::MinCost),
-        None,
-        true,
-        rows(),
-    );
+    let whole = doc(Objective::MinCost, rows());
     let n = 3;
     let shards: Vec<TuneDoc> = (0..n)
         .rev()
@@ -499,13 +477,7 @@ fn halving_doubles_the_horizon_up_to_the_full_one() {
 
 #[test]
 fn csv_has_one_line_per_row_and_marks_front_and_winner() {
-    let d = TuneDoc::new(
-        "t.toml".into(),
-        setup(Objective::MinCost),
-        None,
-        true,
-        rows(),
-    );
+    let d = doc(Objective::MinCost, rows());
     let csv = d.to_csv();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 7);

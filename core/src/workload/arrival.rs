@@ -174,6 +174,20 @@ enum Gen {
     },
 }
 
+impl Gen {
+    /// Poisson arrivals at `rate` per second over `[base, base + end)`.
+    fn poisson(base: u64, end: u64, rate: f64) -> Gen {
+        let gap_ns = NANOS_F / rate;
+        Gen::Poisson {
+            base,
+            end,
+            pos: 0,
+            frac: 0.0,
+            gap_ns,
+        }
+    }
+}
+
 /// The intended send offsets of a [`WorkloadSpec`], phases back to back from t = 0, each
 /// strictly before the horizon and never decreasing (see the module docs for each process).
 #[derive(Clone, Debug)]
@@ -243,29 +257,19 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
         return Gen::Idle;
     }
     match *arrival {
-        ArrivalSpec::Poisson { rate } => {
+        ArrivalSpec::Poisson { rate } | ArrivalSpec::Constant { rate } => {
             let rate = clean_rate(rate);
             if rate == 0.0 {
-                return Gen::Idle;
-            }
-            Gen::Poisson {
-                base,
-                end,
-                pos: 0,
-                frac: 0.0,
-                gap_ns: NANOS_F / rate,
-            }
-        }
-        ArrivalSpec::Constant { rate } => {
-            let rate = clean_rate(rate);
-            if rate == 0.0 {
-                return Gen::Idle;
-            }
-            Gen::Constant {
-                base,
-                end,
-                k: 0,
-                rate,
+                Gen::Idle
+            } else if matches!(arrival, ArrivalSpec::Poisson { .. }) {
+                Gen::poisson(base, end, rate)
+            } else {
+                Gen::Constant {
+                    base,
+                    end,
+                    k: 0,
+                    rate,
+                }
             }
         }
         ArrivalSpec::Ramp { from, to } => {
@@ -297,13 +301,7 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
                 return Gen::Idle;
             }
             if amp == 0.0 {
-                return Gen::Poisson {
-                    base,
-                    end,
-                    pos: 0,
-                    frac: 0.0,
-                    gap_ns: NANOS_F / mean,
-                };
+                return Gen::poisson(base, end, mean);
             }
             Gen::Sine(Box::new(SineGen::new(base, end, mean, amp, period)))
         }
@@ -314,13 +312,7 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
                 return Gen::Idle;
             }
             if off == 0 {
-                return Gen::Poisson {
-                    base,
-                    end,
-                    pos: 0,
-                    frac: 0.0,
-                    gap_ns: NANOS_F / rate,
-                };
+                return Gen::poisson(base, end, rate);
             }
             Gen::Onoff {
                 base,

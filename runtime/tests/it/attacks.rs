@@ -13,39 +13,6 @@ use tokio::net::TcpStream;
 
 use crate::support::*;
 
-/// A Cloud Run-style app: echoes POST bodies, streams a chunked answer on `/chunked`, answers
-/// `ok` otherwise.
-const ECHO_APP: &str = r#"
-import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_GET(self):
-        if self.path == "/chunked":
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i in range(100):
-                piece = (b"%05d," % i) * 200
-                self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
 fn command(cmd: String) -> InstanceKind {
     InstanceKind::Command {
         cmd,
@@ -78,7 +45,7 @@ async fn bodies_stream_both_ways_and_too_large_ones_are_413() {
     let dir = temp_dir("echo");
     let s = scenario_with(0, 0, "initial_scale = 1\nmin_scale = 1");
     let o = Options {
-        instances: command(python_app(&dir, "echo.py", ECHO_APP)),
+        instances: command(test_app(&dir)),
         limits: Limits {
             max_request_body: 4 << 20,
             ..Limits::default()
@@ -352,27 +319,7 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revisions_are_reachable_by_tag_only() {
-    let src = r#"
-        name = "tags"
-        duration = "1m"
-        [service]
-        container_concurrency = 0
-        service_time = { dist = "fixed", value = "0s" }
-        cold_start = { dist = "fixed", value = "0s" }
-        [[revisions]]
-        name = "stable"
-        traffic = 100
-        [[revisions]]
-        name = "dark"
-        traffic = 0
-        [[revisions]]
-        name = "preview"
-        traffic = 0
-        tag = "next"
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-    "#;
+    let src = include_str!("fixtures/tags.toml");
     let s = Scenario::from_toml_str(src, "tags.toml".as_ref()).expect("valid");
     let h = start(&s, open()).await.expect("starts");
     let url = h.url();
@@ -381,14 +328,7 @@ async fn revisions_are_reachable_by_tag_only() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
     for name in ["dark", "stable", "preview"] {
-        let r = call(
-            &url,
-            Method::GET,
-            "/?message=x",
-            &[("x-scalelab-revision", name)],
-            "",
-        )
-        .await;
+        let r = get_with(&url, "/?message=x", &[("x-scalelab-revision", name)]).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "by name: {name}");
     }
     let r = get(&url, "/@next/?message=x").await;
@@ -401,35 +341,11 @@ async fn revisions_are_reachable_by_tag_only() {
     h.shutdown().await;
 }
 
-/// Listens on `$PORT` at once, like gunicorn's master, but answers only after 1.5 s (its
-/// workers booting); writes `serving` into the directory given as its first argument when it
-/// starts answering.
-const LATE_WORKERS_APP: &str = r#"
-import http.server, os, sys, time
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H)
-time.sleep(1.5)
-open(os.path.join(sys.argv[1], "serving"), "w").close()
-srv.serve_forever()
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_wait_for_the_http_readiness_probe() {
     for http_probe in [true, false] {
         let dir = temp_dir(&format!("late-{http_probe}"));
-        let cmd = format!(
-            "{} {}",
-            python_app(&dir, "late.py", LATE_WORKERS_APP),
-            dir.display()
-        );
+        let cmd = format!("{} --late {}", test_app(&dir), dir.display());
         let s = scenario_with(0, 0, "initial_scale = 1\nmin_scale = 1");
         let o = Options {
             instances: command(cmd),
@@ -467,23 +383,6 @@ async fn requests_wait_for_the_http_readiness_probe() {
     }
 }
 
-/// Serves on `$PORT`, ignores SIGTERM, and writes its pid into the directory given as its
-/// first argument.
-const STUBBORN_APP: &str = r#"
-import http.server, os, signal, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-open(os.path.join(sys.argv[1], "pid-%d" % os.getpid()), "w").close()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
 fn pids(dir: &std::path::Path) -> Vec<u32> {
     std::fs::read_dir(dir)
         .expect("dir")
@@ -502,11 +401,8 @@ fn pids(dir: &std::path::Path) -> Vec<u32> {
 async fn a_sigterm_ignoring_grandchild_does_not_survive_scale_down_or_shutdown() {
     let dir = temp_dir("stubborn");
     // The server is the shell's child, not scalelab's: `&` and `wait` keep the shell around.
-    let cmd = format!(
-        "{} {} & wait",
-        python_app(&dir, "stubborn.py", STUBBORN_APP),
-        dir.display()
-    );
+    let app = test_app(&dir);
+    let cmd = format!("{app} --ignore-sigterm --pid-dir {} & wait", dir.display());
     // Scales to zero quickly (6 s window + 1 s grace at time scale 0.25), then comes back for
     // a request and is shut down with the run.
     let s = scenario_with(0, 0, "initial_scale = 1");

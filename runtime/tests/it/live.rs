@@ -88,32 +88,11 @@ async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
     let r = get(&h.url(), "/?message=x").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["www-authenticate"], "Bearer");
-    let r = call(
-        &h.url(),
-        Method::GET,
-        "/?message=x",
-        &[("authorization", "Bearer wrong")],
-        "",
-    )
-    .await;
+    let r = get_as(&h.url(), "/?message=x", "wrong").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = call(
-        &h.url(),
-        Method::GET,
-        "/?message=x",
-        &[("authorization", "Bearer s3cret")],
-        "",
-    )
-    .await;
+    let r = get_as(&h.url(), "/?message=x", "s3cret").await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = call(
-        &h.url(),
-        Method::GET,
-        "/_scalelab/metrics",
-        &[("authorization", "Bearer s3cret")],
-        "",
-    )
-    .await;
+    let r = get_as(&h.url(), "/_scalelab/metrics", "s3cret").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.body
@@ -298,18 +277,7 @@ async fn full_queue_is_503_and_timeouts_are_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_running_past_its_timeout_is_504() {
-    let src = r#"
-        name = "timeout"
-        duration = "1m"
-        [service]
-        timeout = "300ms"
-        service_time = { dist = "fixed", value = "1s" }
-        cold_start = { dist = "fixed", value = "0s" }
-        warm_at_start = true
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-    "#;
+    let src = include_str!("fixtures/timeout.toml");
     let s = Scenario::from_toml_str(src, "t.toml".as_ref()).expect("valid");
     let h = start(&s, open()).await.expect("starts");
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
@@ -327,18 +295,7 @@ async fn a_request_running_past_its_timeout_is_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_requests_in_flight() {
-    let src = r#"
-        name = "drain"
-        duration = "1m"
-        [service]
-        container_concurrency = 0
-        service_time = { dist = "fixed", value = "600ms" }
-        cold_start = { dist = "fixed", value = "0s" }
-        warm_at_start = true
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-    "#;
+    let src = include_str!("fixtures/drain.toml");
     let s = Scenario::from_toml_str(src, "drain.toml".as_ref()).expect("valid");
     let h = start(&s, open()).await.expect("starts");
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
@@ -375,32 +332,13 @@ async fn shutdown_drains_requests_in_flight() {
     assert!(client().request(req).await.is_err());
 }
 
-/// A Cloud Run-style app: listens on $PORT, answers "ok", exits with status 3 on /crash.
-const CRASHY_APP: &str = r#"
-import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/crash":
-            os._exit(3)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
-    let dir = std::env::temp_dir().join(format!("scalelab-crashy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let app = dir.join("app.py");
-    std::fs::write(&app, CRASHY_APP).expect("write app");
+    let dir = temp_dir("crashy");
     let s = scenario("initial_scale = 1\nmin_scale = 1");
     let o = Options {
         instances: InstanceKind::Command {
-            cmd: format!("python3 {}", app.display()),
+            cmd: test_app(&dir),
             termination_grace: Duration::from_secs(2),
         },
         ..open()
@@ -440,24 +378,7 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
-    let src = r#"
-        name = "canary"
-        duration = "1m"
-        [service]
-        container_concurrency = 0
-        service_time = { dist = "fixed", value = "0s" }
-        cold_start = { dist = "fixed", value = "0s" }
-        [[revisions]]
-        name = "stable"
-        traffic = 80
-        [[revisions]]
-        name = "canary"
-        traffic = 20
-        tag = "next"
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-    "#;
+    let src = include_str!("fixtures/canary.toml");
     let s = Scenario::from_toml_str(src, "canary.toml".as_ref()).expect("valid");
     let h = start(&s, open()).await.expect("starts");
     let url = h.url();
@@ -468,24 +389,10 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
         r.body, r#"{"message":"tagged welcomes you, world!"}"#,
         "the tag prefix is stripped"
     );
-    let r = call(
-        &url,
-        Method::GET,
-        "/?message=x",
-        &[("x-scalelab-revision", "next")],
-        "",
-    )
-    .await;
+    let r = get_with(&url, "/?message=x", &[("x-scalelab-revision", "next")]).await;
     assert_eq!(r.headers["x-scalelab-revision"], "canary");
     // Revisions are reachable by tag only: "stable" has none.
-    let r = call(
-        &url,
-        Method::GET,
-        "/?message=x",
-        &[("x-scalelab-revision", "stable")],
-        "",
-    )
-    .await;
+    let r = get_with(&url, "/?message=x", &[("x-scalelab-revision", "stable")]).await;
     assert_eq!(
         (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
         (StatusCode::NOT_FOUND, "unknown-revision")
@@ -512,28 +419,7 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
 /// split does, and the rollout moves the split at its scenario time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
-    let src = r#"
-        name = "deploy"
-        duration = "1m"
-        [service]
-        container_concurrency = 0
-        service_time = { dist = "fixed", value = "0s" }
-        cold_start = { dist = "fixed", value = "0s" }
-        [[revisions]]
-        name = "v1"
-        traffic = 100
-        [[revisions]]
-        name = "v2"
-        [[routes]]
-        match = { header = "x-canary", value = "1" }
-        revision = "v2"
-        [[rollouts]]
-        at = "2s"
-        traffic = { v2 = 100 }
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 1 }
-    "#;
+    let src = include_str!("fixtures/deploy.toml");
     let s = Scenario::from_toml_str(src, "deploy.toml".as_ref()).expect("valid");
     let h = start(&s, open()).await.expect("starts");
     let url = h.url();
@@ -545,9 +431,9 @@ async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
         "the test is too slow to check the split before the rollout"
     );
     let canary = [("x-canary", "1")];
-    let r = call(&url, Method::GET, "/?message=x", &canary, "").await;
+    let r = get_with(&url, "/?message=x", &canary).await;
     assert_eq!(r.headers["x-scalelab-revision"], "v2", "the route matched");
-    let r = call(&url, Method::GET, "/?message=x", &[("x-canary", "2")], "").await;
+    let r = get_with(&url, "/?message=x", &[("x-canary", "2")]).await;
     assert_eq!(
         r.headers["x-scalelab-revision"], "v1",
         "no route: the split (v1 100 %)"

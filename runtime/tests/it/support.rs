@@ -1,5 +1,6 @@
 //! Helpers shared by the runtime's integration tests.
 
+use scalelab_core::testing::fill;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,25 +15,13 @@ use scalelab_runtime::{Auth, Handle, Options};
 /// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
 /// and may open further tables.
 pub fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
-    let src = format!(
-        r#"
-        name = "live-test"
-        duration = "1m"
-        [service]
-        container_concurrency = 1
-        timeout = "3s"
-        service_time = {{ dist = "fixed", value = "{service_ms}ms" }}
-        cold_start = {{ dist = "fixed", value = "{cold_ms}ms" }}
-        [autoscaler]
-        stable_window = "6s"
-        scale_to_zero_grace_period = "1s"
-        target = 1
-        target_utilization = 1.0
-        {extra}
-        [[workload.phases]]
-        duration = "1m"
-        arrival = {{ process = "poisson", rate = 1 }}
-        "#
+    let src = fill(
+        include_str!("fixtures/live-test.toml"),
+        &[
+            ("service_ms", &service_ms),
+            ("cold_ms", &cold_ms),
+            ("extra", &extra),
+        ],
     );
     Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
 }
@@ -86,7 +75,18 @@ pub async fn call(
 }
 
 pub async fn get(base: &str, path: &str) -> Reply {
-    call(base, Method::GET, path, &[], "").await
+    get_with(base, path, &[]).await
+}
+
+/// GET `path` with these headers.
+pub async fn get_with(base: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    call(base, Method::GET, path, headers, "").await
+}
+
+/// GET `path` with the bearer token `token`.
+pub async fn get_as(base: &str, path: &str, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    get_with(base, path, &[("authorization", &auth)]).await
 }
 
 /// Waits (polling the status) until `pred` holds, up to `limit` of scenario time.
@@ -118,6 +118,14 @@ pub fn python_app(dir: &std::path::Path, name: &str, src: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, src).expect("write app");
     format!("python3 {}", p.display())
+}
+
+/// The instance app of the live tests (fixtures/app.py: its arguments are in its docstring).
+pub const TEST_APP: &str = include_str!("fixtures/app.py");
+
+/// Writes the test app into `dir` and returns the `--cmd` that runs it.
+pub fn test_app(dir: &std::path::Path) -> String {
+    python_app(dir, "app.py", TEST_APP)
 }
 
 /// The host:port of a `http://` URL.

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use scalelab_core::scenario::Scenario;
+use scalelab_core::testing::fill;
 use scalelab_sim::run_variant_ticking;
 
 use super::support::scenario;
@@ -61,20 +62,9 @@ fn bundled_sparse_scenarios_skip_idle_seconds_with_the_same_results() {
 #[test]
 fn a_year_of_a_rare_function_processes_about_two_events_per_request() {
     for kind in ["", "kind = \"keepalive\"\nidle_timeout = \"10m\""] {
-        let s = scenario(&format!(
-            r#"
-name = "rare"
-duration = "365d"
-[service]
-container_concurrency = 1
-service_time = {{ dist = "exponential", mean = "200ms" }}
-cold_start = {{ dist = "fixed", value = "1s" }}
-[autoscaler]
-{kind}
-[[workload.phases]]
-duration = "365d"
-arrival = {{ process = "poisson", rate = 0.001 }}
-"#
+        let s = scenario(&fill(
+            include_str!("fixtures/idle-year.toml"),
+            &[("kind", &kind)],
         ));
         let (v, _, processed) =
             run_variant_ticking(&s, "baseline", 1, false, false, None, false).expect("runs");
@@ -96,48 +86,29 @@ fn kpa_toml(rate: f64, cc: u32, grace: u32, retention: u32, tbc: i32, bucket: u3
     } else {
         format!("target_burst_capacity = {tbc}")
     };
-    format!(
-        r#"
-name = "sparse-kpa"
-duration = "3h"
-[service]
-container_concurrency = {cc}
-service_time = {{ dist = "exponential", mean = "700ms" }}
-cold_start = {{ dist = "lognormal", median = "1s", p99 = "4s" }}
-[autoscaler]
-scale_to_zero_grace_period = "{grace}s"
-scale_to_zero_pod_retention = "{retention}s"
-stable_window = "6s"
-{tbc}
-[[workload.phases]]
-duration = "3h"
-arrival = {{ process = "poisson", rate = {rate} }}
-[sim]
-timeseries_bucket = "{bucket}s"
-"#
+    fill(
+        include_str!("fixtures/idle-kpa.toml"),
+        &[
+            ("cc", &cc),
+            ("grace", &grace),
+            ("retention", &retention),
+            ("tbc", &tbc),
+            ("rate", &rate),
+            ("bucket", &bucket),
+        ],
     )
 }
 
 fn keepalive_toml(rate: f64, idle: u32, choice: &str, reset: bool, bucket: u32) -> String {
-    format!(
-        r#"
-name = "sparse-keepalive"
-duration = "3h"
-[service]
-container_concurrency = 1
-service_time = {{ dist = "exponential", mean = "2s" }}
-cold_start = {{ dist = "lognormal", median = "500ms", p99 = "3s" }}
-[autoscaler]
-kind = "keepalive"
-idle_timeout = "{idle}s"
-idle_choice = "{choice}"
-keepalive_reset = {reset}
-[[workload.phases]]
-duration = "3h"
-arrival = {{ process = "poisson", rate = {rate} }}
-[sim]
-timeseries_bucket = "{bucket}s"
-"#
+    fill(
+        include_str!("fixtures/idle-keepalive.toml"),
+        &[
+            ("idle", &idle),
+            ("choice", &choice),
+            ("reset", &reset),
+            ("rate", &rate),
+            ("bucket", &bucket),
+        ],
     )
 }
 
@@ -151,23 +122,9 @@ fn whole_second_arrivals_and_service_times_order_as_ticking_does() {
         "stable_window = \"6s\"\nscale_to_zero_grace_period = \"1s\"",
     ] {
         for service in ["1s", "3s", "500ms"] {
-            let s = scenario(&format!(
-                r#"
-name = "whole-seconds"
-duration = "30m"
-[service]
-container_concurrency = 1
-service_time = {{ dist = "fixed", value = "{service}" }}
-cold_start = {{ dist = "fixed", value = "2s" }}
-[autoscaler]
-{auto}
-[[workload.phases]]
-duration = "10m"
-arrival = {{ process = "trace", at = ["3s", "4s", "4s", "90s", "91500ms", "200s", "203s", "400s"] }}
-[[workload.phases]]
-duration = "20m"
-arrival = {{ process = "constant", rate = 0.01 }}
-"#
+            let s = scenario(&fill(
+                include_str!("fixtures/idle-services.toml"),
+                &[("service", &service), ("auto", &auto)],
             ));
             same_both_ways(&s, 3);
         }

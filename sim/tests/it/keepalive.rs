@@ -2,28 +2,17 @@
 //! low-load keep-alive formulas).
 
 use crate::support::*;
+use scalelab_core::testing::fill;
 
 fn keepalive(lambda: f64, idle_s: u64, horizon_s: u64, extra_toml: &str) -> String {
-    format!(
-        r#"
-        duration = "{horizon_s}s"
-        [service]
-        container_concurrency = 1
-        service_time = {{ dist = "exponential", mean = "1s" }}
-        cold_start = {{ dist = "fixed", value = "0s" }}
-        [autoscaler]
-        kind = "keepalive"
-        idle_timeout = "{idle_s}s"
-        max_instances = 0
-        [router]
-        policy = "newest-idle"
-        [[workload.phases]]
-        duration = "{horizon_s}s"
-        arrival = {{ process = "poisson", rate = {lambda} }}
-        [billing]
-        models = ["cloud-run-request"]
-        {extra_toml}
-        "#
+    fill(
+        include_str!("fixtures/keepalive.toml"),
+        &[
+            ("horizon_s", &horizon_s),
+            ("idle_s", &idle_s),
+            ("lambda", &lambda),
+            ("extra_toml", &extra_toml),
+        ],
     )
 }
 
@@ -79,25 +68,9 @@ fn max_instances_rejects_beyond_it() {
 /// exponential, Poisson arrivals at 0.9/s) with an idle timeout of 13 s, comparable to the
 /// service times, where the idle-instance rule matters (MODELS.md §4, case D1).
 fn d1(choice: &str) -> String {
-    format!(
-        r#"
-        duration = "300000s"
-        [service]
-        container_concurrency = 1
-        service_time = {{ dist = "exponential", mean = "1991ms" }}
-        cold_service_time = {{ dist = "exponential", mean = "2244ms" }}
-        cold_start = {{ dist = "fixed", value = "0s" }}
-        [autoscaler]
-        kind = "keepalive"
-        idle_timeout = "13s"
-        max_instances = 0
-        idle_choice = "{choice}"
-        [[workload.phases]]
-        duration = "300000s"
-        arrival = {{ process = "poisson", rate = 0.9 }}
-        [billing]
-        models = ["lambda"]
-        "#
+    fill(
+        include_str!("fixtures/keepalive-d1.toml"),
+        &[("choice", &choice)],
     )
 }
 

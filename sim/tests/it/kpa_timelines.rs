@@ -1,6 +1,7 @@
 //! Whole KPA timelines with Knative's defaults (KPA.md §2.7).
 
 use scalelab_core::event::{Event, Stamped};
+use scalelab_core::testing::fill;
 use scalelab_sim::{SimOptions, simulate_with};
 
 use crate::support::*;
@@ -28,18 +29,7 @@ fn events(toml: &str, seed: u64) -> (scalelab_core::result::VariantResult, Vec<S
 
 #[test]
 fn a_single_request_to_a_revision_at_zero_waits_one_cold_start() {
-    let (v, evs) = events(
-        r#"
-        duration = "4m"
-        [service]
-        service_time = { dist = "fixed", value = "100ms" }
-        cold_start = { dist = "fixed", value = "2s" }
-        [[workload.phases]]
-        duration = "4m"
-        arrival = { process = "trace", at = ["200s"] }
-        "#,
-        1,
-    );
+    let (v, evs) = events(include_str!("fixtures/single-request.toml"), 1);
     // The initial pod (initial_scale 1) starts, idles for a stable window and goes; the
     // request at t = 200 s finds the revision at zero.
     assert_eq!(v.requests.completed, 1);
@@ -65,18 +55,7 @@ fn a_single_request_to_a_revision_at_zero_waits_one_cold_start() {
 #[test]
 fn after_traffic_stops_the_last_instance_goes_60_to_90_s_later() {
     // Traffic for 2 minutes, then nothing; the run continues so the scale-down is observed.
-    let toml = r#"
-        duration = "6m"
-        [service]
-        service_time = { dist = "fixed", value = "50ms" }
-        cold_start = { dist = "fixed", value = "1s" }
-        [[workload.phases]]
-        duration = "2m"
-        arrival = { process = "constant", rate = 20 }
-        [[workload.phases]]
-        duration = "4m"
-        arrival = { process = "constant", rate = 0 }
-    "#;
+    let toml = include_str!("fixtures/traffic-stops.toml");
     for seed in 1..=3 {
         let (v, evs) = events(toml, seed);
         let t0 = 120.0 - 1.0 / 20.0 + 0.05; // the last request ends
@@ -97,22 +76,7 @@ fn after_traffic_stops_the_last_instance_goes_60_to_90_s_later() {
 
 #[test]
 fn a_burst_enters_panic_and_never_scales_down_during_it() {
-    let toml = r#"
-        duration = "4m"
-        [service]
-        container_concurrency = 10
-        service_time = { dist = "fixed", value = "200ms" }
-        cold_start = { dist = "fixed", value = "2s" }
-        [[workload.phases]]
-        duration = "1m"
-        arrival = { process = "poisson", rate = 10 }
-        [[workload.phases]]
-        duration = "20s"
-        arrival = { process = "poisson", rate = 400 }
-        [[workload.phases]]
-        duration = "2m40s"
-        arrival = { process = "poisson", rate = 10 }
-    "#;
+    let toml = include_str!("fixtures/burst.toml");
     let (v, evs) = events(toml, 5);
     assert!(v.autoscaler.panic_episodes >= 1);
     let mut in_panic = false;
@@ -145,24 +109,9 @@ fn a_burst_enters_panic_and_never_scales_down_during_it() {
 fn slot_overhead_holds_the_slot_and_router_overhead_does_not() {
     let with = |router: &str| {
         run(
-            &scenario(&format!(
-                r#"
-                duration = "1m"
-                [service]
-                container_concurrency = 1
-                warm_at_start = true
-                service_time = {{ dist = "fixed", value = "80ms" }}
-                [autoscaler]
-                min_scale = 1
-                max_scale = 1
-                [router]
-                {router}
-                [[workload.phases]]
-                duration = "1m"
-                arrival = {{ process = "constant", rate = 10 }}
-                [billing]
-                models = ["cloud-run-request@1ms"]
-                "#
+            &scenario(&fill(
+                include_str!("fixtures/timelines-router.toml"),
+                &[("router", &router)],
             )),
             1,
         )

@@ -2,33 +2,20 @@
 //! system (Erlang B), and Little's law holds.
 
 use crate::support::*;
+use scalelab_core::testing::fill;
 
 /// c instances pinned (min = max = initial = c), concurrency 1, warm from the start, activator
 /// always in the path (FIFO queue), Poisson arrivals, exponential service with mean 1 s.
 fn pinned(c: u32, lambda: f64, horizon_s: u64, queue: bool) -> String {
     let depth = if queue { 1_000_000 } else { 0 };
-    format!(
-        r#"
-        duration = "{horizon_s}s"
-        [service]
-        container_concurrency = 1
-        timeout = "1h"
-        warm_at_start = true
-        service_time = {{ dist = "exponential", mean = "1s" }}
-        cold_start = {{ dist = "fixed", value = "0s" }}
-        [autoscaler]
-        min_scale = {c}
-        max_scale = {c}
-        initial_scale = {c}
-        target_burst_capacity = -1
-        [router]
-        activator_queue_depth = {depth}
-        [[workload.phases]]
-        duration = "{horizon_s}s"
-        arrival = {{ process = "poisson", rate = {lambda} }}
-        [billing]
-        models = ["cloud-run-request"]
-        "#
+    fill(
+        include_str!("fixtures/pinned.toml"),
+        &[
+            ("horizon_s", &horizon_s),
+            ("c", &c),
+            ("depth", &depth),
+            ("lambda", &lambda),
+        ],
     )
 }
 
@@ -136,28 +123,13 @@ fn littles_law_holds() {
 /// One instance pinned, unlimited concurrency, all of the service time CPU work on one vCPU:
 /// the instance is an M/G/1 processor-sharing queue.
 fn ps_instance(lambda: f64, horizon_s: u64, service: &str) -> String {
-    format!(
-        r#"
-        duration = "{horizon_s}s"
-        [service]
-        container_concurrency = 0
-        vcpu = 1
-        cpu_share = 1
-        timeout = "1h"
-        warm_at_start = true
-        service_time = {service}
-        cold_start = {{ dist = "fixed", value = "0s" }}
-        [autoscaler]
-        min_scale = 1
-        max_scale = 1
-        initial_scale = 1
-        target_burst_capacity = -1
-        [[workload.phases]]
-        duration = "{horizon_s}s"
-        arrival = {{ process = "poisson", rate = {lambda} }}
-        [billing]
-        models = ["cloud-run-request"]
-        "#
+    fill(
+        include_str!("fixtures/ps-instance.toml"),
+        &[
+            ("horizon_s", &horizon_s),
+            ("service", &service),
+            ("lambda", &lambda),
+        ],
     )
 }
 

@@ -2,6 +2,7 @@
 //! every event, and the accounting must balance.
 
 use proptest::prelude::*;
+use scalelab_core::testing::fill;
 
 use crate::support::*;
 
@@ -41,31 +42,18 @@ fn arb_scenario() -> impl Strategy<Value = String> {
                         "min_scale = {min}\ntarget_burst_capacity = {tbc}\nstable_window = \"10s\""
                     )
                 };
-                format!(
-                    r#"
-                duration = "90s"
-                [service]
-                container_concurrency = {cc}
-                timeout = "{timeout}s"
-                service_time = {{ dist = "exponential", mean = "{svc}ms" }}
-                cold_start = {{ dist = "uniform", min = "0s", max = "{cold}ms" }}
-                [autoscaler]
-                {autoscaler}
-                [router]
-                policy = "{policy}"
-                activator_queue_depth = {depth}
-                [[workload.phases]]
-                duration = "30s"
-                arrival = {{ process = "poisson", rate = {rate} }}
-                [[workload.phases]]
-                duration = "30s"
-                arrival = {{ process = "onoff", rate = {rate}, on = "3s", off = "7s" }}
-                [[workload.phases]]
-                duration = "30s"
-                arrival = {{ process = "constant", rate = 0 }}
-                [billing]
-                models = ["cloud-run-request", "cloud-run-instance", "lambda"]
-                "#
+                fill(
+                    include_str!("fixtures/swarm.toml"),
+                    &[
+                        ("cc", &cc),
+                        ("timeout", &timeout),
+                        ("svc", &svc),
+                        ("cold", &cold),
+                        ("autoscaler", &autoscaler),
+                        ("policy", &policy),
+                        ("depth", &depth),
+                        ("rate", &rate),
+                    ],
                 )
             },
         )

@@ -223,7 +223,9 @@ fn settings_strategy() -> impl Strategy<Value = KpaSettings> {
 
 proptest! {
     /// Every replica count the reconciler applies for a reachable revision is within
-    /// [min, max] (max 0 = unbounded), whatever the decider says.
+    /// [min, max] (max 0 = unbounded), whatever the decider says; until the revision first
+    /// reaches its initial scale, that floor applies even above max, as in Knative's
+    /// `applyBounds(min, max, x)` with min raised to the initial scale.
     #[test]
     fn reconciler_output_stays_within_bounds(
         s in settings_strategy(),
@@ -240,7 +242,8 @@ proptest! {
             });
             if let Some(r) = o.replicas {
                 prop_assert!(r >= s.min_scale, "{r} < min {}", s.min_scale);
-                prop_assert!(s.max_scale == 0 || r <= s.max_scale, "{r} > max {}", s.max_scale);
+                let max = if s.max_scale == 0 { 0 } else { s.max_scale.max(s.initial_scale) };
+                prop_assert!(max == 0 || r <= max, "{r} > max {max} (initial {})", s.initial_scale);
             }
         }
     }

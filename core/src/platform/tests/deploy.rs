@@ -3,29 +3,13 @@
 
 use super::*;
 use crate::router::rollout::step_params;
+use crate::testing::fill;
 
 /// Two revisions: v1 with all traffic, v2 (a slower start) as the test sets it.
 fn two(v2: &str, rest: &str) -> String {
-    format!(
-        r#"
-        duration = "2m"
-        [service]
-        container_concurrency = 0
-        timeout = "10s"
-        service_time = {{ dist = "fixed", value = "100ms" }}
-        cold_start = {{ dist = "fixed", value = "1s" }}
-        [[revisions]]
-        name = "v1"
-        traffic = 100
-        [[revisions]]
-        name = "v2"
-        {v2}
-        service = {{ cold_start = {{ dist = "fixed", value = "2s" }} }}
-        {rest}
-        [[workload.phases]]
-        duration = "2m"
-        arrival = {{ process = "poisson", rate = 1 }}
-        "#
+    fill(
+        include_str!("fixtures/deploy-two.toml"),
+        &[("v2", &v2), ("rest", &rest)],
     )
 }
 
