@@ -7,40 +7,24 @@ use scalelab_core::result::VariantResult;
 use scalelab_sim::{SimOptions, simulate_with};
 
 use crate::support::*;
+use scalelab_core::testing::fill;
 
 /// Four requests one second apart, each holding its own instance (concurrency 1) for 30 s;
 /// 1-vCPU pods, two to a 2-vCPU node; cold start 2 s; nodes provision in 60 s.
 fn four_pods(cluster: &str) -> String {
-    format!(
-        r#"
-        duration = "4s"
-        [service]
-        container_concurrency = 1
-        vcpu = 1.0
-        memory_gib = 1.0
-        service_time = {{ dist = "fixed", value = "30s" }}
-        cold_start = {{ dist = "fixed", value = "2s" }}
-        [autoscaler]
-        kind = "keepalive"
-        idle_timeout = "60s"
-        [[workload.phases]]
-        duration = "4s"
-        arrival = {{ process = "constant", rate = 1 }}
-        [billing]
-        models = ["knative-nodes"]
-        {cluster}
-        "#
+    fill(
+        include_str!("fixtures/cluster-four-pods.toml"),
+        &[("cluster", &cluster)],
     )
 }
 
-const FEW: &str = r#"
-    [cluster]
-    node_vcpu = 2
-    min_nodes = 1
-    queue_proxy_vcpu = 0
-    control_plane = false
-    node_provisioning = "60s"
-"#;
+/// The `[cluster]` table with `min_nodes` nodes at the start.
+fn nodes(min_nodes: u32) -> String {
+    fill(
+        include_str!("fixtures/cluster-few-nodes.toml"),
+        &[("min_nodes", &min_nodes)],
+    )
+}
 
 /// Per instance: (created, pending wait, ready), seconds, from the event log.
 fn startups(log: &[u8]) -> HashMap<u64, (f64, Option<f64>, f64)> {
@@ -80,7 +64,7 @@ fn run_logged(toml: &str) -> (VariantResult, Vec<u8>) {
 
 #[test]
 fn with_too_few_nodes_cold_starts_include_node_provisioning() {
-    let (v, log) = run_logged(&four_pods(FEW));
+    let (v, log) = run_logged(&four_pods(&nodes(1)));
     let c = v.cluster.as_ref().expect("a cluster section");
     assert_eq!(v.cold_starts.count, 4);
     // Two pods fit the first node; the other two wait for one new node.
@@ -124,8 +108,7 @@ fn with_too_few_nodes_cold_starts_include_node_provisioning() {
 
 #[test]
 fn with_enough_nodes_no_cold_start_waits_and_results_are_the_unbounded_ones() {
-    let enough = FEW.replace("min_nodes = 1", "min_nodes = 2");
-    let (v, log) = run_logged(&four_pods(&enough));
+    let (v, log) = run_logged(&four_pods(&nodes(2)));
     let c = v.cluster.as_ref().expect("a cluster section");
     assert_eq!(c.pods_pending, 0);
     assert_eq!(c.nodes_added, 0);

@@ -224,8 +224,7 @@ mod tests {
     use crate::cluster::{ClusterSettings, Placement};
     use crate::scenario::Scenario;
 
-    const BASE: &str = "duration = \"1m\"\n[[workload.phases]]\nduration = \"1m\"\n\
-                        arrival = { process = \"poisson\", rate = 1 }\n";
+    const BASE: &str = include_str!("../tests/min.toml");
 
     fn parse(extra: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
         Scenario::from_toml_str(&format!("{BASE}{extra}"), "t.toml".as_ref())
