@@ -86,9 +86,8 @@ pub struct Platform<'a> {
     opts: RunOptions<'a>,
     /// `[cluster]`: the node pool (None: capacity is unbounded).
     nodes: Option<Box<Nodes>>,
-    /// Scratch space of the `[cluster]` path: the platform's effects, instances to make ready.
+    /// Scratch space of the `[cluster]` path: the platform's effects.
     fx: Vec<Effect>,
-    ready: Vec<(InstId, Time)>,
 }
 
 impl<'a> Platform<'a> {
@@ -113,13 +112,14 @@ impl<'a> Platform<'a> {
             hard_end: platform::hard_end(s),
             max_events: s.sim.max_events,
             events: 0,
-            nodes: Nodes::new(s, opts.check).map(Box::new),
+            nodes: Nodes::single(s, opts.check).map(Box::new),
             opts,
             fx: Vec::new(),
-            ready: Vec::new(),
         };
-        if let Some(n) = &mut sim.nodes {
-            n.init(&mut sim.p);
+        if sim.nodes.is_some() {
+            // knative-nodes bills the simulated nodes, from the initial ones on.
+            sim.p.simulate_nodes();
+            sim.carry_out_nodes(Time::ZERO);
         }
         sim.p.boot(Time::ZERO);
         sim.apply(Time::ZERO);
@@ -294,57 +294,63 @@ impl<'a> Platform<'a> {
         for &e in fx.iter() {
             match e {
                 Effect::StartInstance { inst, rev, cold } => {
-                    if let Some(at) = n.start(now, inst, rev, cold, p) {
+                    if let Some(at) = n.start(now, 0, inst, rev, cold) {
                         q.push(at, Ev::Ready(inst));
                     }
                 }
                 Effect::StopInstance { inst, .. } => {
-                    n.stop(now, inst, p);
+                    n.stop(now, 0, inst);
                     schedule(q, now, e);
                 }
                 _ => schedule(q, now, e),
             }
         }
-        self.schedule_nodes(now);
+        self.carry_out_nodes(now);
         if self.opts.events.is_some() {
             self.write_log(now);
         }
     }
 
-    /// `[cluster]`: instance `inst` is gone: its pod's room is freed, and the Pending pods
-    /// placed in it become ready after their cold starts.
+    /// `[cluster]`: instance `inst` is gone: its pod's room is freed (Pending pods may be
+    /// placed).
     #[inline(never)]
     fn stopped_nodes(&mut self, now: Time, inst: InstId) {
-        let Platform {
-            p, nodes, ready, ..
-        } = self;
-        if let Some(n) = nodes.as_deref_mut() {
-            n.stopped(now, inst, p, ready);
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.stopped(now, 0, inst);
         }
-        self.schedule_nodes(now);
+        self.carry_out_nodes(now);
     }
 
     /// `[cluster]`: the node pool's deadline.
     #[inline(never)]
     fn timer_nodes(&mut self, now: Time) {
-        let Platform {
-            p, nodes, ready, ..
-        } = self;
-        if let Some(n) = nodes.as_deref_mut() {
-            n.on_timer(now, p, ready);
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.on_timer(now);
         }
-        self.schedule_nodes(now);
+        self.carry_out_nodes(now);
     }
 
-    /// `[cluster]`: readiness of the pods just placed, and the pool's next deadline.
-    fn schedule_nodes(&mut self, now: Time) {
-        let Platform {
-            q, nodes, ready, ..
-        } = self;
-        for (inst, at) in ready.drain(..) {
-            q.push(at, Ev::Ready(inst));
+    /// `[cluster]`: what the node pool did: node changes and Pending pods to the platform
+    /// (billing, event log), the readiness of the pods it placed, its next deadline.
+    fn carry_out_nodes(&mut self, now: Time) {
+        let Platform { q, p, nodes, .. } = self;
+        let Some(n) = nodes.as_deref_mut() else {
+            return;
+        };
+        if n.has_news() {
+            let news = n.drain();
+            for (_, inst) in news.pending {
+                p.on_pod_pending(inst);
+            }
+            for ev in news.events {
+                p.on_node_event(now, ev);
+            }
+            for ((_, inst), node, waited, at) in news.placed {
+                p.on_pod_placed(inst, node, waited);
+                q.push(at, Ev::Ready(inst));
+            }
         }
-        if let Some(t) = nodes.as_deref_mut().and_then(|n| n.next_timer(now)) {
+        if let Some(t) = n.next_timer(now) {
             q.push(t, Ev::Nodes);
         }
     }
