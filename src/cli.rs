@@ -550,6 +550,20 @@ pub enum ImportCommand {
     /// Read a Knative Service manifest; write [service] and [autoscaler] tables (or
     /// [[revisions]] from its traffic block) and a placeholder workload to edit.
     Knative(ImportArgs),
+    /// Read the `gcloud run deploy` / `gcloud run services update-traffic` commands (what
+    /// `export gcloud` writes, `sleep`s included); write [service] and [autoscaler] (kind
+    /// "cloud-run"), or [[revisions]] and [[rollouts]], and a placeholder workload to edit.
+    Gcloud(ImportGcloudArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportGcloudArgs {
+    /// The shell script with the gcloud commands; `-` reads standard input.
+    #[arg(value_name = "DEPLOY.sh")]
+    pub script: PathBuf,
+    /// Write the scenario to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

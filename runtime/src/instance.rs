@@ -188,6 +188,7 @@ impl Drop for Group {
             signal_group(self.pgid, Signal::KILL);
         }
         lock(&self.sh.groups).remove(&self.pgid);
+        lock(&self.sh.cpu_groups).remove(&self.pgid);
     }
 }
 
@@ -351,6 +352,7 @@ async fn command(
         return;
     };
     lock(&sh.groups).insert(pgid);
+    lock(&sh.cpu_groups).insert(pgid, plan.id);
     let _group = Group {
         pgid,
         sh: sh.clone(),

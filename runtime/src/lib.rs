@@ -37,6 +37,7 @@
 mod allow;
 mod body;
 mod clock;
+mod cpu;
 mod driver;
 mod front;
 mod h1;
@@ -467,6 +468,8 @@ impl Handle {
         }
         let _ = self.stop_driver.send(true);
         let _ = self.driver.await;
+        // The CPU command instances used since the last whole second counts too.
+        driver::sample_cpu_now(&sh);
         sh.shut_down();
         // Instances stop after their shutdown time (synthetic) or their grace period.
         let longest_shutdown = self

@@ -71,6 +71,9 @@ pub(crate) struct Shared {
     pub failure: watch::Sender<Option<String>>,
     /// Process groups of command instances still alive (killed at the end, whatever happens).
     pub groups: Mutex<BTreeSet<i32>>,
+    /// The instance of each command instance's process group: its CPU time is read from
+    /// `/proc` ([`crate::cpu`]).
+    pub cpu_groups: Mutex<BTreeMap<i32, InstId>>,
 }
 
 /// How an instance's process ended.
@@ -270,6 +273,7 @@ impl Shared {
             exits: Mutex::new(vec![None; n]),
             failure: watch::Sender::new(None),
             groups: Mutex::new(BTreeSet::new()),
+            cpu_groups: Mutex::new(BTreeMap::new()),
         }
     }
 

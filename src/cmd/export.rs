@@ -18,6 +18,9 @@ pub fn run(cmd: ExportCommand) -> CmdResult {
     } else {
         scalelab_lab::knative::gcloud(&scenario, &name, &a.image, &source)?
     };
+    for w in scalelab_lab::knative::export::warnings(&scenario, knative) {
+        eprintln!("warning: {w}");
+    }
     super::common::write_output(a.output.as_deref(), text.as_bytes())?;
     Ok(Code::Ok)
 }

@@ -1,18 +1,30 @@
-//! `scalelab import knative service.yaml`: arguments to `scalelab_lab::knative::import`.
+//! `scalelab import knative service.yaml` and `scalelab import gcloud deploy.sh`: arguments to
+//! `scalelab_lab::knative`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{CmdResult, Code};
 use crate::cli::ImportCommand;
 
 pub fn run(cmd: ImportCommand) -> CmdResult {
-    let ImportCommand::Knative(a) = cmd;
-    let text = super::common::read_input(&a.manifest)?;
-    let out = a.output.as_deref().filter(|p| p.as_os_str() != "-");
+    let (input, output, read): (PathBuf, Option<PathBuf>, Reader) = match cmd {
+        ImportCommand::Knative(a) => (
+            a.manifest,
+            a.output,
+            scalelab_lab::knative::scenario_from_manifest,
+        ),
+        ImportCommand::Gcloud(a) => (
+            a.script,
+            a.output,
+            scalelab_lab::knative::scenario_from_gcloud,
+        ),
+    };
+    let text = super::common::read_input(&input)?;
+    let out = output.as_deref().filter(|p| p.as_os_str() != "-");
     let target = out.unwrap_or(Path::new("imported.toml"));
-    let imported = scalelab_lab::knative::scenario_from_manifest(
+    let imported = read(
         &text,
-        &super::common::shown(&a.manifest),
+        &super::common::shown(&input),
         &target.display().to_string(),
     )?;
     for w in &imported.warnings {
@@ -21,3 +33,7 @@ pub fn run(cmd: ImportCommand) -> CmdResult {
     super::common::write_output(out, imported.toml.as_bytes())?;
     Ok(Code::Ok)
 }
+
+/// Reads an input's text (named by its source) into a scenario checked as the target file.
+type Reader =
+    fn(&str, &str, &str) -> Result<scalelab_lab::knative::Imported, scalelab_lab::LabError>;

@@ -18,6 +18,7 @@ fn every_flag_is_in_the_cli_reference() {
         &["export", "knative"],
         &["export", "gcloud"],
         &["import", "knative"],
+        &["import", "gcloud"],
     ];
     let mut missing = Vec::new();
     for c in commands {

@@ -17,11 +17,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use scalelab_core::autoscaler::keys::{self, Export, Key, Knative, Value};
-use scalelab_core::autoscaler::{AutoscalerSettings, KpaSettings};
+use scalelab_core::autoscaler::{AutoscalerSettings, HpaSettings, KpaSettings};
 use scalelab_core::scenario::{Revision, Scenario};
 
 use super::format::{cpu_quantity, go_duration, memory_quantity, num};
-use super::{KPA_CLASS, PREFIX, SCALELAB_PREFIX};
+use super::{HPA_CLASS, KPA_CLASS, PREFIX, SCALELAB_PREFIX};
 use crate::LabError;
 
 /// The Knative Service manifest of `s`, named `name`, running `image`; `source` says where
@@ -51,14 +51,16 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
             );
             let shares: Vec<String> = plan
                 .iter()
-                .map(|r| format!("{} {} %", r.scenario_name, r.percent))
+                .zip(revs)
+                .filter(|(_, rev)| rev.created_at.is_zero())
+                .map(|(r, _)| format!("{} {} %", r.scenario_name, r.percent))
                 .collect();
             // Revisions created during the run come after, with the deploys.
             let from_start = revs.iter().filter(|r| r.created_at.is_zero()).count();
             let indices: Vec<String> = (0..from_start).map(|i| i.to_string()).collect();
             let _ = write!(
                 out,
-                "# The scenario splits traffic over {n} revisions ({shares}).\n\
+                "# The scenario starts with {n} revision(s) ({shares}).\n\
                  # Knative makes a revision from each change of spec.template, so the Service \
                  comes as {n}\n\
                  # documents, one per revision (named by its template); the last one sets the \
@@ -84,15 +86,9 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                      # and `{SCALELAB_PREFIX}rollout-at`): apply each at its time."
                 );
             }
-            if !s.routes.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "# [[routes]] (header matches before the split) have no Knative Service \
-                     field: give the revision a\n\
-                     # tag and route with Knative's tag-header-based-routing feature \
-                     (header Knative-Serving-Tag) or an\n\
-                     # Istio VirtualService; `scalelab import knative` does not read them back."
-                );
+            let routes = routes_note(s, &plan);
+            for line in routes.lines() {
+                let _ = writeln!(out, "# {line}");
             }
             // Until the last document of the revisions that exist from the start, the first
             // revision keeps all traffic, so creating the others moves none.
@@ -106,23 +102,18 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                 .collect();
             for (j, &i) in initial.iter().enumerate() {
                 out.push_str("---\n");
-                let traffic: &[Route] = if j + 1 == initial.len() {
-                    &timeline.first
-                } else {
-                    &hold
+                let last = j + 1 == initial.len();
+                let traffic: &[Route] = if last { &timeline.first } else { &hold };
+                let mut extra = Extra {
+                    revision: Some(plan[i].revision.clone()),
+                    ..Extra::default()
                 };
-                service_document(
-                    &mut out,
-                    s,
-                    &revs[i],
-                    name,
-                    image,
-                    Some(traffic),
-                    &Extra {
-                        revision: Some(plan[i].revision.clone()),
-                        ..Extra::default()
-                    },
-                )?;
+                if last && !s.routes.is_empty() {
+                    extra
+                        .service
+                        .push((format!("{SCALELAB_PREFIX}routes"), routes_json(s, &plan)));
+                }
+                service_document(&mut out, s, &revs[i], name, image, Some(traffic), &extra)?;
             }
             let mut latest = *initial.last().unwrap_or(&0);
             for ev in &timeline.events {
@@ -174,6 +165,96 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
             Ok(out)
         }
     }
+}
+
+/// The header Knative routes on by itself: with its `tag-header-based-routing` feature on, a
+/// request carrying `Knative-Serving-Tag: TAG` goes to the revision tagged TAG.
+pub const TAG_HEADER: &str = "knative-serving-tag";
+
+/// True when Knative itself carries route `r`: it matches [`TAG_HEADER`] on the tag of its
+/// revision.
+fn tag_header_route(s: &Scenario, r: &scalelab_core::scenario::HeaderRoute) -> bool {
+    r.header == TAG_HEADER && s.revisions[r.revision_index].tag.as_deref() == Some(r.value.as_str())
+}
+
+/// `[[routes]]` as the `scalelab.dev/routes` annotation: a JSON list of `{header, value,
+/// revision}` (the platform's revision name), read back by `import knative`.
+fn routes_json(s: &Scenario, plan: &[Route]) -> String {
+    let list: Vec<serde_json::Value> = s
+        .routes
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "header": r.header,
+                "value": r.value,
+                "revision": plan[r.revision_index].revision,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// What the manifest says about `[[routes]]` (comment lines): Knative Serving has no header
+/// match of its own; tag-header routes are what its `tag-header-based-routing` feature does,
+/// the others need a VirtualService of the mesh in front (Istio matches headers before
+/// weights). Empty without routes.
+fn routes_note(s: &Scenario, plan: &[Route]) -> String {
+    if s.routes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "[[routes]] (header matches before the split) are kept in the Service annotation \
+         scalelab.dev/routes\n(Knative ignores it; `scalelab import knative` reads it back). \
+         Knative Serving matches no header\nof its own:\n",
+    );
+    for r in &s.routes {
+        let rev = &plan[r.revision_index].revision;
+        if tag_header_route(s, r) {
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {rev}: Knative's tag-header-based routing does this; enable it with\n    \
+                 kubectl patch configmap/config-features -n knative-serving --type merge \\\n    \
+                 -p '{{\"data\":{{\"tag-header-based-routing\":\"Enabled\"}}}}'",
+                r.header, r.value
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {rev}: NOT deployed by this manifest. Route it in the mesh ahead of \
+                 Knative (an Istio\n    VirtualService with a headers match sending to the \
+                 revision's tag URL), or use the header\n    Knative-Serving-Tag with the \
+                 revision's tag (tag-header-based-routing).",
+                r.header, r.value
+            );
+        }
+    }
+    out
+}
+
+/// Warnings for the person exporting `s` (stderr): what the manifest (`knative`) or the gcloud
+/// commands do not deploy.
+pub fn warnings(s: &Scenario, knative: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.revisions.len() < 2 {
+        return out;
+    }
+    for r in &s.routes {
+        if !knative {
+            out.push(format!(
+                "[[routes]] {}: {} -> {}: Cloud Run has no header-based routing (only tag URLs); \
+                 not exported",
+                r.header, r.value, r.revision
+            ));
+        } else if !tag_header_route(s, r) {
+            out.push(format!(
+                "[[routes]] {}: {} -> {}: Knative Serving has no header matches; kept in the \
+                 scalelab.dev/routes annotation only (route it with an Istio VirtualService, or \
+                 match Knative-Serving-Tag on the revision's tag)",
+                r.header, r.value, r.revision
+            ));
+        }
+    }
+    out
 }
 
 /// The `gcloud run deploy` command of `s` (one per revision with `[[revisions]]`, then
@@ -510,7 +591,7 @@ pub fn cpu_throttling(s: &Scenario) -> Option<bool> {
 
 /// The annotation value of `v`: every value is a string in Knative (numbers without trailing
 /// zeros, Go durations, percentages for fractions); None for an unset optional.
-pub fn annotation_value(key: &Key<KpaSettings>, v: Value) -> Option<String> {
+pub fn annotation_value<T>(key: &Key<T>, v: Value) -> Option<String> {
     let scale = if key.percent { 100.0 } else { 1.0 };
     Some(match v {
         Value::Number(x) | Value::Optional(Some(x)) => num(x * scale),
@@ -520,15 +601,16 @@ pub fn annotation_value(key: &Key<KpaSettings>, v: Value) -> Option<String> {
     })
 }
 
-/// The annotations of a KPA revision, in the key table's order, with a comment where one
-/// helps: the class, then each key Knative reads (those only cluster-wide under
-/// `scalelab.dev/`), leaving out what the table exports only when it differs from the default.
-pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static str>)> {
-    const GLOBAL: Option<&str> =
-        Some("cluster-wide in Knative: set it in ConfigMap config-autoscaler");
-    let mut v: Vec<(String, String, Option<&'static str>)> =
-        vec![(format!("{PREFIX}class"), KPA_CLASS.into(), None)];
-    for key in &keys::KPA_KEYS {
+/// One annotation: name, value and a comment where one helps.
+pub type Annotation = (String, String, Option<String>);
+
+/// The annotations of an autoscaler's settings `k` under `class`, in the table's order: the
+/// class, then each key Knative reads (those Knative has only cluster-wide or on the HPA object
+/// under `scalelab.dev/`, with a comment), leaving out what the table exports only when it
+/// differs from the default.
+fn table_annotations<T: Default>(class: &str, table: &[Key<T>], k: &T) -> Vec<Annotation> {
+    let mut v: Vec<Annotation> = vec![(format!("{PREFIX}class"), class.into(), None)];
+    for key in table {
         let Some(knative) = key.knative else { continue };
         let value = key.get(k);
         if key.export == Export::UnlessDefault && value == key.default() {
@@ -537,17 +619,37 @@ pub fn kpa_annotations(k: &KpaSettings) -> Vec<(String, String, Option<&'static 
         let Some(text) = annotation_value(key, value) else {
             continue;
         };
-        v.push(match knative {
-            Knative::Revision { name, .. } => (format!("{PREFIX}{name}"), text, None),
-            Knative::Annotation(name) => (name.to_string(), text, None),
-            Knative::ClusterWide(name) => (format!("{SCALELAB_PREFIX}{name}"), text, GLOBAL),
-            // The HPA's table only; kept readable under scalelab.dev/.
-            Knative::Controller(name) | Knative::Behavior(name) => {
-                (format!("{SCALELAB_PREFIX}{name}"), text, None)
+        let Some(name) = super::annotation_names(key).into_iter().next() else {
+            continue;
+        };
+        let note = match knative {
+            Knative::Revision { .. } | Knative::Annotation(_) => None,
+            Knative::ClusterWide(_) => {
+                Some("cluster-wide in Knative: set it in ConfigMap config-autoscaler".to_string())
             }
-        });
+            Knative::Controller(flag) => Some(format!(
+                "cluster-wide in Kubernetes: kube-controller-manager --{flag}"
+            )),
+            Knative::Behavior(field) => Some(format!(
+                "the HPA object's spec.behavior.{field}: Knative's HPA class does not set it; \
+                 patch the HorizontalPodAutoscaler"
+            )),
+        };
+        v.push((name, text, note));
     }
     v
+}
+
+/// The annotations of a KPA revision (see [`table_annotations`]).
+pub fn kpa_annotations(k: &KpaSettings) -> Vec<Annotation> {
+    table_annotations(KPA_CLASS, &keys::KPA_KEYS, k)
+}
+
+/// The annotations of an HPA revision: class `hpa.autoscaling.knative.dev`, metric `cpu`, the
+/// CPU target as a percentage (`autoscaling.knative.dev/target`), min and max scale, and the
+/// controller's and `spec.behavior`'s settings under `scalelab.dev/` when not the defaults.
+pub fn hpa_annotations(k: &HpaSettings) -> Vec<Annotation> {
+    table_annotations(HPA_CLASS, &keys::HPA_KEYS, k)
 }
 
 /// Writes one Service document: the template of `rev` (named `revision` when given) and, when
@@ -561,19 +663,13 @@ fn service_document(
     traffic: Option<&[Route]>,
     extra: &Extra,
 ) -> Result<(), LabError> {
-    let k = match &rev.autoscaler {
-        AutoscalerSettings::Kpa(k) => k,
-        AutoscalerSettings::Hpa(_) => {
-            return Err(LabError::Export(
-                "export knative does not write kind = \"hpa\" yet (Knative's \
-                 hpa.autoscaling.knative.dev class); export a KPA scenario"
-                    .into(),
-            ));
-        }
+    let (mut anns, hpa) = match &rev.autoscaler {
+        AutoscalerSettings::Kpa(k) => (kpa_annotations(k), false),
+        AutoscalerSettings::Hpa(h) => (hpa_annotations(h), true),
         other => {
             return Err(LabError::Export(format!(
                 "the scenario uses kind = \"{}\", which Knative does not have; export a KPA \
-                 scenario (or use `scalelab export gcloud`)",
+                 or HPA scenario (or use `scalelab export gcloud`)",
                 other.kind()
             )));
         }
@@ -591,7 +687,6 @@ fn service_document(
         let _ = writeln!(out, "      name: {r}");
     }
     out.push_str("      annotations:\n");
-    let mut anns = kpa_annotations(k);
     anns.extend(
         extra
             .template
@@ -639,6 +734,20 @@ fn service_document(
         "              memory: {}",
         quote(&memory_quantity(rev.service.memory_gib))
     );
+    if hpa {
+        // The HPA's utilisation is of the CPU request: without one it cannot scale.
+        out.push_str("            requests:\n");
+        let _ = writeln!(
+            out,
+            "              cpu: {}",
+            quote(&cpu_quantity(rev.service.vcpu))
+        );
+        let _ = writeln!(
+            out,
+            "              memory: {}",
+            quote(&memory_quantity(rev.service.memory_gib))
+        );
+    }
     if let Some(routes) = traffic {
         out.push_str("  traffic:\n");
         for r in routes {

@@ -14,12 +14,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use scalelab_core::autoscaler::KpaSettings;
-use scalelab_core::autoscaler::keys::{self, Field, Key, Knative, Value as KeyValue};
+use scalelab_core::autoscaler::keys::{self, Field, Key, Value as KeyValue};
 use serde::Deserialize;
 use serde_norway::Value;
 
-use super::{KPA_CLASS, PREFIX, SCALELAB_PREFIX, format};
+use super::{HPA_CLASS, KPA_CLASS, PREFIX, SCALELAB_PREFIX, format};
 use crate::LabError;
 
 /// The largest manifest read, in bytes (a Service with every annotation is a few kilobytes).
@@ -53,7 +52,7 @@ fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 /// An annotation's text as a value of `key`, range-checked like a scenario value.
-fn annotation(key: &Key<KpaSettings>, text: &str) -> Result<KeyValue, LabError> {
+fn annotation<T>(key: &Key<T>, text: &str) -> Result<KeyValue, LabError> {
     let t = text.trim();
     let invalid = |e: keys::Rejected| LabError::InvalidValue(e.0);
     let v = match key.field {
@@ -151,6 +150,8 @@ pub fn check_bounds(yaml: &str) -> Result<(), String> {
 
 /// What one revision template sets.
 struct Template {
+    /// The autoscaler kind (`kpa`, `hpa`) its class names.
+    kind: &'static str,
     /// `[service]` keys.
     service: Vec<(&'static str, toml::Value)>,
     /// `[autoscaler]` keys, each with the annotation it came from.
@@ -177,58 +178,25 @@ fn template(
                 .ok_or_else(|| bad(format!("annotation {key}: expected a string"))),
         }
     };
-    if let Some(class) = ann(&format!("{PREFIX}class"))?
-        && class != KPA_CLASS
-    {
-        return Err(bad(format!(
-            "autoscaling class \"{class}\" is not simulated; scalelab models the KPA ({KPA_CLASS})"
-        )));
-    }
-    let mut autoscaler = Vec::new();
-    let mut known = vec!["class"];
-    for key in &keys::KPA_KEYS {
-        // The annotation names Knative reads, preferred first.
-        let names: Vec<String> = match key.knative {
-            None => continue,
-            Some(Knative::Revision { name, legacy }) => {
-                known.push(name);
-                known.extend(legacy);
-                std::iter::once(name)
-                    .chain(legacy)
-                    .map(|n| format!("{PREFIX}{n}"))
-                    .collect()
-            }
-            Some(Knative::Annotation(name)) => vec![name.to_string()],
-            Some(
-                Knative::ClusterWide(name) | Knative::Controller(name) | Knative::Behavior(name),
-            ) => {
-                vec![format!("{SCALELAB_PREFIX}{name}")]
-            }
-        };
-        let mut found: Vec<(&String, String)> = Vec::new();
-        for n in &names {
-            if let Some(v) = ann(n)? {
-                found.push((n, v));
-            }
+    let class = ann(&format!("{PREFIX}class"))?;
+    let (kind, (autoscaler, known)) = match class.as_deref() {
+        None | Some(KPA_CLASS) => ("kpa", read_table(&keys::KPA_KEYS, &ann, warnings, bad)?),
+        Some(HPA_CLASS) => ("hpa", read_table(&keys::HPA_KEYS, &ann, warnings, bad)?),
+        Some(other) => {
+            return Err(bad(format!(
+                "autoscaling class \"{other}\" is not simulated; scalelab models the KPA \
+                 ({KPA_CLASS}) and the HPA ({HPA_CLASS})"
+            )));
         }
-        let Some((from, text)) = found.first() else {
-            continue;
-        };
-        if let Some((alias, _)) = found.get(1) {
-            warnings.push(format!(
-                "both {from} and its legacy alias {alias} are set; using {from}"
-            ));
-        }
-        let v = annotation(key, text).map_err(|e| bad(format!("annotation {from}: {e}")))?;
-        if let Some(t) = v.to_toml() {
-            autoscaler.push((key.key, t, from.to_string()));
-        }
-    }
+    };
+    let created_at = format!("{SCALELAB_PREFIX}created-at");
     for k in anns.keys().filter_map(Value::as_str) {
-        if let Some(rest) = k.strip_prefix(PREFIX)
-            && !known.contains(&rest)
+        let ours = k.starts_with(PREFIX) || k.starts_with(SCALELAB_PREFIX);
+        if ours && k != format!("{PREFIX}class") && k != created_at && !known.iter().any(|n| n == k)
         {
-            warnings.push(format!("annotation {k} is not simulated; left out"));
+            warnings.push(format!(
+                "annotation {k} is not simulated for kind = \"{kind}\"; left out"
+            ));
         }
     }
     // The service: concurrency, timeout, resources, and Cloud Run's billing annotations.
@@ -280,10 +248,48 @@ fn template(
         _ => None,
     };
     Ok(Template {
+        kind,
         service,
         autoscaler,
         cpu_throttling,
     })
+}
+
+/// An autoscaler's `[autoscaler]` keys from a template's annotations (`ann` reads one), each
+/// with the annotation it came from, and every annotation name the table knows.
+#[allow(clippy::type_complexity)]
+fn read_table<T>(
+    table: &[Key<T>],
+    ann: &dyn Fn(&str) -> Result<Option<String>, LabError>,
+    warnings: &mut Vec<String>,
+    bad: &dyn Fn(String) -> LabError,
+) -> Result<(Vec<(&'static str, toml::Value, String)>, Vec<String>), LabError> {
+    let mut autoscaler = Vec::new();
+    let mut known = Vec::new();
+    for key in table {
+        // The annotation names Knative reads, preferred first.
+        let names = super::annotation_names(key);
+        known.extend(names.iter().cloned());
+        let mut found: Vec<(&String, String)> = Vec::new();
+        for n in &names {
+            if let Some(v) = ann(n)? {
+                found.push((n, v));
+            }
+        }
+        let Some((from, text)) = found.first() else {
+            continue;
+        };
+        if let Some((alias, _)) = found.get(1) {
+            warnings.push(format!(
+                "both {from} and its legacy alias {alias} are set; using {from}"
+            ));
+        }
+        let v = annotation(key, text).map_err(|e| bad(format!("annotation {from}: {e}")))?;
+        if let Some(t) = v.to_toml() {
+            autoscaler.push((key.key, t, from.to_string()));
+        }
+    }
+    Ok((autoscaler, known))
 }
 
 /// One entry of the scenario's split, read from the traffic block.
@@ -468,6 +474,18 @@ pub fn scenario_from_manifest(
                 });
             }
         }
+        // A revision tagged after the start (its tag first appears in a later traffic block).
+        let mut quiet = Vec::new();
+        for t in traffic(d, rev.as_deref(), &mut quiet, &bad)? {
+            if let (Some(tag), Some(sp)) = (
+                t.tag,
+                split
+                    .iter_mut()
+                    .find(|s| s.revision == t.revision && s.tag.is_none()),
+            ) {
+                sp.tag = Some(tag);
+            }
+        }
         if let Some(at) = service_ann(d, &rollout_at_key) {
             let at = format::parse_go_duration(&at)
                 .map_err(|e| bad(format!("annotation {rollout_at_key}: {e}")))?;
@@ -488,6 +506,34 @@ pub fn scenario_from_manifest(
                 )));
             }
             rollouts.push((at, duration, target));
+        }
+    }
+    // Header routes (`scalelab.dev/routes`, written by `export knative`).
+    let routes_key = format!("{SCALELAB_PREFIX}routes");
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    if let Some(text) = docs.iter().rev().find_map(|d| service_ann(d, &routes_key)) {
+        let list: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+            bad(format!(
+                "annotation {routes_key}: not a JSON list of routes ({e})"
+            ))
+        })?;
+        for (i, r) in list.iter().enumerate() {
+            let field = |k: &str| {
+                r.get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "annotation {routes_key}: route {i} has no string \"{k}\""
+                        ))
+                    })
+            };
+            let rev = field("revision")?;
+            let rev = rev
+                .strip_prefix(&format!("{name}-"))
+                .unwrap_or(&rev)
+                .to_string();
+            routes.push((field("header")?, field("value")?, rev));
         }
     }
     let total: u32 = split.iter().map(|s| s.percent).sum();
@@ -552,13 +598,22 @@ pub fn scenario_from_manifest(
             let _ = writeln!(out, "{k} = {v}");
         }
     }
+    // The HPA scales on CPU: a share of the service time that is CPU work is needed, and no
+    // manifest says it.
+    let hpa = base.as_ref().is_some_and(|t| t.kind == "hpa")
+        || revisions.iter().any(|(_, _, t)| t.kind == "hpa");
+    if hpa {
+        out.push_str(
+            "cpu_share = 0.5   # placeholder: the share of each request's service time that is CPU work\n",
+        );
+    }
     out.push_str(
         "service_time = { dist = \"lognormal\", median = \"80ms\", p99 = \"600ms\" }   # placeholder\n\
          cold_start = { dist = \"lognormal\", median = \"1.2s\", p99 = \"6s\" }        # placeholder\n",
     );
     match &base {
         Some(t) => {
-            out.push_str("\n[autoscaler]\nkind = \"kpa\"\n");
+            let _ = writeln!(out, "\n[autoscaler]\nkind = \"{}\"", t.kind);
             for (k, v, from) in &t.autoscaler {
                 let _ = writeln!(out, "{k} = {v}   # {from}");
             }
@@ -585,11 +640,27 @@ pub fn scenario_from_manifest(
                         let _ = writeln!(out, "{k} = {v}");
                     }
                 }
-                out.push_str("[revisions.autoscaler]\nkind = \"kpa\"\n");
+                let _ = writeln!(out, "[revisions.autoscaler]\nkind = \"{}\"", t.kind);
                 for (k, v, from) in &t.autoscaler {
                     let _ = writeln!(out, "{k} = {v}   # {from}");
                 }
             }
+        }
+    }
+    if base.is_some() && !routes.is_empty() {
+        warnings.push(format!(
+            "{routes_key}: header routes need several revisions; the manifest has one, left out"
+        ));
+    } else {
+        for (header, value, rev) in &routes {
+            let _ = writeln!(out, "\n[[routes]]   # {routes_key}");
+            let _ = writeln!(
+                out,
+                "match = {{ header = {}, value = {} }}",
+                toml::Value::String(header.clone()),
+                toml::Value::String(value.clone())
+            );
+            let _ = writeln!(out, "revision = {}", toml::Value::String(rev.clone()));
         }
     }
     for (at, duration, target) in &rollouts {
@@ -680,14 +751,14 @@ spec:
 
     #[test]
     fn hpa_and_bad_values_are_errors() {
-        let hpa = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\nspec:\n  template:\n    metadata:\n      annotations:\n        autoscaling.knative.dev/class: hpa.autoscaling.knative.dev\n";
+        let hpa = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\nspec:\n  template:\n    metadata:\n      annotations:\n        autoscaling.knative.dev/class: custom.example.com\n";
         assert!(
             scenario_from_manifest(hpa, "t", "i.toml")
                 .unwrap_err()
                 .to_string()
                 .contains("not simulated")
         );
-        let bad = hpa.replace("class: hpa.autoscaling.knative.dev", "min-scale: \"two\"");
+        let bad = hpa.replace("class: custom.example.com", "min-scale: \"two\"");
         let e = scenario_from_manifest(&bad, "t", "i.toml")
             .unwrap_err()
             .to_string();

@@ -6,9 +6,11 @@
 
 pub mod export;
 pub mod format;
+pub mod gcloud;
 pub mod import;
 
 pub use export::{gcloud, manifest};
+pub use gcloud::scenario_from_gcloud;
 pub use import::{Imported, scenario_from_manifest};
 
 use crate::LabError;
@@ -19,6 +21,31 @@ pub const PREFIX: &str = "autoscaling.knative.dev/";
 pub const SCALELAB_PREFIX: &str = "scalelab.dev/";
 /// The KPA class.
 pub const KPA_CLASS: &str = "kpa.autoscaling.knative.dev";
+/// Knative's HPA class (a Kubernetes HorizontalPodAutoscaler per revision).
+pub const HPA_CLASS: &str = "hpa.autoscaling.knative.dev";
+
+/// The annotation names a key of an autoscaler table is read from, preferred (and written)
+/// first; empty for a key Knative has no setting for. Settings Knative has only cluster-wide
+/// (`config-autoscaler`, controller flags) or on the HPA object (`spec.behavior`) live under
+/// `scalelab.dev/`: Knative ignores them, `import knative` reads them back. A behaviour field
+/// path is no valid annotation name, so those use the key (`scalelab.dev/scale-up-pods`).
+pub fn annotation_names<T>(key: &scalelab_core::autoscaler::keys::Key<T>) -> Vec<String> {
+    use scalelab_core::autoscaler::keys::Knative;
+    match key.knative {
+        None => Vec::new(),
+        Some(Knative::Revision { name, legacy }) => std::iter::once(name)
+            .chain(legacy)
+            .map(|n| format!("{PREFIX}{n}"))
+            .collect(),
+        Some(Knative::Annotation(name)) => vec![name.to_string()],
+        Some(Knative::ClusterWide(name) | Knative::Controller(name)) => {
+            vec![format!("{SCALELAB_PREFIX}{name}")]
+        }
+        Some(Knative::Behavior(_)) => {
+            vec![format!("{SCALELAB_PREFIX}{}", key.key.replace('_', "-"))]
+        }
+    }
+}
 
 /// A Kubernetes object name (RFC 1123 label) from a scenario name.
 pub fn service_name(name: &str) -> Result<String, LabError> {
@@ -63,6 +90,7 @@ mod tests {
 
 #[cfg(test)]
 mod round_trip {
+    use super::scenario_from_gcloud;
     use scalelab_core::autoscaler::AutoscalerSettings;
     use scalelab_core::autoscaler::keys::KPA_KEYS;
     use scalelab_core::scenario::Scenario;
@@ -187,5 +215,383 @@ mod round_trip {
             "{sh}"
         );
         assert!(sh.contains("sleep 240\n"), "{sh}");
+    }
+
+    /// A value away from the default for every HPA key.
+    const HPA_AWAY: [(&str, &str); 13] = [
+        ("metric", "\"cpu\""),
+        ("cpu_target", "0.65"),
+        ("min_scale", "2"),
+        ("max_scale", "12"),
+        ("sync_period", "\"30s\""),
+        ("tolerance", "0.2"),
+        ("scale_down_stabilization", "\"2m\""),
+        ("scale_up_stabilization", "\"30s\""),
+        ("scale_up_pods", "2"),
+        ("scale_up_percent", "50"),
+        ("scale_down_percent", "25"),
+        ("policy_period", "\"30s\""),
+        ("cpu_initialization_period", "\"1m\""),
+    ];
+
+    /// `kind = "hpa"`: export writes Knative's HPA class, metric cpu, the target as a
+    /// percentage and min/max scale; import reads every key of the table back.
+    #[test]
+    fn every_hpa_key_survives_export_and_import() {
+        use scalelab_core::autoscaler::keys::HPA_KEYS;
+        let mut src = String::from(
+            "name = \"cpu\"\nduration = \"1m\"\nworkload = { phases = [{ duration = \"1m\", \
+             arrival = { process = \"constant\", rate = 1 } }] }\n[service]\nvcpu = 2\n\
+             cpu_share = 0.5\n[autoscaler]\nkind = \"hpa\"\n",
+        );
+        for k in &HPA_KEYS {
+            let (_, v) = HPA_AWAY
+                .iter()
+                .find(|(key, _)| *key == k.key)
+                .unwrap_or_else(|| panic!("HPA_AWAY sets {}", k.key));
+            src += &format!("{} = {v}\n", k.key);
+        }
+        let s = Scenario::from_toml_str(&src, "h.toml".as_ref()).expect("valid");
+        let yaml = super::manifest(&s, "cpu", "img", "h.toml").expect("exported");
+        for line in [
+            "autoscaling.knative.dev/class: \"hpa.autoscaling.knative.dev\"",
+            "autoscaling.knative.dev/metric: \"cpu\"",
+            "autoscaling.knative.dev/target: \"65\"",
+            "autoscaling.knative.dev/min-scale: \"2\"",
+            "autoscaling.knative.dev/max-scale: \"12\"",
+            "scalelab.dev/horizontal-pod-autoscaler-sync-period: \"30s\"",
+            "scalelab.dev/scale-up-pods: \"2\"",
+            "requests:\n              cpu: \"2\"",
+        ] {
+            assert!(yaml.contains(line), "{line} in {yaml}");
+        }
+        let back = super::scenario_from_manifest(&yaml, "h.yaml", "i.toml").expect("imported");
+        assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let (AutoscalerSettings::Hpa(a), AutoscalerSettings::Hpa(b)) =
+            (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
+        else {
+            panic!("hpa: {}", back.toml)
+        };
+        assert_eq!(a, b);
+        assert_eq!(s.revisions[0].service.vcpu, t.revisions[0].service.vcpu);
+        // Defaults stay out of the manifest; the round trip still gives them.
+        let plain = Scenario::from_toml_str(
+            "name = \"p\"\nduration = \"1m\"\nworkload = { phases = [{ duration = \"1m\", \
+             arrival = { process = \"constant\", rate = 1 } }] }\n[service]\ncpu_share = 0.5\n\
+             [autoscaler]\nkind = \"hpa\"\n",
+            "p.toml".as_ref(),
+        )
+        .expect("valid");
+        let yaml = super::manifest(&plain, "p", "img", "p.toml").expect("exported");
+        assert!(!yaml.contains("scalelab.dev/"), "{yaml}");
+        let back = super::scenario_from_manifest(&yaml, "p.yaml", "i.toml").expect("imported");
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        assert_eq!(plain.revisions[0].autoscaler, t.revisions[0].autoscaler);
+    }
+
+    /// An HPA manifest with a KPA-only annotation and a metric the HPA class does not model.
+    #[test]
+    fn hpa_manifests_name_what_is_left_out() {
+        let yaml = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\n\
+                    spec:\n  template:\n    metadata:\n      annotations:\n        \
+                    autoscaling.knative.dev/class: hpa.autoscaling.knative.dev\n        \
+                    autoscaling.knative.dev/metric: cpu\n        \
+                    autoscaling.knative.dev/target: \"70\"\n        \
+                    autoscaling.knative.dev/scale-down-delay: \"30s\"\n";
+        let back = super::scenario_from_manifest(yaml, "a.yaml", "i.toml").expect("imported");
+        assert!(back.toml.contains("kind = \"hpa\""), "{}", back.toml);
+        assert!(back.toml.contains("cpu_target = 0.7"), "{}", back.toml);
+        assert_eq!(back.warnings.len(), 1, "{:?}", back.warnings);
+        assert!(
+            back.warnings[0].contains("scale-down-delay is not simulated for kind = \"hpa\""),
+            "{:?}",
+            back.warnings
+        );
+        let memory = yaml.replace("metric: cpu", "metric: memory");
+        let e = super::scenario_from_manifest(&memory, "a.yaml", "i.toml").unwrap_err();
+        assert!(e.is_bad_input());
+        let e = e.to_string();
+        assert!(
+            e.contains("autoscaling.knative.dev/metric") && e.contains("memory"),
+            "{e}"
+        );
+    }
+
+    /// What `export gcloud` writes for `cloud-run` (concurrency, min/max instances, cpu, memory,
+    /// timeout, boost, billing) `import gcloud` reads back into the same settings.
+    #[test]
+    fn cloud_run_survives_gcloud_export_and_import() {
+        let src = r#"
+            name = "run"
+            duration = "1m"
+            workload = { phases = [{ duration = "1m", arrival = { process = "constant", rate = 1 } }] }
+            [service]
+            container_concurrency = 40
+            vcpu = 2
+            memory_gib = 1.5
+            timeout = "120s"
+            startup_cpu_boost = true
+            [autoscaler]
+            kind = "cloud-run"
+            min_scale = 1
+            max_scale = 25
+            [billing]
+            models = ["cloud-run-instance"]
+        "#;
+        let s = Scenario::from_toml_str(src, "r.toml".as_ref()).expect("valid");
+        let sh = super::gcloud(&s, "run", "img", "r.toml").expect("exported");
+        assert!(!sh.contains("not Knative's KPA"), "{sh}");
+        let back = scenario_from_gcloud(&sh, "r.sh", "i.toml").expect("imported");
+        assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        assert_eq!(
+            carried(&t.revisions[0].service),
+            carried(&s.revisions[0].service),
+            "{}",
+            back.toml
+        );
+        assert_eq!(
+            t.revisions[0].autoscaler, s.revisions[0].autoscaler,
+            "{}",
+            back.toml
+        );
+        assert_eq!(t.billing.models[0], "cloud-run-instance");
+    }
+
+    /// A KPA scenario through gcloud: the keys Cloud Run has flags for come back (min and max
+    /// instances, the service), under Cloud Run's own autoscaler.
+    #[test]
+    fn kpa_through_gcloud_keeps_what_the_flags_carry() {
+        let src = r#"
+            name = "kpa"
+            duration = "1m"
+            workload = { phases = [{ duration = "1m", arrival = { process = "constant", rate = 1 } }] }
+            [service]
+            container_concurrency = 10
+            vcpu = 0.5
+            memory_gib = 0.5
+            [autoscaler]
+            min_scale = 1
+            max_scale = 7
+            target = 7
+        "#;
+        let s = Scenario::from_toml_str(src, "k.toml".as_ref()).expect("valid");
+        let sh = super::gcloud(&s, "kpa", "img", "k.toml").expect("exported");
+        let back = scenario_from_gcloud(&sh, "k.sh", "i.toml").expect("imported");
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        assert_eq!(
+            carried(&t.revisions[0].service),
+            carried(&s.revisions[0].service),
+            "{}",
+            back.toml
+        );
+        let (AutoscalerSettings::Kpa(k), AutoscalerSettings::CloudRun(c)) =
+            (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
+        else {
+            panic!("{}", back.toml)
+        };
+        assert_eq!((k.min_scale, k.max_scale), (c.min_scale, c.max_scale));
+    }
+
+    /// The rollout scenario through gcloud: revisions created later, the initial split with its
+    /// tags, an instant switch, a gradual rollout (Knative's steps, read back as one rollout with
+    /// its duration) and a rollback.
+    #[test]
+    fn deploys_survive_gcloud_export_and_import() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/rollout.toml"
+        ))
+        .expect("scenarios/rollout.toml");
+        let s = Scenario::from_toml_str(&src, "rollout.toml".as_ref()).expect("valid");
+        assert!(!s.rollouts.is_empty());
+        for v in variants(&s) {
+            let sh = super::gcloud(&v, "shop", "img", "rollout.toml").expect("exported");
+            let back = scenario_from_gcloud(&sh, "r.sh", "i.toml").expect("imported");
+            assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+            let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+            let revs = |s: &Scenario| -> Vec<_> {
+                s.revisions
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            r.traffic_percent,
+                            r.created_at,
+                            r.tag.clone(),
+                            carried(&r.service),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(revs(&t), revs(&v), "{sh}\n{}", back.toml);
+            assert_eq!(t.rollouts, v.rollouts, "{sh}\n{}", back.toml);
+        }
+    }
+
+    /// The scenario of each variant (the baseline first).
+    fn variants(s: &Scenario) -> Vec<Scenario> {
+        s.runs().into_iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// The `[service]` keys Knative manifests and gcloud flags carry.
+    fn carried(s: &scalelab_core::scenario::Service) -> (u32, f64, f64, std::time::Duration, bool) {
+        (
+            s.container_concurrency,
+            s.vcpu,
+            s.memory_gib,
+            s.timeout,
+            s.startup_cpu_boost,
+        )
+    }
+
+    /// Hand-written scripts: flags in both spellings, unknown flags and commands named, an
+    /// update-traffic after a sleep is an instant switch, bad values exit 2 with the line.
+    #[test]
+    fn hand_written_gcloud_scripts() {
+        let sh = "#!/bin/sh\nset -e\ngcloud run deploy api --image gcr.io/x/y --region europe-west1 \\\n  \
+                  --concurrency 30 --min-instances=2 --memory 1Gi --execution-environment gen2 \\\n  \
+                  --revision-suffix=blue\ngcloud run deploy api --revision-suffix=green --no-traffic --cpu 2\n\
+                  gcloud run services update-traffic api --to-revisions=api-green=20 --set-tags=canary=api-green\n\
+                  sleep 90\ngcloud run services update-traffic api --to-latest\n";
+        let back = scenario_from_gcloud(sh, "d.sh", "i.toml").expect("imported");
+        assert_eq!(back.warnings.len(), 2, "{:?}", back.warnings);
+        assert!(
+            back.warnings[0].contains("line 2: `set`"),
+            "{:?}",
+            back.warnings
+        );
+        assert!(
+            back.warnings[1].contains("line 3: gcloud run deploy --execution-environment"),
+            "{:?}",
+            back.warnings
+        );
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let r: Vec<_> = t
+            .revisions
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.traffic_percent,
+                    r.tag.as_deref(),
+                    r.service.container_concurrency,
+                    r.service.vcpu,
+                )
+            })
+            .collect();
+        // green inherits blue's concurrency (a deploy changes only what its flags say).
+        assert_eq!(
+            r,
+            [
+                ("blue", 80.0, None, 30, 1.0),
+                ("green", 20.0, Some("canary"), 30, 2.0)
+            ],
+            "{}",
+            back.toml
+        );
+        assert_eq!(t.rollouts.len(), 1);
+        assert_eq!(t.rollouts[0].at, std::time::Duration::from_secs(90));
+        assert_eq!(t.rollouts[0].duration, std::time::Duration::ZERO);
+        assert_eq!(
+            t.rollouts[0].traffic,
+            [("blue".to_string(), 0.0), ("green".to_string(), 100.0)]
+        );
+        for (bad, says) in [
+            (
+                "gcloud run deploy api --concurrency=lots\n",
+                "line 1: --concurrency",
+            ),
+            ("gcloud run deploy api --memory lots\n", "line 1: --memory"),
+            (
+                "gcloud run deploy api --memory 12 parsecs\n",
+                "unexpected word \"parsecs\"",
+            ),
+            (
+                "gcloud run deploy api\ngcloud run services update-traffic api --to-revisions=api-r9=100\n",
+                "line 2: revision api-r9 is not deployed",
+            ),
+            (
+                "gcloud run deploy api \"--cpu=1\n",
+                "line 1: unbalanced quotes",
+            ),
+            ("echo hi\n", "no `gcloud run deploy SERVICE` command"),
+        ] {
+            let e = scenario_from_gcloud(bad, "b.sh", "i.toml").unwrap_err();
+            assert!(e.is_bad_input(), "{e}");
+            assert!(e.to_string().contains(says), "{says} in {e}");
+        }
+    }
+
+    /// `[[routes]]`: kept in `scalelab.dev/routes` and read back; a route on
+    /// Knative-Serving-Tag with the revision's tag is what Knative's tag-header-based routing
+    /// does (no warning); any other header is warned about, and gcloud warns about every route.
+    #[test]
+    fn routes_survive_knative_export_and_import() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/rollout.toml"
+        ))
+        .expect("scenarios/rollout.toml");
+        let s = Scenario::from_toml_str(&src, "rollout.toml".as_ref()).expect("valid");
+        let yaml = super::manifest(&s, "shop", "img", "rollout.toml").expect("exported");
+        assert!(yaml.contains("scalelab.dev/routes: "), "{yaml}");
+        assert!(
+            yaml.contains("x-canary: 1 -> shop-v2: NOT deployed"),
+            "{yaml}"
+        );
+        let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
+        assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        assert_eq!(t.routes, s.routes, "{}", back.toml);
+        // Every variant's deploys (instant, gradual, canary and rollback) come back too.
+        for v in variants(&s) {
+            let yaml = super::manifest(&v, "shop", "img", "rollout.toml").expect("exported");
+            let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
+            let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+            let revs = |s: &Scenario| -> Vec<_> {
+                s.revisions
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            r.traffic_percent,
+                            r.created_at,
+                            r.tag.clone(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(revs(&t), revs(&v), "{}", back.toml);
+            assert_eq!(t.rollouts, v.rollouts, "{}", back.toml);
+            assert_eq!(t.routes, v.routes, "{}", back.toml);
+        }
+        let w = super::export::warnings(&s, true);
+        assert!(w.len() == 1 && w[0].contains("x-canary: 1 -> v2"), "{w:?}");
+        let w = super::export::warnings(&s, false);
+        assert!(
+            w.len() == 1 && w[0].contains("Cloud Run has no header-based routing"),
+            "{w:?}"
+        );
+
+        let tagged = src
+            .replace("name = \"v2\"\n", "name = \"v2\"\ntag = \"canary\"\n")
+            .replace(
+                "match = { header = \"x-canary\", value = \"1\" }",
+                "match = { header = \"Knative-Serving-Tag\", value = \"canary\" }",
+            );
+        let s = Scenario::from_toml_str(&tagged, "rollout.toml".as_ref()).expect("valid");
+        assert!(super::export::warnings(&s, true).is_empty());
+        let yaml = super::manifest(&s, "shop", "img", "rollout.toml").expect("exported");
+        assert!(
+            yaml.contains("tag-header-based-routing\\\":\\\"Enabled")
+                || yaml.contains("\"tag-header-based-routing\":\"Enabled\""),
+            "{yaml}"
+        );
+        let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
+        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        assert_eq!(t.routes, s.routes, "{}", back.toml);
+        assert_eq!(t.revisions[1].tag.as_deref(), Some("canary"));
     }
 }

@@ -66,27 +66,46 @@ fn scenario(rel: &str) -> Scenario {
 }
 
 #[test]
-fn every_bundled_kpa_scenario_exports_a_valid_service() {
+fn every_bundled_kpa_and_hpa_scenario_exports_a_valid_service() {
     let v = service_schema();
-    let mut checked = 0;
+    let (mut checked, mut hpas) = (0, 0);
     for f in std::fs::read_dir(root().join("scenarios")).expect("scenarios/") {
         let path = f.expect("entry").path();
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
         let s = Scenario::from_file(&path).expect("valid");
-        if s.revisions
-            .iter()
-            .any(|r| !matches!(r.autoscaler, AutoscalerSettings::Kpa(_)))
-        {
-            continue;
+        // Every variant too (autoscalers-compared has its hpa one there).
+        for (variant, s) in s.runs() {
+            if s.revisions.iter().any(|r| {
+                !matches!(
+                    r.autoscaler,
+                    AutoscalerSettings::Kpa(_) | AutoscalerSettings::Hpa(_)
+                )
+            }) {
+                continue;
+            }
+            let hpa = matches!(s.revisions[0].autoscaler, AutoscalerSettings::Hpa(_));
+            let yaml = knative::manifest(s, "svc", "gcr.io/p/app:1", "t").expect("exported");
+            assert_eq!(
+                yaml.contains("hpa.autoscaling.knative.dev"),
+                hpa,
+                "{} {variant}",
+                path.display()
+            );
+            for doc in documents(&yaml) {
+                assert_eq!(
+                    errors(&v, &doc),
+                    Vec::<String>::new(),
+                    "{} {variant}",
+                    path.display()
+                );
+            }
+            checked += 1;
+            hpas += usize::from(hpa);
         }
-        let yaml = knative::manifest(&s, "svc", "gcr.io/p/app:1", "t").expect("exported");
-        for doc in documents(&yaml) {
-            assert_eq!(errors(&v, &doc), Vec::<String>::new(), "{}", path.display());
-        }
-        checked += 1;
     }
+    assert!(hpas >= 1, "no bundled hpa variant checked");
     assert!(checked >= 4, "{checked} scenarios checked");
 }
 

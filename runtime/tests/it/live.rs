@@ -508,3 +508,105 @@ async fn sources_outside_allow_from_get_403() {
         Some(0)
     );
 }
+
+/// A `--cmd` instance reports its real CPU use (read from /proc): a process group that burns
+/// a core reads what the burner itself counted (its `process_time`, over the instance-seconds
+/// alive) and, on a machine where it gets most of a core, above half its vCPU; an idle server
+/// reads near 0.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_instances_report_their_real_cpu() {
+    let dir = temp_dir("cpu");
+    let server = test_app(&dir);
+    // A bounded busy loop (20 s at most, killed with its group at the end anyway) that writes
+    // the CPU time it has used every 50 ms.
+    let used = dir.join("used");
+    let burner = python_app(
+        &dir,
+        "burn.py",
+        &format!(
+            "import os, time\nout = {:?}\nend = time.time() + 20\nnext = 0\n\
+             while time.time() < end:\n    if time.time() >= next:\n        \
+             open(out + '.tmp', 'w').write(str(time.process_time()))\n        \
+             os.replace(out + '.tmp', out)\n        next = time.time() + 0.05\n",
+            used.display().to_string()
+        ),
+    );
+    let mut measured = Vec::new();
+    for cmd in [
+        format!("{burner} & exec {server}"),
+        format!("exec {server}"),
+    ] {
+        let s = scenario("initial_scale = 1\nmin_scale = 1");
+        let o = Options {
+            instances: InstanceKind::Command {
+                cmd,
+                termination_grace: Duration::from_secs(2),
+            },
+            ..open()
+        };
+        let h = start(&s, o).await.expect("starts");
+        assert!(
+            wait_until(&h, Duration::from_secs(20), |st| st.ready == 1).await,
+            "the server started"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let result = h.shutdown().await;
+        let i = &result.variants[0].instances;
+        measured.push((i.mean_cpu_utilization, i.instance_seconds));
+    }
+    let burned: f64 = std::fs::read_to_string(&used)
+        .expect("the burner wrote its CPU time")
+        .trim()
+        .parse()
+        .expect("seconds");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (busy, alive) = measured[0];
+    let expected = burned / alive;
+    eprintln!(
+        "measured {measured:?}; the burner used {burned:.2} CPU-s over {alive:.2} s alive: {expected:.2}"
+    );
+    // /proc agrees with the burner (plus the server's start-up, minus the last 50 ms).
+    assert!(
+        (busy - expected).abs() < 0.1 + 0.15 * expected,
+        "measured {busy:.3}, the burner says {expected:.3}"
+    );
+    // Where the burner got most of a core, the instance reads above half its vCPU (a loaded
+    // machine gives it less: what /proc says is what it got).
+    if expected > 0.65 {
+        assert!(busy > 0.5, "burning: {measured:?}");
+    }
+    assert!(measured[1].0 < 0.15, "idle: {measured:?}");
+}
+
+/// The CPU-driven kinds scale real processes: an HPA (sync every second) over `--cmd`
+/// instances that each burn CPU on a quarter vCPU scales out from 1 on what /proc reports (a
+/// busy loop on 0.25 vCPU reads above 0.5 even on a loaded machine).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hpa_scales_command_instances_on_their_real_cpu() {
+    let dir = temp_dir("hpa-cpu");
+    let server = test_app(&dir);
+    let burner = python_app(
+        &dir,
+        "burn.py",
+        "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
+    );
+    let src = include_str!("fixtures/hpa-cpu.toml");
+    let s = Scenario::from_toml_str(src, "hpa-cpu.toml".as_ref()).expect("valid");
+    let o = Options {
+        instances: InstanceKind::Command {
+            cmd: format!("{burner} & exec {server}"),
+            termination_grace: Duration::from_secs(2),
+        },
+        ..open()
+    };
+    let h = start(&s, o).await.expect("starts");
+    let scaled = wait_until(&h, Duration::from_secs(20), |st| st.ready == 2).await;
+    let result = h.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let i = &result.variants[0].instances;
+    assert!(scaled, "the HPA scaled out: {i:?}");
+    assert_eq!(i.peak, 2);
+    assert!(i.mean_cpu_utilization > 0.5, "{i:?}");
+}
