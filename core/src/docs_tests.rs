@@ -68,6 +68,8 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
         format!("{MIN}[cluster]\nzz_probe = 1\n"),
         format!("{MIN}[tune]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nzz_probe = 1\n"),
+        format!("{MIN}[[services]]\nname = \"a\"\nzz_probe = 1\n"),
+        format!("{MIN}[trace]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"keepalive\"\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"cloud-run\"\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nkind = \"hpa\"\nzz_probe = 1\n"),
@@ -209,6 +211,11 @@ fn every_field_of_a_result_is_in_the_reference() {
         send_lag_ms: Some(Default::default()),
         ..ClientStats::default()
     });
+    v.labels.insert("team".into(), "x".into());
+    v.services = vec![VariantResult {
+        name: "checkout".into(),
+        ..VariantResult::default()
+    }];
     let r = RunResult {
         variants: vec![v],
         scenario_path: Some("s.toml".into()),

@@ -228,8 +228,34 @@ pub fn estimate_scenario(s: &Scenario, variant: Option<&str>) -> ScenarioEstimat
     ScenarioEstimate { runs, total }
 }
 
+/// A fleet's run: its services' estimates summed (one series for the fleet), with the trace's
+/// requests.
+fn estimate_fleet(s: &Scenario) -> WorkEstimate {
+    let mut t = WorkEstimate::default();
+    for i in 0..s.services.len() {
+        let e = estimate_run(&s.service_scenario(i));
+        t.requests += e.requests;
+        t.peak_rate += e.peak_rate;
+        t.peak_instances += e.peak_instances;
+        t.instance_seconds += e.instance_seconds;
+        t.events += e.events;
+        t.series_rows = t.series_rows.max(e.series_rows);
+    }
+    if let Some(tr) = &s.trace {
+        let n: u64 = tr.requests.iter().sum();
+        t.requests += n as f64;
+        t.events += 2.5 * n as f64;
+        // (The trace's peak rate is not known without reading it again: its mean instead.)
+        t.peak_rate += n as f64 / tr.end.as_secs_f64().max(1.0);
+    }
+    t
+}
+
 /// Estimates one resolved run.
 pub fn estimate_run(s: &Scenario) -> WorkEstimate {
+    if s.is_fleet() {
+        return estimate_fleet(s);
+    }
     let duration_s = s.duration.as_secs_f64();
     let requests = expected_count(&s.workload, s.duration);
     let peak_rate = peak_rate(&s.workload, s.duration);

@@ -49,80 +49,194 @@ fn next_down(x: f64) -> f64 {
 }
 
 /// Latency histogram in microseconds, 1 µs to 1 day, 3 significant digits.
+///
+/// The histogram's counts take about 220 kB, written at creation; a fleet runs a thousand
+/// platforms with several histograms each, most of which see a handful of requests. So the
+/// first [`SPILL`] values are kept as they are and the histogram is made only when there are
+/// more: every answer is read from the histogram those values give (made then and dropped
+/// when the values are few), so it is exactly as if they had been recorded into one.
 pub struct LatencyHist {
-    h: Histogram<u64>,
+    h: Option<Box<Histogram<u64>>>,
+    /// The values (µs, as recorded) while there is no histogram.
+    few: Vec<u64>,
+    /// How many values are kept before the histogram is made (0: at the first).
+    spill_at: usize,
+}
+
+/// How many latencies a [`LatencyHist`] keeps as values before it makes its histogram (16 kB).
+pub const SPILL: usize = 2048;
+
+/// The highest latency a histogram tracks, µs (1 day); larger values are recorded as this.
+const HIGH_US: u64 = 86_400_000_000;
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGH_US, 3).expect("valid histogram bounds")
+}
+
+/// An empty histogram of the shared settings, for the questions that depend only on them.
+fn template() -> &'static Histogram<u64> {
+    static T: std::sync::OnceLock<Histogram<u64>> = std::sync::OnceLock::new();
+    T.get_or_init(new_histogram)
 }
 
 impl LatencyHist {
     /// An empty histogram.
     pub fn new() -> Self {
         LatencyHist {
-            h: Histogram::new_with_bounds(1, 86_400_000_000, 3).expect("valid histogram bounds"),
+            h: None,
+            few: Vec::new(),
+            spill_at: SPILL,
+        }
+    }
+
+    /// An empty histogram that makes its counts at the first value and keeps them through
+    /// [`reset`](Self::reset) (one that is filled and read many times).
+    pub fn reused() -> Self {
+        LatencyHist {
+            h: None,
+            few: Vec::new(),
+            spill_at: 0,
         }
     }
 
     /// A histogram of microseconds recorded elsewhere (the load generator's), to be summarised
     /// the same way.
     pub fn from_micros(h: Histogram<u64>) -> Self {
-        LatencyHist { h }
+        LatencyHist {
+            h: Some(Box::new(h)),
+            few: Vec::new(),
+            spill_at: SPILL,
+        }
     }
 
     /// Records a latency of `ns` nanoseconds.
     #[inline]
     pub fn record_nanos(&mut self, ns: u64) {
-        let us = (ns / 1000).max(1);
-        self.h.saturating_record(us);
+        self.record_micros((ns / 1000).max(1));
+    }
+
+    /// Records a latency of `us` microseconds (≥ 1).
+    #[inline]
+    pub fn record_micros(&mut self, us: u64) {
+        match &mut self.h {
+            Some(h) => h.saturating_record(us),
+            None if self.few.len() < self.spill_at => self.few.push(us),
+            None => {
+                self.spill();
+                if let Some(h) = &mut self.h {
+                    h.saturating_record(us);
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self) {
+        let mut h = new_histogram();
+        for &us in &self.few {
+            h.saturating_record(us);
+        }
+        self.few = Vec::new();
+        self.h = Some(Box::new(h));
+    }
+
+    /// The histogram: its own, or one made from the values kept.
+    fn hist(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.h {
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => {
+                let mut h = new_histogram();
+                for &us in &self.few {
+                    h.saturating_record(us);
+                }
+                std::borrow::Cow::Owned(h)
+            }
+        }
+    }
+
+    /// Number of values recorded.
+    pub fn len(&self) -> u64 {
+        match &self.h {
+            Some(h) => h.len(),
+            None => self.few.len() as u64,
+        }
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &LatencyHist) {
-        self.h
-            .add(&other.h)
-            .expect("histograms with the same bounds merge");
+        if other.is_empty() {
+            return;
+        }
+        if self.h.is_none() && self.few.len() + other.len() as usize <= self.spill_at {
+            self.few.extend_from_slice(&other.few);
+            return;
+        }
+        if self.h.is_none() {
+            self.spill();
+        }
+        let h = self.h.as_mut().expect("made above");
+        match &other.h {
+            Some(o) => h.add(&**o).expect("histograms with the same bounds merge"),
+            None => {
+                for &us in &other.few {
+                    h.saturating_record(us);
+                }
+            }
+        }
     }
 
     /// Forgets every sample (memory stays allocated). An empty histogram is left alone:
     /// clearing its counts is a memset of the whole array (≈ 0.5 MB), which a series of a
     /// quiet run would otherwise pay for every bucket.
     pub fn reset(&mut self) {
-        if !self.h.is_empty() {
-            self.h.reset();
+        if let Some(h) = &mut self.h
+            && !h.is_empty()
+        {
+            h.reset();
         }
+        self.few.clear();
     }
 
     /// A quantile (0–1) in milliseconds (0 when empty), by [`value_at_percentile`].
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        value_at_percentile(&self.h, q * 100.0) as f64 / 1000.0
+        self.percentile_ms(q * 100.0)
     }
 
     /// A percentile (0–100) in milliseconds (0 when empty), by [`value_at_percentile`].
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        value_at_percentile(&self.h, p) as f64 / 1000.0
+        value_at_percentile(&self.hist(), p) as f64 / 1000.0
     }
 
     /// The summary the result document carries.
     pub fn summary(&self) -> Latency {
-        if self.h.is_empty() {
+        if self.is_empty() {
             return Latency::default();
         }
+        let h = self.hist();
         // Full precision: the document is data; text, markdown and HTML round when they show
         // a number.
         let ms = |v: u64| v as f64 / 1000.0;
+        let pct = |p: f64| value_at_percentile(&h, p) as f64 / 1000.0;
         Latency {
-            count: self.h.len(),
-            mean: self.h.mean() / 1000.0,
-            p50: self.percentile_ms(50.0),
-            p90: self.percentile_ms(90.0),
-            p99: self.percentile_ms(99.0),
-            p999: self.percentile_ms(99.9),
-            max: ms(self.h.max()),
+            count: h.len(),
+            mean: h.mean() / 1000.0,
+            p50: pct(50.0),
+            p90: pct(90.0),
+            p99: pct(99.0),
+            p999: pct(99.9),
+            max: ms(h.max()),
         }
     }
 
     /// About forty (latency ms, cumulative fraction) points of the distribution, for the CDF
     /// chart.
     pub fn cdf(&self) -> Vec<(f64, f64)> {
-        if self.h.is_empty() {
+        if self.is_empty() {
             return Vec::new();
         }
         // Percentiles, so each is the exact decimal the reference implementation is asked for.
@@ -134,9 +248,10 @@ impl LatencyHist {
             0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95,
             0.975, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
         ];
+        let h = self.hist();
         PS.iter()
             .zip(QS)
-            .map(|(&p, q)| (self.percentile_ms(p), q))
+            .map(|(&p, q)| (value_at_percentile(&h, p) as f64 / 1000.0, q))
             .collect()
     }
 }
@@ -328,15 +443,15 @@ pub struct SeriesBuilder {
     rows: Vec<SeriesRow>,
     p99: LatencyHist,
     /// The bucket's latencies (µs, as recorded) while there are at most [`FEW`] of them: the
-    /// p99 of a few values is read off them, sparing the histogram's scan and clearing (a
-    /// quiet run's bucket holds a request or two).
+    /// p99 is read off them by selection (the value at the histogram's rank, as the histogram
+    /// gives it), sparing the histogram's recording, scan and clearing of 220 kB per bucket.
     few: Vec<u64>,
     /// More than [`FEW`] this bucket: they are in `p99`.
     spilled: bool,
 }
 
 /// How many latencies a series bucket keeps as values before it uses its histogram.
-const FEW: usize = 32;
+const FEW: usize = 1 << 16;
 
 impl SeriesBuilder {
     /// Buckets of `bucket_ns` starting at t = 0.
@@ -346,8 +461,8 @@ impl SeriesBuilder {
             cur: SeriesRow::default(),
             cur_start: Time::ZERO,
             rows: Vec::new(),
-            p99: LatencyHist::new(),
-            few: Vec::with_capacity(FEW),
+            p99: LatencyHist::reused(),
+            few: Vec::new(),
             spilled: false,
         }
     }
@@ -376,7 +491,7 @@ impl SeriesBuilder {
             return;
         }
         let us = (ns / 1000).max(1);
-        if self.few.len() < FEW && us <= self.p99.h.high() {
+        if self.few.len() < FEW && us <= HIGH_US {
             self.few.push(us);
         } else {
             self.spill();
@@ -387,7 +502,7 @@ impl SeriesBuilder {
     #[cold]
     fn spill(&mut self) {
         for &us in &self.few {
-            self.p99.h.saturating_record(us);
+            self.p99.record_micros(us);
         }
         self.few.clear();
         self.spilled = true;
@@ -404,9 +519,9 @@ impl SeriesBuilder {
         if self.few.is_empty() {
             return 0.0;
         }
-        self.few.sort_unstable();
         let k = rank_at_percentile(self.few.len() as u64, 99.0);
-        let v = self.p99.h.highest_equivalent(self.few[k as usize - 1]);
+        let (_, kth, _) = self.few.select_nth_unstable(k as usize - 1);
+        let v = template().highest_equivalent(*kth);
         self.few.clear();
         v as f64 / 1000.0
     }
@@ -430,6 +545,13 @@ impl SeriesBuilder {
         row.p99_ms = self.bucket_p99_ms();
         self.rows.push(row);
         self.cur_start = Time(self.cur_start.0 + self.bucket_ns);
+    }
+
+    /// Moves out the rows closed so far (a fleet's driver sums its services' rows as the run
+    /// goes, so that a thousand services do not hold a thousand series); later rows follow in
+    /// [`finish`](Self::finish).
+    pub fn take_rows(&mut self) -> Vec<SeriesRow> {
+        std::mem::take(&mut self.rows)
     }
 
     /// The finished series.

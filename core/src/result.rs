@@ -148,6 +148,14 @@ pub struct VariantResult {
     /// the typed sections.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// A service's labels (`[[services]] labels`), in an entry of `services`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// A fleet (`[[services]]`): the same measurements per service, in the scenario's order
+    /// (`name` is the service's; no `series`); the fields above are the fleet's totals.
+    /// Absent for a single-service scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<VariantResult>,
 }
 
 /// One revision's measurements: the variant's standard sections for the requests the traffic

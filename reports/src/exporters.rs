@@ -390,11 +390,84 @@ pub(crate) fn slo_verdict(r: &RunResult) -> Option<String> {
     }
 }
 
+/// How many services a report lists per variant (the most expensive first).
+pub(crate) const TOP_SERVICES: usize = 20;
+
+/// A fleet's per-service tables, one per variant with `services`: the services by cost under
+/// the first billing model, most expensive first, the first [`TOP_SERVICES`] of them. Empty
+/// for a single-service run.
+pub(crate) fn service_tables(r: &RunResult) -> Vec<(String, Table)> {
+    let model = cost_models(r).into_iter().next();
+    let mut out = Vec::new();
+    for v in r.variants.iter().filter(|v| !v.services.is_empty()) {
+        let mut header = vec!["service".to_string()];
+        header.extend(
+            [
+                "arrived",
+                "errors",
+                "p50 ms",
+                "p99 ms",
+                "cold starts",
+                "instance-s",
+            ]
+            .map(String::from),
+        );
+        if let Some(m) = &model {
+            header.push(format!("cost {m}"));
+        }
+        header.push("SLO".into());
+        let mut t = Table::new(header);
+        let cost = |x: &VariantResult| {
+            model
+                .as_ref()
+                .and_then(|m| x.cost.get(m))
+                .map_or(0.0, |c| c.total_usd)
+        };
+        let mut order: Vec<&VariantResult> = v.services.iter().collect();
+        order.sort_by(|a, b| cost(b).total_cmp(&cost(a)).then(a.name.cmp(&b.name)));
+        for s in order.iter().take(TOP_SERVICES) {
+            let mut cells = vec![
+                Cell::plain(s.requests.arrived.to_string()),
+                Cell::plain((s.requests.rejected + s.requests.timed_out).to_string()),
+                Cell::plain(fmt::ms(s.latency_ms.p50)),
+                Cell::plain(fmt::ms(s.latency_ms.p99)),
+                Cell::plain(s.cold_starts.count.to_string()),
+                Cell::plain(fmt::secs(s.instances.instance_seconds)),
+            ];
+            if model.is_some() {
+                cells.push(Cell::plain(fmt::usd(cost(s))));
+            }
+            cells.push(match (s.slo.checks.is_empty(), s.slo.passed) {
+                (true, _) => Cell::plain("-"),
+                (false, true) => Cell::marked("pass", Mark::Pass),
+                (false, false) => Cell::marked("FAIL", Mark::Fail),
+            });
+            t.row(s.name.clone(), cells);
+        }
+        let title = if v.services.len() > TOP_SERVICES {
+            format!(
+                "services of {} (the {TOP_SERVICES} most expensive of {})",
+                v.name,
+                v.services.len()
+            )
+        } else {
+            format!("services of {} ({})", v.name, v.services.len())
+        };
+        out.push((title, t));
+    }
+    out
+}
+
 pub(crate) fn text_summary(r: &RunResult, color: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", run_title(r));
     let _ = writeln!(o);
     o.push_str(&summary_table(r).to_text(color));
+    for (title, t) in service_tables(r) {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{title}");
+        o.push_str(&t.to_text(color));
+    }
     let sentences = tradeoff::tradeoff_sentences(r);
     if !sentences.is_empty() {
         let _ = writeln!(o);
@@ -424,6 +497,12 @@ pub(crate) fn markdown_summary(r: &RunResult) -> String {
     let _ = writeln!(o, "{}", run_title(r));
     let _ = writeln!(o);
     o.push_str(&summary_table(r).to_markdown());
+    for (title, t) in service_tables(r) {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "### {}", crate::table::md_escape(&title));
+        let _ = writeln!(o);
+        o.push_str(&t.to_markdown());
+    }
     let sentences = tradeoff::tradeoff_sentences(r);
     if !sentences.is_empty() {
         let _ = writeln!(o);

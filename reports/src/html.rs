@@ -137,6 +137,10 @@ impl HtmlExporter {
             b.push_str("</ul>\n");
         }
         b.push_str(&summary_table(r).to_html());
+        for (title, t) in crate::exporters::service_tables(r) {
+            let _ = writeln!(b, "<h3>{}</h3>", html_escape(&title));
+            b.push_str(&t.to_html());
+        }
 
         let list = charts::charts_for(r);
         if !list.is_empty() {

@@ -144,7 +144,11 @@ pub fn scenario_text(s: &Scenario) -> String {
         format_duration(s.duration),
         seed
     );
-    for r in &s.revisions {
+    if s.is_fleet() {
+        fleet_text(&mut o, s);
+    }
+    let single = !s.is_fleet();
+    for r in s.revisions.iter().filter(|_| single) {
         let svc = &r.service;
         let cc = match svc.container_concurrency {
             0 => "unlimited".to_string(),
@@ -184,7 +188,7 @@ pub fn scenario_text(s: &Scenario) -> String {
         format_duration(s.router.overhead),
         format_duration(s.router.slot_overhead),
     );
-    for (i, p) in s.workload.phases.iter().enumerate() {
+    for (i, p) in s.workload.phases.iter().enumerate().filter(|_| single) {
         let _ = writeln!(
             o,
             "  phase {}: {} of {}",
@@ -343,6 +347,92 @@ pub fn work_estimate_json(s: &Scenario) -> serde_json::Value {
 
 /// Every autoscaler key with its value, through the key table; `(default)` marks the values
 /// the file did not change, and an unset `target` shows what it is derived as.
+/// The services of a fleet, one line each (the first [`FLEET_LINES`]), and its trace.
+fn fleet_text(o: &mut String, s: &Scenario) {
+    let _ = writeln!(o, "  fleet: {} services", s.services.len());
+    for (i, f) in s.services.iter().enumerate().take(FLEET_LINES) {
+        let kinds: Vec<String> = f
+            .revisions
+            .iter()
+            .map(|r| {
+                let kind = serde_json::to_value(&r.autoscaler)
+                    .ok()
+                    .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_string)))
+                    .unwrap_or_else(|| "?".into());
+                let cc = match r.service.container_concurrency {
+                    0 => "unlimited".to_string(),
+                    n => n.to_string(),
+                };
+                format!(
+                    "{} {kind}, concurrency {cc}, {} vCPU, {} GiB, service time {}",
+                    r.name,
+                    setting(r.service.vcpu),
+                    setting(r.service.memory_gib),
+                    dist_text(&r.service.service_time)
+                )
+            })
+            .collect();
+        let arrivals = match f.workload.phases.len() {
+            0 => String::new(),
+            1 => format!("; {}", arrival_text(&f.workload.phases[0].arrival)),
+            n => format!("; {n} phases"),
+        };
+        let traced = s
+            .trace
+            .as_ref()
+            .and_then(|t| t.requests.get(i).copied())
+            .filter(|&n| n > 0)
+            .map_or(String::new(), |n| format!("; {n} requests in the trace"));
+        let labels = if f.labels.is_empty() {
+            String::new()
+        } else {
+            let l: Vec<String> = f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(" [{}]", l.join(", "))
+        };
+        let _ = writeln!(
+            o,
+            "    {}{labels}: {}{arrivals}{traced}{}",
+            f.name,
+            kinds.join(" | "),
+            if f.slo.is_empty() { "" } else { "; own SLO" }
+        );
+    }
+    if s.services.len() > FLEET_LINES {
+        let _ = writeln!(o, "    … {} more", s.services.len() - FLEET_LINES);
+    }
+    if let Some(t) = &s.trace {
+        let total: u64 = t.requests.iter().sum();
+        let _ = writeln!(
+            o,
+            "  trace: {} ({}, {} requests{}), ends at {}",
+            t.file.display(),
+            match t.format {
+                scalelab_core::scenario::TraceFormat::Counts => "counts",
+                scalelab_core::scenario::TraceFormat::Invocations => "invocations",
+            },
+            total,
+            match t.format {
+                scalelab_core::scenario::TraceFormat::Counts => format!(
+                    " per {} spread {}",
+                    format_duration(t.interval),
+                    t.spread.name()
+                ),
+                scalelab_core::scenario::TraceFormat::Invocations => {
+                    if t.durations {
+                        ", recorded durations".to_string()
+                    } else {
+                        ", sampled service times".to_string()
+                    }
+                }
+            },
+            format_duration(t.end)
+        );
+    }
+}
+
+/// How many services `validate` lists one by one.
+const FLEET_LINES: usize = 50;
+
 fn autoscaler_text(o: &mut String, a: &AutoscalerSettings, container_concurrency: u32) {
     fn rows<T: Default>(
         o: &mut String,

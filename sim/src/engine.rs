@@ -45,15 +45,22 @@ pub struct EventQueue<E> {
     heap: QuaternaryHeap<Entry<E>>,
     lane: Option<Entry<E>>,
     seq: u64,
+    /// The sequence of [`push_first`](Self::push_first)'s events, below every `seq`.
+    first_seq: u64,
     last: Time,
 }
+
+/// Where ordinary insertion sequence numbers start: the ones below are
+/// [`EventQueue::push_first`]'s, so those events come first among the events of their instant.
+const ORDINARY: u64 = 1 << 63;
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: QuaternaryHeap::new(),
             lane: None,
-            seq: 0,
+            seq: ORDINARY,
+            first_seq: 0,
             last: Time::ZERO,
         }
     }
@@ -81,6 +88,28 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, at: Time, ev: E) {
         let e = self.entry(at, ev);
         self.heap.push(e);
+    }
+
+    /// Schedules `ev` at `at` before every event of the same instant scheduled with
+    /// [`push`](Self::push) or [`push_lane`](Self::push_lane), whenever they were scheduled
+    /// (among themselves, such events keep their insertion order). For a source whose events
+    /// must not take their place among the others by when they were generated (a trace
+    /// shared by many services).
+    #[inline]
+    pub fn push_first(&mut self, at: Time, ev: E) {
+        assert!(
+            at >= self.last,
+            "event scheduled in the past: {at} < {}",
+            self.last
+        );
+        let seq = self.first_seq;
+        self.first_seq += 1;
+        debug_assert!(seq < ORDINARY);
+        let key = (u128::from(at.0) << 64) | u128::from(seq);
+        self.heap.push(Entry {
+            key: Reverse(key),
+            ev,
+        });
     }
 
     /// Schedules `ev` at `at` in the lane, the single slot for a source that has at most one
@@ -158,6 +187,18 @@ mod tests {
         q.push(Time::from_secs(2), 'f');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ['b', 'e', 'c', 'd', 'f']);
+    }
+
+    #[test]
+    fn push_first_comes_before_the_instant_s_other_events() {
+        let mut q = EventQueue::default();
+        q.push(Time::from_secs(1), 'a');
+        q.push_lane(Time::from_secs(1), 'b');
+        q.push_first(Time::from_secs(1), 'c');
+        q.push_first(Time::from_secs(1), 'd');
+        q.push_first(Time::from_secs(0), 'e');
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ['e', 'c', 'd', 'a', 'b']);
     }
 
     #[test]

@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 mod engine;
+mod fleet;
 mod nodes;
 mod platform;
 pub mod tune;
@@ -61,7 +62,7 @@ pub mod tune;
 use std::sync::atomic::AtomicU64;
 
 use scalelab_core::Time;
-use scalelab_core::result::{Mode, RunResult, SimStats, VariantResult, check_slo};
+use scalelab_core::result::{Mode, RunResult, VariantResult, check_slo};
 use scalelab_core::scenario::Scenario;
 
 /// One variant's run: its result, its event log (JSON lines) and how many events it processed.
@@ -92,6 +93,9 @@ pub enum SimError {
         /// What was wrong.
         what: String,
     },
+    /// The `[trace]` file could not be read as the run went (it changed after it was checked).
+    #[error("trace: {0}")]
+    Trace(String),
     /// `--variant` named a variant the scenario does not have.
     #[error("no variant named \"{0}\" (the scenario has: {1})")]
     NoSuchVariant(String, String),
@@ -215,23 +219,24 @@ pub fn run_variant_ticking(
         progress,
         force_ticks,
     };
-    let (mut v, st, events) = Platform::new(s, opts).run(name.to_string())?;
+    let first_model = s.billing.models.first().map(String::as_str);
+    let (finished, events) = Platform::new(s, opts)?.run(name.to_string())?;
+    let (v, st) = match finished {
+        platform::Finished::Single(v, st) => {
+            let mut v = *v;
+            v.slo = check_slo(&s.slo, &v, first_model);
+            v.set_sim(fleet::sim_stats(&st, events, v.requests.completed));
+            (v, st)
+        }
+        platform::Finished::Fleet(run) => {
+            fleet::totals(name.to_string(), run, &s.slo, first_model, events)
+        }
+    };
     if let Some(what) = st.violations.first() {
         return Err(SimError::Invariant {
             variant: name.to_string(),
             what: what.clone(),
         });
     }
-    let first_model = s.billing.models.first().map(String::as_str);
-    v.slo = check_slo(&s.slo, &v, first_model);
-    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
-    v.set_sim(SimStats {
-        // As many as a run ticking through idle seconds processes: results do not depend on
-        // the skipping.
-        events: events + st.seconds_skipped,
-        waited_ratio: per(st.waited as f64, st.begun),
-        mean_wait_ms: per(st.wait_ns_total as f64, st.begun) / 1e6,
-        mean_latency_exact_ms: per(st.latency_sum_ns as f64, v.requests.completed) / 1e6,
-    });
     Ok((v, log, events))
 }

@@ -11,8 +11,9 @@ use super::common::{duration_flag, load_scenario, resolve_seed, stderr_is_termin
 use super::{CmdResult, Code, Failure};
 use crate::cli::{CompareArgs, Format, RunArgs};
 
-fn plan(a: &RunArgs) -> Result<(Plan, LiveOptions), Failure> {
+fn plan(a: &RunArgs, command: &str) -> Result<(Plan, LiveOptions), Failure> {
     let scenario = load_scenario(&a.scenario)?;
+    super::common::refuse_live_fleet(&scenario, &a.scenario, command)?;
     let seed = resolve_seed(a.seed.as_deref(), scenario.seed)?;
     let live = LiveOptions {
         time_scale: a.time_scale,
@@ -73,7 +74,7 @@ fn status(a: &RunArgs, runs: usize) -> impl Fn(&str) {
 }
 
 pub fn run(a: RunArgs) -> CmdResult {
-    let (p, live) = plan(&a)?;
+    let (p, live) = plan(&a, "run")?;
     let mut result = scalelab_lab::live::run(&p, &live, &status(&a, p.names.len()))?;
     result.command = Some(format!("scalelab run{}", reproduce_flags(&p, &a)));
     let written = super::common::finish_run(&mut result, a.out.as_deref(), a.format);
@@ -93,7 +94,7 @@ pub fn compare(a: CompareArgs) -> CmdResult {
             "--tolerance: expected a percentage ≥ 0"
         )));
     }
-    let (p, live) = plan(&a.run)?;
+    let (p, live) = plan(&a.run, "compare")?;
     let wall = |flag: &str, d: &Option<String>| d.as_deref().map(|d| duration_flag(flag, d));
     let opts = CompareOptions {
         live,

@@ -81,6 +81,7 @@ fn status_line(s: &Status) -> String {
 
 pub fn run(a: ServeArgs) -> CmdResult {
     let scenario = load_scenario(&a.scenario)?;
+    super::common::refuse_live_fleet(&scenario, &a.scenario, "serve")?;
     let seed = resolve_seed(a.seed.as_deref(), scenario.seed)?;
     let listen = parse_listen(&a.listen)?;
     let grace = duration_flag("--termination-grace", &a.termination_grace)?;

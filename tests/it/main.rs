@@ -1,6 +1,7 @@
 //! End-to-end tests of the `scalelab` command: one test binary, one module per area.
 
 mod docs;
+mod fleet;
 mod hardening;
 mod knative;
 mod kpa;

@@ -46,7 +46,7 @@ use crate::autoscaler::{
 use crate::billing::{Meter, RevisionBilling};
 use crate::event::Event;
 use crate::ids::{InstId, ReqId, RevId};
-use crate::measure::{Integral, Levels, SeriesBuilder, Tally, bucket_for};
+use crate::measure::{Integral, LatencyHist, Levels, SeriesBuilder, Tally, bucket_for};
 use crate::result::VariantResult;
 use crate::rng::{SimRng, stream};
 use crate::router::{Mode, RevisionRouter, TrafficSplit};
@@ -845,7 +845,29 @@ impl Platform {
     /// Ends the run at `end`: closes the time series, checks conservation and returns the
     /// result's standard sections (the SLO verdict is left to the caller) with the run's
     /// other figures in [`Stats`].
-    pub fn finish(mut self, name: String, end: Time) -> (VariantResult, Stats) {
+    pub fn finish(self, name: String, end: Time) -> (VariantResult, Stats) {
+        let (v, stats, _) = self.finish_with_latency(name, end);
+        (v, stats)
+    }
+
+    /// The width of the time series' buckets, ns.
+    pub fn series_bucket_ns(&self) -> u64 {
+        self.series.bucket_ns()
+    }
+
+    /// The series rows closed so far, moved out (see [`SeriesBuilder::take_rows`]); the
+    /// result's series then holds only the rows closed after.
+    pub fn take_series_rows(&mut self) -> Vec<crate::result::SeriesRow> {
+        self.series.take_rows()
+    }
+
+    /// [`finish`](Self::finish), also returning the latency histograms (all, warm, cold) the
+    /// summaries were read from, for a fleet's totals (percentiles of merged histograms).
+    pub fn finish_with_latency(
+        mut self,
+        name: String,
+        end: Time,
+    ) -> (VariantResult, Stats, [LatencyHist; 3]) {
         self.roll_series(end);
         if !end.0.is_multiple_of(self.series.bucket_ns()) {
             let l = self.levels();
@@ -887,7 +909,13 @@ impl Platform {
         let total = v.cost.clone();
         self.deploy_results(&mut v, end, by_rev, &total);
         v.instances.mean_cpu_utilization = cpu_utilization;
-        (v, self.stats)
+        let t = &mut self.t;
+        let hists = [
+            std::mem::take(&mut t.latency),
+            std::mem::take(&mut t.latency_warm),
+            std::mem::take(&mut t.latency_cold),
+        ];
+        (v, self.stats, hists)
     }
 
     // ---- shared helpers ----

@@ -13,7 +13,19 @@ impl Platform {
     /// revision the traffic split picks. Returns its id and revision; the effects say whether
     /// it runs ([`Effect::Serve`]), waits ([`Effect::Wait`]) or is turned away
     /// ([`Effect::Reply`]).
+    #[inline]
     pub fn on_arrival(&mut self, now: Time, rev: Option<RevId>) -> (ReqId, RevId) {
+        self.on_arrival_timed(now, rev, None)
+    }
+
+    /// [`on_arrival`](Self::on_arrival) of a request whose service time is given (a recorded
+    /// invocation of a trace) instead of sampled; `None` samples it as usual.
+    pub fn on_arrival_timed(
+        &mut self,
+        now: Time,
+        rev: Option<RevId>,
+        service: Option<u64>,
+    ) -> (ReqId, RevId) {
         self.roll_series(now);
         let r = match rev {
             Some(r) => r,
@@ -21,7 +33,10 @@ impl Platform {
         };
         let unknown = !self.deploy[r.index()].exists;
         let rv = &mut self.revs[r.index()];
-        let service_ns = rv.service.sample_nanos(&mut rv.rng_service);
+        let service_ns = match service {
+            None => rv.service.sample_nanos(&mut rv.rng_service),
+            Some(ns) => ns,
+        };
         let deadline = Time(now.0.saturating_add(rv.timeout_ns));
         rv.in_system += 1;
         rv.counters.arrived += 1;

@@ -12,6 +12,7 @@
 
 pub mod deploy;
 pub mod error;
+pub mod fleet;
 pub mod load;
 pub mod raw;
 mod resolve;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use deploy::{HeaderRoute, RequestClass, Rollout};
 pub use error::ScenarioError;
+pub use fleet::{FleetService, FleetTrace, Member, Spread, TraceFormat, service_seed};
 pub use load::{LoadSettings, RequestSpec};
 pub use variants::CandidateBuilder;
 
@@ -83,6 +85,15 @@ pub struct Scenario {
     /// The file this came from (trace files resolve relative to its directory).
     #[serde(skip)]
     pub path: PathBuf,
+    /// `[[services]]`: the services of a fleet (empty for a single-service scenario, which is
+    /// its own only service). In a fleet, `revisions` and `workload` above are the first
+    /// service's (code that runs one service reads them; fleet-aware code reads
+    /// [`Scenario::members`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<FleetService>,
+    /// `[trace]`: the fleet's arrivals from one time-ordered file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<FleetTrace>,
 }
 
 /// One revision of the service, with its share of traffic.
@@ -350,6 +361,7 @@ impl Scenario {
     pub fn max_timeout(&self) -> Duration {
         self.revisions
             .iter()
+            .chain(self.services.iter().flat_map(|s| &s.revisions))
             .map(|r| r.service.timeout)
             .max()
             .unwrap_or_default()

@@ -36,6 +36,32 @@ pub struct RawScenario {
     pub sim: Option<S<RawSim>>,
     pub tune: Option<S<RawTune>>,
     pub cluster: Option<S<RawCluster>>,
+    pub services: Option<S<Vec<S<RawFleetService>>>>,
+    pub trace: Option<S<RawTrace>>,
+}
+
+/// `[[services]]`: one service of a fleet, with the tables of a single-service scenario (the
+/// top-level `[service]`, `[autoscaler]` and `[workload]` are its defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleetService {
+    pub name: S<String>,
+    pub labels: Option<S<BTreeMap<String, String>>>,
+    pub service: Option<S<RawService>>,
+    pub autoscaler: Option<S<RawAutoscaler>>,
+    pub revisions: Option<S<Vec<S<RawRevision>>>>,
+    pub workload: Option<S<RawWorkload>>,
+    pub slo: Option<S<RawSlo>>,
+}
+
+/// `[trace]`: a fleet's arrivals from one time-ordered CSV file.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrace {
+    pub file: Option<S<String>>,
+    pub interval: Option<S<Dur>>,
+    pub spread: Option<S<String>>,
+    pub durations: Option<bool>,
 }
 
 /// `[service]` (and a revision's own `service` table).

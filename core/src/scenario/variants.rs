@@ -150,9 +150,24 @@ fn set_in(
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()))
         }
         toml::Value::Array(a) => {
-            let idx: usize = seg
-                .parse()
-                .map_err(|_| format!("`{here}`: expected an array index, found \"{seg}\""))?;
+            // An entry of an array of tables by its index, or by its `name`
+            // (`services.checkout.autoscaler.target`).
+            let by_name = || {
+                a.iter().position(|e| {
+                    e.as_table()
+                        .and_then(|t| t.get("name"))
+                        .and_then(|n| n.as_str())
+                        .is_some_and(|n| n.trim() == seg)
+                })
+            };
+            let idx: usize = match seg.parse() {
+                Ok(i) => i,
+                Err(_) => by_name().ok_or_else(|| {
+                    format!(
+                        "`{here}`: expected an array index or the name of an entry, found \"{seg}\""
+                    )
+                })?,
+            };
             let len = a.len();
             let slot = a.get_mut(idx).ok_or_else(|| {
                 format!("`{here}`: index {idx} is out of range (the array has {len} entries)")

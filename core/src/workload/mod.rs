@@ -5,6 +5,7 @@
 pub mod arrival;
 pub mod classes;
 pub mod dist;
+pub mod fleet_trace;
 pub mod spec;
 
 pub use arrival::{Arrivals, expected_count, rate_at};

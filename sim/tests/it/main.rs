@@ -3,6 +3,7 @@
 mod cluster;
 mod corpus;
 mod determinism;
+mod fleet;
 mod idle;
 mod keepalive;
 mod kpa_timelines;

@@ -19,6 +19,14 @@ impl Resolver<'_> {
         let Some(table) = &raw.cluster else {
             return Ok(None);
         };
+        if raw.services.is_some() {
+            return Err(self.err(
+                table,
+                "cluster",
+                "[cluster] with [[services]] is not simulated yet: nodes are simulated for \
+                 single-service scenarios only (drop [cluster], or run each service on its own)",
+            ));
+        }
         let c = table.get_ref();
         let d = ClusterSettings::default();
         let placement = match &c.placement {

@@ -6,6 +6,7 @@ mod autoscaler;
 mod billing;
 mod cluster;
 pub(crate) mod deploy;
+pub(crate) mod fleet;
 mod load;
 mod service;
 pub(super) mod tune;
@@ -221,6 +222,17 @@ impl Resolver<'_> {
             Some(s) => Some(*s.get_ref() as u64),
             None => None,
         };
+        if raw.services.is_some() {
+            return self.fleet_scenario(raw, name, seed);
+        }
+        if let Some(t) = &raw.trace {
+            return Err(self.err(
+                t,
+                "trace",
+                "[trace] feeds the services of a fleet: list them as [[services]] (each trace \
+                 row names one)",
+            ));
+        }
         let workload = self.workload(raw)?;
         let phases_total: Duration = workload.phases.iter().map(|p| p.duration).sum();
         let duration = match &raw.duration {
@@ -260,13 +272,20 @@ impl Resolver<'_> {
             variants: Vec::new(),
             tune: None,
             path: self.file.to_path_buf(),
+            services: Vec::new(),
+            trace: None,
         })
     }
 
     /// A `[router] policy` written for a keepalive revision: the keepalive pool picks its own
     /// instances (`idle_choice`), so only `"newest-idle"`, which is its default rule
     /// (`"last-freed"`), is accepted; any other policy would be silently ignored and is refused.
-    fn keepalive_router(&self, raw: &RawScenario, revisions: &[Revision], what: &str) -> R<()> {
+    pub(super) fn keepalive_router(
+        &self,
+        raw: &RawScenario,
+        revisions: &[Revision],
+        what: &str,
+    ) -> R<()> {
         let Some(policy) = raw
             .router
             .as_ref()
@@ -344,7 +363,17 @@ impl Resolver<'_> {
     }
 
     fn slo(&self, raw: &RawScenario, billing: &BillingConfig) -> R<Slo> {
-        let Some(s) = &raw.slo else {
+        self.slo_of(raw.slo.as_ref(), billing, "")
+    }
+
+    /// The `[slo]` table `s`, its keys named after `pre` (`""`, or `services[3].`).
+    pub(super) fn slo_of(
+        &self,
+        s: Option<&S<RawSlo>>,
+        billing: &BillingConfig,
+        pre: &str,
+    ) -> R<Slo> {
+        let Some(s) = s else {
             return Ok(Slo::default());
         };
         let s = s.get_ref();
@@ -369,7 +398,7 @@ impl Resolver<'_> {
                 if !billing.models.iter().any(|x| x == m.get_ref()) {
                     return Err(self.err(
                         m,
-                        "slo.cost_model",
+                        &format!("{pre}slo.cost_model"),
                         format!(
                             "\"{}\" is not one of this scenario's billing models ({})",
                             m.get_ref(),
@@ -385,13 +414,13 @@ impl Resolver<'_> {
             p90: opt(&s.p90),
             p99: opt(&s.p99),
             p999: opt(&s.p999),
-            cold_start_ratio: ratio(&s.cold_start_ratio, "slo.cold_start_ratio")?,
-            error_ratio: ratio(&s.error_ratio, "slo.error_ratio")?,
+            cold_start_ratio: ratio(&s.cold_start_ratio, &format!("{pre}slo.cold_start_ratio"))?,
+            error_ratio: ratio(&s.error_ratio, &format!("{pre}slo.error_ratio"))?,
             cost_per_million_usd: match &s.cost_per_million_usd {
                 None => None,
                 Some(_) => Some(self.f64_in(
                     &s.cost_per_million_usd,
-                    "slo.cost_per_million_usd",
+                    &format!("{pre}slo.cost_per_million_usd"),
                     0.0,
                     |x| x >= 0.0,
                     "≥ 0",

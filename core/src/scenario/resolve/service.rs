@@ -7,7 +7,9 @@ use super::{R, Resolver, positive};
 use crate::autoscaler::AutoscalerSettings;
 use crate::duration::Dur;
 use crate::scenario::ScenarioError;
-use crate::scenario::raw::{DistKind, RawAutoscaler, RawDist, RawScenario, RawService, S};
+use crate::scenario::raw::{
+    DistKind, RawAutoscaler, RawDist, RawRevision, RawScenario, RawService, S,
+};
 use crate::scenario::{Revision, Service};
 use crate::workload::spec::{DistSpec, MixturePart};
 
@@ -23,17 +25,31 @@ impl Resolver<'_> {
             .as_ref()
             .map(|s| s.get_ref().clone())
             .unwrap_or_default();
-        let Some(revs) = &raw.revisions else {
-            let mut service = self.service(&base_service, "service")?;
-            let autoscaler = self.autoscaler(&base_as, "autoscaler")?;
+        self.revisions_of(&base_service, &base_as, raw.revisions.as_ref(), "")
+    }
+
+    /// The revisions of one service: `revs` (or one `default` revision) over the `[service]`
+    /// and `[autoscaler]` tables given; keys are named after `p` (`""`, or `services[3].` in a
+    /// fleet).
+    pub(super) fn revisions_of(
+        &self,
+        base_service: &RawService,
+        base_as: &RawAutoscaler,
+        revs: Option<&S<Vec<S<RawRevision>>>>,
+        p: &str,
+    ) -> R<Vec<Revision>> {
+        let Some(revs) = revs else {
+            let (sk, ak) = (format!("{p}service"), format!("{p}autoscaler"));
+            let mut service = self.service(base_service, &sk)?;
+            let autoscaler = self.autoscaler(base_as, &ak)?;
             self.service_and_autoscaler(
-                &base_service,
-                &base_as,
+                base_service,
+                base_as,
                 &mut service,
                 &autoscaler,
-                ("service", "autoscaler"),
+                (&sk, &ak),
             )?;
-            self.keepalive_concurrency(&base_service, &service, &autoscaler, "service")?;
+            self.keepalive_concurrency(base_service, &service, &autoscaler, &sk)?;
             return Ok(vec![Revision {
                 name: "default".into(),
                 traffic_percent: 100.0,
@@ -46,7 +62,7 @@ impl Resolver<'_> {
         if revs.get_ref().is_empty() {
             return Err(self.err(
                 revs,
-                "revisions",
+                &format!("{p}revisions"),
                 "no revisions: list at least one, or use [service]",
             ));
         }
@@ -54,7 +70,7 @@ impl Resolver<'_> {
         let mut sum = 0.0;
         for (i, r) in revs.get_ref().iter().enumerate() {
             let r = r.get_ref();
-            let prefix = format!("revisions[{i}]");
+            let prefix = format!("{p}revisions[{i}]");
             let name = r.name.get_ref().trim().to_string();
             if name.is_empty() {
                 return Err(self.err(&r.name, &format!("{prefix}.name"), "empty revision name"));
@@ -101,7 +117,7 @@ impl Resolver<'_> {
                 ));
             }
             sum += traffic;
-            let svc = merge_service(&base_service, r.service.as_ref().map(|s| s.get_ref()));
+            let svc = merge_service(base_service, r.service.as_ref().map(|s| s.get_ref()));
             let mut service = self.service(&svc, &format!("{prefix}.service"))?;
             let a = base_as.merged(r.autoscaler.as_ref().map(|s| s.get_ref()));
             let autoscaler = self.autoscaler(&a, &format!("{prefix}.autoscaler"))?;
@@ -133,7 +149,7 @@ impl Resolver<'_> {
                 .join(", ");
             return Err(self.err(
                 revs,
-                "revisions.traffic",
+                &format!("{p}revisions.traffic"),
                 format!("traffic percentages sum to {sum}, not 100 ({list})"),
             ));
         }
@@ -377,7 +393,7 @@ macro_rules! merge_fields {
     }};
 }
 
-fn merge_service(base: &RawService, over: Option<&RawService>) -> RawService {
+pub(super) fn merge_service(base: &RawService, over: Option<&RawService>) -> RawService {
     merge_fields!(
         base,
         over,

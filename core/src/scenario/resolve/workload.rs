@@ -6,29 +6,31 @@ use std::time::Duration;
 use super::{R, Resolver};
 use crate::duration::Dur;
 use crate::scenario::ScenarioError;
-use crate::scenario::raw::{Process, RawArrival, RawScenario, S};
+use crate::scenario::raw::{Process, RawArrival, RawScenario, RawWorkload, S};
 use crate::workload::spec::{ArrivalSpec, Phase, WorkloadSpec};
 
 impl Resolver<'_> {
     pub(super) fn workload(&self, raw: &RawScenario) -> R<WorkloadSpec> {
-        let phases = raw
-            .workload
-            .as_ref()
-            .and_then(|w| w.get_ref().phases.as_ref());
+        self.workload_of(raw.workload.as_ref(), "")
+    }
+
+    /// The `[workload]` table `w`, its keys named after `pre` (`""`, or `services[3].`).
+    pub(super) fn workload_of(&self, w: Option<&S<RawWorkload>>, pre: &str) -> R<WorkloadSpec> {
+        let phases = w.and_then(|w| w.get_ref().phases.as_ref());
         let Some(phases) = phases.filter(|p| !p.is_empty()) else {
-            let at = raw.workload.as_ref().map(|w| w.span());
+            let at = w.map(|w| w.span());
             return Err(ScenarioError::at(
                 self.file,
                 self.src,
                 at,
-                Some("workload.phases".into()),
+                Some(format!("{pre}workload.phases")),
                 "no workload: add at least one [[workload.phases]] with a duration and an arrival \
                  process",
             ));
         };
         let mut out = Vec::with_capacity(phases.len());
         for (i, p) in phases.iter().enumerate() {
-            let key = format!("workload.phases[{i}]");
+            let key = format!("{pre}workload.phases[{i}]");
             let ph = p.get_ref();
             let duration = match &ph.duration {
                 Some(d) if d.get_ref().0.is_zero() => {
