@@ -56,7 +56,8 @@ pub enum Command {
     /// `gcloud run deploy` flags.
     #[command(subcommand)]
     Export(ExportCommand),
-    /// Start a scenario from what runs today: a Knative Service manifest to scenario tables.
+    /// Start a scenario from what runs today: a Knative Service manifest to scenario tables,
+    /// or an Azure Functions trace to a fleet scenario and its trace file.
     #[command(subcommand)]
     Import(ImportCommand),
 }
@@ -554,6 +555,14 @@ pub enum ImportCommand {
     /// `export gcloud` writes, `sleep`s included); write [service] and [autoscaler] (kind
     /// "cloud-run"), or [[revisions]] and [[rollouts]], and a placeholder workload to edit.
     Gcloud(ImportGcloudArgs),
+    /// Azure Functions 2019 trace (per-minute counts, duration percentiles, app memory): a
+    /// fleet scenario with one [[services]] per sampled function, and its [trace] file.
+    #[command(name = "azure-2019")]
+    Azure2019(Azure2019Args),
+    /// Azure Functions 2021 trace (one row per invocation): a fleet scenario with one
+    /// [[services]] per sampled function, and its [trace] file in start order.
+    #[command(name = "azure-2021")]
+    Azure2021(Azure2021Args),
 }
 
 #[derive(Debug, Args)]
@@ -637,4 +646,70 @@ pub struct CompareArgs {
     /// --slot-overhead); the output says what was measured.
     #[arg(long, conflicts_with = "slot_overhead")]
     pub calibrate: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+scalelab import azure-2019 --invocations d01.csv --invocations d02.csv -o fleet.toml\n  \
+scalelab import azure-2019 --invocations d01.csv --durations dur.d01.csv --memory mem.d01.csv \
+--functions 200\n    \
+--seed 7 -o fleet.toml\n\
+Writes fleet.toml and fleet.trace.csv next to it. Sampling and the files: docs/cli.md.")]
+pub struct Azure2019Args {
+    /// An invocations file (`invocations_per_function_md.anon.dNN.csv`); repeat for several
+    /// days, in order: day k starts at (k − 1) × 24 h.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub invocations: Vec<PathBuf>,
+    /// A function durations file (`function_durations_percentiles.anon.dNN.csv`): service
+    /// times through its percentile points (default: the log-normal fit); may be repeated.
+    #[arg(long, value_name = "FILE")]
+    pub durations: Vec<PathBuf>,
+    /// An app memory file (`app_memory_percentiles.anon.dNN.csv`): each app's memory (default:
+    /// the Burr XII fit); may be repeated.
+    #[arg(long, value_name = "FILE")]
+    pub memory: Vec<PathBuf>,
+    /// Sample N functions across popularity (default: every function with an invocation).
+    #[arg(long, value_name = "N")]
+    pub functions: Option<usize>,
+    /// Sampling seed, also written as the scenario's seed.
+    #[arg(long, value_name = "S", default_value = "1")]
+    pub seed: String,
+    /// How each minute's count is spread within the minute: exactly the count at uniform
+    /// times, Poisson at the minute's rate, or exactly the count evenly spaced.
+    #[arg(long, value_enum, default_value_t)]
+    pub spread: SpreadArg,
+    /// The scenario to write; the trace goes next to it (`NAME.toml` → `NAME.trace.csv`).
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: PathBuf,
+}
+
+/// `--spread` of `import azure-2019`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SpreadArg {
+    /// Exactly the minute's count, at independent uniform times.
+    #[default]
+    Uniform,
+    /// A Poisson process at the minute's rate.
+    Poisson,
+    /// Exactly the minute's count, evenly spaced.
+    Even,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+scalelab import azure-2021 trace2021.txt --functions 100 -o fleet.toml\n\
+Writes fleet.toml and fleet.trace.csv next to it. Sampling and the files: docs/cli.md.")]
+pub struct Azure2021Args {
+    /// The invocation trace (`app,func,end_timestamp,duration`, in end-time order).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Sample N functions across popularity (default: every function).
+    #[arg(long, value_name = "N")]
+    pub functions: Option<usize>,
+    /// Sampling seed, also written as the scenario's seed.
+    #[arg(long, value_name = "S", default_value = "1")]
+    pub seed: String,
+    /// The scenario to write; the trace goes next to it (`NAME.toml` → `NAME.trace.csv`).
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: PathBuf,
 }

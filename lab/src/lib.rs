@@ -9,6 +9,8 @@
 //! - [`compare`]: the simulator and a live run side by side, metric by metric, with the slot
 //!   overhead calibrated from the live run (`compare --calibrate`).
 //! - [`tune`]: `[tune]` searches: the parallel rung loop, shard merging, outputs, the winner.
+//! - [`azure`]: the Azure Functions 2019 and 2021 traces as fleet scenarios with a `[trace]`
+//!   file (`import azure-2019`, `import azure-2021`), and synthetic traces in their layouts.
 //! - [`knative`]: a scenario as a Knative Service manifest or `gcloud run` commands, and a
 //!   manifest back into scenario tables.
 //! - [`LabError`]: the one error type; [`LabError::is_bad_input`] separates input problems
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod azure;
 pub mod compare;
 mod error;
 pub mod knative;

@@ -54,6 +54,13 @@ pub fn dist_text(d: &DistSpec) -> String {
                 format_duration(*max)
             )
         }
+        DistSpec::Empirical { points } => {
+            let shown: Vec<String> = points
+                .iter()
+                .map(|(p, v)| format!("p{} {}", crate::fmt::num(100.0 * p, 3), format_duration(*v)))
+                .collect();
+            format!("empirical({})", shown.join(", "))
+        }
         DistSpec::Mixture { parts } => {
             let total: f64 = parts.iter().map(|p| p.weight).sum();
             let inner: Vec<String> = parts

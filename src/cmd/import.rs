@@ -1,5 +1,5 @@
 //! `scalelab import knative service.yaml` and `scalelab import gcloud deploy.sh`: arguments to
-//! `scalelab_lab::knative`.
+//! `scalelab_lab::knative`; `scalelab import azure-2019|azure-2021`: see `import_azure`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,8 @@ pub fn run(cmd: ImportCommand) -> CmdResult {
             a.output,
             scalelab_lab::knative::scenario_from_gcloud,
         ),
+        ImportCommand::Azure2019(a) => return super::import_azure::azure_2019(a),
+        ImportCommand::Azure2021(a) => return super::import_azure::azure_2021(a),
     };
     let text = super::common::read_input(&input)?;
     let out = output.as_deref().filter(|p| p.as_os_str() != "-");

@@ -4,6 +4,7 @@
 mod common;
 mod export;
 mod import;
+mod import_azure;
 mod kpa;
 mod load;
 mod report;

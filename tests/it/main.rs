@@ -1,5 +1,6 @@
 //! End-to-end tests of the `scalelab` command: one test binary, one module per area.
 
+mod azure;
 mod docs;
 mod fleet;
 mod hardening;

@@ -107,7 +107,12 @@ pub struct RawDist {
     pub max: Option<S<Dur>>,
     pub parts: Option<Vec<S<RawDist>>>,
     pub weight: Option<S<f64>>,
+    /// `points = [[0.0, "5ms"], …, [1.0, "9s"]]` of an empirical distribution.
+    pub points: Option<S<Vec<S<RawPoint>>>>,
 }
+
+/// One quantile point of an empirical distribution: `[p, "duration"]`.
+pub type RawPoint = (f64, Dur);
 
 /// The kind of a tagged table (`dist = "…"`, `process = "…"`).
 pub trait Tag: Copy {
@@ -179,6 +184,8 @@ tag_enum!(
         Uniform = "uniform" ["min", "max"],
         /// `{ dist = "mixture", parts = [...] }`.
         Mixture = "mixture" ["parts"],
+        /// `{ dist = "empirical", points = [[p, D], ...] }`.
+        Empirical = "empirical" ["points"],
     }
 );
 
@@ -203,7 +210,7 @@ tag_enum!(
 impl RawDist {
     /// Each key of a distribution table and whether it is given (the keys that depend on
     /// `dist` are checked against the kind's own).
-    pub fn given(&self) -> [(&'static str, bool); 7] {
+    pub fn given(&self) -> [(&'static str, bool); 8] {
         [
             ("value", self.value.is_some()),
             ("mean", self.mean.is_some()),
@@ -212,6 +219,7 @@ impl RawDist {
             ("min", self.min.is_some()),
             ("max", self.max.is_some()),
             ("parts", self.parts.is_some()),
+            ("points", self.points.is_some()),
         ]
     }
 }

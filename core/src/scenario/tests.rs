@@ -279,3 +279,81 @@ fn autoscaler_values_are_checked_through_the_key_table() {
         (3, Some(7.0), 0.5)
     );
 }
+
+#[test]
+fn empirical_service_time_resolves_and_checks_its_points() {
+    let ok = format!(
+        "{MIN}[service]\nservice_time = {{ dist = \"empirical\", points = [[0, \"5ms\"], \
+         [0.5, \"120ms\"], [1, \"9s\"]] }}\n"
+    );
+    let s = parse(&ok).unwrap();
+    assert_eq!(
+        s.revisions[0].service.service_time,
+        crate::workload::DistSpec::Empirical {
+            points: vec![
+                (0.0, Duration::from_millis(5)),
+                (0.5, Duration::from_millis(120)),
+                (1.0, Duration::from_secs(9)),
+            ]
+        }
+    );
+    let bad = |points: &str| {
+        let src = format!(
+            "{MIN}[service]\nservice_time = {{ dist = \"empirical\", points = {points} }}\n"
+        );
+        parse(&src).unwrap_err()
+    };
+    let cases = [
+        (
+            "[[0, \"5ms\"]]",
+            "service.service_time.points",
+            "at least two",
+        ),
+        (
+            "[[0.1, \"5ms\"], [1, \"9s\"]]",
+            "service.service_time.points[0]",
+            "must be 0",
+        ),
+        (
+            "[[0, \"5ms\"], [0.9, \"9s\"]]",
+            "service.service_time.points[1]",
+            "must be 1",
+        ),
+        (
+            "[[0, \"5ms\"], [0.6, \"1s\"], [0.5, \"2s\"], [1, \"9s\"]]",
+            "service.service_time.points[2]",
+            "increasing p",
+        ),
+        (
+            "[[0, \"5ms\"], [0.5, \"1s\"], [1, \"10ms\"]]",
+            "service.service_time.points[2]",
+            "never decreases",
+        ),
+        (
+            "[[0, \"5ms\"], [1.5, \"1s\"]]",
+            "service.service_time.points[1]",
+            "out of range",
+        ),
+    ];
+    for (points, key, msg) in cases {
+        let e = bad(points);
+        assert_eq!(e.key.as_deref(), Some(key), "{points}: {e}");
+        assert!(e.message.contains(msg), "{points}: {e}");
+        // The line of `service_time`, after MIN and `[service]`.
+        let line = MIN.lines().count() + 2;
+        assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
+    }
+    // A duration without a unit and a missing `points` are errors too.
+    let e = bad("[[0, 5], [1, \"9s\"]]");
+    assert!(e.to_string().contains("unit"), "{e}");
+    let e = parse(&format!(
+        "{MIN}[service]\nservice_time = {{ dist = \"empirical\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("needs `points`"), "{e}");
+    let e = parse(&format!(
+        "{MIN}[service]\nservice_time = {{ dist = \"empirical\", points = [[0, \"1ms\"], [1, \"2ms\"]], mean = \"1s\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("does not apply"), "{e}");
+}

@@ -33,7 +33,10 @@
 //! weights ≤ 0), but a sampler never panics on it either: a lognormal with a zero median or with
 //! `p99 ≤ median` is the constant median, a uniform with `min > max` uses the bounds swapped,
 //! mixture parts with a weight that is not a positive finite number are ignored (all of them
-//! ignored: the constant zero), and every draw saturates into `0..=u64::MAX` nanoseconds.
+//! ignored: the constant zero), an empirical table drops points whose p is not in [0, 1], sorts
+//! the rest by p, makes the values non-decreasing and extends its ends flat to p = 0 and 1 (no
+//! point, or all values equal: a constant), and every draw saturates into `0..=u64::MAX`
+//! nanoseconds.
 
 use std::time::Duration;
 
@@ -52,7 +55,7 @@ const LN_NANOS_PER_SEC: f64 = 20.723_265_836_946_41;
 const NANOS_PER_SEC_F: f64 = 1e9;
 
 /// One non-mixture distribution with its parameters precomputed, in nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Leaf {
     Fixed(u64),
     Exponential {
@@ -68,6 +71,77 @@ enum Leaf {
         min: u64,
         span: u64,
     },
+    /// Inverse-CDF linear interpolation between quantile points.
+    Empirical(Box<Table>),
+}
+
+/// The quantile points of an empirical distribution, cleaned: `p[0] = 0`, the last `p` = 1, both
+/// columns non-decreasing, at least two points, not all values equal.
+#[derive(Clone, Debug, PartialEq)]
+struct Table {
+    p: Box<[f64]>,
+    /// The values at `p`, in nanoseconds.
+    v: Box<[f64]>,
+}
+
+impl Table {
+    /// A table from the points as given, or the constant it degenerates to. Never panics: points
+    /// with a p that is not a finite number in [0, 1] or a value that is not finite are dropped,
+    /// the rest sorted by p, values made non-decreasing (each at least the one before), and the
+    /// ends extended flat to p = 0 and p = 1.
+    fn build(points: &[(f64, Duration)]) -> Result<Table, u64> {
+        let mut pts: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|(p, _)| p.is_finite() && (0.0..=1.0).contains(p))
+            .map(|&(p, v)| (p, duration_nanos(v).min(MAX_SAMPLE_NS) as f64))
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut floor = 0.0f64;
+        for pt in &mut pts {
+            floor = floor.max(pt.1);
+            pt.1 = floor;
+        }
+        let (Some(&first), Some(&last)) = (pts.first(), pts.last()) else {
+            return Err(0);
+        };
+        if first.1 == last.1 {
+            return Err(first.1 as u64);
+        }
+        if first.0 > 0.0 {
+            pts.insert(0, (0.0, first.1));
+        }
+        if last.0 < 1.0 {
+            pts.push((1.0, last.1));
+        }
+        Ok(Table {
+            p: pts.iter().map(|x| x.0).collect(),
+            v: pts.iter().map(|x| x.1).collect(),
+        })
+    }
+
+    /// The value at `u` in [0, 1]: linear between the two points around it. A run of equal p
+    /// (a jump in the quantile function) takes the value after the jump.
+    #[inline]
+    fn at(&self, u: f64) -> f64 {
+        let n = self.p.len();
+        // The first point with p > u; `p[0] = 0 ≤ u`, so j ≥ 1.
+        let j = self.p.partition_point(|&p| p <= u);
+        if j >= n {
+            return self.v[n - 1];
+        }
+        let i = j - 1;
+        let (p0, p1) = (self.p[i], self.p[j]);
+        let (v0, v1) = (self.v[i], self.v[j]);
+        v0 + (u - p0) / (p1 - p0) * (v1 - v0)
+    }
+
+    /// Each segment's probability and end values.
+    fn segments(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+        self.p
+            .windows(2)
+            .zip(self.v.windows(2))
+            .map(|(p, v)| (p[1] - p[0], v[0], v[1]))
+    }
 }
 
 /// A sampler for one [`DistSpec`], with its parameters precomputed.
@@ -127,6 +201,10 @@ impl Leaf {
                     }
                 }
             }
+            DistSpec::Empirical { points } => match Table::build(points) {
+                Ok(t) => Leaf::Empirical(Box::new(t)),
+                Err(constant) => Leaf::Fixed(constant),
+            },
             DistSpec::Mixture { .. } => unreachable!("mixtures are flattened by the caller"),
         }
     }
@@ -144,6 +222,10 @@ impl Leaf {
         match *self {
             Leaf::Fixed(v) => v,
             // `as u64` saturates (and maps NaN to 0), so no draw can wrap or panic.
+            Leaf::Empirical(ref t) => {
+                let u: f64 = rng.random();
+                (t.at(u) + 0.5) as u64
+            }
             Leaf::Exponential { mean_ns } => {
                 let e: f64 = Exp1.sample(rng);
                 (e * mean_ns + 0.5) as u64
@@ -162,6 +244,8 @@ impl Leaf {
             Leaf::Exponential { mean_ns } => mean_ns,
             Leaf::Lognormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
             Leaf::Uniform { min, span } => min as f64 + span as f64 / 2.0,
+            // Uniform within each segment.
+            Leaf::Empirical(ref t) => t.segments().map(|(w, a, b)| w * (a + b) / 2.0).sum(),
         }
     }
 
@@ -181,6 +265,13 @@ impl Leaf {
                 let (a, b) = (s(min), s(min) + s(span));
                 (a * a + a * b + b * b) / 3.0
             }
+            Leaf::Empirical(ref t) => t
+                .segments()
+                .map(|(w, a, b)| {
+                    let (a, b) = (a / NANOS_PER_SEC_F, b / NANOS_PER_SEC_F);
+                    w * (a * a + a * b + b * b) / 3.0
+                })
+                .sum(),
         }
     }
 
@@ -198,6 +289,7 @@ impl Leaf {
                 }
             }
             Leaf::Uniform { min, span } => Some(min as f64 + q * span as f64),
+            Leaf::Empirical(ref t) => Some(t.at(q)),
         }
     }
 }
@@ -246,7 +338,7 @@ impl Sampler {
                 flatten(spec, 1.0, &mut leaves);
                 match leaves.len() {
                     0 => Kind::Leaf(Leaf::Fixed(0)),
-                    1 => Kind::Leaf(leaves[0].1),
+                    1 => Kind::Leaf(leaves.pop().expect("one part").1),
                     n => {
                         let mut acc = 0.0;
                         let mut cum: Vec<f64> = leaves
@@ -304,7 +396,7 @@ impl Sampler {
         }
     }
 
-    /// The `q` quantile in closed form, for fixed, exponential, lognormal and uniform
+    /// The `q` quantile in closed form, for fixed, exponential, lognormal, uniform and empirical
     /// distributions.
     ///
     /// `None` for a mixture of several parts (it has no closed form), for `q` outside [0, 1]

@@ -40,11 +40,32 @@ pub enum DistSpec {
         #[serde(with = "crate::duration::serde_duration")]
         max: Duration,
     },
+    /// An empirical distribution given by quantile points, sampled by inverse-CDF linear
+    /// interpolation between them (the Azure Functions traces publish durations this way).
+    Empirical {
+        /// The quantile points: p from 0 to 1 (first exactly 0, last exactly 1), both p and the
+        /// value non-decreasing. Serialized as `[p, "duration"]` pairs, as written.
+        #[serde(serialize_with = "serialize_points")]
+        points: Vec<(f64, Duration)>,
+    },
     /// A weighted mixture: a part is chosen with probability weight / Σ weights.
     Mixture {
         /// The parts, each with a weight > 0.
         parts: Vec<MixturePart>,
     },
+}
+
+/// `points` as `[[0.0, "5ms"], …]`, the way a scenario file writes them.
+fn serialize_points<S: serde::Serializer>(
+    points: &[(f64, Duration)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(points.len()))?;
+    for (p, v) in points {
+        seq.serialize_element(&(p, crate::duration::format_duration(*v)))?;
+    }
+    seq.end()
 }
 
 /// One part of a mixture.

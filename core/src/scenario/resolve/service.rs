@@ -375,7 +375,80 @@ impl Resolver<'_> {
                 }
                 DistSpec::Mixture { parts: out }
             }
+            DistKind::Empirical => self.empirical(sd, key)?,
         })
+    }
+
+    /// `{ dist = "empirical", points = [[p, D], …] }`: at least two points, p from exactly 0 to
+    /// exactly 1, p and the durations non-decreasing.
+    fn empirical(&self, sd: &S<RawDist>, key: &str) -> R<DistSpec> {
+        let pk = format!("{key}.points");
+        let points = sd
+            .get_ref()
+            .points
+            .as_ref()
+            .ok_or_else(|| self.needs(sd, key, DistKind::Empirical, "points"))?;
+        let list = points.get_ref();
+        if list.len() < 2 {
+            return Err(self.err(
+                points,
+                &pk,
+                "an empirical distribution needs at least two points, from p = 0 to p = 1 \
+                 (e.g. [[0.0, \"5ms\"], [0.5, \"120ms\"], [1.0, \"9s\"]])",
+            ));
+        }
+        let mut out: Vec<(f64, Duration)> = Vec::with_capacity(list.len());
+        for (i, pt) in list.iter().enumerate() {
+            let (p, v) = (pt.get_ref().0, pt.get_ref().1.0);
+            let at = format!("{pk}[{i}]");
+            if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
+                return Err(self.err(pt, &at, format!("p = {p} is out of range: expected 0 to 1")));
+            }
+            if let Some(&(p0, v0)) = out.last() {
+                if p < p0 {
+                    return Err(self.err(
+                        pt,
+                        &at,
+                        format!("p = {p} comes after p = {p0}: points must be in increasing p"),
+                    ));
+                }
+                if v < v0 {
+                    return Err(self.err(
+                        pt,
+                        &at,
+                        format!(
+                            "{} at p = {p} is below {} at p = {p0}: a quantile never decreases",
+                            crate::duration::format_duration(v),
+                            crate::duration::format_duration(v0)
+                        ),
+                    ));
+                }
+            }
+            out.push((p, v));
+        }
+        let first = &list[0];
+        if out[0].0 != 0.0 {
+            return Err(self.err(
+                first,
+                &format!("{pk}[0]"),
+                format!(
+                    "the first point's p is {}: it must be 0 (the minimum)",
+                    out[0].0
+                ),
+            ));
+        }
+        let (n, last) = (out.len(), &list[list.len() - 1]);
+        if out[n - 1].0 != 1.0 {
+            return Err(self.err(
+                last,
+                &format!("{pk}[{}]", n - 1),
+                format!(
+                    "the last point's p is {}: it must be 1 (the maximum)",
+                    out[n - 1].0
+                ),
+            ));
+        }
+        Ok(DistSpec::Empirical { points: out })
     }
 }
 

@@ -299,7 +299,9 @@ fn leaf_spec() -> impl Strategy<Value = DistSpec> {
         d.clone().prop_map(|value| DistSpec::Fixed { value }),
         d.clone().prop_map(|mean| DistSpec::Exponential { mean }),
         (d.clone(), d.clone()).prop_map(|(median, p99)| DistSpec::Lognormal { median, p99 }),
-        (d.clone(), d).prop_map(|(min, max)| DistSpec::Uniform { min, max }),
+        (d.clone(), d.clone()).prop_map(|(min, max)| DistSpec::Uniform { min, max }),
+        prop::collection::vec((-0.5f64..1.5, d), 0..6)
+            .prop_map(|points| DistSpec::Empirical { points }),
     ]
 }
 
@@ -366,4 +368,110 @@ fn draws_are_capped_at_a_hundred_years() {
     let draws: Vec<u64> = (0..1000).map(|_| s.sample_nanos(&mut r)).collect();
     assert!(draws.iter().all(|&x| x <= cap));
     assert!(draws.contains(&cap), "the tail reaches the cap");
+}
+
+fn empirical_spec(points: &[(f64, u64)]) -> DistSpec {
+    DistSpec::Empirical {
+        points: points.iter().map(|&(p, v)| (p, ms(v))).collect(),
+    }
+}
+
+/// The Azure 2019 durations file's percentile points (0, 1, 25, 50, 75, 99, 100).
+const AZURE_POINTS: [(f64, u64); 7] = [
+    (0.0, 5),
+    (0.01, 8),
+    (0.25, 40),
+    (0.5, 120),
+    (0.75, 400),
+    (0.99, 2000),
+    (1.0, 9000),
+];
+
+#[test]
+fn empirical_draws_match_their_quantile_points() {
+    let s = Sampler::new(&empirical_spec(&AZURE_POINTS));
+    let mut v = draws(&s, 11, N);
+    v.sort_unstable();
+    assert!(
+        v[0] >= 5_000_000 && v[N - 1] <= 9_000_000_000,
+        "within the ends"
+    );
+    for &(p, value) in &AZURE_POINTS {
+        assert_eq!(s.quantile(p), Some(ms(value)), "closed form at p = {p}");
+        if (0.01..=0.99).contains(&p) {
+            close(empirical(&v, p), value as f64 * 1e6, 0.02);
+        }
+    }
+    // Between points: linear (p = 0.375 is half way from 40 ms to 120 ms).
+    assert_eq!(s.quantile(0.375), Some(ms(80)));
+    close(empirical(&v, 0.375), 80e6, 0.02);
+    close(empirical(&v, 0.875), ns(s.quantile(0.875)), 0.02);
+    // Mean and E[S²]: uniform within each segment.
+    let mean: f64 = AZURE_POINTS
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) as f64 / 2.0 * 1e6)
+        .sum();
+    close(s.mean().as_nanos() as f64, mean, 1e-9);
+    close(mean_of(&v), mean, 0.02);
+    close(second_moment_of(&v), s.second_moment_secs2(), 0.03);
+}
+
+#[test]
+fn empirical_with_flat_segments_and_jumps() {
+    // A point mass at 10 ms (p 0 to 0.5) and a jump from 10 ms to 100 ms at p = 0.5.
+    let s = Sampler::new(&empirical_spec(&[
+        (0.0, 10),
+        (0.5, 10),
+        (0.5, 100),
+        (1.0, 200),
+    ]));
+    let v = draws(&s, 12, N);
+    let at_ten = v.iter().filter(|&&x| x == 10_000_000).count() as f64 / N as f64;
+    close(at_ten, 0.5, 0.02);
+    assert!(
+        v.iter()
+            .all(|&x| x == 10_000_000 || (100_000_000..=200_000_000).contains(&x)),
+        "nothing inside the jump"
+    );
+    close(s.mean().as_nanos() as f64, 0.5 * 10e6 + 0.5 * 150e6, 1e-9);
+    // Inside a mixture, too.
+    let m = Sampler::new(&DistSpec::Mixture {
+        parts: vec![
+            part(1.0, empirical_spec(&[(0.0, 1), (1.0, 3)])),
+            part(1.0, DistSpec::Fixed { value: ms(10) }),
+        ],
+    });
+    close(m.mean().as_nanos() as f64, 0.5 * 2e6 + 0.5 * 10e6, 1e-9);
+}
+
+#[test]
+fn degenerate_empirical_tables_do_not_panic() {
+    for pts in [
+        vec![],
+        vec![(0.5, ms(3))],
+        vec![(0.0, ms(3)), (1.0, ms(3))],
+        vec![(f64::NAN, ms(1)), (2.0, ms(2)), (-1.0, ms(3))],
+    ] {
+        let s = Sampler::new(&DistSpec::Empirical {
+            points: pts.clone(),
+        });
+        assert!(s.is_constant(), "{pts:?}");
+        let _ = draws(&s, 1, 100);
+    }
+    // Unsorted, decreasing values, missing ends: sorted, floored, extended flat.
+    let s = Sampler::new(&DistSpec::Empirical {
+        points: vec![(0.9, ms(50)), (0.2, ms(100)), (0.5, ms(10))],
+    });
+    assert_eq!(s.quantile(0.0), Some(ms(100)));
+    assert_eq!(s.quantile(1.0), Some(ms(100)));
+    let s = Sampler::new(&DistSpec::Empirical {
+        points: vec![(0.2, ms(10)), (0.8, ms(70))],
+    });
+    assert_eq!(s.quantile(0.1), Some(ms(10)));
+    assert_eq!(s.quantile(0.5), Some(ms(40)));
+    assert_eq!(s.quantile(0.9), Some(ms(70)));
+    let huge = Sampler::new(&DistSpec::Empirical {
+        points: vec![(0.0, Duration::ZERO), (1.0, Duration::from_secs(u64::MAX))],
+    });
+    assert!(draws(&huge, 1, 1000).iter().all(|&x| x <= MAX_SAMPLE_NS));
 }
