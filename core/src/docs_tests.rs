@@ -65,6 +65,7 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
         format!("{MIN}[load]\nzz_probe = 1\n"),
         format!("{MIN}[[load.requests]]\nzz_probe = 1\n"),
         format!("{MIN}[sim]\nzz_probe = 1\n"),
+        format!("{MIN}[cluster]\nzz_probe = 1\n"),
         format!("{MIN}[tune]\nzz_probe = 1\n"),
         format!("{MIN}[autoscaler]\nzz_probe = 1\n"),
         format!("{MIN}[[services]]\nname = \"a\"\nzz_probe = 1\n"),
@@ -87,11 +88,17 @@ fn every_key_the_resolver_accepts_is_in_the_reference() {
     // The names a string value may take.
     let dists: Vec<&str> = DistKind::ALL.iter().map(|k| k.name()).collect();
     let processes: Vec<&str> = Process::ALL.iter().map(|k| k.name()).collect();
-    let values: Vec<String> = [MODEL_NAMES, RouterPolicy::NAMES, &dists, &processes]
-        .concat()
-        .iter()
-        .map(|v| format!("\"{v}\""))
-        .collect();
+    let values: Vec<String> = [
+        MODEL_NAMES,
+        RouterPolicy::NAMES,
+        &dists,
+        &processes,
+        &crate::cluster::Placement::NAMES,
+    ]
+    .concat()
+    .iter()
+    .map(|v| format!("\"{v}\""))
+    .collect();
     let doc = reference();
     let missing: Vec<String> = names
         .iter()
@@ -130,13 +137,14 @@ fn the_autoscaler_tables_are_the_key_tables() {
     }
 }
 
-/// Every key of `v`'s JSON, at any depth (map keys of `cost` and `extra` are data, not fields).
+/// Every key of `v`'s JSON, at any depth (map keys of `cost`, `extra` and `labels` are data, not
+/// fields).
 fn fields(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(o) => {
             for (k, x) in o {
                 out.push(k.clone());
-                if k != "cost" && k != "extra" {
+                if k != "cost" && k != "extra" && k != "labels" {
                     fields(x, out);
                 }
             }
@@ -172,6 +180,10 @@ fn every_field_of_a_result_is_in_the_reference() {
             superseded_s: Some(1.0),
             ..Default::default()
         }]),
+        cluster: Some(crate::cluster::ClusterResult {
+            series: vec![Default::default()],
+            ..Default::default()
+        }),
         ..VariantResult::default()
     };
     v.cost.insert("lambda".into(), Default::default());

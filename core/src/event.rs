@@ -129,6 +129,41 @@ pub enum Event {
         /// Failed starts in a row.
         start_failures: u32,
     },
+    /// `[cluster]`: the Cluster Autoscaler added a node (or the cluster starts with it).
+    NodeAdded {
+        /// Node number (in order of creation).
+        node: u32,
+        /// When pods can run on it, scenario seconds.
+        ready_at_s: f64,
+    },
+    /// `[cluster]`: a node finished provisioning.
+    NodeReady {
+        /// Node number.
+        node: u32,
+    },
+    /// `[cluster]`: the Cluster Autoscaler removed an empty node.
+    NodeRemoved {
+        /// Node number.
+        node: u32,
+    },
+    /// `[cluster]`: an instance's pod fits no ready node and waits (Pending).
+    PodPending {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+    },
+    /// `[cluster]`: a Pending pod was placed on a node; its cold start begins now.
+    PodPlaced {
+        /// Revision name.
+        revision: String,
+        /// Instance number.
+        instance: u64,
+        /// Node number.
+        node: u32,
+        /// How long it was Pending, seconds.
+        waited_s: f64,
+    },
     /// The live runtime fell behind a deadline.
     DriverLag {
         /// How late, seconds.

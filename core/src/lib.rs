@@ -38,6 +38,7 @@
 
 pub mod autoscaler;
 pub mod billing;
+pub mod cluster;
 pub mod duration;
 mod error;
 pub mod estimate;

@@ -128,6 +128,10 @@ pub struct VariantResult {
     /// What only the live runtime measures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveStats>,
+    /// What the node pool did (`[cluster]` scenarios only): nodes, Pending pods and their
+    /// waits, the node count over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterResult>,
     /// The load generator's own view of a live run (`scalelab run`, `compare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,

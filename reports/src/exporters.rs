@@ -225,6 +225,32 @@ pub(crate) fn summary_table(r: &RunResult) -> Table {
         });
     }
 
+    // `[cluster]` scenarios: the node pool.
+    if vs.iter().any(|v| v.cluster.is_some()) {
+        let c = |v: &VariantResult,
+                 f: &dyn Fn(&scalelab_core::cluster::ClusterResult) -> String| {
+            v.cluster.as_ref().map_or("-".into(), f)
+        };
+        t.section("nodes");
+        row(&mut t, "peak", &|v| c(v, &|c| c.nodes_max.to_string()));
+        row(&mut t, "mean", &|v| c(v, &|c| fmt::num(c.nodes_mean, 2)));
+        row(&mut t, "node-seconds", &|v| {
+            c(v, &|c| fmt::num(c.node_seconds, 1))
+        });
+        row(&mut t, "added / removed", &|v| {
+            c(v, &|c| format!("{} / {}", c.nodes_added, c.nodes_removed))
+        });
+        row(&mut t, "pods pending", &|v| {
+            c(v, &|c| c.pods_pending.to_string())
+        });
+        row(&mut t, "pending wait mean (s)", &|v| {
+            c(v, &|c| fmt::num(c.pending_wait_mean_s, 1))
+        });
+        row(&mut t, "pending wait max (s)", &|v| {
+            c(v, &|c| fmt::num(c.pending_wait_max_s, 1))
+        });
+    }
+
     t.section("autoscaler");
     row(&mut t, "panic episodes", &|v| {
         v.autoscaler.panic_episodes.to_string()

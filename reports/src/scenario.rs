@@ -220,6 +220,36 @@ pub fn scenario_text(s: &Scenario) -> String {
             ""
         },
     );
+    if let Some(c) = &s.cluster {
+        let _ = writeln!(
+            o,
+            "  cluster: nodes of {} vCPU / {} GiB, {} to {} nodes, provisioning {}, {}, {} pods a node \
+             at most, queue-proxy {} vCPU a pod{}, empty nodes removed after {} (not within {} of a \
+             scale-up)",
+            c.node_vcpu,
+            c.node_memory_gib,
+            c.min_nodes,
+            if c.max_nodes == 0 {
+                "unlimited".to_string()
+            } else {
+                c.max_nodes.to_string()
+            },
+            format_duration(c.node_provisioning),
+            match c.placement {
+                scalelab_core::cluster::Placement::LeastAllocated => "least-allocated",
+                scalelab_core::cluster::Placement::FirstFit => "first-fit",
+            },
+            c.max_pods_per_node,
+            c.queue_proxy_vcpu,
+            if c.control_plane {
+                ", control plane on the first node"
+            } else {
+                ""
+            },
+            format_duration(c.scale_down_unneeded),
+            format_duration(c.scale_down_delay_after_add),
+        );
+    }
     o.push_str(&slo_text(&s.slo));
     let _ = writeln!(
         o,

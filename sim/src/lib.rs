@@ -55,6 +55,7 @@
 
 mod engine;
 mod fleet;
+mod nodes;
 mod platform;
 pub mod tune;
 

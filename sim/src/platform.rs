@@ -70,6 +70,8 @@ enum Kind {
     Timeout(ReqId),
     /// An instance finished shutting down.
     Stopped(InstId),
+    /// `[cluster]`: the node pool's deadline (a node ready, an empty node removable).
+    Nodes,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -163,6 +165,8 @@ pub struct Platform<'a> {
     bucket_ns: u64,
     next_series_drain: Time,
     opts: RunOptions<'a>,
+    /// `[cluster]` (single-service scenarios): the node pool (None: capacity is unbounded).
+    nodes: Option<Box<crate::nodes::Nodes>>,
 }
 
 /// How often (in buckets of the series) a fleet moves its services' closed rows into its own.
@@ -235,8 +239,18 @@ impl<'a> Platform<'a> {
             series: Vec::new(),
             bucket_ns,
             next_series_drain: Time(bucket_ns.saturating_mul(DRAIN_EVERY_BUCKETS)),
+            nodes: if fleet {
+                None
+            } else {
+                crate::nodes::Nodes::single(s, opts.check).map(Box::new)
+            },
             opts,
         };
+        if sim.nodes.is_some() {
+            // knative-nodes bills the simulated nodes, from the initial ones on.
+            sim.svcs[0].p.simulate_nodes();
+            sim.carry_out_nodes(0, Time::ZERO);
+        }
         for i in 0..sim.svcs.len() {
             sim.svcs[i].p.boot(Time::ZERO);
             sim.apply(i, Time::ZERO);
@@ -358,7 +372,17 @@ impl<'a> Platform<'a> {
             }
             let s = self.svcs.pop().expect("one service");
             let end = s.ended.unwrap_or(s.now).min(s.hard_end).max(s.horizon);
-            let (v, stats) = s.p.finish(name, end);
+            let (mut v, stats) = s.p.finish(name, end);
+            if let Some(n) = self.nodes.take() {
+                let (c, violation) = n.finish(end);
+                v.cluster = Some(c);
+                if let Some(what) = violation {
+                    return Err(SimError::Invariant {
+                        variant: self.opts.variant.to_string(),
+                        what,
+                    });
+                }
+            }
             return Ok((Finished::Single(Box::new(v), stats), events));
         }
         let mut series = std::mem::take(&mut self.series);
@@ -462,6 +486,7 @@ impl<'a> Platform<'a> {
                 s.p.on_timeout(now, req);
             }
             Kind::Stopped(inst) => self.instance_stopped(i, now, inst),
+            Kind::Nodes => self.timer_nodes(i, now),
         }
         self.apply(i, now);
     }
@@ -471,11 +496,61 @@ impl<'a> Platform<'a> {
     #[inline]
     fn instance_stopped(&mut self, i: usize, now: Time, inst: InstId) {
         self.svcs[i].p.on_instance_stopped(now, inst);
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.stopped(now, i as u32, inst);
+            self.carry_out_nodes(i, now);
+        }
+    }
+
+    /// `[cluster]`: the node pool's deadline.
+    #[inline(never)]
+    fn timer_nodes(&mut self, i: usize, now: Time) {
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.on_timer(now);
+        }
+        self.carry_out_nodes(i, now);
+    }
+
+    /// `[cluster]`: what the node pool did: Pending pods and node changes to the platform
+    /// (billing, event log), the readiness of the pods it placed, its next deadline.
+    fn carry_out_nodes(&mut self, i: usize, now: Time) {
+        let Platform { q, svcs, nodes, .. } = self;
+        let Some(n) = nodes.as_deref_mut() else {
+            return;
+        };
+        if n.has_news() {
+            let news = n.drain();
+            for (svc, inst) in news.pending {
+                svcs[svc as usize].p.on_pod_pending(inst);
+            }
+            for ev in news.events {
+                svcs[0].p.on_node_event(now, ev);
+            }
+            for ((svc, inst), node, waited, at) in news.placed {
+                svcs[svc as usize].p.on_pod_placed(inst, node, waited);
+                q.push(
+                    at,
+                    Ev {
+                        svc,
+                        kind: Kind::Ready(inst),
+                    },
+                );
+            }
+        }
+        if let Some(t) = n.next_timer(now) {
+            q.push(
+                t,
+                Ev {
+                    svc: i as u32,
+                    kind: Kind::Nodes,
+                },
+            );
+        }
     }
 
     /// Service `i` starts instance `inst` at `now`, ready `cold` later: the one place an
-    /// instance's start becomes an event (a node model places the pod here, and a pod that
-    /// fits nowhere waits for a node before its cold start).
+    /// instance's start becomes an event without `[cluster]` (with it, the node pool places
+    /// the pod first, and a pod that fits nowhere waits for a node before its cold start).
     #[inline]
     fn instance_starts(
         q: &mut EventQueue<Ev>,
@@ -496,7 +571,7 @@ impl<'a> Platform<'a> {
     /// Carries out service `i`'s platform's effects, in order.
     #[inline(always)]
     fn apply(&mut self, i: usize, now: Time) {
-        let Platform { q, svcs, .. } = self;
+        let Platform { q, svcs, nodes, .. } = self;
         let p = &mut svcs[i].p;
         let svc = i as u32;
         for &e in p.effects() {
@@ -527,20 +602,41 @@ impl<'a> Platform<'a> {
                         kind: Kind::Timeout(req),
                     },
                 ),
-                Effect::StartInstance { inst, cold, .. } => {
-                    Self::instance_starts(q, i, now, inst, cold)
+                Effect::StartInstance { inst, rev, cold } => match nodes.as_deref_mut() {
+                    None => Self::instance_starts(q, i, now, inst, cold),
+                    // `[cluster]`: ready once its pod is placed (now, or when a node has room).
+                    Some(n) => {
+                        if let Some(at) = n.start(now, svc, inst, rev, cold) {
+                            q.push(
+                                at,
+                                Ev {
+                                    svc,
+                                    kind: Kind::Ready(inst),
+                                },
+                            );
+                        }
+                    }
+                },
+                Effect::StopInstance { inst, shutdown } => {
+                    if let Some(n) = nodes.as_deref_mut() {
+                        // A Pending pod is withdrawn.
+                        n.stop(now, svc, inst);
+                    }
+                    q.push(
+                        now + shutdown,
+                        Ev {
+                            svc,
+                            kind: Kind::Stopped(inst),
+                        },
+                    )
                 }
-                Effect::StopInstance { inst, shutdown } => q.push(
-                    now + shutdown,
-                    Ev {
-                        svc,
-                        kind: Kind::Stopped(inst),
-                    },
-                ),
                 Effect::Reply { .. } | Effect::RevisionFailed { .. } => {}
             }
         }
         p.clear_effects();
+        if self.nodes.is_some() {
+            self.carry_out_nodes(i, now);
+        }
         if self.opts.events.is_some() {
             self.write_log(i, now);
         }

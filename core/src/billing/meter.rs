@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::models::{self, Usage};
-use super::nodes::NodeTracker;
+use super::nodes::{NodeTracker, SimNodes};
 use super::prices::PriceTable;
 use super::{BillingConfig, ModelKind, ModelSpec};
 use crate::result::Cost;
@@ -208,6 +208,11 @@ pub struct Meter {
     /// Specs billed per instance lifetime (cloud-run-instance).
     lifetime: Vec<usize>,
     nodes: Option<NodeTracker>,
+    /// The simulated node pool (`[cluster]`), which `knative-nodes` bills instead of the
+    /// estimate when set.
+    sim_nodes: Option<SimNodes>,
+    /// `knative-nodes` specs: (spec index, granularity ns).
+    node_specs: Vec<(usize, u64)>,
     insts: IdMap<Inst>,
     now: Time,
     ignored: u64,
@@ -247,7 +252,11 @@ impl Meter {
         let nodes = if node_specs.is_empty() {
             None
         } else {
-            Some(NodeTracker::new(&cfg.knative, revisions, node_specs))
+            Some(NodeTracker::new(
+                &cfg.knative,
+                revisions,
+                node_specs.clone(),
+            ))
         };
         Meter {
             acc: vec![vec![Acc::default(); revisions.len()]; specs.len()],
@@ -265,9 +274,49 @@ impl Meter {
             per_request,
             lifetime,
             nodes,
+            sim_nodes: None,
+            node_specs,
             insts: IdMap::default(),
             now: Time::ZERO,
             ignored: 0,
+        }
+    }
+
+    /// The nodes are simulated (`[cluster]`): from now on `knative-nodes` bills the nodes
+    /// reported with [`node_added`](Self::node_added), [`node_removed`](Self::node_removed)
+    /// and [`nodes_in_use`](Self::nodes_in_use) instead of its estimate. Call it before any
+    /// event.
+    pub fn simulate_nodes(&mut self) {
+        self.nodes = None;
+        self.sim_nodes = Some(SimNodes::new(self.node_specs.clone()));
+    }
+
+    /// A node of the simulated pool was created (billed from now: provisioning included).
+    pub fn node_added(&mut self, now: Time, node: u64) {
+        let now = self.tick(now);
+        if let Some(n) = &mut self.sim_nodes
+            && !n.added(now, node)
+        {
+            self.ignored += 1;
+        }
+    }
+
+    /// A node of the simulated pool was removed.
+    pub fn node_removed(&mut self, now: Time, node: u64) {
+        let now = self.tick(now);
+        if let Some(n) = &mut self.sim_nodes
+            && !n.removed(now, node)
+        {
+            self.ignored += 1;
+        }
+    }
+
+    /// From now, `nodes` nodes of the simulated pool host pods or the control plane (the
+    /// needed nodes of `knative-nodes`; the others are its idle nodes).
+    pub fn nodes_in_use(&mut self, now: Time, nodes: u64) {
+        let now = self.tick(now);
+        if let Some(n) = &mut self.sim_nodes {
+            n.in_use(now, nodes);
         }
     }
 
@@ -430,7 +479,11 @@ impl Meter {
         for id in alive {
             self.end_instance(end, id, false);
         }
-        let nodes = self.nodes.take().map(|n| n.finish(end));
+        let simulated = self.sim_nodes.is_some();
+        let nodes = match self.sim_nodes.take() {
+            Some(n) => Some(n.finish(end)),
+            None => self.nodes.take().map(|n| n.finish(end)),
+        };
         let mut out = BTreeMap::new();
         for (k, spec) in self.specs.iter().enumerate() {
             let cost = match spec {
@@ -444,6 +497,7 @@ impl Meter {
                     end,
                     nodes: nodes.as_ref(),
                     ignored: self.ignored,
+                    simulated_nodes: simulated,
                 }),
                 Err((_, msg)) => {
                     let mut c = Cost::default();
@@ -487,6 +541,7 @@ impl Meter {
                     end,
                     nodes: None,
                     ignored: 0,
+                    simulated_nodes: false,
                 });
                 bills.insert(spec.name.clone(), cost);
             }

@@ -38,6 +38,8 @@ pub(super) struct Usage<'a> {
     pub cfg: &'a BillingConfig,
     pub end: Time,
     pub nodes: Option<&'a NodeBill>,
+    /// The nodes are the simulated pool of `[cluster]`, not the estimate.
+    pub simulated_nodes: bool,
     pub ignored: u64,
 }
 
@@ -426,6 +428,9 @@ fn knative(cx: &mut Ctx<'_>, c: &mut Cost) {
     x.insert("node_memory_gib".into(), json!(k.node_memory_gib));
     x.insert("cluster_fee_usd".into(), json!(fee));
     x.insert("control_plane".into(), json!(k.control_plane));
+    if u.simulated_nodes {
+        x.insert("simulated_nodes".into(), json!(true));
+    }
     if nodes.oversized_revisions > 0 {
         x.insert(
             "oversized_revisions".into(),

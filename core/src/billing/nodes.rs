@@ -204,19 +204,7 @@ impl NodeTracker {
     }
 
     fn bill_node(&mut self, life: u64, terminated: bool) {
-        for (k, &(_, g)) in self.specs.iter().enumerate() {
-            let rounded = round_up(life, g);
-            let billed = if terminated {
-                rounded.max(INSTANCE_MIN)
-            } else {
-                rounded
-            };
-            let b = &mut self.bill.billed[k];
-            b.1 += u128::from(billed);
-            if billed > rounded {
-                b.2 += 1;
-            }
-        }
+        bill_node(&mut self.bill, &self.specs, life, terminated);
     }
 
     fn set_needed(&mut self, t: Time) {
@@ -263,6 +251,100 @@ impl NodeTracker {
         self.advance(end);
         while let Some(created) = self.created_at.pop() {
             self.bill_node(end.0 - created.0, false);
+        }
+        self.bill
+    }
+}
+
+/// Adds one node's lifetime to every listed spec's bill: rounded up to the spec's step, with the
+/// one-minute minimum when the node was terminated (not cut off by the end of the run).
+fn bill_node(bill: &mut NodeBill, specs: &[(usize, u64)], life: u64, terminated: bool) {
+    for (k, &(_, g)) in specs.iter().enumerate() {
+        let rounded = round_up(life, g);
+        let billed = if terminated {
+            rounded.max(INSTANCE_MIN)
+        } else {
+            rounded
+        };
+        let b = &mut bill.billed[k];
+        b.1 += u128::from(billed);
+        if billed > rounded {
+            b.2 += 1;
+        }
+    }
+}
+
+/// The simulated node pool (`[cluster]`): the nodes the driver's cluster model reports, each
+/// billed for its lifetime like the estimate's (rounded up, one-minute minimum when removed).
+#[derive(Debug, Clone)]
+pub(super) struct SimNodes {
+    /// Alive nodes: id → created at.
+    created: std::collections::BTreeMap<u64, Time>,
+    in_use: u64,
+    last: Time,
+    bill: NodeBill,
+    specs: Vec<(usize, u64)>,
+}
+
+impl SimNodes {
+    pub fn new(specs: Vec<(usize, u64)>) -> SimNodes {
+        SimNodes {
+            created: Default::default(),
+            in_use: 0,
+            last: Time::ZERO,
+            bill: NodeBill {
+                billed: specs.iter().map(|&(i, _)| (i, 0, 0)).collect(),
+                ..NodeBill::default()
+            },
+            specs,
+        }
+    }
+
+    fn advance(&mut self, t: Time) {
+        if t > self.last {
+            let dt = u128::from(t.0 - self.last.0);
+            self.bill.alive_ns += dt * self.created.len() as u128;
+            self.bill.needed_ns += dt * u128::from(self.in_use);
+            self.last = t;
+        }
+    }
+
+    /// A node was created at `t` (it bills from now, provisioning included). Returns false
+    /// for an id already alive.
+    pub fn added(&mut self, t: Time, node: u64) -> bool {
+        self.advance(t);
+        if self.created.contains_key(&node) {
+            return false;
+        }
+        self.created.insert(node, t.max(self.last));
+        self.bill.created += 1;
+        self.bill.peak = self.bill.peak.max(self.created.len() as u64);
+        true
+    }
+
+    /// A node was removed at `t`. Returns false for an unknown id.
+    pub fn removed(&mut self, t: Time, node: u64) -> bool {
+        self.advance(t);
+        let Some(c) = self.created.remove(&node) else {
+            return false;
+        };
+        bill_node(&mut self.bill, &self.specs, self.last.0 - c.0, true);
+        self.bill.removed += 1;
+        true
+    }
+
+    /// From `t`, `n` nodes host pods (or the control plane): the nodes needed.
+    pub fn in_use(&mut self, t: Time, n: u64) {
+        self.advance(t);
+        self.in_use = n;
+    }
+
+    /// Bills the nodes still up at `end` up to `end` and returns the bill.
+    pub fn finish(mut self, end: Time) -> NodeBill {
+        self.advance(end);
+        let end = self.last;
+        for (_, c) in std::mem::take(&mut self.created) {
+            bill_node(&mut self.bill, &self.specs, end.0 - c.0, false);
         }
         self.bill
     }

@@ -493,6 +493,34 @@ fn knative_packs_small_pods_and_keeps_the_control_plane_node() {
 }
 
 #[test]
+fn knative_bills_the_simulated_nodes_when_told_so() {
+    let mut m = Meter::new(&knative_cfg(false), &[rev(1.0, 0.5, 0)]);
+    m.simulate_nodes();
+    m.node_added(Time::ZERO, 0);
+    m.nodes_in_use(Time::ZERO, 1);
+    // Pods no longer drive the estimate.
+    for id in 0..5 {
+        warm(&mut m, Time::ZERO, 0, id);
+    }
+    m.node_added(s(10), 1);
+    m.nodes_in_use(s(20), 2);
+    m.nodes_in_use(s(30), 1);
+    // Node 1 lived from 10 s to 40.5 s: billed the one-minute minimum.
+    m.node_removed(ms(40_500), 1);
+    m.node_removed(s(50), 7); // unknown: ignored, counted
+    let k = &m.finish(s(3600))["knative-nodes"];
+    // Node 0 the whole hour (cut off: no minimum), node 1 a minute.
+    close(k.billable_seconds, 3600.0 + 60.0);
+    close(extra(k, "needed_node_hours"), (3600.0 + 10.0) / 3600.0);
+    assert_eq!(extra(k, "peak_nodes"), 2.0);
+    assert_eq!(extra(k, "nodes_created"), 2.0);
+    assert_eq!(extra(k, "nodes_removed"), 1.0);
+    assert_eq!(extra(k, "nodes_billed_minimum"), 1.0);
+    assert_eq!(k.extra["simulated_nodes"], serde_json::json!(true));
+    assert_eq!(extra(k, "ignored_events"), 1.0);
+}
+
+#[test]
 fn knative_nodes_bill_a_minute_at_least() {
     let mut c = knative_cfg(false);
     c.knative.scale_down_unneeded = Duration::from_secs(5);

@@ -61,6 +61,7 @@ mod effect;
 mod idle;
 mod instances;
 mod kinds;
+mod nodes;
 mod perf;
 mod requests;
 

@@ -145,6 +145,7 @@ impl Scenario {
             path: self.path.clone(),
             services: Vec::new(),
             trace: None,
+            cluster: self.cluster.clone(),
         }
     }
 

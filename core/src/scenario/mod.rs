@@ -73,6 +73,9 @@ pub struct Scenario {
     pub load: LoadSettings,
     /// `[sim]`.
     pub sim: SimSettings,
+    /// `[cluster]`: the nodes pods run on (None: capacity is unbounded, no nodes simulated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterSettings>,
     /// `[[variants]]`, each resolved to a complete scenario of its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,

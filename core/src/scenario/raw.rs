@@ -35,6 +35,7 @@ pub struct RawScenario {
     pub load: Option<S<RawLoad>>,
     pub sim: Option<S<RawSim>>,
     pub tune: Option<S<RawTune>>,
+    pub cluster: Option<S<RawCluster>>,
     pub services: Option<S<Vec<S<RawFleetService>>>>,
     pub trace: Option<S<RawTrace>>,
 }
@@ -404,6 +405,23 @@ pub struct RawKnativeNodes {
     pub queue_proxy_vcpu: Option<S<f64>>,
     pub control_plane: Option<bool>,
     pub cluster_fee: Option<bool>,
+    pub scale_down_unneeded: Option<S<Dur>>,
+    pub scale_down_delay_after_add: Option<S<Dur>>,
+}
+
+/// `[cluster]` as written: the nodes the pods run on.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub node_vcpu: Option<S<f64>>,
+    pub node_memory_gib: Option<S<f64>>,
+    pub min_nodes: Option<S<i64>>,
+    pub max_nodes: Option<S<i64>>,
+    pub node_provisioning: Option<S<Dur>>,
+    pub placement: Option<S<String>>,
+    pub max_pods_per_node: Option<S<i64>>,
+    pub queue_proxy_vcpu: Option<S<f64>>,
+    pub control_plane: Option<bool>,
     pub scale_down_unneeded: Option<S<Dur>>,
     pub scale_down_delay_after_add: Option<S<Dur>>,
 }

@@ -1,5 +1,6 @@
 //! The simulator checked against queueing theory, Knative's timelines and its own invariants.
 
+mod cluster;
 mod corpus;
 mod determinism;
 mod fleet;

@@ -63,6 +63,8 @@ impl Resolver<'_> {
         let load = self.load(raw)?;
         let sim = self.sim(raw)?;
         let first = &services[0];
+        // `[cluster]` is refused for fleets (not simulated yet), never ignored.
+        let cluster = self.cluster(raw, &first.revisions, &mut billing.clone())?;
         Ok(Scenario {
             name,
             description: raw.description.clone(),
@@ -83,6 +85,7 @@ impl Resolver<'_> {
             path: self.file.to_path_buf(),
             services,
             trace,
+            cluster,
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod autoscaler;
 mod billing;
+mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod fleet;
 mod load;
@@ -247,7 +248,8 @@ impl Resolver<'_> {
         let routes = self.routes(raw, &revisions)?;
         let router = self.router(raw)?;
         self.keepalive_router(raw, &revisions, "")?;
-        let billing = self.billing(raw)?;
+        let mut billing = self.billing(raw)?;
+        let cluster = self.cluster(raw, &revisions, &mut billing)?;
         let slo = self.slo(raw, &billing)?;
         let load = self.load(raw)?;
         let sim = self.sim(raw)?;
@@ -266,6 +268,7 @@ impl Resolver<'_> {
             slo,
             load,
             sim,
+            cluster,
             variants: Vec::new(),
             tune: None,
             path: self.file.to_path_buf(),
