@@ -166,6 +166,25 @@ pub(super) struct FnKey {
 /// Stratified by popularity: the candidates with an invocation, ordered by (total, key), cut
 /// into `n` strata of equal rank width, one drawn uniformly from each with a generator seeded
 /// by `seed`. All of them when `n` is `None` or at least their number. Returned in rank order.
+/// The functions to import: [`stratified`] over those with an invocation, with a warning when
+/// `n` asks for more than the trace has.
+pub(super) fn sample_functions(
+    all: Vec<Candidate>,
+    n: Option<usize>,
+    seed: u64,
+    warnings: &mut Vec<String>,
+) -> Vec<Candidate> {
+    let in_trace = all.iter().filter(|c| c.total > 0).count();
+    let sampled = stratified(all, n, seed);
+    if let Some(n) = n.filter(|&n| n > in_trace) {
+        warnings.push(format!(
+            "--functions {n}: the trace has {in_trace} functions with an invocation; all of them \
+             are imported"
+        ));
+    }
+    sampled
+}
+
 pub(super) fn stratified(mut all: Vec<Candidate>, n: Option<usize>, seed: u64) -> Vec<Candidate> {
     all.retain(|c| c.total > 0);
     all.sort_unstable();

@@ -9,7 +9,7 @@ use rand::RngExt;
 
 use super::common::{
     Candidate, Csv, FleetFile, FnKey, ServiceEntry, bad, columns, create, empirical_ms, finish,
-    non_negative, service_names, snippet, stratified,
+    non_negative, sample_functions, service_names, snippet,
 };
 use super::fits::{burr_memory_mb, exec_lognormal};
 use super::{Azure2019, Imported, trace_path};
@@ -301,13 +301,7 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
             key: k.clone(),
         })
         .collect();
-    let sampled = stratified(candidates, opts.functions, opts.seed);
-    if let Some(n) = opts.functions.filter(|&n| n > in_trace) {
-        warnings.push(format!(
-            "--functions {n}: the trace has {in_trace} functions with an invocation; all of them \
-             are imported"
-        ));
-    }
+    let sampled = sample_functions(candidates, opts.functions, opts.seed, &mut warnings);
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<FnKey, usize> = keys

@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::common::{
     Candidate, Csv, FleetFile, FnKey, ServiceEntry, bad, columns, create, finish, non_negative,
-    secs, service_names, stratified,
+    sample_functions, secs, service_names,
 };
 use super::fits::{burr_memory_mb, exec_lognormal};
 use super::y2019::{file_name, stem, write_text};
@@ -230,13 +230,7 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
             key: k.clone(),
         })
         .collect();
-    let sampled = stratified(candidates, opts.functions, opts.seed);
-    if let Some(n) = opts.functions.filter(|&n| n > in_trace) {
-        warnings.push(format!(
-            "--functions {n}: the trace has {in_trace} functions with an invocation; all of them \
-             are imported"
-        ));
-    }
+    let sampled = sample_functions(candidates, opts.functions, opts.seed, &mut warnings);
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<&FnKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
