@@ -215,6 +215,7 @@ fn every_field_of_a_result_is_in_the_reference() {
     v.labels.insert("team".into(), "x".into());
     v.services = vec![VariantResult {
         name: "checkout".into(),
+        pods: Some(crate::cluster::PodsResult::default()),
         ..VariantResult::default()
     }];
     let r = RunResult {

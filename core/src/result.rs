@@ -132,6 +132,10 @@ pub struct VariantResult {
     /// waits, the node count over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::ClusterResult>,
+    /// In an entry of `services` of a fleet with `[cluster]`: what the service's own pods did
+    /// in the shared node pool (Pending, waits, requests) and its share of the nodes' cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<crate::cluster::PodsResult>,
     /// The load generator's own view of a live run (`scalelab run`, `compare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientStats>,

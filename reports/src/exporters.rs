@@ -412,6 +412,11 @@ pub(crate) fn service_tables(r: &RunResult) -> Vec<(String, Table)> {
             ]
             .map(String::from),
         );
+        // `[cluster]`: each service's pods in the shared node pool.
+        let pods = v.services.iter().any(|s| s.pods.is_some());
+        if pods {
+            header.extend(["pods pending", "pending wait max s"].map(String::from));
+        }
         if let Some(m) = &model {
             header.push(format!("cost {m}"));
         }
@@ -434,6 +439,11 @@ pub(crate) fn service_tables(r: &RunResult) -> Vec<(String, Table)> {
                 Cell::plain(s.cold_starts.count.to_string()),
                 Cell::plain(fmt::secs(s.instances.instance_seconds)),
             ];
+            if pods {
+                let p = s.pods.clone().unwrap_or_default();
+                cells.push(Cell::plain(p.pending.to_string()));
+                cells.push(Cell::plain(fmt::num(p.pending_wait_max_s, 1)));
+            }
             if model.is_some() {
                 cells.push(Cell::plain(fmt::usd(cost(s))));
             }

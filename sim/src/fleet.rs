@@ -1,9 +1,14 @@
 //! A fleet's result: each service's measurements, and the fleet's totals (counts, times and
 //! costs summed; latency percentiles read from the services' histograms merged, never
 //! averaged; the series summed bucket by bucket).
+//!
+//! With `[cluster]` the services share one node pool: the totals' `cluster` section and
+//! `knative-nodes` bills are the pool's; each service gets its `pods` section and, as its
+//! `knative-nodes` bill, its share of the pool's ([`node_shares`]).
 
 use std::collections::BTreeMap;
 
+use scalelab_core::cluster::PodsResult;
 use scalelab_core::platform::Stats;
 use scalelab_core::result::{
     CdfPoint, Cost, Occupancy, Series, SimStats, SloCheck, VariantResult, check_slo,
@@ -41,7 +46,11 @@ pub(crate) fn totals(
         rows,
         bucket_s,
         hists: [all, warm, cold],
+        cluster,
     } = run;
+    let shares = cluster
+        .as_ref()
+        .map(|c| node_shares(&c.pods, c.costs.values().next()));
     let mut t = VariantResult {
         name,
         ..VariantResult::default()
@@ -51,8 +60,18 @@ pub(crate) fn totals(
     let mut cost: BTreeMap<String, Cost> = BTreeMap::new();
     let mut cpu_weighted = 0.0;
     let mut services = Vec::with_capacity(runs.len());
-    for mut r in runs {
+    for (k, mut r) in runs.into_iter().enumerate() {
         let v = &mut r.v;
+        if let (Some(c), Some(shares)) = (&cluster, &shares) {
+            let share = shares[k];
+            let mut pods = c.pods.get(k).cloned().unwrap_or_default();
+            pods.node_share = share;
+            for (model, total) in &c.costs {
+                v.cost
+                    .insert(model.clone(), share_of(total, share, &pods, v.requests.arrived));
+            }
+            v.pods = Some(pods);
+        }
         let q = &mut t.requests;
         q.arrived += v.requests.arrived;
         q.completed += v.requests.completed;
@@ -103,6 +122,13 @@ pub(crate) fn totals(
     } else {
         0.0
     };
+    if let Some(c) = cluster {
+        // The pool's own bills (the services' shares add up to them).
+        for (model, bill) in c.costs {
+            cost.insert(model, bill);
+        }
+        t.cluster = Some(c.result);
+    }
     for c in cost.values_mut() {
         c.per_million_requests_usd = per(c.total_usd * 1e6, t.requests.arrived);
     }
@@ -154,4 +180,62 @@ fn add_stats(into: &mut Stats, s: &Stats) {
             into.violations.push(v.clone());
         }
     }
+}
+
+/// Each service's share of a shared node pool's cost, from its pods' requests, as OpenCost
+/// allocates a node: the CPU part of the node price (`bill`'s `cpu_usd` against its
+/// `memory_usd`, the price split of a node) by requested vCPU-seconds, the memory part by
+/// requested GiB-seconds; idle capacity, the control plane and the cluster fee are shared
+/// the same way. A resource nobody requested splits its part evenly. The shares add up to 1.
+pub(crate) fn node_shares(pods: &[PodsResult], bill: Option<&Cost>) -> Vec<f64> {
+    let n = pods.len().max(1) as f64;
+    let cpu_w = match bill {
+        Some(b) if b.cpu_usd + b.memory_usd > 0.0 => b.cpu_usd / (b.cpu_usd + b.memory_usd),
+        _ => 1.0,
+    };
+    let split = |x: &dyn Fn(&PodsResult) -> f64| -> Vec<f64> {
+        let sum: f64 = pods.iter().map(x).sum();
+        pods.iter()
+            .map(|p| if sum > 0.0 { x(p) / sum } else { 1.0 / n })
+            .collect()
+    };
+    let cpu = split(&|p| p.requested_vcpu_seconds);
+    let mem = split(&|p| p.requested_gib_seconds);
+    cpu.iter()
+        .zip(&mem)
+        .map(|(c, m)| cpu_w * c + (1.0 - cpu_w) * m)
+        .collect()
+}
+
+/// A service's `knative-nodes` bill: `share` of the pool's `total`, every amount scaled.
+fn share_of(total: &Cost, share: f64, pods: &PodsResult, arrived: u64) -> Cost {
+    let mut c = Cost {
+        total_usd: total.total_usd * share,
+        cpu_usd: total.cpu_usd * share,
+        memory_usd: total.memory_usd * share,
+        requests_usd: total.requests_usd * share,
+        idle_usd: total.idle_usd * share,
+        billable_seconds: total.billable_seconds * share,
+        per_million_requests_usd: 0.0,
+        ..Cost::default()
+    };
+    if arrived > 0 {
+        c.per_million_requests_usd = c.total_usd * 1e6 / arrived as f64;
+    }
+    let x = &mut c.extra;
+    x.insert("simulated_nodes".into(), serde_json::json!(true));
+    x.insert(
+        "allocation".into(),
+        serde_json::json!("share of the shared node pool by requested vCPU-seconds and GiB-seconds"),
+    );
+    x.insert("node_share".into(), serde_json::json!(share));
+    x.insert(
+        "requested_vcpu_seconds".into(),
+        serde_json::json!(pods.requested_vcpu_seconds),
+    );
+    x.insert(
+        "requested_gib_seconds".into(),
+        serde_json::json!(pods.requested_gib_seconds),
+    );
+    c
 }

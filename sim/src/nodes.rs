@@ -23,7 +23,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use scalelab_core::Time;
-use scalelab_core::cluster::{Cluster, ClusterResult, ClusterSettings, NodeEvent, NodeId, PodSize};
+use scalelab_core::cluster::{
+    Cluster, ClusterResult, ClusterSettings, NodeEvent, NodeId, PodSize, PodsResult,
+};
 use scalelab_core::ids::{InstId, RevId};
 use scalelab_core::scenario::Scenario;
 
@@ -48,13 +50,34 @@ impl NodeNews {
     }
 }
 
+/// One service's pods in the pool (a fleet's `pods` section).
+#[derive(Clone, Debug, Default)]
+struct ServicePods {
+    placed: u64,
+    pending: u64,
+    cancelled: u64,
+    pending_now: u64,
+    pending_max: u64,
+    waited: u64,
+    wait_ns: u128,
+    wait_max_ns: u64,
+    /// ∫ millicores requested by its placed pods dt (ns).
+    mcpu_ns: u128,
+    /// ∫ MiB requested by its placed pods dt (ns).
+    mib_ns: u128,
+}
+
 /// The node pool of one simulated run and what its pods need.
 pub(crate) struct Nodes {
     cluster: Cluster<PodKey>,
     /// Each service's revisions' pod requests.
     sizes: Vec<Vec<PodSize>>,
-    /// The sampled cold start of each Pending pod.
-    cold: HashMap<PodKey, Duration>,
+    /// The sampled cold start and the request of each Pending pod.
+    cold: HashMap<PodKey, (Duration, PodSize)>,
+    /// Per service, when [`Nodes::with_services`] asked for it: what its pods did.
+    per_service: Option<Vec<ServicePods>>,
+    /// The placed pods, when accounted per service: since when, and their request.
+    placed_at: HashMap<PodKey, (Time, PodSize)>,
     /// The pool's deadline as scheduled in the event queue.
     timer_at: Option<Time>,
     news: NodeNews,
@@ -79,6 +102,8 @@ impl Nodes {
             cluster: Cluster::new(c, Time::ZERO),
             sizes,
             cold: HashMap::new(),
+            per_service: None,
+            placed_at: HashMap::new(),
             timer_at: None,
             news: NodeNews::default(),
             check,
@@ -92,6 +117,17 @@ impl Nodes {
     pub fn single(s: &Scenario, check: bool) -> Option<Nodes> {
         let c = s.cluster.as_ref()?;
         Some(Nodes::new(c, vec![pod_sizes(c, s)], check))
+    }
+
+    /// The one pool of a fleet, shared by the pods of every service (`members`: each service
+    /// as a single-service scenario, in order), accounting each service's pods on its own
+    /// ([`finish_services`](Self::finish_services)); None without `[cluster]`.
+    pub fn fleet(s: &Scenario, members: &[&Scenario], check: bool) -> Option<Nodes> {
+        let c = s.cluster.as_ref()?;
+        let sizes = members.iter().map(|m| pod_sizes(c, m)).collect();
+        let mut n = Nodes::new(c, sizes, check);
+        n.per_service = Some(vec![ServicePods::default(); members.len()]);
+        Some(n)
     }
 
     /// `StartInstance { inst, rev, cold }` of service `svc`: the instance's readiness time
@@ -113,9 +149,17 @@ impl Nodes {
             .unwrap_or_default();
         let key = (svc, inst);
         let placed = self.cluster.request(now, key, size);
-        if placed.is_none() {
-            self.cold.insert(key, cold);
-            self.news.pending.push(key);
+        match placed {
+            None => {
+                self.cold.insert(key, (cold, size));
+                self.news.pending.push(key);
+                if let Some(p) = self.service(svc) {
+                    p.pending += 1;
+                    p.pending_now += 1;
+                    p.pending_max = p.pending_max.max(p.pending_now);
+                }
+            }
+            Some(_) => self.note_placed(now, key, size),
         }
         self.sync(now);
         placed.map(|_| now + cold)
@@ -125,6 +169,10 @@ impl Nodes {
     pub fn stop(&mut self, now: Time, svc: u32, inst: InstId) {
         if self.cluster.cancel(now, (svc, inst)) {
             self.cold.remove(&(svc, inst));
+            if let Some(p) = self.service(svc) {
+                p.cancelled += 1;
+                p.pending_now -= 1;
+            }
             self.sync(now);
         }
     }
@@ -132,7 +180,33 @@ impl Nodes {
     /// Service `svc`'s instance `inst` is gone: its pod's room is freed.
     pub fn stopped(&mut self, now: Time, svc: u32, inst: InstId) {
         if self.cluster.release(now, (svc, inst)) {
+            if let Some((since, size)) = self.placed_at.remove(&(svc, inst)) {
+                self.note_requested(svc, since, now, size);
+            }
             self.sync(now);
+        }
+    }
+
+    /// Service `svc`'s accounts, when kept.
+    #[inline]
+    fn service(&mut self, svc: u32) -> Option<&mut ServicePods> {
+        self.per_service.as_mut()?.get_mut(svc as usize)
+    }
+
+    /// Pod `key` of `size` was placed at `now` (its requests count from now on).
+    fn note_placed(&mut self, now: Time, key: PodKey, size: PodSize) {
+        if let Some(p) = self.service(key.0) {
+            p.placed += 1;
+            self.placed_at.insert(key, (now, size));
+        }
+    }
+
+    /// Service `svc` requested `size` from `since` to `until`.
+    fn note_requested(&mut self, svc: u32, since: Time, until: Time, size: PodSize) {
+        if let Some(p) = self.service(svc) {
+            let dt = u128::from(until.0.saturating_sub(since.0));
+            p.mcpu_ns += dt * u128::from(size.mcpu);
+            p.mib_ns += dt * u128::from(size.mib);
         }
     }
 
@@ -169,6 +243,42 @@ impl Nodes {
         }
     }
 
+    /// [`finish`](Self::finish) for a fleet: also each service's `pods` section, without its
+    /// `node_share` (the driver sets it from the requests), in service order.
+    pub fn finish_services(
+        mut self,
+        end: Time,
+    ) -> (ClusterResult, Vec<PodsResult>, Option<String>) {
+        let alive: Vec<(PodKey, (Time, PodSize))> = self.placed_at.drain().collect();
+        for ((svc, _), (since, size)) in alive {
+            self.note_requested(svc, since, end, size);
+        }
+        let pods = self
+            .per_service
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| PodsResult {
+                placed: p.placed,
+                pending: p.pending,
+                cancelled: p.cancelled,
+                pending_at_end: p.pending_now,
+                pending_max: p.pending_max,
+                pending_wait_mean_s: if p.waited > 0 {
+                    p.wait_ns as f64 / 1e9 / p.waited as f64
+                } else {
+                    0.0
+                },
+                pending_wait_max_s: p.wait_max_ns as f64 / 1e9,
+                requested_vcpu_seconds: p.mcpu_ns as f64 / 1e12,
+                requested_gib_seconds: p.mib_ns as f64 / 1024.0 / 1e9,
+                node_share: 0.0,
+            })
+            .collect();
+        let (c, violation) = self.finish(end);
+        (c, pods, violation)
+    }
+
     /// The `cluster` section of the result, and the first invariant the pool broke (always
     /// checked at the end, after every change with `check`).
     pub fn finish(mut self, end: Time) -> (ClusterResult, Option<String>) {
@@ -183,10 +293,29 @@ impl Nodes {
     /// After a change: collects node events and placed pods' readiness; checks invariants.
     fn sync(&mut self, now: Time) {
         self.news.events.extend(self.cluster.drain_events());
-        for placed in self.cluster.drain_placed() {
-            let cold = self.cold.remove(&placed.pod).unwrap_or_default();
-            self.news
-                .placed
+        let Nodes {
+            cluster,
+            cold,
+            per_service,
+            placed_at,
+            news,
+            ..
+        } = self;
+        for placed in cluster.drain_placed() {
+            let (cold, size) = cold.remove(&placed.pod).unwrap_or_default();
+            if let Some(p) = per_service
+                .as_mut()
+                .and_then(|v| v.get_mut(placed.pod.0 as usize))
+            {
+                let w = placed.waited.as_nanos() as u64;
+                p.pending_now -= 1;
+                p.waited += 1;
+                p.wait_ns += u128::from(w);
+                p.wait_max_ns = p.wait_max_ns.max(w);
+                p.placed += 1;
+                placed_at.insert(placed.pod, (now, size));
+            }
+            news.placed
                 .push((placed.pod, placed.node, placed.waited, now + cold));
         }
         if self.check

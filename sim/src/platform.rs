@@ -39,6 +39,7 @@
 use std::io::Write;
 
 use scalelab_core::Time;
+use scalelab_core::cluster::NodeEvent;
 use scalelab_core::event::{Event, Stamped};
 use scalelab_core::ids::{InstId, ReqId};
 use scalelab_core::measure::LatencyHist;
@@ -76,10 +77,14 @@ enum Kind {
 
 #[derive(Clone, Copy, Debug)]
 struct Ev {
-    /// The service, by index.
+    /// The service, by index ([`CLUSTER`] for a fleet's node pool).
     svc: u32,
     kind: Kind,
 }
+
+/// The owner of a fleet's node-pool events (`Kind::Nodes`): the pool, not a service, so its
+/// deadlines come whichever services are dormant or ended.
+const CLUSTER: u32 = u32::MAX;
 
 /// Options of one simulated run.
 pub struct RunOptions<'a> {
@@ -146,6 +151,18 @@ pub(crate) struct FleetRun {
     pub bucket_s: f64,
     /// The fleet's latency histograms (all, warm, cold: the services' merged).
     pub hists: [LatencyHist; 3],
+    /// `[cluster]`: the shared node pool's figures.
+    pub cluster: Option<FleetCluster>,
+}
+
+/// What a fleet's shared node pool did (`[cluster]`).
+pub(crate) struct FleetCluster {
+    /// The `cluster` section of the totals.
+    pub result: scalelab_core::cluster::ClusterResult,
+    /// Each service's `pods` section (its `node_share` still 0), in order.
+    pub pods: Vec<scalelab_core::cluster::PodsResult>,
+    /// The bill of the pool's nodes under each `knative-nodes` model, by name.
+    pub costs: std::collections::BTreeMap<String, scalelab_core::result::Cost>,
 }
 
 /// The simulated platform for one scenario (one variant): every service of it.
@@ -165,8 +182,14 @@ pub struct Platform<'a> {
     bucket_ns: u64,
     next_series_drain: Time,
     opts: RunOptions<'a>,
-    /// `[cluster]` (single-service scenarios): the node pool (None: capacity is unbounded).
+    /// `[cluster]`: the node pool (None: capacity is unbounded), one for every service of a
+    /// fleet.
     nodes: Option<Box<crate::nodes::Nodes>>,
+    /// A fleet with `[cluster]`: the meter billing the pool's nodes (`knative-nodes`), which
+    /// belong to no service.
+    node_bill: Option<Box<(scalelab_core::billing::Meter, scalelab_core::billing::BillingConfig)>>,
+    /// A fleet's node-pool events past every service's hard end are not processed.
+    cluster_hard_end: Time,
 }
 
 /// How often (in buckets of the series) a fleet moves its services' closed rows into its own.
@@ -227,6 +250,18 @@ impl<'a> Platform<'a> {
             }
         };
         let bucket_ns = svcs.first().map_or(1, |x| x.p.series_bucket_ns().max(1));
+        let nodes = if fleet {
+            let scs: Vec<&Scenario> = members.iter().map(|m| m.scenario.as_ref()).collect();
+            crate::nodes::Nodes::fleet(s, &scs, opts.check)
+        } else {
+            crate::nodes::Nodes::single(s, opts.check)
+        };
+        let node_bill = (fleet && nodes.is_some()).then(|| {
+            let mut m = scalelab_core::billing::Meter::new(&s.billing, &[]);
+            m.simulate_nodes();
+            Box::new((m, s.billing.clone()))
+        });
+        let cluster_hard_end = svcs.iter().map(|x| x.hard_end).max().unwrap_or(Time::ZERO);
         let mut sim = Platform {
             q: EventQueue::default(),
             svcs,
@@ -239,16 +274,21 @@ impl<'a> Platform<'a> {
             series: Vec::new(),
             bucket_ns,
             next_series_drain: Time(bucket_ns.saturating_mul(DRAIN_EVERY_BUCKETS)),
-            nodes: if fleet {
-                None
-            } else {
-                crate::nodes::Nodes::single(s, opts.check).map(Box::new)
-            },
+            nodes: nodes.map(Box::new),
+            node_bill,
+            cluster_hard_end,
             opts,
         };
         if sim.nodes.is_some() {
-            // knative-nodes bills the simulated nodes, from the initial ones on.
-            sim.svcs[0].p.simulate_nodes();
+            // knative-nodes bills the simulated nodes, from the initial ones on: a fleet's on
+            // its own meter (each service's share is set from its pods' requests at the end).
+            if fleet {
+                for x in &mut sim.svcs {
+                    x.p.simulate_nodes();
+                }
+            } else {
+                sim.svcs[0].p.simulate_nodes();
+            }
             sim.carry_out_nodes(0, Time::ZERO);
         }
         for i in 0..sim.svcs.len() {
@@ -303,6 +343,17 @@ impl<'a> Platform<'a> {
     /// services' results and the number of events processed.
     pub(crate) fn run(mut self, name: String) -> Result<(Finished, u64), SimError> {
         while let Some((t, ev)) = self.q.pop() {
+            if ev.svc == CLUSTER {
+                // A fleet's node pool: its deadline, whoever is dormant or done.
+                if t <= self.cluster_hard_end {
+                    self.timer_nodes(0, t);
+                    self.events += 1;
+                }
+                if self.running == 0 {
+                    break;
+                }
+                continue;
+            }
             let i = ev.svc as usize;
             if self.svcs[i].ended.is_some() {
                 if matches!(ev.kind, Kind::Trace) {
@@ -344,6 +395,10 @@ impl<'a> Platform<'a> {
             }
             self.handle(i, t, ev.kind);
             self.events += 1;
+            if self.running == 0 {
+                // The node pool woke a service whose run ended in its idle seconds.
+                break;
+            }
             if self.events > self.max_events {
                 return Err(SimError::TooManyEvents {
                     limit: self.max_events,
@@ -393,6 +448,7 @@ impl<'a> Platform<'a> {
         // the next one finishes): a service still dormant processes its remaining seconds up
         // to its end first.
         let bucket_ns = self.bucket_ns;
+        let mut fleet_end = Time::ZERO;
         for (i, mut s) in std::mem::take(&mut self.svcs).into_iter().enumerate() {
             if s.ended.is_none()
                 && let Some(from) = s.dormant
@@ -407,6 +463,7 @@ impl<'a> Platform<'a> {
                 );
             }
             let end = s.ended.unwrap_or(s.now).min(s.hard_end).max(s.horizon);
+            fleet_end = fleet_end.max(end);
             let (mut v, stats, hists) = s.p.finish_with_latency(s.name, end);
             if let Some(sr) = v.series.take() {
                 add_rows(&mut series, &sr.rows, bucket_s);
@@ -422,12 +479,38 @@ impl<'a> Platform<'a> {
                 slo: s.slo,
             });
         }
+        // The shared node pool up to the last service's end.
+        let cluster = match self.nodes.take() {
+            None => None,
+            Some(n) => {
+                let (result, pods, violation) = n.finish_services(fleet_end);
+                if let Some(what) = violation {
+                    return Err(SimError::Invariant {
+                        variant: self.opts.variant.to_string(),
+                        what,
+                    });
+                }
+                let costs = match self.node_bill.take() {
+                    Some(b) => {
+                        let (m, cfg) = *b;
+                        node_costs(m, &cfg, fleet_end)
+                    }
+                    None => Default::default(),
+                };
+                Some(FleetCluster {
+                    result,
+                    pods,
+                    costs,
+                })
+            }
+        };
         Ok((
             Finished::Fleet(FleetRun {
                 runs: out,
                 rows: series,
                 bucket_s,
                 hists: fleet_hists,
+                cluster,
             }),
             events,
         ))
@@ -512,39 +595,120 @@ impl<'a> Platform<'a> {
     }
 
     /// `[cluster]`: what the node pool did: Pending pods and node changes to the platform
-    /// (billing, event log), the readiness of the pods it placed, its next deadline.
+    /// (billing, event log; a fleet's node changes to its own meter and log), the readiness of
+    /// the pods it placed, its next deadline (a single service's event, a fleet's pool's).
     fn carry_out_nodes(&mut self, i: usize, now: Time) {
-        let Platform { q, svcs, nodes, .. } = self;
-        let Some(n) = nodes.as_deref_mut() else {
+        let Some(n) = self.nodes.as_deref_mut() else {
             return;
         };
         if n.has_news() {
             let news = n.drain();
-            for (svc, inst) in news.pending {
-                svcs[svc as usize].p.on_pod_pending(inst);
-            }
-            for ev in news.events {
-                svcs[0].p.on_node_event(now, ev);
-            }
-            for ((svc, inst), node, waited, at) in news.placed {
-                svcs[svc as usize].p.on_pod_placed(inst, node, waited);
-                q.push(
-                    at,
-                    Ev {
-                        svc,
-                        kind: Kind::Ready(inst),
-                    },
-                );
+            if self.fleet {
+                self.carry_out_fleet_nodes(now, news);
+            } else {
+                let Platform { q, svcs, .. } = self;
+                for (svc, inst) in news.pending {
+                    svcs[svc as usize].p.on_pod_pending(inst);
+                }
+                for ev in news.events {
+                    svcs[0].p.on_node_event(now, ev);
+                }
+                for ((svc, inst), node, waited, at) in news.placed {
+                    svcs[svc as usize].p.on_pod_placed(inst, node, waited);
+                    q.push(
+                        at,
+                        Ev {
+                            svc,
+                            kind: Kind::Ready(inst),
+                        },
+                    );
+                }
             }
         }
-        if let Some(t) = n.next_timer(now) {
-            q.push(
+        let owner = if self.fleet { CLUSTER } else { i as u32 };
+        if let Some(t) = self.nodes.as_deref_mut().and_then(|n| n.next_timer(now)) {
+            self.q.push(
                 t,
                 Ev {
-                    svc: i as u32,
+                    svc: owner,
                     kind: Kind::Nodes,
                 },
             );
+        }
+    }
+
+    /// A fleet's share of [`carry_out_nodes`](Self::carry_out_nodes): node changes are the
+    /// pool's (its meter, its log lines); a pod placed for a dormant service first wakes it
+    /// (its idle seconds up to now processed, as its own event now would), one placed for a
+    /// service whose run ended is dropped.
+    #[cold]
+    fn carry_out_fleet_nodes(&mut self, now: Time, news: crate::nodes::NodeNews) {
+        for &(svc, inst) in &news.pending {
+            self.svcs[svc as usize].p.on_pod_pending(inst);
+            if self.opts.events.is_some() {
+                self.write_log(svc as usize, now);
+            }
+        }
+        for &ev in &news.events {
+            if let Some((m, _)) = self.node_bill.as_deref_mut() {
+                match ev {
+                    NodeEvent::Added { node, .. } => m.node_added(now, u64::from(node.0)),
+                    NodeEvent::Removed { node } => m.node_removed(now, u64::from(node.0)),
+                    NodeEvent::InUse { nodes } => m.nodes_in_use(now, u64::from(nodes)),
+                    NodeEvent::Ready { .. } => {}
+                }
+            }
+            if self.opts.events.is_some() {
+                self.write_node_log(now, ev);
+            }
+        }
+        for ((svc, inst), node, waited, at) in news.placed {
+            let j = svc as usize;
+            if self.svcs[j].ended.is_some() {
+                continue;
+            }
+            if let Some(from) = self.svcs[j].dormant
+                && self.wake(j, from, Some(now))
+            {
+                self.running -= 1;
+                continue;
+            }
+            self.svcs[j].p.on_pod_placed(inst, node, waited);
+            self.q.push(
+                at,
+                Ev {
+                    svc,
+                    kind: Kind::Ready(inst),
+                },
+            );
+            if self.opts.events.is_some() {
+                self.write_log(j, now);
+            }
+        }
+    }
+
+    /// A fleet's node change as an event-log line (the pool's: no service).
+    #[cold]
+    fn write_node_log(&mut self, now: Time, ev: NodeEvent) {
+        let event = match ev {
+            NodeEvent::Added { node, ready_at } => Event::NodeAdded {
+                node: node.0,
+                ready_at_s: ready_at.as_secs_f64(),
+            },
+            NodeEvent::Ready { node } => Event::NodeReady { node: node.0 },
+            NodeEvent::Removed { node } => Event::NodeRemoved { node: node.0 },
+            NodeEvent::InUse { .. } => return,
+        };
+        let Some(w) = self.opts.events.as_mut() else {
+            return;
+        };
+        let line = serde_json::to_string(&Stamped {
+            t_s: now.as_secs_f64(),
+            variant: self.opts.variant.to_string(),
+            event,
+        });
+        if let Ok(line) = line {
+            let _ = writeln!(w, "{line}");
         }
     }
 
@@ -738,6 +902,24 @@ fn wake(
             false
         }
     }
+}
+
+/// The bills of a fleet's node pool under its `knative-nodes` models, closed at `end`.
+fn node_costs(
+    m: scalelab_core::billing::Meter,
+    billing: &scalelab_core::billing::BillingConfig,
+    end: Time,
+) -> std::collections::BTreeMap<String, scalelab_core::result::Cost> {
+    let names: Vec<String> = billing
+        .specs()
+        .into_iter()
+        .filter_map(|x| x.ok())
+        .filter(|x| x.kind == scalelab_core::billing::ModelKind::KnativeNodes)
+        .map(|x| x.name)
+        .collect();
+    let mut all = m.finish(end);
+    all.retain(|k, _| names.contains(k));
+    all
 }
 
 /// An event-log line of a fleet: [`Stamped`] with the service's name.

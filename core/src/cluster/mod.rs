@@ -299,6 +299,34 @@ pub struct ClusterResult {
     pub series: Vec<NodePoint>,
 }
 
+/// The `pods` section of a fleet's service (`[[services]]` with `[cluster]`): what its own pods
+/// did in the shared node pool, and its share of the pool's cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PodsResult {
+    /// Its pods placed on a node (at once or after waiting).
+    pub placed: u64,
+    /// Its pods that were Pending for a while (they waited for room or a node).
+    pub pending: u64,
+    /// Its Pending pods withdrawn before they were placed (their instance was stopped).
+    pub cancelled: u64,
+    /// Its pods still Pending when the run ended.
+    pub pending_at_end: u64,
+    /// Most of its pods Pending at once.
+    pub pending_max: u64,
+    /// Mean wait of its pods that were Pending and then placed, seconds (0 when none).
+    pub pending_wait_mean_s: f64,
+    /// Their longest wait, seconds.
+    pub pending_wait_max_s: f64,
+    /// ∫ vCPU requested by its placed pods dt (container + queue-proxy), vCPU-seconds.
+    pub requested_vcpu_seconds: f64,
+    /// ∫ memory requested by its placed pods dt, GiB-seconds.
+    pub requested_gib_seconds: f64,
+    /// Its share of the node pool's cost (`knative-nodes`): the CPU part of the node price
+    /// split by requested vCPU-seconds, the memory part by requested GiB-seconds; the shares
+    /// of a fleet's services add up to 1.
+    pub node_share: f64,
+}
+
 /// The node pool of one run. See the [module docs](self) for the rules.
 #[derive(Clone, Debug)]
 pub struct Cluster<K> {

@@ -350,3 +350,134 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum FleetOp {
+    /// Service, instance.
+    Request(u32, u32),
+    Cancel(u32, u32),
+    Release(u32, u32),
+    Timer,
+}
+
+fn fleet_op(services: u32) -> impl Strategy<Value = FleetOp> {
+    prop_oneof![
+        4 => (0..services, 0u32..15).prop_map(|(s, k)| FleetOp::Request(s, k)),
+        1 => (0..services, 0u32..15).prop_map(|(s, k)| FleetOp::Cancel(s, k)),
+        2 => (0..services, 0u32..15).prop_map(|(s, k)| FleetOp::Release(s, k)),
+        2 => Just(FleetOp::Timer),
+    ]
+}
+
+proptest! {
+    /// A fleet's services share one pool, each with its own pod size: no node over capacity,
+    /// every pod placed at most once (on one node, or Pending), and the Pending pods are
+    /// placed oldest first: within a batch in the order they went Pending, and a service's
+    /// pods (all of one size) in exactly the order they went Pending.
+    #[test]
+    fn several_services_share_one_pool(
+        sizes in proptest::collection::vec((100u64..2000, 0u64..6000), 2..5),
+        ops in proptest::collection::vec((fleet_op(4), 0u64..120), 1..200),
+        min in 0u32..3,
+        max in 0u32..5,
+        first_fit in any::<bool>(),
+        prov in 0u64..120,
+    ) {
+        let st = ClusterSettings {
+            min_nodes: min,
+            max_nodes: if max == 0 { 0 } else { max.max(min).max(1) },
+            placement: if first_fit { Placement::FirstFit } else { Placement::LeastAllocated },
+            node_provisioning: Duration::from_secs(prov),
+            scale_down_unneeded: Duration::from_secs(60),
+            scale_down_delay_after_add: Duration::from_secs(30),
+            ..ClusterSettings::default()
+        };
+        let n = sizes.len() as u32;
+        let size = |svc: u32| PodSize { mcpu: sizes[svc as usize].0, mib: sizes[svc as usize].1 };
+        let mut c: Cluster<(u32, u32)> = Cluster::new(&st, Time::ZERO);
+        let mut now = Time::ZERO;
+        // pod → Some(pending order) while Pending, None once placed.
+        let mut known: HashMap<(u32, u32), Option<u64>> = HashMap::new();
+        let mut order = 0u64;
+        let mut placed_ever: std::collections::HashSet<(u32, u32, u64)> = Default::default();
+        // Each pod gets a fresh generation when requested again after it went away.
+        let mut generation: HashMap<(u32, u32), u64> = HashMap::new();
+        let check_batch = |c: &mut Cluster<(u32, u32)>,
+                           known: &mut HashMap<(u32, u32), Option<u64>>,
+                           generation: &HashMap<(u32, u32), u64>,
+                           placed_ever: &mut std::collections::HashSet<(u32, u32, u64)>|
+         -> Result<(), TestCaseError> {
+            let batch: Vec<(u32, u32)> = c.drain_placed().map(|p| p.pod).collect();
+            let mut last = None;
+            for k in batch {
+                let Some(Some(seq)) = known.get(&k).copied() else {
+                    return Err(TestCaseError::fail(format!("{k:?} placed but not Pending")));
+                };
+                prop_assert!(last < Some(seq), "batch not oldest first");
+                last = Some(seq);
+                // A service's older Pending pods (same size) went first.
+                for (o, s) in known.iter() {
+                    if o.0 == k.0 && let Some(s) = s {
+                        prop_assert!(*s >= seq, "{:?} placed before the older {:?}", k, o);
+                    }
+                }
+                let g = generation.get(&k).copied().unwrap_or(0);
+                prop_assert!(placed_ever.insert((k.0, k.1, g)), "{:?} placed twice", k);
+                known.insert(k, None);
+            }
+            Ok(())
+        };
+        for (o, dt) in ops {
+            now = now.saturating_add(Duration::from_secs(dt));
+            while let Some(d) = c.next_deadline() {
+                if d > now { break; }
+                c.on_timer(d);
+                check_batch(&mut c, &mut known, &generation, &mut placed_ever)?;
+            }
+            match o {
+                FleetOp::Request(s, k) => {
+                    let s = s % n;
+                    if known.contains_key(&(s, k)) { continue; }
+                    let g = generation.entry((s, k)).or_insert(0);
+                    *g += 1;
+                    let p = size(s);
+                    if p.mcpu > c.node_mcpu || p.mib > c.node_mib { continue; }
+                    match c.request(now, (s, k), p) {
+                        Some(_) => {
+                            prop_assert!(placed_ever.insert((s, k, *g)));
+                            known.insert((s, k), None);
+                        }
+                        None => {
+                            order += 1;
+                            known.insert((s, k), Some(order));
+                        }
+                    }
+                }
+                FleetOp::Cancel(s, k) => {
+                    let key = (s % n, k);
+                    let was = matches!(known.get(&key), Some(Some(_)));
+                    prop_assert_eq!(c.cancel(now, key), was);
+                    if was { known.remove(&key); }
+                }
+                FleetOp::Release(s, k) => {
+                    let key = (s % n, k);
+                    let was = known.get(&key) == Some(&None);
+                    prop_assert_eq!(c.release(now, key), was);
+                    if was { known.remove(&key); }
+                }
+                FleetOp::Timer => c.on_timer(now),
+            }
+            check_batch(&mut c, &mut known, &generation, &mut placed_ever)?;
+            if let Err(e) = c.check() {
+                return Err(TestCaseError::fail(e));
+            }
+            prop_assert_eq!(c.pending() + c.placed_pods(), known.len());
+            for (k, st) in &known {
+                prop_assert_eq!(c.is_pending(k), st.is_some());
+                if st.is_some() {
+                    prop_assert!(c.choose(size(k.0)).is_none(), "{:?} pending but fits", k);
+                }
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod cluster;
 mod corpus;
 mod determinism;
 mod fleet;
+mod fleet_cluster;
 mod idle;
 mod keepalive;
 mod kpa_timelines;

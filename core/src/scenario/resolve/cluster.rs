@@ -9,24 +9,18 @@ use crate::scenario::raw::{RawScenario, S};
 
 impl Resolver<'_> {
     /// `[cluster]`, or None without it. With it, the node keys of `[billing.knative]` are
-    /// taken from `[cluster]` (setting them in both is refused).
+    /// taken from `[cluster]` (setting them in both is refused). `services` lists the pods
+    /// that run on the nodes: each service's revisions, with the service's name in a fleet
+    /// (one pool for every service of a fleet) and None for a single-service scenario.
     pub(super) fn cluster(
         &self,
         raw: &RawScenario,
-        revisions: &[Revision],
+        services: &[(Option<&str>, &[Revision])],
         billing: &mut BillingConfig,
     ) -> R<Option<ClusterSettings>> {
         let Some(table) = &raw.cluster else {
             return Ok(None);
         };
-        if raw.services.is_some() {
-            return Err(self.err(
-                table,
-                "cluster",
-                "[cluster] with [[services]] is not simulated yet: nodes are simulated for \
-                 single-service scenarios only (drop [cluster], or run each service on its own)",
-            ));
-        }
         let c = table.get_ref();
         let d = ClusterSettings::default();
         let placement = match &c.placement {
@@ -116,21 +110,25 @@ impl Resolver<'_> {
                 ),
             ));
         }
-        self.pods_fit(table, c, &out, revisions)?;
+        for (service, revisions) in services {
+            self.pods_fit(table, c, &out, *service, revisions)?;
+        }
         self.knative_from_cluster(raw, &out, billing)?;
         Ok(Some(out))
     }
 
     /// Every revision's pod fits an empty node (else it would wait for ever, and the Cluster
     /// Autoscaler would add no node for it); with one node at most and the control plane on
-    /// it, beside the control plane.
+    /// it, beside the control plane. `service` names the fleet's service the revisions are of.
     fn pods_fit<T>(
         &self,
         table: &S<T>,
         c: &crate::scenario::raw::RawCluster,
         s: &ClusterSettings,
+        service: Option<&str>,
         revisions: &[Revision],
     ) -> R<()> {
+        let of = service.map_or(String::new(), |n| format!("service \"{n}\": "));
         let only_cp_node = s.control_plane && s.max_nodes == 1;
         let (room_mcpu, room_mib) = if only_cp_node {
             (
@@ -149,7 +147,7 @@ impl Resolver<'_> {
             let p = s.pod_size(r.service.vcpu, r.service.memory_gib);
             if p.mcpu > room_mcpu {
                 let msg = format!(
-                    "revision \"{}\" asks {} millicores a pod ([service] vcpu {} + queue_proxy_vcpu \
+                    "{of}revision \"{}\" asks {} millicores a pod ([service] vcpu {} + queue_proxy_vcpu \
                      {}) but a node has {room_mcpu} millicores for pods{beside}: the pod could \
                      never be placed; raise node_vcpu or lower the service's vcpu",
                     r.name, p.mcpu, r.service.vcpu, s.queue_proxy_vcpu
@@ -161,7 +159,7 @@ impl Resolver<'_> {
             }
             if p.mib > room_mib {
                 let msg = format!(
-                    "revision \"{}\" asks {} MiB a pod ([service] memory_gib {}) but a node has \
+                    "{of}revision \"{}\" asks {} MiB a pod ([service] memory_gib {}) but a node has \
                      {room_mib} MiB for pods{beside}: the pod could never be placed; raise \
                      node_memory_gib or lower the service's memory_gib",
                     r.name, p.mib, r.service.memory_gib
@@ -311,6 +309,64 @@ mod tests {
         ] {
             let e = parse(toml).expect_err(toml);
             assert_eq!(e.key.as_deref(), Some(key), "{toml}: {}", e.message);
+        }
+    }
+
+    const FLEET: &str = r#"
+name = "f"
+duration = "1m"
+[service]
+vcpu = 0.5
+memory_gib = 1
+[[workload.phases]]
+duration = "1m"
+arrival = { process = "poisson", rate = 5 }
+[[services]]
+name = "api"
+[[services]]
+name = "big"
+[services.service]
+vcpu = 1
+memory_gib = 2
+"#;
+
+    #[test]
+    fn a_fleet_shares_one_cluster_and_knative_nodes_follows_it() {
+        let s = Scenario::from_toml_str(
+            &format!(
+                "{FLEET}[cluster]\nnode_vcpu = 4\nmax_nodes = 3\n\
+                 [billing]\nmodels = [\"knative-nodes\"]\n\
+                 [[variants]]\nname = \"more\"\nset = {{ \"cluster.max_nodes\" = 6 }}\n"
+            ),
+            "f.toml".as_ref(),
+        )
+        .unwrap();
+        let c = s.cluster.as_ref().unwrap();
+        assert_eq!((c.node_vcpu, c.max_nodes), (4.0, 3));
+        assert_eq!(s.billing.knative.node_vcpu, 4.0);
+        // Every service runs on it.
+        assert_eq!(s.service_scenario(1).cluster.as_ref(), Some(c));
+        assert_eq!(s.service_scenario(1).billing.knative.node_vcpu, 4.0);
+        assert_eq!(
+            s.variants[0].scenario.cluster.as_ref().unwrap().max_nodes,
+            6
+        );
+    }
+
+    #[test]
+    fn a_service_whose_pod_fits_no_node_is_named() {
+        for (cluster, key, what) in [
+            ("node_vcpu = 1", "cluster.node_vcpu", "millicores"),
+            ("node_memory_gib = 1.5", "cluster.node_memory_gib", "MiB"),
+        ] {
+            let e = Scenario::from_toml_str(
+                &format!("{FLEET}[cluster]\n{cluster}\n"),
+                "f.toml".as_ref(),
+            )
+            .expect_err(cluster);
+            assert_eq!(e.key.as_deref(), Some(key), "{}", e.message);
+            assert!(e.message.contains("service \"big\""), "{}", e.message);
+            assert!(e.message.contains(what), "{}", e.message);
         }
     }
 }

@@ -29,7 +29,7 @@ impl Resolver<'_> {
             return Err(self.err(d, "duration", "zero duration: expected a positive horizon"));
         }
         self.fleet_refuses(raw)?;
-        let billing = self.billing(raw)?;
+        let mut billing = self.billing(raw)?;
         let services = self.fleet(raw, &billing)?;
         let trace = self.trace(raw, &services)?;
         let services = self.fleet_workloads(raw, services, trace.as_ref())?;
@@ -62,9 +62,13 @@ impl Resolver<'_> {
         let slo = self.slo(raw, &billing)?;
         let load = self.load(raw)?;
         let sim = self.sim(raw)?;
+        // `[cluster]`: one node pool for the pods of every service.
+        let pods: Vec<(Option<&str>, &[crate::scenario::Revision])> = services
+            .iter()
+            .map(|s| (Some(s.name.as_str()), s.revisions.as_slice()))
+            .collect();
+        let cluster = self.cluster(raw, &pods, &mut billing)?;
         let first = &services[0];
-        // `[cluster]` is refused for fleets (not simulated yet), never ignored.
-        let cluster = self.cluster(raw, &first.revisions, &mut billing.clone())?;
         Ok(Scenario {
             name,
             description: raw.description.clone(),

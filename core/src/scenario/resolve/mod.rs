@@ -249,7 +249,7 @@ impl Resolver<'_> {
         let router = self.router(raw)?;
         self.keepalive_router(raw, &revisions, "")?;
         let mut billing = self.billing(raw)?;
-        let cluster = self.cluster(raw, &revisions, &mut billing)?;
+        let cluster = self.cluster(raw, &[(None, &revisions)], &mut billing)?;
         let slo = self.slo(raw, &billing)?;
         let load = self.load(raw)?;
         let sim = self.sim(raw)?;
