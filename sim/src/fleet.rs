@@ -67,8 +67,10 @@ pub(crate) fn totals(
             let mut pods = c.pods.get(k).cloned().unwrap_or_default();
             pods.node_share = share;
             for (model, total) in &c.costs {
-                v.cost
-                    .insert(model.clone(), share_of(total, share, &pods, v.requests.arrived));
+                v.cost.insert(
+                    model.clone(),
+                    share_of(total, share, &pods, v.requests.arrived),
+                );
             }
             v.pods = Some(pods);
         }
@@ -226,7 +228,9 @@ fn share_of(total: &Cost, share: f64, pods: &PodsResult, arrived: u64) -> Cost {
     x.insert("simulated_nodes".into(), serde_json::json!(true));
     x.insert(
         "allocation".into(),
-        serde_json::json!("share of the shared node pool by requested vCPU-seconds and GiB-seconds"),
+        serde_json::json!(
+            "share of the shared node pool by requested vCPU-seconds and GiB-seconds"
+        ),
     );
     x.insert("node_share".into(), serde_json::json!(share));
     x.insert(

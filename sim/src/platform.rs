@@ -187,7 +187,12 @@ pub struct Platform<'a> {
     nodes: Option<Box<crate::nodes::Nodes>>,
     /// A fleet with `[cluster]`: the meter billing the pool's nodes (`knative-nodes`), which
     /// belong to no service.
-    node_bill: Option<Box<(scalelab_core::billing::Meter, scalelab_core::billing::BillingConfig)>>,
+    node_bill: Option<
+        Box<(
+            scalelab_core::billing::Meter,
+            scalelab_core::billing::BillingConfig,
+        )>,
+    >,
     /// A fleet's node-pool events past every service's hard end are not processed.
     cluster_hard_end: Time,
 }

@@ -3,6 +3,7 @@
 mod azure;
 mod docs;
 mod fleet;
+mod fleet_cluster;
 mod hardening;
 mod knative;
 mod kpa;

@@ -70,7 +70,11 @@ node_provisioning = "60s"
 
 fn two(tag: &str, services: &[&str], min_nodes: u32) -> Scenario {
     let mut csv = String::from("t_s,service,duration_s\n");
-    for (t, s, d) in [(1.0, "burst", 120.0), (1.5, "burst", 120.0), (10.0, "late", 1.0)] {
+    for (t, s, d) in [
+        (1.0, "burst", 120.0),
+        (1.5, "burst", 120.0),
+        (10.0, "late", 1.0),
+    ] {
         if services.contains(&s) {
             csv.push_str(&format!("{t},{s},{d}\n"));
         }
@@ -88,7 +92,10 @@ fn two(tag: &str, services: &[&str], min_nodes: u32) -> Scenario {
 #[test]
 fn one_service_s_burst_makes_another_s_cold_start_wait_for_a_node() {
     let v = run(&two("shared", &["burst", "late"], 1), 1);
-    let c = v.cluster.as_ref().expect("the pool's section on the totals");
+    let c = v
+        .cluster
+        .as_ref()
+        .expect("the pool's section on the totals");
     assert_eq!(c.nodes_added, 1, "{c:?}");
     assert_eq!(c.pods_pending, 1);
     let (burst, late) = (&v.services[0], &v.services[1]);
@@ -100,7 +107,11 @@ fn one_service_s_burst_makes_another_s_cold_start_wait_for_a_node() {
     assert_eq!(pl.pending_wait_mean_s, pl.pending_wait_max_s);
     assert_eq!(c.pending_wait_max_s, pl.pending_wait_max_s);
     // Its one request waited for the node, then the cold start, then its 1 s.
-    assert!((late.latency_ms.max - 63_000.0).abs() < 100.0, "{:?}", late.latency_ms);
+    assert!(
+        (late.latency_ms.max - 63_000.0).abs() < 100.0,
+        "{:?}",
+        late.latency_ms
+    );
     assert!(burst.latency_ms.max < 123_000.0 * 1.01);
     // Alone on the same nodes it does not wait: the pool is shared, not per service.
     let alone = run(&two("late-alone", &["late"], 1), 1);
@@ -110,8 +121,15 @@ fn one_service_s_burst_makes_another_s_cold_start_wait_for_a_node() {
     assert_eq!(alone.cluster.as_ref().unwrap().nodes_added, 0);
     // The shares of the pool's bill add up to it; `burst` requested most.
     let total = v.cost["knative-nodes"].total_usd;
-    let sum: f64 = v.services.iter().map(|s| s.cost["knative-nodes"].total_usd).sum();
-    assert!(total > 0.0 && (sum - total).abs() < 1e-9 * total.max(1.0), "{sum} vs {total}");
+    let sum: f64 = v
+        .services
+        .iter()
+        .map(|s| s.cost["knative-nodes"].total_usd)
+        .sum();
+    assert!(
+        total > 0.0 && (sum - total).abs() < 1e-9 * total.max(1.0),
+        "{sum} vs {total}"
+    );
     assert!(pb.node_share > 0.9 && (pb.node_share + pl.node_share - 1.0).abs() < 1e-12);
     assert_eq!(
         v.cost["knative-nodes"].extra["simulated_nodes"],
