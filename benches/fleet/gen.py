@@ -3,7 +3,7 @@
 1,000-function benchmark (benches/fleet-cpu.sh).
 
     python3 benches/fleet/gen.py OUT_DIR [--functions 1000] [--seed 1] [--duration 24h]
-                                 [--kind mix|kpa|keepalive] [--trace]
+                                 [--kind mix|kpa|keepalive] [--trace] [--cluster]
 
 Deterministic from --seed (Python's random.Random). Each function:
 - rate: log-uniform over 8 orders of magnitude, 10^-7.5 to 10^0.5 req/s (median ~3e-4 req/s,
@@ -15,6 +15,9 @@ Deterministic from --seed (Python's random.Random). Each function:
   10 min idle timeout) by a coin flip; kpa or keepalive for all.
 Arrivals are Poisson phases, or with --trace per-minute counts in OUT_DIR/fleet.trace.csv
 (`t_s,service,count`, spread uniformly within each minute, as `import azure-2019` writes).
+With --cluster the fleet runs on one shared node pool: a [cluster] of 16-vCPU / 64 GiB nodes
+(min 2, no maximum, 90 s provisioning) and `knative-nodes` billing; every function's pod requests
+1 vCPU (the default) plus the queue-proxy and its memory.
 """
 
 import argparse
@@ -48,6 +51,7 @@ def main():
     ap.add_argument("--duration", default="24h")
     ap.add_argument("--kind", default="mix", choices=["mix", "kpa", "keepalive"])
     ap.add_argument("--trace", action="store_true")
+    ap.add_argument("--cluster", action="store_true")
     a = ap.parse_args()
     r = random.Random(a.seed)
     horizon = parse_duration(a.duration)
@@ -75,7 +79,15 @@ def main():
     out.append('cold_start = { dist = "lognormal", median = "800ms", p99 = "4s" }')
     out.append("")
     out.append("[billing]")
-    out.append('models = ["cloud-run-request", "lambda"]')
+    out.append('models = ["cloud-run-request", "lambda"%s]'
+               % (', "knative-nodes"' if a.cluster else ""))
+    if a.cluster:
+        out.append("")
+        out.append("[cluster]")
+        out.append("node_vcpu = 16")
+        out.append("node_memory_gib = 64")
+        out.append("min_nodes = 2")
+        out.append('node_provisioning = "90s"')
     if a.trace:
         out.append("")
         out.append("[trace]")

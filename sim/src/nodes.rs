@@ -80,6 +80,9 @@ pub(crate) struct Nodes {
     placed_at: HashMap<PodKey, (Time, PodSize)>,
     /// The pool's deadline as scheduled in the event queue.
     timer_at: Option<Time>,
+    /// The pool changed since [`next_timer`](Self::next_timer) last looked (its deadline
+    /// depends on the pool alone, so an unchanged pool needs no new one).
+    dirty: bool,
     news: NodeNews,
     /// Check the pool's invariants after every change.
     check: bool,
@@ -105,6 +108,7 @@ impl Nodes {
             per_service: None,
             placed_at: HashMap::new(),
             timer_at: None,
+            dirty: true,
             news: NodeNews::default(),
             check,
             violation: None,
@@ -148,6 +152,7 @@ impl Nodes {
             .copied()
             .unwrap_or_default();
         let key = (svc, inst);
+        self.dirty = true;
         let placed = self.cluster.request(now, key, size);
         match placed {
             None => {
@@ -168,6 +173,7 @@ impl Nodes {
     /// `StopInstance { inst }` of service `svc`: a Pending pod is withdrawn.
     pub fn stop(&mut self, now: Time, svc: u32, inst: InstId) {
         if self.cluster.cancel(now, (svc, inst)) {
+            self.dirty = true;
             self.cold.remove(&(svc, inst));
             if let Some(p) = self.service(svc) {
                 p.cancelled += 1;
@@ -180,6 +186,7 @@ impl Nodes {
     /// Service `svc`'s instance `inst` is gone: its pod's room is freed.
     pub fn stopped(&mut self, now: Time, svc: u32, inst: InstId) {
         if self.cluster.release(now, (svc, inst)) {
+            self.dirty = true;
             if let Some((since, size)) = self.placed_at.remove(&(svc, inst)) {
                 self.note_requested(svc, since, now, size);
             }
@@ -215,6 +222,7 @@ impl Nodes {
         if self.timer_at == Some(now) {
             self.timer_at = None;
         }
+        self.dirty = true;
         self.cluster.on_timer(now);
         self.sync(now);
     }
@@ -233,6 +241,10 @@ impl Nodes {
     /// next deadline when nothing is scheduled for it yet or it moved earlier. A queued
     /// deadline that is no longer needed fires harmlessly.
     pub fn next_timer(&mut self, now: Time) -> Option<Time> {
+        // Unchanged since the last look: the same deadline, already scheduled (or none).
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
         let d = self.cluster.next_deadline()?.max(now);
         match self.timer_at {
             Some(t) if t <= d && t >= now => None,

@@ -819,6 +819,9 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
     /// hold back the ones behind it).
     fn place_pending(&mut self, now: Time) {
         let queued: Vec<(u64, K)> = self.queue.iter().map(|(&s, &k)| (s, k)).collect();
+        // Sizes that fit no node in this pass: nodes only fill up as it goes, so a pod at
+        // least as large fits nowhere either (a fleet's Pending pods share a few sizes).
+        let mut misfits: Vec<PodSize> = Vec::new();
         for (seq, key) in queued {
             let Some(&Pod {
                 size,
@@ -827,7 +830,14 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
             else {
                 continue;
             };
+            if misfits
+                .iter()
+                .any(|m| size.mcpu >= m.mcpu && size.mib >= m.mib)
+            {
+                continue;
+            }
             let Some(i) = self.choose(size) else {
+                misfits.push(size);
                 continue;
             };
             self.queue.remove(&seq);
@@ -855,8 +865,12 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
     fn plan_one(&mut self, now: Time, p: PodSize) -> Option<NodeId> {
         let fits =
             |n: &Node| !n.ready && p.mcpu <= n.plan_mcpu && p.mib <= n.plan_mib && n.plan_pods >= 1;
-        let i = match self.nodes.iter().position(fits) {
-            Some(i) => i,
+        // Nodes get ready in the order they were added (one provisioning time): the ones
+        // still provisioning are the last ones.
+        let from = self.nodes.iter().rposition(|n| n.ready).map_or(0, |i| i + 1);
+        debug_assert!(self.nodes[..from].iter().all(|n| n.ready));
+        let i = match self.nodes[from..].iter().position(fits) {
+            Some(i) => from + i,
             None => {
                 if !self.can_add() || p.mcpu > self.node_mcpu || p.mib > self.node_mib {
                     return None;
