@@ -642,25 +642,15 @@ fn defaults_decider(cc: u32, ready: u32) -> Decider {
 }
 
 /// VALIDATION.md K1: containerConcurrency 10 → 7 per pod; stable average 20 → 3 pods.
-#[test]
-fn k1_container_concurrency_10_average_20_is_3_pods() {
-    let mut d = defaults_decider(10, 3);
-    assert_eq!(
-        d.scale_observed(Time::from_secs(2), 3, true, obs(20.0, 20.0))
-            .desired,
-        3
-    );
-}
-
 /// VALIDATION.md K2: unlimited concurrency → target 70; average 300 → 5 pods.
 #[test]
-fn k2_unlimited_average_300_is_5_pods() {
-    let mut d = defaults_decider(0, 5);
-    assert_eq!(
-        d.scale_observed(Time::from_secs(2), 5, true, obs(300.0, 300.0))
-            .desired,
-        5
-    );
+fn k1_k2_desired_pods_from_the_stable_average() {
+    // (case, containerConcurrency, ready pods, stable = panic average, desired)
+    for (case, cc, ready, avg, want) in [("K1", 10, 3, 20.0, 3), ("K2", 0, 5, 300.0, 5)] {
+        let mut d = defaults_decider(cc, ready);
+        let r = d.scale_observed(Time::from_secs(2), ready, true, obs(avg, avg));
+        assert_eq!(r.desired, want, "{case}");
+    }
 }
 
 /// VALIDATION.md K3: ready 2, target 7, 6 s average 30 → ⌈30/7⌉ = 5; 5/2 ≥ 2 → panic, 5.

@@ -71,17 +71,8 @@ impl Resolver<'_> {
         for (i, r) in revs.get_ref().iter().enumerate() {
             let r = r.get_ref();
             let prefix = format!("{p}revisions[{i}]");
-            let name = r.name.get_ref().trim().to_string();
-            if name.is_empty() {
-                return Err(self.err(&r.name, &format!("{prefix}.name"), "empty revision name"));
-            }
-            if out.iter().any(|o| o.name == name) {
-                return Err(self.err(
-                    &r.name,
-                    &format!("{prefix}.name"),
-                    format!("duplicate revision name \"{name}\""),
-                ));
-            }
+            let names = out.iter().map(|o| o.name.as_str());
+            let name = self.unique_name(&r.name, &format!("{prefix}.name"), "revision", names)?;
             let traffic = match &r.traffic {
                 None => 0.0,
                 Some(t) => {
