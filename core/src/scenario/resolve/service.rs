@@ -15,16 +15,7 @@ use crate::workload::spec::{DistSpec, MixturePart};
 
 impl Resolver<'_> {
     pub(super) fn revisions(&self, raw: &RawScenario) -> R<Vec<Revision>> {
-        let base_service = raw
-            .service
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
-        let base_as = raw
-            .autoscaler
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
+        let (base_service, base_as) = raw.base_tables();
         self.revisions_of(&base_service, &base_as, raw.revisions.as_ref(), "")
     }
 
