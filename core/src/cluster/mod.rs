@@ -867,7 +867,11 @@ impl<K: Copy + Eq + Hash> Cluster<K> {
             |n: &Node| !n.ready && p.mcpu <= n.plan_mcpu && p.mib <= n.plan_mib && n.plan_pods >= 1;
         // Nodes get ready in the order they were added (one provisioning time): the ones
         // still provisioning are the last ones.
-        let from = self.nodes.iter().rposition(|n| n.ready).map_or(0, |i| i + 1);
+        let from = self
+            .nodes
+            .iter()
+            .rposition(|n| n.ready)
+            .map_or(0, |i| i + 1);
         debug_assert!(self.nodes[..from].iter().all(|n| n.ready));
         let i = match self.nodes[from..].iter().position(fits) {
             Some(i) => from + i,
