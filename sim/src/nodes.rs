@@ -15,9 +15,11 @@
 //! creation to its readiness), the requests waiting for it and their cold-start latencies
 //! therefore include the wait for a node.
 //!
-//! Pods are keyed by (service index, instance), so one pool can serve every platform of a
-//! fleet; a single-service run is service 0. Without `[cluster]` the driver holds no hook and
-//! nothing changes.
+//! Pods are keyed by (service index, instance): one pool serves every platform of a fleet
+//! ([`Nodes::fleet`]: each service's pod sizes, and its own `pods` accounts), a single-service
+//! run is service 0. In a fleet the pool's deadline belongs to the pool, not to a service (the
+//! driver's `CLUSTER` owner), and its node changes are billed on a meter of their own. Without
+//! `[cluster]` the driver holds no hook and nothing changes.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -30,6 +30,11 @@
 //! scheduled before it). A rare service in a large fleet therefore costs nothing between its
 //! requests.
 //!
+//! **Shared nodes** (`[cluster]` in a fleet): one node pool for every service's pods. Its
+//! deadlines are events of the pool (owner `CLUSTER`), processed whichever services are dormant or
+//! ended; a pod it places for a dormant service wakes that service first (as its own event
+//! would); its node changes are billed on the pool's own meter and logged without a service.
+//!
 //! **Trace arrivals** (`[trace]`) come from one time-ordered file; the next one waits in the
 //! queue and comes first among the events of its instant (so a service's order of events does
 //! not depend on the other services of the file).
