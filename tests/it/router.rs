@@ -5,24 +5,20 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::*;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-router-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("router", name)
 }
 
+/// [`write_file`], as a command-line argument.
 fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("written");
-    p.display().to_string()
+    write_file(dir, name, text).display().to_string()
 }
 
 const SCENARIO: &str = include_str!("fixtures/router-test.toml");
@@ -216,7 +212,6 @@ fn synthetic_instances_listen_nowhere_but_through_the_router() {
     // instances cannot be reached around its token check and traffic split.
     assert_eq!(listening_ports(s.pid()), vec![router]);
     assert_eq!(s.stop(Duration::from_secs(20)), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -273,7 +268,6 @@ fn half_sent_bodies_leave_the_routers_memory_bounded() {
     drop(held);
     // The refused bodies count as errors: the run's default error-ratio check fails (3).
     assert!(matches!(s.stop(Duration::from_secs(20)), Some(0 | 3)));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -335,7 +329,6 @@ fn no_instance_process_outlives_serve() {
     for p in pids {
         assert!(!process_alive(p), "instance process {p} outlived serve");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -355,12 +348,11 @@ fn a_command_that_exits_at_start_fails_serve_fast_with_a_quoting_hint() {
     let code = s.wait(Duration::from_secs(60));
     let err = s.stderr();
     assert_eq!(code, Some(1), "serve fails by itself: {err}");
-    assert!(err.contains("exited with status 2"), "{err}");
-    assert!(err.contains("usage: app.py <port>"), "{err}");
-    assert!(err.contains("keep failing to start"), "{err}");
-    assert!(err.contains("single quotes"), "{err}");
-    assert!(err.contains("does not mention $PORT"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_contains(&err, "exited with status 2");
+    assert_contains(&err, "usage: app.py <port>");
+    assert_contains(&err, "keep failing to start");
+    assert_contains(&err, "single quotes");
+    assert_contains(&err, "does not mention $PORT");
 }
 
 /// A live `run` whose instances cannot start fails (exit 1), and still writes what it measured,
@@ -385,7 +377,7 @@ fn a_live_run_that_fails_part_way_writes_what_it_measured() {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("keep failing to start"), "{err}");
+    assert_contains(&err, "keep failing to start");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).expect("written"))
             .expect("JSON");
@@ -401,7 +393,6 @@ fn a_live_run_that_fails_part_way_writes_what_it_measured() {
         doc["command"].as_str().unwrap().contains("--cmd 'exit 2'"),
         "{doc}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -417,12 +408,8 @@ fn an_unauthenticated_router_stays_on_loopback_unless_confirmed() {
         "--stop-after",
         "1s",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--confirm-unauthenticated-listen"),
-        "{}",
-        stderr(&o)
-    );
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--confirm-unauthenticated-listen");
     for args in [
         vec!["serve", &scen, "--ready-path", "healthz"],
         vec!["serve", &scen, "--max-request-body", "lots"],
@@ -432,7 +419,6 @@ fn an_unauthenticated_router_stays_on_loopback_unless_confirmed() {
         let o = scalelab(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -459,5 +445,4 @@ fn without_a_terminal_serve_prints_no_status_line_and_a_hint_that_works() {
     assert!(lines.len() >= 2, "{err}");
     assert!(lines.iter().all(|l| l.contains("/ 2 desired")), "{err}");
     assert_eq!(s.token, "t0k3n");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,18 +4,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::support::*;
 
 const SCENARIO: &str = include_str!("fixtures/serve-test.toml");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-serve-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("serve", name)
 }
 
 /// Starts `scalelab serve` and reads the URL and token lines it prints first.
@@ -92,8 +89,7 @@ fn http_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
 }
 
 fn write_scenario(dir: &Path) -> String {
-    let p = dir.join("serve.toml");
-    std::fs::write(&p, SCENARIO).expect("scenario written");
+    let p = write_file(&dir, "serve.toml", SCENARIO);
     p.display().to_string()
 }
 
@@ -129,9 +125,9 @@ fn serve_answers_and_writes_result_events_and_request_log() {
     assert_eq!(body, r#"{"message":"Hi welcomes you, CLI!"}"#);
     let (status, metrics) = http_get(&url, "/metrics", &[]);
     assert_eq!(status, 200);
-    assert!(
-        metrics.contains("scalelab_requests_total{revision=\"default\",code=\"200\"} 1"),
-        "{metrics}"
+    assert_contains(
+        &metrics,
+        "scalelab_requests_total{revision=\"default\",code=\"200\"} 1",
     );
     let exit = child.wait().expect("exits");
     assert!(exit.success(), "{exit:?}");
@@ -148,7 +144,6 @@ fn serve_answers_and_writes_result_events_and_request_log() {
         serde_json::from_str(reqs.lines().next().expect("a line")).expect("json");
     assert_eq!(line["status"], 200);
     assert_eq!(line["revision"], "default");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -175,7 +170,6 @@ fn serve_needs_its_token_and_drains_on_sigterm() {
     let exit = child.wait().expect("exits");
     assert!(exit.success(), "SIGTERM is a normal stop: {exit:?}");
     assert!(rest_of_stdout().contains("live"), "the summary is printed");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -195,10 +189,9 @@ fn bad_serve_flags_are_bad_input() {
         let o = scalelab(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         if args.contains(&"--allow-from") {
-            assert!(stderr(&o).contains("--allow-from"), "{}", stderr(&o));
+            assert_contains(&stderr(&o), "--allow-from");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A serve run in which every request timed out once printed "SLO: all 1 checks passed" and
@@ -208,9 +201,9 @@ fn bad_serve_flags_are_bad_input() {
 fn a_serve_run_whose_requests_all_time_out_fails_its_slo() {
     let _shared = crate::support::shared();
     let dir = temp_dir("timeouts");
-    let scen = dir.join("slow.toml");
-    std::fs::write(
-        &scen,
+    let scen = write_file(
+        &dir,
+        "slow.toml",
         r#"
 name = "all-time-out"
 duration = "1m"
@@ -224,8 +217,7 @@ arrival = { process = "poisson", rate = 1 }
 [slo]
 p99 = "500ms"
 "#,
-    )
-    .expect("written");
+    );
     let (mut child, url, _) = serve(&[
         scen.to_str().unwrap(),
         "--allow-unauthenticated",
@@ -237,10 +229,9 @@ p99 = "500ms"
     let exit = child.wait().expect("exits");
     let out = rest_of_stdout();
     assert_eq!(exit.code(), Some(3), "{out}");
-    assert!(out.contains("2 of 2 checks FAILED"), "{out}");
-    assert!(out.contains("no successful request"), "{out}");
-    assert!(out.contains("error_ratio ≤ 1.00% (default)"), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_contains(&out, "2 of 2 checks FAILED");
+    assert_contains(&out, "no successful request");
+    assert_contains(&out, "error_ratio ≤ 1.00% (default)");
 }
 
 /// `serve` refuses a scenario whose instances alone are more than this machine can run.
@@ -248,19 +239,16 @@ p99 = "500ms"
 fn serve_refuses_a_million_instances() {
     let _shared = crate::support::shared();
     let dir = temp_dir("million");
-    let scen = dir.join("million.toml");
-    std::fs::write(
-        &scen,
+    let scen = write_file(
+        &dir,
+        "million.toml",
         "duration = \"1m\"\n[autoscaler]\nmin_scale = 1000000\n[[workload.phases]]\nduration = \
          \"1m\"\narrival = { process = \"poisson\", rate = 1 }\n",
-    )
-    .expect("written");
-    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("about 1,000,000 instances at once (limit 1,000)"),
-        "{}",
-        stderr(&o)
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
+    assert_exit(&o, 2);
+    assert_contains(
+        &stderr(&o),
+        "about 1,000,000 instances at once (limit 1,000)",
+    );
 }

@@ -87,3 +87,52 @@ pub fn rel(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// Asserts `o`'s exit code, showing its stderr when it is another.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+}
+
+/// Asserts that `text` contains `needle`, showing the text when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
+/// A scratch directory: fresh and empty when made, removed with what it holds when dropped.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes `contents` to the file `name` in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    p
+}
+
+/// A [`Scratch`] directory `scalelab-{prefix}-{pid}-{name}` under the system's temp dir.
+pub fn fresh_dir(prefix: &str, name: &str) -> Scratch {
+    let d = std::env::temp_dir().join(format!("scalelab-{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    Scratch(d)
+}
