@@ -92,6 +92,15 @@ pub fn rel(path: &Path) -> String {
         .to_string()
 }
 
+/// Runs `scalelab ARGS` and asserts that it is refused as bad input (exit code 2), showing the
+/// arguments and stderr when it is not.
+#[track_caller]
+pub fn refused(args: &[&str]) -> Output {
+    let o = scalelab(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    o
+}
+
 /// Asserts `o`'s exit code, showing its stderr when it is another.
 #[track_caller]
 pub fn assert_exit(o: &Output, code: i32) {
