@@ -30,7 +30,7 @@ set = { "services.a.autoscaler.target" = 5 }
 
 fn write(dir: &std::path::Path, toml: &str, trace: &str) -> String {
     std::fs::write(dir.join("t.csv"), trace).expect("trace");
-    let p = write_file(&dir, "fleet.toml", toml);
+    let p = write_file(dir, "fleet.toml", toml);
     p.display().to_string()
 }
 

@@ -90,7 +90,7 @@ fn the_reproduce_line_quotes_for_a_shell() {
         .lines()
         .find(|l| l.starts_with("reproduce: "))
         .expect("a reproduce line");
-    assert_contains(&line, &format!(" '{url}' "));
+    assert_contains(line, &format!(" '{url}' "));
     let o = scalelab(&["report", dir.to_str().unwrap(), "--format", "md"]);
     assert_contains(&stdout(&o), &format!("'{url}'"));
 }

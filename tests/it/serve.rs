@@ -43,7 +43,7 @@ fn http_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
 }
 
 fn write_scenario(dir: &Path) -> String {
-    let p = write_file(&dir, "serve.toml", SCENARIO);
+    let p = write_file(dir, "serve.toml", SCENARIO);
     p.display().to_string()
 }
 

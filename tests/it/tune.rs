@@ -40,7 +40,7 @@ fn tune_table(seeds: u32) -> String {
 #[test]
 fn tune_finds_the_optimum_of_an_exhaustive_search() {
     let dir = temp_dir("exhaustive");
-    let scen = write_file(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
+    let scen = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     // The exhaustive answer, computed without `tune`: every combination as a variant of one
     // `scalelab sim` run with the same seed.
     let mut variants = String::new();
@@ -51,7 +51,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
             );
         }
     }
-    let all = write_file(&dir, "all.toml", &format!("{BASE}{variants}"));
+    let all = write_file(&dir, "all.toml", format!("{BASE}{variants}"));
     let o = scalelab(&["sim", &s(&all), "--format", "json"]);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let sim: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
@@ -171,7 +171,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
 #[test]
 fn sharded_runs_merge_to_exactly_the_unsharded_answer() {
     let dir = temp_dir("shards");
-    let scen = write_file(&dir, "small.toml", &format!("{BASE}{}", tune_table(2)));
+    let scen = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(2)));
     let args = |extra: &[&str]| {
         let mut v = vec![
             "tune".to_string(),
@@ -245,7 +245,7 @@ fn tune_input_errors_exit_2_and_name_the_key() {
     let bad = write_file(
         &dir,
         "bad.toml",
-        &format!("{BASE}[tune.params]\n\"autoscaler.min_scale\" = {{ min = 0, max = 3 }}\n"),
+        format!("{BASE}[tune.params]\n\"autoscaler.min_scale\" = {{ min = 0, max = 3 }}\n"),
     );
     let o = scalelab(&["tune", &s(&bad)]);
     assert_eq!(o.status.code(), Some(2));
@@ -256,7 +256,7 @@ fn tune_input_errors_exit_2_and_name_the_key() {
         e.contains("key `tune.params.\"autoscaler.min_scale\"`") && e.contains("`step` or `n`"),
         "{e}"
     );
-    let good = write_file(&dir, "good.toml", &format!("{BASE}{}", tune_table(1)));
+    let good = write_file(&dir, "good.toml", format!("{BASE}{}", tune_table(1)));
     for (flags, msg) in [
         (vec!["--shard", "3/3"], "--shard"),
         (
@@ -281,7 +281,7 @@ fn ctrl_c_writes_what_finished_and_exits_1() {
     let scen = write_file(
         &dir,
         "long.toml",
-        &format!(
+        format!(
             "{BASE}[tune]\nseeds = 3\n[tune.params]\n\"autoscaler.target\" = {{ min = 1, max = 400, step = 1 }}\n"
         ),
     );
@@ -443,7 +443,7 @@ fn exported_manifest_uses_knative_annotation_names_and_formats() {
     let req = write_file(
         &dir,
         "req.toml",
-        &KNOBS.replace("[\"cloud-run-instance\"]", "[\"cloud-run-request\"]"),
+        KNOBS.replace("[\"cloud-run-instance\"]", "[\"cloud-run-request\"]"),
     );
     let g = stdout(&scalelab(&["export", "gcloud", &s(&req)]));
     assert!(
@@ -491,11 +491,7 @@ fn import_of_an_export_keeps_every_autoscaling_setting() {
 
     // A tuned winner exports too: its settings replace the file's.
     let tuned_dir = temp_dir("from-tune");
-    let small = write_file(
-        &tuned_dir,
-        "small.toml",
-        &format!("{BASE}{}", tune_table(1)),
-    );
+    let small = write_file(&tuned_dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     let out = tuned_dir.join("out");
     let o = scalelab(&["tune", &s(&small), "--out", &s(&out), "-q"]);
     assert_exit(&o, 0);
@@ -588,7 +584,7 @@ fn a_search_beyond_the_work_limits_is_refused() {
     assert_contains(&err, "instances at once");
     assert_contains(&err, "--allow-large-run");
     // The estimate alone decides: a search within the limits starts.
-    let small = write_file(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
+    let small = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     let o = scalelab(&["tune", &s(&small), "-q", "--threads", "1"]);
     assert!(
         matches!(o.status.code(), Some(0) | Some(3)),
