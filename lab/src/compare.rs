@@ -40,11 +40,15 @@ pub struct SlotOverhead {
     pub simulated_wall_ms: f64,
 }
 
-/// One variant compared.
+/// One variant compared (a fleet's: its totals, then each service).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantFidelity {
     /// The variant.
     pub variant: String,
+    /// A fleet's service this table compares (absent: the variant's totals, or the only
+    /// service of a single-service scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// One row per metric.
     pub rows: Vec<FidelityRow>,
     /// The slot overhead on both sides.
@@ -162,24 +166,44 @@ pub fn compare(
     }
     let mut variants = Vec::new();
     for (s, l) in sim.variants.iter().zip(&live.variants) {
-        let rows = scalelab_reports::fidelity(s, l, opts.tolerance);
         let used_ms = plan
             .scenario
             .run(&s.name)
             .map_or(0.0, |sc| sc.router.slot_overhead.as_secs_f64() * 1e3);
-        let measured_ms = l.live.as_ref().and_then(|x| x.slot_overhead_ms);
-        variants.push(VariantFidelity {
-            variant: s.name.clone(),
-            rows,
-            slot_overhead: SlotOverhead {
-                live_wall_ms: measured_ms.map(|ms| ms * scale),
-                simulated_wall_ms: used_ms * scale,
-            },
-            title: format!(
-                "{} / {} · seed {} · time scale {}",
-                plan.scenario.name, s.name, plan.seed, scale
-            ),
-        });
+        let table = |sv: &VariantResult, lv: &VariantResult, service: Option<&str>| {
+            let measured_ms = lv.live.as_ref().and_then(|x| x.slot_overhead_ms);
+            let what = match service {
+                Some(svc) => format!("{} / service {svc}", s.name),
+                None if !s.services.is_empty() => format!("{} / fleet totals", s.name),
+                None => s.name.clone(),
+            };
+            VariantFidelity {
+                variant: s.name.clone(),
+                service: service.map(str::to_string),
+                rows: scalelab_reports::fidelity(sv, lv, opts.tolerance),
+                slot_overhead: SlotOverhead {
+                    live_wall_ms: measured_ms.map(|ms| ms * scale),
+                    simulated_wall_ms: used_ms * scale,
+                },
+                title: format!(
+                    "{} / {what} · seed {} · time scale {}",
+                    plan.scenario.name, plan.seed, scale
+                ),
+            }
+        };
+        variants.push(table(s, l, None));
+        // A fleet: each service's own table and verdict, matched by name.
+        for ss in &s.services {
+            match l.services.iter().find(|x| x.name == ss.name) {
+                Some(ls) => variants.push(table(ss, ls, Some(&ss.name))),
+                None => {
+                    return Err(LabError::Failed(format!(
+                        "the live run of {} has no result for service {}",
+                        s.name, ss.name
+                    )));
+                }
+            }
+        }
     }
     let passed = variants.iter().all(|v| v.rows.iter().all(|r| r.passed));
     Ok(Comparison {
@@ -339,6 +363,7 @@ mod tests {
             .zip(&live.variants)
             .map(|(s, l)| VariantFidelity {
                 variant: s.name.clone(),
+                service: None,
                 rows: scalelab_reports::fidelity(s, l, None),
                 slot_overhead: SlotOverhead {
                     live_wall_ms: l

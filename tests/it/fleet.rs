@@ -1,6 +1,6 @@
 //! Fleets end to end: `sim` on a fleet (totals and `services`), reports with the per-service
 //! table, variants addressing a service by name, bad fleet input (exit 2 naming the file, line
-//! and key), and live commands refusing fleets of more than one service.
+//! and key), and live commands refusing a fleet with a `[trace]`.
 
 use std::path::PathBuf;
 
@@ -152,12 +152,14 @@ fn bad_fleet_input_exits_2_naming_file_line_and_key() {
 }
 
 #[test]
-fn live_commands_refuse_a_fleet_of_more_than_one_service() {
-    for cmd in ["run", "serve", "compare"] {
+fn live_commands_refuse_a_fleet_with_a_trace() {
+    // The load generator sends each service's phases; a [trace] fleet is refused, not
+    // half-run (fleets without one run live: tests/it/live_fleet.rs).
+    for cmd in ["run", "compare"] {
         let o = scalelab(&[cmd, "scenarios/fleet.toml"]);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
         assert!(
-            stderr(&o).contains("does not support fleets"),
+            stderr(&o).contains("does not support fleets with a [trace]"),
             "{cmd}: {}",
             stderr(&o)
         );
