@@ -15,6 +15,10 @@ duration = "20s"
 [service]
 service_time = { dist = "fixed", value = "20ms" }
 cold_start = { dist = "fixed", value = "200ms" }
+# Every service's arrivals (the test sends its own requests).
+[[workload.phases]]
+duration = "20s"
+arrival = { process = "constant", rate = 1 }
 [[services]]
 name = "api"
 [services.autoscaler]
