@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use scalelab_core::measure::LatencyHist;
 use scalelab_core::result::{ClientStats, Latency, Mode, RunResult, VariantResult, check_slo};
-use scalelab_core::scenario::{BASELINE, LoadSettings, Scenario};
+use scalelab_core::rng::stream;
+use scalelab_core::scenario::{BASELINE, LoadSettings, Scenario, TraceFormat};
+use scalelab_core::workload::fleet_trace::TraceArrivals;
+use scalelab_core::workload::{ArrivalSpec, Arrivals, Phase, WorkloadSpec};
 
 use crate::{LabError, Plan};
 
@@ -50,7 +53,8 @@ impl LiveOptions {
 
 /// Refuses what a live run of a fleet (`[[services]]`) cannot do, as bad input: `[cluster]`
 /// (nodes are simulated only) and, when the load generator is to send the traffic (`run`,
-/// `compare`; not `serve`), `[trace]` arrivals. `command` names the subcommand in the message.
+/// `compare`; not `serve`), a `[trace]` whose requests take their recorded durations or that
+/// holds more than [`LIVE_TRACE_MAX_REQUESTS`]. `command` names the subcommand in the message.
 pub fn check_fleet(s: &Scenario, command: &str, generates_load: bool) -> Result<(), LabError> {
     if !s.is_fleet() {
         return Ok(());
@@ -65,15 +69,97 @@ pub fn check_fleet(s: &Scenario, command: &str, generates_load: bool) -> Result<
     }
     if generates_load && let Some(t) = &s.trace {
         let requests: u64 = t.requests.iter().sum();
-        return Err(LabError::InvalidValue(format!(
-            "{file}: `scalelab {command}` does not support fleets with a [trace] yet: the load \
-             generator sends each service's [[services.workload.phases]] only, and this \
-             scenario's trace ({}, {requests} requests) would be left out (simulate it with \
-             `scalelab sim`; or serve it with `scalelab serve` and replay the trace from outside)",
-            t.file.display()
-        )));
+        let why = if t.format == TraceFormat::Invocations && t.durations {
+            Some(
+                "its requests take their recorded durations (`durations = true`), which the \
+                 live runtime cannot replay (set `durations = false` to sample each service's \
+                 service time)"
+                    .to_string(),
+            )
+        } else if requests > LIVE_TRACE_MAX_REQUESTS {
+            Some(format!(
+                "it holds {requests} requests, more than the {LIVE_TRACE_MAX_REQUESTS} a live \
+                 run takes from a trace (each service's arrivals are laid out before the run; \
+                 shorten it with --duration, or import fewer functions)"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(LabError::InvalidValue(format!(
+                "{file}: `scalelab {command}` does not support fleets with this [trace] ({}): \
+                 {why}; simulate it with `scalelab sim`",
+                t.file.display()
+            )));
+        }
     }
     Ok(())
+}
+
+/// The most requests a live run takes from a fleet's `[trace]` (their times are laid out per
+/// service before the run: 8 bytes each).
+pub const LIVE_TRACE_MAX_REQUESTS: u64 = 1_000_000;
+
+/// The arrivals the load generator sends each service of run `sc` (by index; None: none):
+/// its own phases, or, for a service its `[trace]` names, the trace's arrivals for it (spread
+/// from the stream `"trace"` of the service's seed, as the simulator spreads them) merged with
+/// its phases' (the stream `"arrivals"`), as one list of times: exactly the simulator's.
+fn service_workloads(sc: &Scenario, seed: u64) -> Result<Vec<Option<WorkloadSpec>>, LabError> {
+    let members = sc.members(seed);
+    let mut out: Vec<Option<WorkloadSpec>> = members
+        .iter()
+        .map(|m| {
+            let w = &m.scenario.workload;
+            (!w.phases.is_empty()).then(|| w.clone())
+        })
+        .collect();
+    let Some(t) = &sc.trace else {
+        return Ok(out);
+    };
+    let names: Vec<String> = sc.services.iter().map(|x| x.name.clone()).collect();
+    let rngs = members.iter().map(|m| stream(m.seed, "trace")).collect();
+    let mut trace = TraceArrivals::open(
+        &t.file,
+        &names,
+        rngs,
+        t.interval,
+        t.spread,
+        false,
+        scalelab_core::time::duration_nanos(sc.duration),
+    )
+    .map_err(|e| LabError::InvalidValue(format!("{}: {e}", sc.path.display())))?;
+    let mut times: Vec<Vec<u64>> = vec![Vec::new(); members.len()];
+    while let Some(a) = trace.next_arrival() {
+        if let Some(v) = times.get_mut(a.service as usize) {
+            v.push(a.t_ns);
+        }
+    }
+    if let Some(e) = trace.error() {
+        return Err(LabError::InvalidValue(format!(
+            "{}: {e}",
+            sc.path.display()
+        )));
+    }
+    for (i, (m, mut at)) in members.iter().zip(times).enumerate() {
+        if at.is_empty() {
+            continue;
+        }
+        let ms = m.scenario.as_ref();
+        if !ms.workload.phases.is_empty() {
+            let own = Arrivals::new(&ms.workload, ms.duration, stream(m.seed, "arrivals"));
+            at.extend(own.map(|t| t.0));
+        }
+        at.sort_unstable();
+        out[i] = Some(WorkloadSpec {
+            phases: vec![Phase {
+                duration: sc.duration,
+                arrival: ArrivalSpec::Trace {
+                    at: at.into_iter().map(Duration::from_nanos).collect(),
+                },
+            }],
+        });
+    }
+    Ok(out)
 }
 
 /// Runs every run of the plan live, one after another; `status` hears a line before each. A
@@ -270,7 +356,7 @@ struct ServiceLoad {
 }
 
 /// A fleet's run, live: one runtime serving every service behind one listener, and one load
-/// generator per service with arrivals (its phases) there under its own seed
+/// generator per service with its arrivals (its phases and its `[trace]` rows) under its seed
 /// ([`scalelab_core::scenario::service_seed`], the simulator's streams), each request
 /// carrying `Host: NAME`. The result is the fleet's totals with each service's in `services`,
 /// each with its client-side view (`client`); the totals' `client` merges the services'
@@ -282,6 +368,7 @@ fn run_fleet_variant(
     opts: &LiveOptions,
 ) -> Result<VariantResult, LabError> {
     let scale = opts.time_scale;
+    let workloads = service_workloads(sc, plan.seed)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -292,17 +379,16 @@ fn run_fleet_variant(
             scalelab_runtime::start(&plan.scenario, runtime_options(plan, name, opts)).await?;
         let max_timeout = sc.max_timeout();
         let members = sc.members(plan.seed);
-        // Services without phases of their own (fed by a [trace] only) get no generator.
+        // A service with no arrivals (none of its own, none in the trace) gets no generator.
         let loads: Vec<Option<ServiceLoad>> = members
             .iter()
-            .map(|m| {
+            .zip(&workloads)
+            .map(|(m, w)| {
                 let ms = m.scenario.as_ref();
-                if ms.workload.phases.is_empty() {
-                    return None;
-                }
+                let w = w.as_ref()?;
                 let mut cfg = scalelab_loadgen::LoadConfig::new(
                     handle.url(),
-                    ms.workload.time_scaled(scale),
+                    w.time_scaled(scale),
                     ms.duration.mul_f64(scale),
                 )
                 .with_settings(&ms.load);
@@ -313,7 +399,7 @@ fn run_fleet_variant(
                     r.headers.retain(|k, _| !k.eq_ignore_ascii_case("host"));
                     r.headers.insert("Host".into(), m.name.to_string());
                 }
-                cfg.mode = scalelab_loadgen::LoopMode::Open(ms.workload.time_scaled(scale));
+                cfg.mode = scalelab_loadgen::LoopMode::Open(w.time_scaled(scale));
                 // The simulator's streams of this service: the same arrivals.
                 cfg.seed = m.seed;
                 cfg.name = m.name.to_string();

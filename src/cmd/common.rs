@@ -13,9 +13,9 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
 }
 
 /// Refuses what a live run (`run`, `serve`, `compare`) of a fleet cannot do (exit 2): a fleet
-/// with `[cluster]` (nodes are simulated only), and for `run` and `compare` a fleet with a
-/// `[trace]` (the load generator sends each service's phases). A fleet otherwise runs live,
-/// every service behind one listener.
+/// with `[cluster]` (nodes are simulated only), and for `run` and `compare` a `[trace]` of
+/// recorded durations or too many requests ([`scalelab_lab::live::check_fleet`]). A fleet
+/// otherwise runs live, every service behind one listener.
 pub fn refuse_live_fleet(s: &Scenario, _path: &Path, command: &str) -> Result<(), Failure> {
     scalelab_lab::live::check_fleet(s, command, command != "serve")
         .map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))

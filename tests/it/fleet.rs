@@ -1,6 +1,6 @@
 //! Fleets end to end: `sim` on a fleet (totals and `services`), reports with the per-service
 //! table, variants addressing a service by name, bad fleet input (exit 2 naming the file, line
-//! and key), and live commands refusing a fleet with a `[trace]`.
+//! and key), and live commands refusing a trace of recorded durations.
 
 use std::path::PathBuf;
 
@@ -152,14 +152,20 @@ fn bad_fleet_input_exits_2_naming_file_line_and_key() {
 }
 
 #[test]
-fn live_commands_refuse_a_fleet_with_a_trace() {
-    // The load generator sends each service's phases; a [trace] fleet is refused, not
-    // half-run (fleets without one run live: tests/it/live_fleet.rs).
+fn live_commands_refuse_a_trace_of_recorded_durations() {
+    // A trace whose requests take their recorded durations cannot be replayed live: refused,
+    // not half-run (other fleets run live: tests/it/live_fleet.rs).
+    let d = scratch("durations");
+    let toml = GOOD.replace(
+        "[trace]\nfile = \"t.csv\"",
+        "[trace]\nfile = \"t.csv\"\ndurations = true",
+    );
+    let f = write(&d, &toml, "t_s,service,duration_s\n1.5,b,0.2\n3,b,0.1\n");
     for cmd in ["run", "compare"] {
-        let o = scalelab(&[cmd, "scenarios/fleet.toml"]);
+        let o = scalelab(&[cmd, &f]);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
         assert!(
-            stderr(&o).contains("does not support fleets with a [trace]"),
+            stderr(&o).contains("recorded durations"),
             "{cmd}: {}",
             stderr(&o)
         );

@@ -144,3 +144,73 @@ fn a_single_service_live_result_has_no_services() {
     assert!(v.get("services").is_none(), "{v}");
     assert!(v["client"].is_object());
 }
+
+#[test]
+fn run_on_a_trace_fleet_sends_each_service_the_simulated_arrivals() {
+    let d = std::env::temp_dir().join(format!("scalelab-live-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    std::fs::write(
+        d.join("t.csv"),
+        "t_s,service,count\n0,a,20\n0,b,6\n5,b,4\n10,a,15\n10,b,9\n",
+    )
+    .expect("trace");
+    let f = d.join("trace-fleet.toml");
+    std::fs::write(
+        &f,
+        r#"
+name = "trace-fleet"
+seed = 9
+duration = "20s"
+[service]
+service_time = { dist = "fixed", value = "50ms" }
+cold_start = { dist = "fixed", value = "500ms" }
+[autoscaler]
+stable_window = "6s"
+scale_to_zero_grace_period = "2s"
+[trace]
+file = "t.csv"
+interval = "5s"
+# `a` has phases of its own too: its arrivals are both, merged.
+[[services]]
+name = "a"
+[[services.workload.phases]]
+duration = "20s"
+arrival = { process = "poisson", rate = 2 }
+[[services]]
+name = "b"
+"#,
+    )
+    .expect("scenario");
+    let f = f.to_str().expect("utf-8 path");
+    let _alone = WALL_CLOCK.write().unwrap_or_else(|e| e.into_inner());
+    let sim = scalelab_unlocked(&["sim", f, "--format", "json"]);
+    assert_eq!(sim.status.code(), Some(0), "{}", stderr(&sim));
+    let live = scalelab_unlocked(&["run", f, "--time-scale", "0.2", "--format", "json"]);
+    assert!(
+        matches!(live.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&live)
+    );
+    let (s, l) = (&json(&sim)["variants"][0], &json(&live)["variants"][0]);
+    assert_eq!(
+        arrived(&l["services"][1]),
+        19,
+        "b: exactly the trace's counts"
+    );
+    for i in 0..2 {
+        assert_eq!(
+            arrived(&l["services"][i]),
+            arrived(&s["services"][i]),
+            "{i}"
+        );
+    }
+    assert!(
+        arrived(&l["services"][0]) > 35,
+        "a: its trace rows and its phases"
+    );
+    assert_eq!(
+        arrived(l),
+        arrived(&l["services"][0]) + arrived(&l["services"][1])
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
