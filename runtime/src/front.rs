@@ -314,7 +314,7 @@ pub(crate) async fn route(
     // Which service: the only one, or the one the Host or the path prefix names.
     let (svc, rewritten) = match pick_service(front, req) {
         Ok(x) => x,
-        Err(out) => return out,
+        Err(out) => return *out,
     };
     let under_prefix;
     let req = match &rewritten {
@@ -630,7 +630,10 @@ const LIST_SERVICES: usize = 20;
 /// `/_scalelab/service/NAME/` or the `Host` header's first DNS label (`NAME`, `NAME:PORT`,
 /// `NAME.anything`, as Knative's `NAME.NAMESPACE.DOMAIN`) names it; anything else is 404
 /// `unknown-service`.
-fn pick_service<'f>(front: &'f Front, req: &ReqHead<'_>) -> Result<(&'f Svc, Option<String>), Out> {
+fn pick_service<'f>(
+    front: &'f Front,
+    req: &ReqHead<'_>,
+) -> Result<(&'f Svc, Option<String>), Box<Out>> {
     if !front.fleet {
         return Ok((&front.services[0], None));
     }
@@ -677,7 +680,7 @@ fn pick_service<'f>(front: &'f Front, req: &ReqHead<'_>) -> Result<(&'f Svc, Opt
 }
 
 /// 404 `unknown-service`, its body saying what was asked for and which services exist.
-fn unknown_service(front: &Front, asked: &str) -> Out {
+fn unknown_service(front: &Front, asked: &str) -> Box<Out> {
     let names: Vec<&str> = front
         .services
         .iter()
@@ -696,7 +699,7 @@ fn unknown_service(front: &Front, asked: &str) -> Out {
     msg.push('\n');
     let mut r = refuse(StatusCode::NOT_FOUND, "unknown-service");
     r.body = Body::full(Bytes::from(msg));
-    r
+    Box::new(r)
 }
 
 impl Svc {
