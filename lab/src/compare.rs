@@ -164,6 +164,27 @@ pub fn compare(
     if let Some(f) = live::failure(&live) {
         return Err(LabError::Failed(f.to_string()));
     }
+    let variants = fidelity_tables(&plan, &sim, &live, opts.tolerance, scale)?;
+    let passed = variants.iter().all(|v| v.rows.iter().all(|r| r.passed));
+    Ok(Comparison {
+        sim,
+        live,
+        variants,
+        passed,
+        calibrated,
+        time_scale: scale,
+    })
+}
+
+/// The tables of a comparison: per variant, one of the whole run (a fleet's totals) and, for a
+/// fleet, one per service (matched by name; a service missing on the live side is a failure).
+fn fidelity_tables(
+    plan: &Plan,
+    sim: &RunResult,
+    live: &RunResult,
+    tolerance: Option<f64>,
+    scale: f64,
+) -> Result<Vec<VariantFidelity>, LabError> {
     let mut variants = Vec::new();
     for (s, l) in sim.variants.iter().zip(&live.variants) {
         let used_ms = plan
@@ -180,7 +201,7 @@ pub fn compare(
             VariantFidelity {
                 variant: s.name.clone(),
                 service: service.map(str::to_string),
-                rows: scalelab_reports::fidelity(sv, lv, opts.tolerance),
+                rows: scalelab_reports::fidelity(sv, lv, tolerance),
                 slot_overhead: SlotOverhead {
                     live_wall_ms: measured_ms.map(|ms| ms * scale),
                     simulated_wall_ms: used_ms * scale,
@@ -205,15 +226,7 @@ pub fn compare(
             }
         }
     }
-    let passed = variants.iter().all(|v| v.rows.iter().all(|r| r.passed));
-    Ok(Comparison {
-        sim,
-        live,
-        variants,
-        passed,
-        calibrated,
-        time_scale: scale,
-    })
+    Ok(variants)
 }
 
 impl VariantFidelity {
@@ -402,6 +415,33 @@ mod tests {
             names,
             ["sim: baseline", "sim: warm", "live: baseline", "live: warm"]
         );
+    }
+
+    #[test]
+    fn a_fleet_gets_a_table_for_its_totals_and_each_service() {
+        let s = Scenario::from_toml_str(
+            "duration = \"20s\"\n[service]\nservice_time = { dist = \"fixed\", value = \"50ms\" }\n\
+             [[workload.phases]]\nduration = \"20s\"\narrival = { process = \"constant\", rate = 5 }\n\
+             [[services]]\nname = \"a\"\n[[services]]\nname = \"b\"\n",
+            "f.toml".as_ref(),
+        )
+        .expect("valid");
+        let plan = Plan::new(s, 3, None, None).expect("plan");
+        let sim = simulate(&plan).expect("simulated");
+        let mut live = sim.clone();
+        let t = fidelity_tables(&plan, &sim, &live, None, 0.5).expect("tables");
+        let services: Vec<Option<&str>> = t.iter().map(|v| v.service.as_deref()).collect();
+        assert_eq!(services, [None, Some("a"), Some("b")]);
+        assert!(t.iter().all(|v| v.rows.iter().all(|r| r.passed)));
+        assert!(t[0].title.contains("fleet totals"), "{}", t[0].title);
+        assert!(t[2].title.contains("service b"), "{}", t[2].title);
+        let json = serde_json::to_value(&t).expect("json");
+        assert!(json[0].get("service").is_none());
+        assert_eq!(json[1]["service"], "a");
+        // A service live lost is a failure, never a silent pass.
+        live.variants[0].services.pop();
+        let e = fidelity_tables(&plan, &sim, &live, None, 0.5).unwrap_err();
+        assert!(e.to_string().contains("service b"), "{e}");
     }
 
     #[test]
