@@ -158,3 +158,14 @@ fn live_commands_refuse_a_trace_of_recorded_durations() {
         );
     }
 }
+
+#[test]
+fn load_refuses_a_fleet_and_points_at_run() {
+    // `load` sends one workload to one URL: a fleet is refused (exit 2), never half-sent as
+    // its first service's workload without a Host header.
+    let d = scratch("load");
+    let f = write(&d, GOOD, "t_s,service,count\n0,b,2\n");
+    let o = scalelab(&["load", &f, "--url", "http://127.0.0.1:9/"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("scalelab run"), "{}", stderr(&o));
+}
