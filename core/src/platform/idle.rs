@@ -20,8 +20,15 @@ impl Platform {
     /// counters, and so does every later one until the next transition: every keepalive
     /// revision (no periodic work), and every KPA revision with no instance, nothing queued
     /// and its activator and decider without data.
+    ///
+    /// A KPA revision whose windows still hold data is idle too when that data is all zeros
+    /// and its decision from them is the one it shows ([`Decider::quiet`]): its ticks are
+    /// valid but decide what was decided, until the stable window empties (then they have no
+    /// data). Not with the event log on, which has a line for every valid tick.
+    ///
+    /// [`Decider::quiet`]: crate::autoscaler::decider::Decider::quiet
     pub fn second_is_idle(&self, at: Time) -> bool {
-        self.revs.iter().all(|r| match &r.kind {
+        self.revs.iter().enumerate().all(|(i, r)| match &r.kind {
             Kind::Keepalive { .. } => true,
             // Cloud Run's per-second samples and the HPA's syncs are never skipped.
             Kind::CloudRun { .. } | Kind::Hpa { .. } => false,
@@ -32,7 +39,13 @@ impl Platform {
                     && r.waiting_cold == 0
                     && r.router.queued() == 0
                     && activator.is_idle()
-                    && decider.without_data(at)
+                    && (decider.without_data(at)
+                        || (!self.cfg.log_events
+                            && !r.panic
+                            && decider.status().desired_scale >= 0
+                            && r.desired == decider.status().desired_scale as u64
+                            && r.excess_burst_capacity == decider.status().excess_burst_capacity
+                            && decider.quiet(at, r.ready, self.deploy[i].reachable)))
             }
         })
     }
