@@ -135,6 +135,17 @@ impl ConcurrencyMeter {
         self.concurrency
     }
 
+    /// True when nothing is in flight and nothing was measured since the last report: every
+    /// report from now on (until a request arrives) is all zeros.
+    pub fn is_quiet(&self) -> bool {
+        self.concurrency == 0
+            && self.proxied_concurrency == 0
+            && self.integral == 0
+            && self.proxied_integral == 0
+            && self.count == 0
+            && self.proxied_count == 0
+    }
+
     /// Cuts the report for the period since the previous one and starts a new period:
     /// `∫conc dt / elapsed` and the arrivals counted. In-flight requests carry over.
     pub fn report(&mut self, now: Time) -> Stat {
