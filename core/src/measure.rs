@@ -71,8 +71,8 @@ pub struct LatencyHist {
 /// How many latencies a [`LatencyHist`] keeps as values before it makes its histogram (16 kB).
 pub const SPILL: usize = 2048;
 
-/// How many values a [`LatencyHist`] with a histogram collects before it adds them (2 kB).
-const PENDING: usize = 256;
+/// How many values a [`LatencyHist`] with a histogram collects before it adds them (8 kB).
+const PENDING: usize = 1024;
 
 /// The highest latency a histogram tracks, µs (1 day); larger values are recorded as this.
 const HIGH_US: u64 = 86_400_000_000;
