@@ -877,6 +877,7 @@ mod tests {
             proptest::prop_assert_eq!(ha.len(), a.len() as u64);
             proptest::prop_assert_eq!(ha.summary(), pa.summary());
             proptest::prop_assert_eq!(ha.cdf(), pa.cdf());
+            proptest::prop_assert_eq!(hb.summary(), pb.summary());
             let mut ab = plain(&a);
             ab.merge(&plain(&b));
             let mut m1 = LatencyHist::new();
