@@ -224,30 +224,25 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert!(matches!(
-            parse_duration("-1s"),
-            Err(DurationError::Negative(_))
-        ));
-        assert!(matches!(
-            parse_duration("300"),
-            Err(DurationError::MissingUnit(_))
-        ));
-        assert!(matches!(
-            parse_duration("3 parsecs"),
-            Err(DurationError::UnknownUnit { .. })
-        ));
-        assert!(matches!(
-            parse_duration("abc"),
-            Err(DurationError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_duration("1..2s"),
-            Err(DurationError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_duration("99999999999d"),
-            Err(DurationError::Overflow(_))
-        ));
+        let kind = |e: &DurationError| match e {
+            DurationError::Empty => "empty",
+            DurationError::Negative(_) => "negative",
+            DurationError::MissingUnit(_) => "missing unit",
+            DurationError::UnknownUnit { .. } => "unknown unit",
+            DurationError::Invalid(_) => "invalid",
+            DurationError::Overflow(_) => "overflow",
+        };
+        for (input, want) in [
+            ("-1s", "negative"),
+            ("300", "missing unit"),
+            ("3 parsecs", "unknown unit"),
+            ("abc", "invalid"),
+            ("1..2s", "invalid"),
+            ("99999999999d", "overflow"),
+        ] {
+            let e = parse_duration(input).expect_err(input);
+            assert_eq!(kind(&e), want, "{input}: {e}");
+        }
     }
 
     /// Found by the scenario fuzzer: a cold start of 18446744073 s (584 years) parsed, and the

@@ -408,16 +408,7 @@ pub fn peak_rate(w: &WorkloadSpec, horizon: Duration) -> f64 {
 /// The load generator's quick mode (`scalelab load URL --rate R --duration D`): `R × D`
 /// requests at `R` per second.
 pub fn estimate_rate(rate: f64, duration: Duration) -> ScenarioEstimate {
-    let e = WorkEstimate {
-        requests: rate * duration.as_secs_f64(),
-        peak_rate: rate,
-        series_rows: duration.as_secs_f64().ceil(),
-        ..WorkEstimate::default()
-    };
-    ScenarioEstimate {
-        runs: vec![("load".into(), e)],
-        total: e,
-    }
+    load_estimate(rate * duration.as_secs_f64(), rate, duration)
 }
 
 /// An open-loop schedule of the load generator: `w` sent for `duration`, stopping after
@@ -443,9 +434,14 @@ pub fn estimate_schedule(
     if let Some(n) = max_requests {
         requests = requests.min(n as f64);
     }
+    load_estimate(requests, peak, duration)
+}
+
+/// One load-generator run of `requests` at a peak of `peak_rate`, a series row a second.
+fn load_estimate(requests: f64, peak_rate: f64, duration: Duration) -> ScenarioEstimate {
     let e = WorkEstimate {
         requests,
-        peak_rate: peak,
+        peak_rate,
         series_rows: duration.as_secs_f64().ceil(),
         ..WorkEstimate::default()
     };

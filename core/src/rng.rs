@@ -60,6 +60,15 @@ pub fn parse_seed(s: &str) -> Result<u64, crate::Error> {
     Err(crate::Error::Seed(s.to_string()))
 }
 
+/// The bucket `x` falls in over cumulative weights (non-decreasing): the first whose cumulative
+/// weight exceeds `x`, or the last when none does (rounding at the top end).
+pub fn bucket_of(cumulative: &[f64], x: f64) -> usize {
+    cumulative
+        .iter()
+        .position(|&c| x < c)
+        .unwrap_or(cumulative.len().saturating_sub(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,30 +76,12 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_independent() {
-        let a1: Vec<u64> = (0..4)
-            .map({
-                let mut r = stream(7, "arrivals");
-                move |_| r.random()
-            })
-            .collect();
-        let a2: Vec<u64> = (0..4)
-            .map({
-                let mut r = stream(7, "arrivals");
-                move |_| r.random()
-            })
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map({
-                let mut r = stream(7, "service");
-                move |_| r.random()
-            })
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map({
-                let mut r = stream(8, "arrivals");
-                move |_| r.random()
-            })
-            .collect();
+        let draw = |seed: u64, name: &str| -> Vec<u64> {
+            let mut r = stream(seed, name);
+            (0..4).map(|_| r.random()).collect()
+        };
+        let (a1, a2) = (draw(7, "arrivals"), draw(7, "arrivals"));
+        let (b, c) = (draw(7, "service"), draw(8, "arrivals"));
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, c);

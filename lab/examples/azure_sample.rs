@@ -13,7 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use scalelab_lab::azure::synth::{Synth2019, Synth2021, write_2019, write_2021};
+use scalelab_lab::azure::synth::{
+    SAMPLE_2019, SAMPLE_2021, SAMPLE_2021_FILE, Synth2019, Synth2021, write_2019, write_2021,
+};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     args.get(i)
@@ -27,29 +29,13 @@ fn main() -> std::io::Result<()> {
         None => {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/azure");
             std::fs::create_dir_all(&dir)?;
-            let files = write_2019(
-                &dir,
-                &Synth2019 {
-                    functions: 40,
-                    days: 2,
-                    max_daily: 1e5,
-                    seed: 2019,
-                },
-            )?;
+            let files = write_2019(&dir, &SAMPLE_2019)?;
             eprintln!(
                 "wrote {} day(s) of 2019 files into {}",
                 files.len(),
                 dir.display()
             );
-            let n = write_2021(
-                &dir.join("azure-2021-sample.csv"),
-                &Synth2021 {
-                    functions: 30,
-                    seconds: 3600.0,
-                    invocations: 3000.0,
-                    seed: 2021,
-                },
-            )?;
+            let n = write_2021(&dir.join(SAMPLE_2021_FILE), &SAMPLE_2021)?;
             eprintln!("wrote {n} 2021 invocations");
         }
         Some("2019") => {

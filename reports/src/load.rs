@@ -135,6 +135,18 @@ fn int(n: u64) -> String {
     out
 }
 
+/// `p50 …  p90 …  p99 …  max …` of a latency summary object (ms; 0 where a field is missing).
+fn percentiles(summary: &serde_json::Map<String, Value>) -> String {
+    let g = |k: &str| lat(summary.get(k).and_then(Value::as_f64).unwrap_or(0.0));
+    format!(
+        "p50 {}  p90 {}  p99 {}  max {}",
+        g("p50"),
+        g("p90"),
+        g("p99"),
+        g("max")
+    )
+}
+
 /// Latency in ms: microsecond precision where it matters (loopback answers in tenths of a ms),
 /// fewer digits for long waits.
 fn lat(x: f64) -> String {
@@ -334,26 +346,18 @@ fn variant_text(out: &mut String, doc: &RunResult, v: &VariantResult) {
         if let Some(Value::Object(fl)) = x("failed_latency_ms")
             && fl.get("count").and_then(Value::as_u64).unwrap_or(0) > 0
         {
-            let g = |k: &str| fl.get(k).and_then(Value::as_f64).unwrap_or(0.0);
             let _ = writeln!(
                 out,
-                "               time to failure ms: p50 {}  p90 {}  p99 {}  max {}",
-                lat(g("p50")),
-                lat(g("p90")),
-                lat(g("p99")),
-                lat(g("max"))
+                "               time to failure ms: {}",
+                percentiles(fl)
             );
         }
     }
     if let Some(Value::Object(lag)) = x("send_lag_ms") {
-        let g = |k: &str| lag.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "  send lag     ms from the intended time to the write: p50 {}  p90 {}  p99 {}  max {}",
-            lat(g("p50")),
-            lat(g("p90")),
-            lat(g("p99")),
-            lat(g("max"))
+            "  send lag     ms from the intended time to the write: {}",
+            percentiles(lag)
         );
     }
     if let (Some(opened), Some(peak)) = (u("connections_opened"), u("peak_connections")) {
@@ -450,15 +454,20 @@ mod tests {
 
     #[test]
     fn thousands_and_latency_formats() {
-        assert_eq!(int(0), "0");
-        assert_eq!(int(999), "999");
-        assert_eq!(int(1000), "1,000");
-        assert_eq!(int(1234567), "1,234,567");
-        assert_eq!(lat(0.4123), "0.412");
-        assert_eq!(lat(250.0), "250.0");
-        assert_eq!(lat(5700.4), "5700");
-        assert_eq!(rate(66184.1), "66,184");
-        assert_eq!(rate(12.34), "12.3");
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234567, "1,234,567"),
+        ] {
+            assert_eq!(int(n), want);
+        }
+        for (ms, want) in [(0.4123, "0.412"), (250.0, "250.0"), (5700.4, "5700")] {
+            assert_eq!(lat(ms), want, "lat({ms})");
+        }
+        for (r, want) in [(66184.1, "66,184"), (12.34, "12.3")] {
+            assert_eq!(rate(r), want, "rate({r})");
+        }
     }
 
     #[test]

@@ -57,23 +57,27 @@ fn sentence(base: &VariantResult, v: &VariantResult, models: &[String]) -> Strin
     } else {
         format!("keeps p99 at {} ms", fmt::ms(b99))
     });
-    let (bc, oc) = (base.cold_starts.ratio, v.cold_starts.ratio);
-    if bc != oc {
-        clauses.push(format!(
-            "{} the share of requests delayed by a cold start from {} to {}",
-            if oc < bc { "lowers" } else { "raises" },
-            fmt::pct(bc),
-            fmt::pct(oc)
-        ));
-    }
-    let (be, oe) = (base.requests.error_ratio(), v.requests.error_ratio());
-    if be != oe {
-        clauses.push(format!(
-            "{} the error ratio from {} to {}",
-            if oe < be { "lowers" } else { "raises" },
-            fmt::pct(be),
-            fmt::pct(oe)
-        ));
+    let ratios = [
+        (
+            "the share of requests delayed by a cold start",
+            base.cold_starts.ratio,
+            v.cold_starts.ratio,
+        ),
+        (
+            "the error ratio",
+            base.requests.error_ratio(),
+            v.requests.error_ratio(),
+        ),
+    ];
+    for (what, b, o) in ratios {
+        if b != o {
+            clauses.push(format!(
+                "{} {what} from {} to {}",
+                if o < b { "lowers" } else { "raises" },
+                fmt::pct(b),
+                fmt::pct(o)
+            ));
+        }
     }
     // Clauses are separated by semicolons: the cost clause has its own commas and "and".
     format!("{} (vs {}): {}.", v.name, base.name, clauses.join("; "))

@@ -72,6 +72,40 @@ impl From<std::io::Error> for Failure {
 
 pub type CmdResult = Result<Code, Failure>;
 
+/// The arguments of a command line that reproduces a run (the result's `command`).
+pub struct CommandLine(Vec<String>);
+
+impl CommandLine {
+    /// `SCENARIO --seed SEED`.
+    pub fn new(scenario: &std::path::Path, seed: u64) -> CommandLine {
+        CommandLine(vec![
+            scenario.display().to_string(),
+            "--seed".into(),
+            seed.to_string(),
+        ])
+    }
+
+    /// `scalelab COMMAND SCENARIO --seed SEED`.
+    pub fn scalelab(command: &str, scenario: &std::path::Path, seed: u64) -> CommandLine {
+        let mut c = CommandLine(vec!["scalelab".into(), command.into()]);
+        c.0.extend(CommandLine::new(scenario, seed).0);
+        c
+    }
+
+    /// Adds `flag VALUE` when there is a value.
+    pub fn flag(mut self, flag: &str, value: Option<impl ToString>) -> CommandLine {
+        if let Some(v) = value {
+            self.0.extend([flag.to_string(), v.to_string()]);
+        }
+        self
+    }
+
+    /// The arguments quoted for a POSIX shell, separated by spaces.
+    pub fn join(self) -> String {
+        scalelab_reports::shell_join(self.0)
+    }
+}
+
 pub fn dispatch(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Validate(a) => validate::run(a),

@@ -44,23 +44,12 @@ fn plan(a: &RunArgs, command: &str) -> Result<(Plan, LiveOptions), Failure> {
 /// The scenario, seed, variant, time scale and duration of a run, as command-line arguments
 /// (with a leading space).
 fn reproduce_flags(p: &Plan, a: &RunArgs) -> String {
-    let mut args = vec![
-        a.scenario.display().to_string(),
-        "--seed".into(),
-        p.seed.to_string(),
-        "--time-scale".into(),
-        a.time_scale.to_string(),
-    ];
-    if let Some(v) = &a.variant {
-        args.extend(["--variant".into(), v.clone()]);
-    }
-    if let Some(d) = &a.duration {
-        args.extend(["--duration".into(), d.clone()]);
-    }
-    if let Some(c) = &a.cmd {
-        args.extend(["--cmd".into(), c.clone()]);
-    }
-    format!(" {}", scalelab_reports::shell_join(args))
+    let args = super::CommandLine::new(&a.scenario, p.seed)
+        .flag("--time-scale", Some(a.time_scale))
+        .flag("--variant", a.variant.as_ref())
+        .flag("--duration", a.duration.as_ref())
+        .flag("--cmd", a.cmd.as_ref());
+    format!(" {}", args.join())
 }
 
 /// Status lines on stderr: always with several runs, else only for text output.

@@ -278,26 +278,12 @@ pub fn run(a: ServeArgs) -> CmdResult {
         }
         Ok::<_, Failure>((result, failure))
     })?;
-    let mut cmd = vec![
-        "scalelab".to_string(),
-        "serve".into(),
-        a.scenario.display().to_string(),
-        "--seed".into(),
-        seed.to_string(),
-    ];
-    if let Some(v) = &a.variant {
-        cmd.extend(["--variant".into(), v.clone()]);
-    }
-    if let Some(c) = &a.cmd {
-        cmd.extend(["--cmd".into(), c.clone()]);
-    }
-    if a.time_scale != 1.0 {
-        cmd.extend(["--time-scale".into(), a.time_scale.to_string()]);
-    }
-    if let Some(r) = &a.ready_path {
-        cmd.extend(["--ready-path".into(), r.clone()]);
-    }
-    result.command = Some(scalelab_reports::shell_join(cmd));
+    let cmd = super::CommandLine::scalelab("serve", &a.scenario, seed)
+        .flag("--variant", a.variant.as_ref())
+        .flag("--cmd", a.cmd.as_ref())
+        .flag("--time-scale", Some(a.time_scale).filter(|t| *t != 1.0))
+        .flag("--ready-path", a.ready_path.as_ref());
+    result.command = Some(cmd.join());
     result.resolved_scenario = Some(scalelab_reports::scenario_json(&scenario));
     let written = super::common::finish_run(&mut result, a.out.as_deref(), a.format);
     match failure {

@@ -72,20 +72,10 @@ pub fn run(a: SimArgs) -> CmdResult {
     let cpu = crate::clock::process_cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
-    let mut cmd = vec![
-        "scalelab".to_string(),
-        "sim".into(),
-        a.scenario.display().to_string(),
-        "--seed".into(),
-        seed.to_string(),
-    ];
-    if let Some(v) = &a.variant {
-        cmd.extend(["--variant".into(), v.clone()]);
-    }
-    if let Some(d) = &a.duration {
-        cmd.extend(["--duration".into(), d.clone()]);
-    }
-    result.command = Some(scalelab_reports::shell_join(cmd));
+    let cmd = super::CommandLine::scalelab("sim", &a.scenario, seed)
+        .flag("--variant", a.variant.as_ref())
+        .flag("--duration", a.duration.as_ref());
+    result.command = Some(cmd.join());
     result.resolved_scenario = Some(scalelab_reports::scenario_json(&scenario));
     if a.bench {
         let requests: u64 = result.variants.iter().map(|v| v.requests.arrived).sum();

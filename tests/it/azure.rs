@@ -1,13 +1,13 @@
 //! `scalelab import azure-2019` and `import azure-2021` on the bundled samples: both files
 //! written, bad input is exit 2 naming the file and line.
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 use crate::support::*;
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-azure-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("azure-cli", name)
 }
 
 const D1: &str = "scenarios/azure/invocations_per_function_md.anon.d01.csv";
@@ -15,11 +15,11 @@ const D2: &str = "scenarios/azure/invocations_per_function_md.anon.d02.csv";
 const DUR: &str = "scenarios/azure/function_durations_percentiles.anon.d01.csv";
 const MEM: &str = "scenarios/azure/app_memory_percentiles.anon.d01.csv";
 
-#[test]
-fn import_azure_2019_writes_the_fleet_and_its_trace() {
-    let dir = temp_dir("2019");
-    let out = dir.join("fleet.toml");
-    let o = scalelab(&[
+/// `import azure-2019` of both bundled days with their durations and memory files, then
+/// `extra`, writing `out`; asserts that it succeeds.
+fn import_2019(out: impl AsRef<Path>, extra: &[&str]) -> Output {
+    let out = out.as_ref().to_str().unwrap();
+    let mut args = vec![
         "import",
         "azure-2019",
         "--invocations",
@@ -30,17 +30,21 @@ fn import_azure_2019_writes_the_fleet_and_its_trace() {
         DUR,
         "--memory",
         MEM,
-        "--functions",
-        "10",
-        "--seed",
-        "7",
-        "--spread",
-        "poisson",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("10 of"), "{}", stderr(&o));
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-o", out]);
+    let o = scalelab(&args);
+    assert_exit(&o, 0);
+    o
+}
+
+#[test]
+fn import_azure_2019_writes_the_fleet_and_its_trace() {
+    let dir = temp_dir("2019");
+    let out = dir.join("fleet.toml");
+    let flags = ["--functions", "10", "--seed", "7", "--spread", "poisson"];
+    let o = import_2019(&out, &flags);
+    assert_contains(&stderr(&o), "10 of");
     let toml_text = std::fs::read_to_string(&out).unwrap();
     let trace = std::fs::read_to_string(dir.join("fleet.trace.csv")).unwrap();
     assert_eq!(toml_text.matches("[[services]]").count(), 10);
@@ -50,27 +54,7 @@ fn import_azure_2019_writes_the_fleet_and_its_trace() {
     let rows = trace.lines().filter(|l| !l.starts_with('#')).count() - 1;
     assert!(rows > 100, "{rows} rows");
     // Byte-identical again.
-    let o = scalelab(&[
-        "import",
-        "azure-2019",
-        "--invocations",
-        D1,
-        "--invocations",
-        D2,
-        "--durations",
-        DUR,
-        "--memory",
-        MEM,
-        "--functions",
-        "10",
-        "--seed",
-        "7",
-        "--spread",
-        "poisson",
-        "-o",
-        dir.join("again.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    import_2019(dir.join("again.toml"), &flags);
     assert_eq!(
         trace,
         std::fs::read_to_string(dir.join("again.trace.csv")).unwrap()
@@ -90,7 +74,7 @@ fn import_azure_2021_writes_the_fleet_and_its_trace() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let toml_text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(toml_text.matches("[[services]]").count(), 5);
     assert!(toml_text.contains("durations = true"));
@@ -106,8 +90,7 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
     let mut cols: Vec<&str> = lines[3].split(',').collect();
     cols[10] = "zero";
     lines[3] = cols.join(",");
-    let bad = dir.join("bad.csv");
-    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let bad = write_file(&dir, "bad.csv", lines.join("\n"));
     let out = dir.join("x.toml");
     let o = scalelab(&[
         "import",
@@ -117,22 +100,14 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("bad.csv:4: column 11 (minute 7)"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("\"zero\""), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "bad.csv:4: column 11 (minute 7)");
+    assert_contains(&stderr(&o), "\"zero\"");
     assert!(!out.exists(), "no scenario for a failed import");
 
     let o = scalelab(&["import", "azure-2021", D1, "-o", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("d01.csv:1: missing column `app`"),
-        "{}",
-        stderr(&o)
-    );
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "d01.csv:1: missing column `app`");
     let o = scalelab(&[
         "import",
         "azure-2019",
@@ -141,12 +116,8 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
         "-o",
         "x.toml",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no/such.csv: no such file"),
-        "{}",
-        stderr(&o)
-    );
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "no/such.csv: no such file");
     let o = scalelab(&["import", "azure-2019", "--invocations", D1]);
     assert_eq!(o.status.code(), Some(2), "-o is required");
     let o = scalelab(&[
@@ -159,12 +130,12 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--functions"), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--functions");
 }
 
 /// (minute → count) per service, from a counts trace.
-fn trace_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u64>> {
+fn trace_counts(path: &Path) -> std::collections::BTreeMap<String, Vec<u64>> {
     let mut out: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     let text = std::fs::read_to_string(path).unwrap();
     for l in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
@@ -176,33 +147,15 @@ fn trace_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, Ve
     out
 }
 
-fn sim_json(scenario: &std::path::Path) -> serde_json::Value {
+fn sim_json(scenario: &Path) -> serde_json::Value {
     let o = scalelab(&["sim", scenario.to_str().unwrap(), "--format", "json"]);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("result JSON")
 }
 
-fn import(dir: &std::path::Path, name: &str, functions: &str, seed: &str) -> std::path::PathBuf {
+fn import(dir: &Path, name: &str, functions: &str, seed: &str) -> PathBuf {
     let out = dir.join(format!("{name}.toml"));
-    let o = scalelab(&[
-        "import",
-        "azure-2019",
-        "--invocations",
-        D1,
-        "--invocations",
-        D2,
-        "--durations",
-        DUR,
-        "--memory",
-        MEM,
-        "--functions",
-        functions,
-        "--seed",
-        seed,
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    import_2019(&out, &["--functions", functions, "--seed", seed]);
     out
 }
 
@@ -262,25 +215,7 @@ fn the_bundled_imported_fleet_is_what_import_writes() {
     let bundled = root().join("scenarios/azure-2019-sample.toml");
     let text = std::fs::read_to_string(&bundled).expect("scenarios/azure-2019-sample.toml");
     let out = dir.join("azure-2019-sample.toml");
-    let o = scalelab(&[
-        "import",
-        "azure-2019",
-        "--invocations",
-        D1,
-        "--invocations",
-        D2,
-        "--durations",
-        DUR,
-        "--memory",
-        MEM,
-        "--functions",
-        "8",
-        "--seed",
-        "1",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    import_2019(&out, &["--functions", "8", "--seed", "1"]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
     assert_eq!(
         std::fs::read(dir.join("azure-2019-sample.trace.csv")).unwrap(),

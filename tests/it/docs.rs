@@ -54,9 +54,9 @@ fn every_flag_is_in_the_cli_reference() {
 #[test]
 fn the_help_points_to_the_reference_in_the_repository() {
     let o = scalelab(&["--help"]);
-    assert!(stdout(&o).contains("docs/"), "{}", stdout(&o));
+    assert_contains(&stdout(&o), "docs/");
     let o = scalelab(&["kpa", "replay", "--help"]);
-    assert!(stdout(&o).contains("docs/kpa-replay.md"), "{}", stdout(&o));
+    assert_contains(&stdout(&o), "docs/kpa-replay.md");
     for page in [
         "README.md",
         "scenario.md",

@@ -2,14 +2,10 @@
 //! table, variants addressing a service by name, bad fleet input (exit 2 naming the file, line
 //! and key), and live commands refusing fleets of more than one service.
 
-use std::path::PathBuf;
+use crate::support::*;
 
-use crate::support::{scalelab, stderr, stdout};
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-fleet-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+fn scratch(name: &str) -> Scratch {
+    fresh_dir("fleet-cli", name)
 }
 
 const GOOD: &str = r#"
@@ -34,8 +30,7 @@ set = { "services.a.autoscaler.target" = 5 }
 
 fn write(dir: &std::path::Path, toml: &str, trace: &str) -> String {
     std::fs::write(dir.join("t.csv"), trace).expect("trace");
-    let p = dir.join("fleet.toml");
-    std::fs::write(&p, toml).expect("scenario");
+    let p = write_file(dir, "fleet.toml", toml);
     p.display().to_string()
 }
 
@@ -44,7 +39,7 @@ fn sim_reports_totals_and_each_service() {
     let d = scratch("good");
     let f = write(&d, GOOD, "t_s,service,count\n0,b,30\n60,b,12\n");
     let o = scalelab(&["sim", &f, "--seed", "4", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     let vs = doc["variants"].as_array().expect("variants");
     assert_eq!(vs.len(), 2);
@@ -64,23 +59,15 @@ fn sim_reports_totals_and_each_service() {
     assert_eq!(vs[0]["services"][1], vs[1]["services"][1]);
     // Text and markdown reports have the per-service table.
     let o = scalelab(&["sim", &f, "--seed", "4"]);
-    assert!(
-        stdout(&o).contains("services of baseline (2)"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "services of baseline (2)");
     let out = d.join("out");
     let o = scalelab(&["sim", &f, "--seed", "4", "--out", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let o = scalelab(&["report", out.to_str().unwrap(), "--format", "md"]);
-    assert!(
-        stdout(&o).contains("### services of baseline (2)"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "### services of baseline (2)");
     // validate lists the services and the trace.
     let o = scalelab(&["validate", &f]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let t = stdout(&o);
     assert!(
         t.contains("fleet: 2 services") && t.contains("42 requests in the trace"),

@@ -7,11 +7,8 @@ use std::net::TcpListener;
 
 use crate::support::*;
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-hard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("hard", name)
 }
 
 /// A server on 127.0.0.1 that answers every request `200 ok` (one thread per connection).
@@ -57,10 +54,10 @@ fn an_impossible_load_schedule_is_refused() {
         "--duration",
         "2s",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("about 2.0e12 requests (limit 1.0e8)"), "{err}");
-    assert!(err.contains("--allow-large-run"), "{err}");
+    assert_contains(&err, "about 2.0e12 requests (limit 1.0e8)");
+    assert_contains(&err, "--allow-large-run");
 }
 
 /// A 20 requests/s load run against `url` for `duration`, its results written into `dir`.
@@ -78,7 +75,7 @@ fn load_into(url: &str, duration: &str, dir: &std::path::Path) {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
 }
 
 /// The reproduce line is a command a shell runs as written: a URL with `&` stays one argument.
@@ -93,10 +90,9 @@ fn the_reproduce_line_quotes_for_a_shell() {
         .lines()
         .find(|l| l.starts_with("reproduce: "))
         .expect("a reproduce line");
-    assert!(line.contains(&format!(" '{url}' ")), "{line}");
+    assert_contains(line, &format!(" '{url}' "));
     let o = scalelab(&["report", dir.to_str().unwrap(), "--format", "md"]);
-    assert!(stdout(&o).contains(&format!("'{url}'")), "{}", stdout(&o));
-    std::fs::remove_dir_all(&dir).ok();
+    assert_contains(&stdout(&o), &format!("'{url}'"));
 }
 
 /// A load result shows what a load run measured: no instances, cold starts or bills.
@@ -105,7 +101,7 @@ fn a_load_report_shows_only_what_a_load_run_measured() {
     let dir = temp_dir("load-html");
     load_into(&format!("{}/", ok_server()), "1s", &dir);
     let o = scalelab(&["report", dir.to_str().unwrap(), "--format", "html"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let html = stdout(&o);
     for absent in [
         "scaled to zero",
@@ -126,7 +122,6 @@ fn a_load_report_shows_only_what_a_load_run_measured() {
             "{present:?} missing from a load report"
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// JUnit test-case names are the checks' keys, the same from run to run, so CI history can
@@ -134,7 +129,8 @@ fn a_load_report_shows_only_what_a_load_run_measured() {
 #[test]
 fn junit_names_do_not_change_between_runs() {
     let names = |seed: &str| {
-        let f = temp_dir(&format!("junit-{seed}")).join("r.json");
+        let dir = temp_dir(&format!("junit-{seed}"));
+        let f = dir.join("r.json");
         let o = scalelab(&[
             "sim",
             "scenarios/spiky-api.toml",
@@ -157,10 +153,10 @@ fn junit_names_do_not_change_between_runs() {
                 after.split('"').next().unwrap_or("").to_string()
             })
             .collect();
-        (names, f)
+        (names, f, dir)
     };
-    let (a, fa) = names("1");
-    let (b, fb) = names("2");
+    let (a, fa, _a) = names("1");
+    let (b, fb, _b) = names("2");
     assert!(!a.is_empty());
     assert_eq!(a, b);
     for n in &a {
@@ -192,9 +188,6 @@ fn junit_names_do_not_change_between_runs() {
     let xml = stdout(&o);
     let slo_cases = xml.matches("classname=\"slo.").count();
     assert_eq!(slo_cases, 2 * a.len(), "{xml}");
-    for f in [fa, fb] {
-        std::fs::remove_dir_all(f.parent().unwrap()).ok();
-    }
 }
 
 /// `report -o` is one file and `--out` a directory; giving -o a directory says so.
@@ -202,14 +195,8 @@ fn junit_names_do_not_change_between_runs() {
 fn report_output_and_out_are_told_apart() {
     let o = scalelab(&["report", "--help"]);
     let help = stdout(&o);
-    assert!(
-        help.contains("(-o/--output: one FILE in --format)"),
-        "{help}"
-    );
-    assert!(
-        help.contains("(--out: a DIRECTORY of every file)"),
-        "{help}"
-    );
+    assert_contains(&help, "(-o/--output: one FILE in --format)");
+    assert_contains(&help, "(--out: a DIRECTORY of every file)");
     let dir = temp_dir("o-dir");
     let r = dir.join("r.json");
     let o = scalelab(&[
@@ -223,13 +210,8 @@ fn report_output_and_out_are_told_apart() {
     ]);
     std::fs::write(&r, o.stdout).expect("written");
     let o = scalelab(&["report", r.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--out DIR writes every file"),
-        "{}",
-        stderr(&o)
-    );
-    std::fs::remove_dir_all(&dir).ok();
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--out DIR writes every file");
 }
 
 /// What a newcomer reads in --help: `--threads 0` means every core.
@@ -266,7 +248,7 @@ fn the_pareto_chart_labels_beside_markers_and_dashes_its_legend() {
         dir.to_str().unwrap(),
         "-q",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let svg = std::fs::read_to_string(dir.join("pareto.svg")).expect("pareto.svg");
     let tags: Vec<&str> = svg.split('<').collect();
     // The winner's ring (green, drawn before its label) and the label.
@@ -307,5 +289,4 @@ fn the_pareto_chart_labels_beside_markers_and_dashes_its_legend() {
         "no shared-marker count"
     );
     assert!(svg.contains("share the marker"));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -55,8 +55,7 @@ fn replay_reads_standard_input() {
 #[test]
 fn replay_bad_input_exits_2_with_a_message() {
     let _shared = crate::support::shared();
-    let dir = std::env::temp_dir().join(format!("scalelab-kpa-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = fresh_dir("kpa", "replay");
     let cases = [
         (
             "unknown-key.json",
@@ -85,6 +84,5 @@ fn replay_bad_input_exits_2_with_a_message() {
     }
     let o = scalelab(&["kpa", "replay", "--input", "tests/replay/no-such-file.json"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no-such-file.json"), "{}", stderr(&o));
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_contains(&stderr(&o), "no-such-file.json");
 }

@@ -6,7 +6,7 @@ use crate::support::*;
 
 #[test]
 fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
-    let dir = std::env::temp_dir().join(format!("scalelab-compare-{}", std::process::id()));
+    let dir = fresh_dir("live", "compare");
     let _alone = WALL_CLOCK.write().unwrap_or_else(|e| e.into_inner());
     let o = scalelab_unlocked(&[
         "compare",
@@ -45,7 +45,7 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
         .as_f64()
         .expect("slot_overhead_ms");
     assert!(slot > 0.0 && slot < 100.0, "slot overhead {slot} ms");
-    assert!(err.contains("calibrated:"), "{err}");
+    assert_contains(&err, "calibrated:");
     // The suite runs in a debug build on two shared cores, so the live side carries more
     // scheduling noise than FIDELITY.md's release runs (which hold the 10 % bar): the stated
     // tolerances here are cold starts within two (or 15 %), instance-seconds within 20 %, p50
@@ -80,20 +80,19 @@ fn sim_and_live_agree_on_a_burst_from_zero_and_back() {
     for name in ["fidelity.md", "fidelity.json", "report.html", "result.json"] {
         assert!(dir.join(name).is_file(), "{name}");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn run_rejects_bad_flags() {
     let o = scalelab(&["run", "tests/live/burst.toml", "--time-scale", "0"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let o = scalelab(&["compare", "tests/live/burst.toml", "--tolerance", "-5"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let o = scalelab(&["run", "tests/live/burst.toml", "--variant", "nope"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let o = scalelab(&["compare", "tests/live/burst.toml", "--slot-overhead=-1ms"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--slot-overhead"), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--slot-overhead");
     let o = scalelab(&[
         "compare",
         "tests/live/burst.toml",
@@ -101,5 +100,5 @@ fn run_rejects_bad_flags() {
         "1ms",
         "--calibrate",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
 }

@@ -133,14 +133,14 @@ fn closed_loop_with_a_request_limit() {
     let o = scalelab(&["load", &s.url, "-c", "1", "-n", "5", "--quiet"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    assert!(text.contains("closed loop"), "{text}");
-    assert!(text.contains("5 succeeded"), "{text}");
+    assert_contains(&text, "closed loop");
+    assert_contains(&text, "5 succeeded");
 }
 
 #[test]
 fn shards_merge_into_the_whole_run() {
     let s = tiny_server();
-    let dir = std::env::temp_dir().join(format!("scalelab-load-shards-{}", std::process::id()));
+    let dir = fresh_dir("load", "shards");
     let mut files = Vec::new();
     for i in 0..2 {
         let out = dir.join(format!("shard-{i}"));
@@ -188,8 +188,7 @@ fn shards_merge_into_the_whole_run() {
     );
     // Merging a shard with itself is refused (exit 2).
     let o = scalelab(&["load", "--merge", &files[0], &files[0]]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_exit(&o, 2);
 }
 
 #[test]
@@ -248,13 +247,9 @@ fn a_run_where_nothing_succeeded_exits_1_and_says_why() {
     let (o, v) = json(&[
         "load", &url, "--rate", "20", "-d", "500ms", "--format", "json",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no request succeeded"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("connect_refused"), "{}", stderr(&o));
+    assert_exit(&o, 1);
+    assert_contains(&stderr(&o), "no request succeeded");
+    assert_contains(&stderr(&o), "connect_refused");
     assert_eq!(v["variants"][0]["extra"]["outcomes"]["connect_refused"], 10);
     assert_eq!(v["variants"][0]["requests"]["rejected"], 10);
     assert_eq!(
@@ -265,15 +260,12 @@ fn a_run_where_nothing_succeeded_exits_1_and_says_why() {
     // 100 × 4xx: the same, and the text summary shows no latency table of zeros.
     let s = tiny_server_with(404);
     let o = scalelab(&["load", &s.url, "-c", "2", "-n", "100", "--quiet"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("http_4xx"), "{}", stderr(&o));
+    assert_exit(&o, 1);
+    assert_contains(&stderr(&o), "http_4xx");
     let text = stdout(&o);
-    assert!(text.contains("success      0.00 %"), "{text}");
-    assert!(
-        text.contains("failed       100 (100.00 %): http_4xx 100"),
-        "{text}"
-    );
-    assert!(text.contains("latency      none"), "{text}");
+    assert_contains(&text, "success      0.00 %");
+    assert_contains(&text, "failed       100 (100.00 %): http_4xx 100");
+    assert_contains(&text, "latency      none");
     assert!(!text.contains("p50 0.000"), "{text}");
     assert_eq!(s.count(), 100);
 }
@@ -287,20 +279,13 @@ fn failures_are_on_their_own_line_beside_the_success_ratio() {
     let o = scalelab(&["load", &ok.url, "--rate", "50/1s", "-d", "400ms", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("success      100.00 % (20 of 20"), "{text}");
+    assert_contains(&text, "success      100.00 % (20 of 20");
     assert!(text.contains("p75 ") && text.contains("p95 "), "{text}");
-    assert!(
-        text.contains("distribution (successful requests, ms)"),
-        "{text}"
-    );
+    assert_contains(&text, "distribution (successful requests, ms)");
     assert!(!text.contains("failed       "), "{text}");
     let o = scalelab(&["load", &s.url, "--rate", "20", "-d", "500ms", "--quiet"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains("failed       10 (100.00 %): http_5xx 10"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "failed       10 (100.00 %): http_5xx 10");
 }
 
 #[test]
@@ -321,10 +306,10 @@ fn slo_flags_exit_3_on_a_breach() {
         scalelab(&args)
     };
     let o = run(&["--slo", "p99=1us"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stdout(&o).contains("BREACH"), "{}", stdout(&o));
+    assert_exit(&o, 3);
+    assert_contains(&stdout(&o), "BREACH");
     let o = run(&["--slo", "max=1us", "--slo", "error_ratio=0.5"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_exit(&o, 3);
     let o = run(&[
         "--slo",
         "p99=30s",
@@ -333,7 +318,7 @@ fn slo_flags_exit_3_on_a_breach() {
         "--slo",
         "max=1m",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let (o, v) = json(&[
         "load", &s.url, "--rate", "40", "-d", "250ms", "--slo", "p50=30s", "--format", "json",
     ]);
@@ -360,8 +345,7 @@ fn slo_flags_exit_3_on_a_breach() {
 #[test]
 fn output_writes_one_json_line_per_request() {
     let s = tiny_server();
-    let dir = std::env::temp_dir().join(format!("scalelab-load-output-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("load", "output");
     let file = dir.join("requests.jsonl");
     let o = scalelab(&[
         "load",
@@ -387,7 +371,6 @@ fn output_writes_one_json_line_per_request() {
         assert!(l["sent_us"].as_u64() >= l["intended_us"].as_u64(), "{l}");
         assert!(l["latency_us"].is_u64(), "{l}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -421,8 +404,7 @@ fn bad_input_exits_2() {
         "load|--merge|no-such-result.json".to_string(),
     ] {
         let args: Vec<&str> = line.split('|').collect();
-        let o = scalelab(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let o = refused(&args);
         assert!(stderr(&o).starts_with("error:"), "{args:?}: {}", stderr(&o));
     }
 }

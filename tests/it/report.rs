@@ -2,7 +2,7 @@
 //! breached SLO), and clean errors with exit 2 for input that is not a result document.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use scalelab_core::result::{
@@ -13,11 +13,8 @@ use scalelab_core::result::{
 use crate::support::*;
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+fn scratch(name: &str) -> Scratch {
+    fresh_dir("report", name)
 }
 
 fn variant(name: &str, p99: f64, cost_per_million: f64, p99_limit: f64) -> VariantResult {
@@ -124,15 +121,15 @@ fn rerenders_a_saved_result_in_every_format() {
     let file = write_doc(&d, "result.json", &doc);
 
     let o = scalelab(&["report", &file]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let out = stdout(&o);
-    assert!(out.contains("report-cli · simulated · seed 7"), "{out}");
-    assert!(out.contains("PASS 400.0 ms"), "{out}");
+    assert_contains(&out, "report-cli · simulated · seed 7");
+    assert_contains(&out, "PASS 400.0 ms");
     assert!(!out.contains('\x1b'), "no colour without a terminal");
 
     // A directory works like its result.json; JSON re-renders the same document.
     let o = scalelab(&["report", &d.display().to_string(), "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let back: RunResult = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(back.seed, 7);
     assert_eq!(back.variants.len(), 2);
@@ -146,11 +143,7 @@ fn rerenders_a_saved_result_in_every_format() {
     assert_eq!(stdout(&o).matches("<testcase ").count(), 2);
 
     let o = scalelab(&["report", &file, "--format", "md"]);
-    assert!(
-        stdout(&o).contains("| metric | baseline | min-1 |"),
-        "{}",
-        stdout(&o)
-    );
+    assert_contains(&stdout(&o), "| metric | baseline | min-1 |");
 
     let html = d.join("page.html");
     let o = scalelab(&[
@@ -161,14 +154,14 @@ fn rerenders_a_saved_result_in_every_format() {
         "-o",
         &html.display().to_string(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(stdout(&o).is_empty());
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && !page.contains("https://"));
 
     let bundle = d.join("bundle");
     let o = scalelab(&["report", &file, "--out", &bundle.display().to_string()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     for f in [
         "result.json",
         "timeseries.csv",
@@ -179,7 +172,6 @@ fn rerenders_a_saved_result_in_every_format() {
     ] {
         assert!(bundle.join(f).is_file(), "{f} written");
     }
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -189,19 +181,14 @@ fn breached_slo_exits_3_and_names_the_check() {
     let file = write_doc(&d, "r.json", &run_doc(1, 1500.0, 2.0, 1000.0));
     let summary = d.join("summary.md");
     let o = scalelab_env(&["report", &file], "GITHUB_STEP_SUMMARY", &summary);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stdout(&o).contains("FAIL 1500.0 ms"), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("slo breach: baseline: p99"),
-        "{}",
-        stderr(&o)
-    );
+    assert_exit(&o, 3);
+    assert_contains(&stdout(&o), "FAIL 1500.0 ms");
+    assert_contains(&stderr(&o), "slo breach: baseline: p99");
     let md = std::fs::read_to_string(&summary).expect("the step summary was written");
     assert!(
         md.contains("## scalelab: report-cli") && md.contains("FAILED"),
         "{md}"
     );
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -212,11 +199,11 @@ fn comparison_flags_regressions_beyond_tolerance() {
     let b = write_doc(&d, "b.json", &run_doc(2, 600.0, 2.1, 10_000.0));
 
     let o = scalelab(&["report", &a, &b]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_exit(&o, 3);
     let out = stdout(&o);
-    assert!(out.contains("REGRESSION"), "{out}");
-    assert!(out.contains("+50.0%"), "{out}");
-    assert!(stderr(&o).contains("regression:"), "{}", stderr(&o));
+    assert_contains(&out, "REGRESSION");
+    assert_contains(&out, "+50.0%");
+    assert_contains(&stderr(&o), "regression:");
 
     // Within a generous tolerance nothing regresses.
     let o = scalelab(&["report", &a, &b, "--tolerance", "60"]);
@@ -225,7 +212,7 @@ fn comparison_flags_regressions_beyond_tolerance() {
 
     // --baseline picks the reference: b against a is an improvement.
     let o = scalelab(&["report", &a, "--baseline", &b, "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["baseline"]["label"], b.as_str());
     assert!(
@@ -239,10 +226,9 @@ fn comparison_flags_regressions_beyond_tolerance() {
     // The same run twice compares clean; --out writes both bundles and the comparison.
     let out_dir = d.join("cmp");
     let o = scalelab(&["report", &a, &a, "--out", &out_dir.display().to_string()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(out_dir.join("comparison.html").is_file());
     assert!(out_dir.join("run-2-report-cli/report.html").is_file());
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -275,11 +261,10 @@ fn bad_input_exits_2_with_a_clear_message() {
     }
     let good = write_doc(&d, "good.json", &run_doc(1, 1.0, 1.0, 10.0));
     let o = scalelab(&["report", &good, "--tolerance=-5"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--tolerance"), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--tolerance");
     let o = scalelab(&["report"]);
     assert_eq!(o.status.code(), Some(2));
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 fn write_raw(dir: &Path, name: &str, text: &str) -> String {

@@ -3,145 +3,38 @@
 //! hint, an unauthenticated router kept on loopback unless confirmed, and the status line and
 //! hint of a run without a terminal.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::*;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-router-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("router", name)
 }
 
+/// [`write_file`], as a command-line argument.
 fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("written");
-    p.display().to_string()
+    write_file(dir, name, text).display().to_string()
 }
 
 const SCENARIO: &str = include_str!("fixtures/router-test.toml");
 
-/// A running `scalelab serve`, its URL and token, and its standard error as it comes.
-struct Serve {
-    child: Child,
-    url: String,
-    token: String,
-    stderr: Arc<Mutex<String>>,
+/// `scalelab serve` of the router test scenario (in a fresh scratch dir), without a token and
+/// quiet, with `args`.
+fn serve_scenario(name: &str, args: &[&str]) -> (Scratch, Serve) {
+    let (dir, scen) = scenario(name);
+    let mut all = vec![scen.as_str(), "--allow-unauthenticated", "-q"];
+    all.extend_from_slice(args);
+    (dir, Serve::start(&all))
 }
 
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
-            .arg("serve")
-            .args(args)
-            .current_dir(root())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("scalelab starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("stderr");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut url = String::new();
-        let mut token = String::new();
-        out.read_line(&mut url).expect("url line");
-        out.read_line(&mut token).expect("token line");
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = out.read_to_string(&mut rest);
-        });
-        Serve {
-            child,
-            url: url
-                .trim()
-                .strip_prefix("url: ")
-                .unwrap_or_default()
-                .to_string(),
-            token: token
-                .trim()
-                .strip_prefix("token: ")
-                .unwrap_or_default()
-                .to_string(),
-            stderr,
-        }
-    }
-
-    fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// A GET with `Connection: close`: the status (0 when there was no answer).
-    fn get(&self, path: &str) -> u16 {
-        let Ok(mut s) = TcpStream::connect(self.addr()) else {
-            return 0;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-        let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-        if s.write_all(req.as_bytes()).is_err() {
-            return 0;
-        }
-        let mut resp = String::new();
-        let _ = s.read_to_string(&mut resp);
-        resp.split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// SIGTERM, then the exit status (killed after `limit`).
-    fn stop(mut self, limit: Duration) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.wait(limit)
-    }
-
-    /// The exit code, waiting up to `limit` (then the process is killed: `None`).
-    fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let step = Duration::from_millis(20);
-        let mut waited = Duration::ZERO;
-        while waited < limit {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(step);
-            waited += step;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
+/// A fresh scratch directory holding the router test scenario as `s.toml`, and that file.
+fn scenario(name: &str) -> (Scratch, String) {
+    let dir = temp_dir(name);
+    let scen = write(&dir, "s.toml", SCENARIO);
+    (dir, scen)
 }
 
 /// `VmRSS` and `VmHWM` (peak) of a process, KiB.
@@ -207,30 +100,19 @@ fn process_alive(pid: u32) -> bool {
 #[test]
 fn synthetic_instances_listen_nowhere_but_through_the_router() {
     let _shared = shared();
-    let dir = temp_dir("listen");
-    let scen = write(&dir, "s.toml", SCENARIO);
-    let s = Serve::start(&[&scen, "--allow-unauthenticated", "-q"]);
+    let (_dir, mut s) = serve_scenario("listen", &[]);
     assert_eq!(s.get("/?message=warm"), 200);
     let router: u16 = s.addr().rsplit(':').next().unwrap().parse().unwrap();
     // Two ready instances, and the only port the process listens on is the router's: the
     // instances cannot be reached around its token check and traffic split.
     assert_eq!(listening_ports(s.pid()), vec![router]);
     assert_eq!(s.stop(Duration::from_secs(20)), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn half_sent_bodies_leave_the_routers_memory_bounded() {
     let _shared = shared();
-    let dir = temp_dir("bodies");
-    let scen = write(&dir, "s.toml", SCENARIO);
-    let s = Serve::start(&[
-        &scen,
-        "--allow-unauthenticated",
-        "-q",
-        "--max-inflight-body",
-        "16MiB",
-    ]);
+    let (_dir, mut s) = serve_scenario("bodies", &["--max-inflight-body", "16MiB"]);
     assert_eq!(s.get("/?message=warm"), 200);
     let (before, _) = rss_kib(s.pid());
     // 40 clients each declare 32 MiB (the limit) and send 8 MiB of it, then stall: 320 MiB
@@ -273,14 +155,12 @@ fn half_sent_bodies_leave_the_routers_memory_bounded() {
     drop(held);
     // The refused bodies count as errors: the run's default error-ratio check fails (3).
     assert!(matches!(s.stop(Duration::from_secs(20)), Some(0 | 3)));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn no_instance_process_outlives_serve() {
     let _shared = shared();
-    let dir = temp_dir("stubborn");
-    let scen = write(&dir, "s.toml", SCENARIO);
+    let (dir, scen) = scenario("stubborn");
     let app = write(
         &dir,
         "app.py",
@@ -291,7 +171,7 @@ fn no_instance_process_outlives_serve() {
         "python3 {app} --ignore-sigterm --pid-dir {} & wait",
         dir.display()
     );
-    let s = Serve::start(&[
+    let mut s = Serve::start(&[
         &scen,
         "--allow-unauthenticated",
         "-q",
@@ -335,32 +215,25 @@ fn no_instance_process_outlives_serve() {
     for p in pids {
         assert!(!process_alive(p), "instance process {p} outlived serve");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_command_that_exits_at_start_fails_serve_fast_with_a_quoting_hint() {
     let _shared = shared();
-    let dir = temp_dir("crash");
-    let scen = write(&dir, "s.toml", SCENARIO);
     // What `--cmd "python3 app.py $PORT"` in double quotes becomes: the shell replaced $PORT
     // with nothing, and the app exits at start.
-    let mut s = Serve::start(&[
-        &scen,
-        "--allow-unauthenticated",
-        "-q",
-        "--cmd",
-        "echo 'usage: app.py <port>' >&2; exit 2",
-    ]);
+    let (_dir, mut s) = serve_scenario(
+        "crash",
+        &["--cmd", "echo 'usage: app.py <port>' >&2; exit 2"],
+    );
     let code = s.wait(Duration::from_secs(60));
     let err = s.stderr();
     assert_eq!(code, Some(1), "serve fails by itself: {err}");
-    assert!(err.contains("exited with status 2"), "{err}");
-    assert!(err.contains("usage: app.py <port>"), "{err}");
-    assert!(err.contains("keep failing to start"), "{err}");
-    assert!(err.contains("single quotes"), "{err}");
-    assert!(err.contains("does not mention $PORT"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_contains(&err, "exited with status 2");
+    assert_contains(&err, "usage: app.py <port>");
+    assert_contains(&err, "keep failing to start");
+    assert_contains(&err, "single quotes");
+    assert_contains(&err, "does not mention $PORT");
 }
 
 /// A live `run` whose instances cannot start fails (exit 1), and still writes what it measured,
@@ -368,8 +241,7 @@ fn a_command_that_exits_at_start_fails_serve_fast_with_a_quoting_hint() {
 #[test]
 fn a_live_run_that_fails_part_way_writes_what_it_measured() {
     let _shared = shared();
-    let dir = temp_dir("run-crash");
-    let scen = write(&dir, "s.toml", SCENARIO);
+    let (dir, scen) = scenario("run-crash");
     let out = dir.join("out");
     let o = scalelab(&[
         "run",
@@ -385,7 +257,7 @@ fn a_live_run_that_fails_part_way_writes_what_it_measured() {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("keep failing to start"), "{err}");
+    assert_contains(&err, "keep failing to start");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).expect("written"))
             .expect("JSON");
@@ -401,13 +273,11 @@ fn a_live_run_that_fails_part_way_writes_what_it_measured() {
         doc["command"].as_str().unwrap().contains("--cmd 'exit 2'"),
         "{doc}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_unauthenticated_router_stays_on_loopback_unless_confirmed() {
-    let dir = temp_dir("public");
-    let scen = write(&dir, "s.toml", SCENARIO);
+    let (_dir, scen) = scenario("public");
     let o = scalelab(&[
         "serve",
         &scen,
@@ -417,31 +287,23 @@ fn an_unauthenticated_router_stays_on_loopback_unless_confirmed() {
         "--stop-after",
         "1s",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--confirm-unauthenticated-listen"),
-        "{}",
-        stderr(&o)
-    );
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "--confirm-unauthenticated-listen");
     for args in [
         vec!["serve", &scen, "--ready-path", "healthz"],
         vec!["serve", &scen, "--max-request-body", "lots"],
         vec!["serve", &scen, "--header-timeout", "0s"],
         vec!["serve", &scen, "--max-start-failures", "0"],
     ] {
-        let o = scalelab(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        refused(&args);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn without_a_terminal_serve_prints_no_status_line_and_a_hint_that_works() {
     let _shared = shared();
-    let dir = temp_dir("quiet");
-    let scen = write(&dir, "s.toml", SCENARIO);
-    let s = Serve::start(&[&scen, "--token", "t0k3n", "--stop-after", "3s"]);
-    let mut s = s;
+    let (_dir, scen) = scenario("quiet");
+    let mut s = Serve::start(&[&scen, "--token", "t0k3n", "--stop-after", "3s"]);
     let code = s.wait(Duration::from_secs(30));
     assert_eq!(code, Some(0));
     let err = s.stderr();
@@ -451,13 +313,11 @@ fn without_a_terminal_serve_prints_no_status_line_and_a_hint_that_works() {
     );
     assert!(!err.contains("[t="), "no status line on a pipe: {err}");
     // Asked for, it prints one a second, with desired instances within max_scale.
-    let s = Serve::start(&[&scen, "--token", "t0k3n", "--stop-after", "3s", "--status"]);
-    let mut s = s;
+    let mut s = Serve::start(&[&scen, "--token", "t0k3n", "--stop-after", "3s", "--status"]);
     assert_eq!(s.wait(Duration::from_secs(30)), Some(0));
     let err = s.stderr();
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("[t=")).collect();
     assert!(lines.len() >= 2, "{err}");
     assert!(lines.iter().all(|l| l.contains("/ 2 desired")), "{err}");
     assert_eq!(s.token, "t0k3n");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,70 +2,21 @@
 //! `--stop-after` with the requests drained, and writes the result, the event log and the
 //! request log; bad flags are bad input (exit 2).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::time::Duration;
 
 use crate::support::*;
 
 const SCENARIO: &str = include_str!("fixtures/serve-test.toml");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-serve-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("serve", name)
 }
 
-/// Starts `scalelab serve` and reads the URL and token lines it prints first.
-fn serve(args: &[&str]) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
-        .arg("serve")
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("scalelab starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut url = String::new();
-    let mut token = String::new();
-    lines.read_line(&mut url).expect("url line");
-    lines.read_line(&mut token).expect("token line");
-    let url = url
-        .trim()
-        .strip_prefix("url: ")
-        .expect("a url line")
-        .to_string();
-    let token = token
-        .trim()
-        .strip_prefix("token: ")
-        .expect("a token line")
-        .to_string();
-    // Keep reading stdout in the background so the child never blocks on a full pipe.
-    let rest = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = lines.read_to_string(&mut s);
-        s
-    });
-    STDOUT_REST.with(|r| *r.borrow_mut() = Some(rest));
-    (child, url, token)
-}
-
-thread_local! {
-    static STDOUT_REST: std::cell::RefCell<Option<std::thread::JoinHandle<String>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// The rest of the child's stdout (after it exited).
-fn rest_of_stdout() -> String {
-    STDOUT_REST
-        .with(|r| r.borrow_mut().take())
-        .map(|h| h.join().expect("reader"))
-        .unwrap_or_default()
-}
+/// How long a serve run may take to exit by itself or on SIGTERM before it is killed.
+const EXIT: Duration = Duration::from_secs(120);
 
 /// A plain HTTP/1.1 GET; returns the status and the body.
 fn http_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
@@ -92,8 +43,7 @@ fn http_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
 }
 
 fn write_scenario(dir: &Path) -> String {
-    let p = dir.join("serve.toml");
-    std::fs::write(&p, SCENARIO).expect("scenario written");
+    let p = write_file(dir, "serve.toml", SCENARIO);
     p.display().to_string()
 }
 
@@ -105,7 +55,7 @@ fn serve_answers_and_writes_result_events_and_request_log() {
     let out = dir.join("run");
     let events = dir.join("events.jsonl");
     let log = dir.join("requests.jsonl");
-    let (mut child, url, token) = serve(&[
+    let mut s = Serve::start(&[
         &scen,
         "--allow-unauthenticated",
         "--stop-after",
@@ -122,20 +72,20 @@ fn serve_answers_and_writes_result_events_and_request_log() {
         "--request-log",
         log.to_str().unwrap(),
     ]);
+    let url = s.url.clone();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    assert!(token.starts_with("none"), "{token}");
+    assert!(s.token.starts_with("none"), "{}", s.token);
     let (status, body) = http_get(&url, "/?message=Hi&name=CLI", &[]);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, r#"{"message":"Hi welcomes you, CLI!"}"#);
     let (status, metrics) = http_get(&url, "/metrics", &[]);
     assert_eq!(status, 200);
-    assert!(
-        metrics.contains("scalelab_requests_total{revision=\"default\",code=\"200\"} 1"),
-        "{metrics}"
+    assert_contains(
+        &metrics,
+        "scalelab_requests_total{revision=\"default\",code=\"200\"} 1",
     );
-    let exit = child.wait().expect("exits");
-    assert!(exit.success(), "{exit:?}");
-    let doc: serde_json::Value = serde_json::from_str(&rest_of_stdout()).expect("json summary");
+    assert_eq!(s.wait(EXIT), Some(0), "{}", s.stderr());
+    let doc: serde_json::Value = serde_json::from_str(&s.rest_of_stdout()).expect("json summary");
     assert_eq!(doc["mode"], "live");
     assert_eq!(doc["seed"], 5);
     assert_eq!(doc["variants"][0]["requests"]["arrived"], 1);
@@ -148,7 +98,6 @@ fn serve_answers_and_writes_result_events_and_request_log() {
         serde_json::from_str(reqs.lines().next().expect("a line")).expect("json");
     assert_eq!(line["status"], 200);
     assert_eq!(line["revision"], "default");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -156,8 +105,9 @@ fn serve_needs_its_token_and_drains_on_sigterm() {
     let _shared = crate::support::shared();
     let dir = temp_dir("token");
     let scen = write_scenario(&dir);
-    let (mut child, url, token) = serve(&[&scen, "--token", "t0ken", "-q"]);
-    assert_eq!(token, "t0ken");
+    let mut s = Serve::start(&[&scen, "--token", "t0ken", "-q"]);
+    let url = s.url.clone();
+    assert_eq!(s.token, "t0ken");
     assert_eq!(http_get(&url, "/?message=x", &[]).0, 401);
     assert_eq!(
         http_get(&url, "/?message=x", &[("Authorization", "Bearer nope")]).0,
@@ -167,15 +117,11 @@ fn serve_needs_its_token_and_drains_on_sigterm() {
         http_get(&url, "/?message=x", &[("Authorization", "Bearer t0ken")]).0,
         200
     );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let exit = child.wait().expect("exits");
-    assert!(exit.success(), "SIGTERM is a normal stop: {exit:?}");
-    assert!(rest_of_stdout().contains("live"), "the summary is printed");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(s.stop(EXIT), Some(0), "SIGTERM is a normal stop");
+    assert!(
+        s.rest_of_stdout().contains("live"),
+        "the summary is printed"
+    );
 }
 
 #[test]
@@ -192,13 +138,11 @@ fn bad_serve_flags_are_bad_input() {
         vec!["serve", &scen, "--allow-from", "127.0.0.0/33"],
         vec!["serve", &scen, "--allow-from", "localhost"],
     ] {
-        let o = scalelab(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let o = refused(&args);
         if args.contains(&"--allow-from") {
-            assert!(stderr(&o).contains("--allow-from"), "{}", stderr(&o));
+            assert_contains(&stderr(&o), "--allow-from");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A serve run in which every request timed out once printed "SLO: all 1 checks passed" and
@@ -208,9 +152,9 @@ fn bad_serve_flags_are_bad_input() {
 fn a_serve_run_whose_requests_all_time_out_fails_its_slo() {
     let _shared = crate::support::shared();
     let dir = temp_dir("timeouts");
-    let scen = dir.join("slow.toml");
-    std::fs::write(
-        &scen,
+    let scen = write_file(
+        &dir,
+        "slow.toml",
         r#"
 name = "all-time-out"
 duration = "1m"
@@ -224,23 +168,21 @@ arrival = { process = "poisson", rate = 1 }
 [slo]
 p99 = "500ms"
 "#,
-    )
-    .expect("written");
-    let (mut child, url, _) = serve(&[
+    );
+    let mut s = Serve::start(&[
         scen.to_str().unwrap(),
         "--allow-unauthenticated",
         "--stop-after",
         "2s",
         "-q",
     ]);
-    assert_eq!(http_get(&url, "/", &[]).0, 504);
-    let exit = child.wait().expect("exits");
-    let out = rest_of_stdout();
-    assert_eq!(exit.code(), Some(3), "{out}");
-    assert!(out.contains("2 of 2 checks FAILED"), "{out}");
-    assert!(out.contains("no successful request"), "{out}");
-    assert!(out.contains("error_ratio ≤ 1.00% (default)"), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(http_get(&s.url, "/", &[]).0, 504);
+    let exit = s.wait(EXIT);
+    let out = s.rest_of_stdout();
+    assert_eq!(exit, Some(3), "{out}");
+    assert_contains(&out, "2 of 2 checks FAILED");
+    assert_contains(&out, "no successful request");
+    assert_contains(&out, "error_ratio ≤ 1.00% (default)");
 }
 
 /// `serve` refuses a scenario whose instances alone are more than this machine can run.
@@ -248,19 +190,16 @@ p99 = "500ms"
 fn serve_refuses_a_million_instances() {
     let _shared = crate::support::shared();
     let dir = temp_dir("million");
-    let scen = dir.join("million.toml");
-    std::fs::write(
-        &scen,
+    let scen = write_file(
+        &dir,
+        "million.toml",
         "duration = \"1m\"\n[autoscaler]\nmin_scale = 1000000\n[[workload.phases]]\nduration = \
          \"1m\"\narrival = { process = \"poisson\", rate = 1 }\n",
-    )
-    .expect("written");
-    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("about 1,000,000 instances at once (limit 1,000)"),
-        "{}",
-        stderr(&o)
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
+    assert_exit(&o, 2);
+    assert_contains(
+        &stderr(&o),
+        "about 1,000,000 instances at once (limit 1,000)",
+    );
 }

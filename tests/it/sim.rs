@@ -76,14 +76,11 @@ fn json_is_reproducible_from_scenario_and_seed() {
 
 #[test]
 fn slo_breach_exits_3_and_names_the_check() {
-    let dir = std::env::temp_dir().join(format!("scalelab-slo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("tight.toml");
-    std::fs::write(&f, include_str!("fixtures/tight.toml")).unwrap();
+    let dir = fresh_dir("sim", "slo");
+    let f = write_file(&dir, "tight.toml", include_str!("fixtures/tight.toml"));
     let o = scalelab(&["sim", f.to_str().unwrap(), "--seed", "1"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));
-    std::fs::remove_dir_all(&dir).ok();
+    assert_exit(&o, 3);
+    assert_contains(&stdout(&o), "FAIL");
 }
 
 /// `sim ARGS -q`, which must run to the end (exit 0, or 3 for a breached SLO).
@@ -106,7 +103,7 @@ fn ran_to_the_end(o: &std::process::Output, what: &str) {
 
 #[test]
 fn out_dir_gets_the_whole_set() {
-    let dir = std::env::temp_dir().join(format!("scalelab-out-{}", std::process::id()));
+    let dir = fresh_dir("sim", "out");
     sim_ran(&[
         "scenarios/rare-function.toml",
         "--duration",
@@ -127,21 +124,16 @@ fn out_dir_gets_the_whole_set() {
             .extension()
             .is_some_and(|x| x == "png"))
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn bad_flags_are_bad_input() {
     let o = scalelab(&["sim", "scenarios/steady-api.toml", "--variant", "nope"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no variant named \"nope\""),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "no variant named \"nope\"");
     let o = scalelab(&["sim", "scenarios/steady-api.toml", "--duration", "ten"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--duration"), "{}", stderr(&o));
+    assert_contains(&stderr(&o), "--duration");
     let o = scalelab(&["sim", "tests/bad/unknown-key.toml"]);
     assert_eq!(o.status.code(), Some(2));
     let o = scalelab(&["sim", "scenarios/steady-api.toml", "--seed", "x1"]);
@@ -184,47 +176,43 @@ fn fuzz_corpus_validates_and_simulates() {
 /// `rate = 1e12` for 5 s, and a variant with a million min-instances.
 #[test]
 fn runaway_work_is_refused_with_the_estimate() {
-    let dir = std::env::temp_dir().join(format!("scalelab-work-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let huge_rate = dir.join("rate.toml");
-    std::fs::write(
-        &huge_rate,
+    let dir = fresh_dir("sim", "work");
+    let huge_rate = write_file(
+        &dir,
+        "rate.toml",
         "duration = \"5s\"\n[[workload.phases]]\nduration = \"5s\"\narrival = { process = \
          \"poisson\", rate = 1e12 }\n",
-    )
-    .expect("written");
+    );
     let o = scalelab(&["sim", huge_rate.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("about 5.0e9 requests (limit 1.0e9)"), "{err}");
-    assert!(err.contains("--allow-large-run"), "{err}");
+    assert_contains(&err, "about 5.0e9 requests (limit 1.0e9)");
+    assert_contains(&err, "--allow-large-run");
     assert!(
         !err.contains("seed:"),
         "refused before a seed is drawn: {err}"
     );
 
-    let min_scale = dir.join("min.toml");
-    std::fs::write(
-        &min_scale,
+    let min_scale = write_file(
+        &dir,
+        "min.toml",
         "duration = \"2s\"\n[[workload.phases]]\nduration = \"2s\"\narrival = { process = \
          \"constant\", rate = 1 }\n[[variants]]\nname = \"million\"\nset = { \
          \"autoscaler.min_scale\" = 1000000 }\n[[variants]]\nname = \"just-over\"\nset = { \
          \"autoscaler.min_scale\" = 100001 }\n",
-    )
-    .expect("written");
+    );
     let m = min_scale.to_str().unwrap();
     let o = scalelab(&["sim", m, "--seed", "1"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("about 1,000,000 instances at once (limit 100,000)"),
-        "{}",
-        stderr(&o)
+    assert_exit(&o, 2);
+    assert_contains(
+        &stderr(&o),
+        "about 1,000,000 instances at once (limit 100,000)",
     );
     // The baseline alone is small; the flag lifts the limit for the one just over it.
     let o = scalelab(&["sim", m, "--seed", "1", "--variant", "baseline", "-q"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let o = scalelab(&["sim", m, "--seed", "1", "--variant", "just-over", "-q"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let o = scalelab(&[
         "sim",
         m,
@@ -237,46 +225,39 @@ fn runaway_work_is_refused_with_the_estimate() {
         "--format",
         "json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(stderr(&o).contains("running beyond the work limits as asked"));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["variants"][0]["instances"]["peak"], 100_001);
 
     // validate prints the estimate and says sim would refuse it, without failing.
     let o = scalelab(&["validate", m]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let text = stdout(&o);
-    assert!(text.contains("work estimate"), "{text}");
-    assert!(
-        text.contains("million: about 2 requests (peak 1 req/s), 1,000,000 instances"),
-        "{text}"
+    assert_contains(&text, "work estimate");
+    assert_contains(
+        &text,
+        "million: about 2 requests (peak 1 req/s), 1,000,000 instances",
     );
-    assert!(
-        text.contains("it runs only with --allow-large-run"),
-        "{text}"
-    );
+    assert_contains(&text, "it runs only with --allow-large-run");
     let o = scalelab(&["validate", "--format", "json", m]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["work_estimate"]["within_sim_limits"], false);
     assert_eq!(v["work_estimate"]["runs"]["million"]["peak_instances"], 1e6);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The JSON keeps numbers at full precision and a bounded series; the CSV has every row
 /// (issue 20: a 10⁶ s run with 1 s buckets wrote a 353 MB document).
 #[test]
 fn the_document_bounds_its_series_and_the_csv_keeps_it_whole() {
-    let dir = std::env::temp_dir().join(format!("scalelab-series-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let f = dir.join("long.toml");
-    std::fs::write(
-        &f,
+    let dir = fresh_dir("sim", "series");
+    let f = write_file(
+        &dir,
+        "long.toml",
         "name = \"long\"\nduration = \"25000s\"\n[service]\nservice_time = { dist = \"fixed\", \
          value = \"100ms\" }\n[[workload.phases]]\nduration = \"25000s\"\narrival = { process = \
          \"constant\", rate = 0.01 }\n[sim]\ntimeseries_bucket = \"1s\"\n",
-    )
-    .expect("written");
+    );
     let out = dir.join("out");
     let o = scalelab(&[
         "sim",
@@ -289,7 +270,7 @@ fn the_document_bounds_its_series_and_the_csv_keeps_it_whole() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     let s = &v["variants"][0]["series"];
     let rows = s["rows"].as_array().expect("rows");
@@ -306,7 +287,6 @@ fn the_document_bounds_its_series_and_the_csv_keeps_it_whole() {
         .as_f64()
         .expect("mean");
     assert!(mean > 0.0 && (mean * 1000.0).fract() != 0.0, "{mean}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `--bench` measures CPU time, not wall time summed over parallel variants (issue 20).
@@ -326,5 +306,5 @@ fn bench_reports_cpu_time() {
         err.contains("per CPU-second") || err.contains("CPU time unavailable"),
         "{err}"
     );
-    assert!(err.contains("wall"), "{err}");
+    assert_contains(&err, "wall");
 }

@@ -3,18 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{root, scalelab, stderr, stdout};
+use crate::support::*;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("scalelab-tune-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn temp_dir(name: &str) -> Scratch {
+    fresh_dir("tune", name)
 }
 
 fn s(p: &Path) -> String {
@@ -40,16 +37,10 @@ fn tune_table(seeds: u32) -> String {
     )
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
-}
-
 #[test]
 fn tune_finds_the_optimum_of_an_exhaustive_search() {
     let dir = temp_dir("exhaustive");
-    let scen = write(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
+    let scen = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     // The exhaustive answer, computed without `tune`: every combination as a variant of one
     // `scalelab sim` run with the same seed.
     let mut variants = String::new();
@@ -60,7 +51,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
             );
         }
     }
-    let all = write(&dir, "all.toml", &format!("{BASE}{variants}"));
+    let all = write_file(&dir, "all.toml", format!("{BASE}{variants}"));
     let o = scalelab(&["sim", &s(&all), "--format", "json"]);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
     let sim: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
@@ -101,7 +92,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
         "--threads",
         "2",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let doc: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
     assert_eq!(
         doc,
@@ -164,7 +155,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
 
     // Halving spends the full horizon on the better half only, and agrees here.
     let o = scalelab(&["tune", &s(&scen), "--search", "halving", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let h: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
     let rows = h["rows"].as_array().expect("rows");
     let full = rows.iter().filter(|r| r["full"] == true).count();
@@ -180,7 +171,7 @@ fn tune_finds_the_optimum_of_an_exhaustive_search() {
 #[test]
 fn sharded_runs_merge_to_exactly_the_unsharded_answer() {
     let dir = temp_dir("shards");
-    let scen = write(&dir, "small.toml", &format!("{BASE}{}", tune_table(2)));
+    let scen = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(2)));
     let args = |extra: &[&str]| {
         let mut v = vec![
             "tune".to_string(),
@@ -213,7 +204,7 @@ fn sharded_runs_merge_to_exactly_the_unsharded_answer() {
             "--threads",
             "1",
         ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_exit(&o, 0);
         shards.push(d);
     }
     let merged = dir.join("merged");
@@ -241,35 +232,31 @@ fn sharded_runs_merge_to_exactly_the_unsharded_answer() {
 
     let o = scalelab(&["tune", "--merge", &s(&shards[0]), &s(&shards[2])]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("missing shard(s): 1/3"),
-        "{}",
-        stderr(&o)
-    );
+    assert_contains(&stderr(&o), "missing shard(s): 1/3");
 }
 
 #[test]
 fn tune_input_errors_exit_2_and_name_the_key() {
     let dir = temp_dir("errors");
-    let no_tune = write(&dir, "plain.toml", BASE);
+    let no_tune = write_file(&dir, "plain.toml", BASE);
     let o = scalelab(&["tune", &s(&no_tune)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no [tune] table"), "{}", stderr(&o));
-    let bad = write(
+    assert_contains(&stderr(&o), "no [tune] table");
+    let bad = write_file(
         &dir,
         "bad.toml",
-        &format!("{BASE}[tune.params]\n\"autoscaler.min_scale\" = {{ min = 0, max = 3 }}\n"),
+        format!("{BASE}[tune.params]\n\"autoscaler.min_scale\" = {{ min = 0, max = 3 }}\n"),
     );
     let o = scalelab(&["tune", &s(&bad)]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     let line = BASE.lines().count() + 2;
-    assert!(e.contains(&format!("bad.toml:{line}:")), "{e}");
+    assert_contains(&e, &format!("bad.toml:{line}:"));
     assert!(
         e.contains("key `tune.params.\"autoscaler.min_scale\"`") && e.contains("`step` or `n`"),
         "{e}"
     );
-    let good = write(&dir, "good.toml", &format!("{BASE}{}", tune_table(1)));
+    let good = write_file(&dir, "good.toml", format!("{BASE}{}", tune_table(1)));
     for (flags, msg) in [
         (vec!["--shard", "3/3"], "--shard"),
         (
@@ -291,10 +278,10 @@ fn ctrl_c_writes_what_finished_and_exits_1() {
     // A long sweep on every core: keep live (wall-clock) tests out of its way.
     let _shared = crate::support::shared();
     let dir = temp_dir("interrupt");
-    let scen = write(
+    let scen = write_file(
         &dir,
         "long.toml",
-        &format!(
+        format!(
             "{BASE}[tune]\nseeds = 3\n[tune.params]\n\"autoscaler.target\" = {{ min = 1, max = 400, step = 1 }}\n"
         ),
     );
@@ -331,7 +318,7 @@ fn ctrl_c_writes_what_finished_and_exits_1() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).expect("stderr");
     assert_eq!(o.status.code(), Some(1), "{rest}");
-    assert!(rest.contains("interrupted"), "{rest}");
+    assert_contains(&rest, "interrupted");
     let doc = read_json(&out.join("tune.json"));
     assert_eq!(doc["complete"], false);
     let rows = doc["rows"].as_array().expect("rows");
@@ -349,9 +336,9 @@ const KNOBS: &str = include_str!("fixtures/tune-knobs.toml");
 #[test]
 fn exported_manifest_uses_knative_annotation_names_and_formats() {
     let dir = temp_dir("export");
-    let scen = write(&dir, "knobs.toml", KNOBS);
+    let scen = write_file(&dir, "knobs.toml", KNOBS);
     let o = scalelab(&["export", "knative", &s(&scen), "--image", "gcr.io/p/app:1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let y: serde_norway::Value = serde_norway::from_str(&stdout(&o)).expect("valid YAML");
     assert_eq!(y["apiVersion"].as_str(), Some("serving.knative.dev/v1"));
     assert_eq!(y["kind"].as_str(), Some("Service"));
@@ -435,9 +422,9 @@ fn exported_manifest_uses_knative_annotation_names_and_formats() {
     assert_eq!(c["resources"]["limits"]["memory"].as_str(), Some("1536Mi"));
 
     let o = scalelab(&["export", "gcloud", &s(&scen)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let g = stdout(&o);
-    assert!(g.contains("gcloud run deploy knobs-service"), "{g}");
+    assert_contains(&g, "gcloud run deploy knobs-service");
     for flag in [
         "--concurrency=40",
         "--min-instances=2",
@@ -453,10 +440,10 @@ fn exported_manifest_uses_knative_annotation_names_and_formats() {
             "{flag} in {g}"
         );
     }
-    let req = write(
+    let req = write_file(
         &dir,
         "req.toml",
-        &KNOBS.replace("[\"cloud-run-instance\"]", "[\"cloud-run-request\"]"),
+        KNOBS.replace("[\"cloud-run-instance\"]", "[\"cloud-run-request\"]"),
     );
     let g = stdout(&scalelab(&["export", "gcloud", &s(&req)]));
     assert!(
@@ -468,16 +455,16 @@ fn exported_manifest_uses_knative_annotation_names_and_formats() {
 #[test]
 fn import_of_an_export_keeps_every_autoscaling_setting() {
     let dir = temp_dir("roundtrip");
-    let scen = write(&dir, "knobs.toml", KNOBS);
+    let scen = write_file(&dir, "knobs.toml", KNOBS);
     let manifest = dir.join("service.yaml");
     let o = scalelab(&["export", "knative", &s(&scen), "-o", &s(&manifest)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let imported = dir.join("imported.toml");
     let o = scalelab(&["import", "knative", &s(&manifest), "-o", &s(&imported)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let resolved = |p: &Path| {
         let o = scalelab(&["validate", &s(p), "--format", "json"]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_exit(&o, 0);
         serde_json::from_str::<Value>(&stdout(&o)).expect("JSON")
     };
     let (a, b) = (resolved(&scen), resolved(&imported));
@@ -504,14 +491,10 @@ fn import_of_an_export_keeps_every_autoscaling_setting() {
 
     // A tuned winner exports too: its settings replace the file's.
     let tuned_dir = temp_dir("from-tune");
-    let small = write(
-        &tuned_dir,
-        "small.toml",
-        &format!("{BASE}{}", tune_table(1)),
-    );
+    let small = write_file(&tuned_dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     let out = tuned_dir.join("out");
     let o = scalelab(&["tune", &s(&small), "--out", &s(&out), "-q"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let doc = read_json(&out.join("tune.json"));
     let id = doc["outcome"]["winner"].as_u64().expect("winner");
     let w = doc["rows"]
@@ -521,7 +504,7 @@ fn import_of_an_export_keeps_every_autoscaling_setting() {
         .find(|r| r["id"] == id)
         .unwrap();
     let o = scalelab(&["export", "knative", &s(&small), "--from-tune", &s(&out)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let y: serde_norway::Value = serde_norway::from_str(&stdout(&o)).expect("YAML");
     let anns = &y["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(
@@ -538,11 +521,11 @@ fn import_of_an_export_keeps_every_autoscaling_setting() {
 fn the_bundled_tune_scenario_finds_a_winner() {
     let out = temp_dir("bundled");
     let o = scalelab(&["tune", "scenarios/tune-api.toml", "--out", &s(&out)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let text = stdout(&o);
-    assert!(text.contains("best: candidate"), "{text}");
-    assert!(text.contains("Pareto front"), "{text}");
-    assert!(text.contains("<- best"), "{text}");
+    assert_contains(&text, "best: candidate");
+    assert_contains(&text, "Pareto front");
+    assert_contains(&text, "<- best");
 }
 
 #[test]
@@ -551,7 +534,7 @@ fn cpu_contention_makes_the_concurrency_a_trade_off() {
     // wins: 1 costs twice the instances, 64 breaks the p99 SLO.
     let out = temp_dir("cpu-contention");
     let o = scalelab(&["tune", "scenarios/cpu-contention.toml", "--out", &s(&out)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).expect("tune.json"))
             .expect("json");
@@ -564,11 +547,10 @@ fn cpu_contention_makes_the_concurrency_a_trade_off() {
     let plain = std::fs::read_to_string("scenarios/cpu-contention.toml")
         .expect("scenario")
         .replace("cpu_share = 0.8", "cpu_share = 0");
-    let file = out.join("plain.toml");
-    std::fs::write(&file, plain).expect("write");
+    let file = write_file(&out, "plain.toml", plain);
     let out2 = out.join("plain");
     let o = scalelab(&["tune", &s(&file), "--out", &s(&out2)]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("tune.json")).expect("tune.json"))
             .expect("json");
@@ -595,19 +577,18 @@ fn a_search_beyond_the_work_limits_is_refused() {
         "{BASE}[tune]\nmodel = \"cloud-run-instance\"\nseeds = 1\n[tune.params]\n\
          \"autoscaler.min_scale\" = [0, 1000000]\n"
     );
-    let f = write(&dir, "large.toml", &text);
+    let f = write_file(&dir, "large.toml", &text);
     let o = scalelab(&["tune", &s(&f), "-q"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("instances at once"), "{err}");
-    assert!(err.contains("--allow-large-run"), "{err}");
+    assert_contains(&err, "instances at once");
+    assert_contains(&err, "--allow-large-run");
     // The estimate alone decides: a search within the limits starts.
-    let small = write(&dir, "small.toml", &format!("{BASE}{}", tune_table(1)));
+    let small = write_file(&dir, "small.toml", format!("{BASE}{}", tune_table(1)));
     let o = scalelab(&["tune", &s(&small), "-q", "--threads", "1"]);
     assert!(
         matches!(o.status.code(), Some(0) | Some(3)),
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -63,10 +63,10 @@ fn bad_scenarios_fail_cleanly() {
 fn missing_file_and_directory_are_clean_errors() {
     let o = scalelab(&["validate", "no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+    assert_contains(&stderr(&o), "no such file");
     let o = scalelab(&["validate", "scenarios"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    assert_contains(&stderr(&o), "is a directory");
 }
 
 #[test]
@@ -82,8 +82,7 @@ fn usage_errors_exit_2() {
 /// `tests/bad/long-line.toml`).
 #[test]
 fn huge_and_endless_files_are_refused() {
-    let dir = std::env::temp_dir().join(format!("scalelab-huge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = fresh_dir("validate", "huge");
     let f = dir.join("huge.toml");
     let mut text = String::from("duration = \"1m\"\n");
     let line = format!("# {}\n", "x".repeat(1021));
@@ -92,15 +91,14 @@ fn huge_and_endless_files_are_refused() {
     }
     std::fs::write(&f, text).expect("written");
     let o = scalelab(&["validate", f.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("larger than 16 MiB"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("huge.toml"), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert_contains(&stderr(&o), "larger than 16 MiB");
+    assert_contains(&stderr(&o), "huge.toml");
     if std::path::Path::new("/dev/zero").exists() {
         let o = scalelab(&["validate", "/dev/zero"]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("larger than 16 MiB"), "{}", stderr(&o));
+        assert_exit(&o, 2);
+        assert_contains(&stderr(&o), "larger than 16 MiB");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `validate` fills in every default and prints the values (issue 20: it printed "target
@@ -108,12 +106,12 @@ fn huge_and_endless_files_are_refused() {
 #[test]
 fn validate_prints_resolved_values_not_the_word_default() {
     let o = scalelab(&["validate", "scenarios/spiky-api.toml"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let text = stdout(&o);
     assert!(!text.contains("target default"), "{text}");
-    assert!(
-        text.contains("target 10 (the default: the container concurrency) × utilization 0.7 = 7"),
-        "{text}"
+    assert_contains(
+        &text,
+        "target 10 (the default: the container concurrency) × utilization 0.7 = 7",
     );
     for expect in [
         "panic window 6s (10% of the 1m stable window)",

@@ -10,302 +10,114 @@ use std::collections::BTreeMap;
 /// The name of the default price set, written into every bill's `extra.price_set`.
 pub const PRICE_SET: &str = "list-2026";
 
-/// Every overridable price or allowance: `(name, meaning)`, in the order the docs list them.
-pub const PRICE_NAMES: &[(&str, &str)] = &[
-    (
-        "cloud_run_request_vcpu_second_usd",
-        "Cloud Run request-based: active vCPU-second",
-    ),
-    (
-        "cloud_run_request_gib_second_usd",
-        "Cloud Run request-based: active GiB-second",
-    ),
-    (
-        "cloud_run_request_per_million_usd",
-        "Cloud Run request-based: per million requests",
-    ),
-    (
-        "cloud_run_idle_vcpu_second_usd",
-        "Cloud Run request-based: idle min-instance vCPU-second",
-    ),
-    (
-        "cloud_run_idle_gib_second_usd",
-        "Cloud Run request-based: idle min-instance GiB-second",
-    ),
-    (
-        "cloud_run_request_free_vcpu_seconds",
-        "Cloud Run request-based: free vCPU-seconds a month",
-    ),
-    (
-        "cloud_run_request_free_gib_seconds",
-        "Cloud Run request-based: free GiB-seconds a month",
-    ),
-    (
-        "cloud_run_request_free_requests",
-        "Cloud Run request-based: free requests a month",
-    ),
-    (
-        "cloud_run_instance_vcpu_second_usd",
-        "Cloud Run instance-based: vCPU-second",
-    ),
-    (
-        "cloud_run_instance_gib_second_usd",
-        "Cloud Run instance-based: GiB-second",
-    ),
-    (
-        "cloud_run_instance_free_vcpu_seconds",
-        "Cloud Run instance-based: free vCPU-seconds a month",
-    ),
-    (
-        "cloud_run_instance_free_gib_seconds",
-        "Cloud Run instance-based: free GiB-seconds a month",
-    ),
-    (
-        "lambda_gb_second_usd",
-        "Lambda x86 duration, first 6 B GB-s a month",
-    ),
-    (
-        "lambda_gb_second_tier2_usd",
-        "Lambda x86 duration, next 9 B GB-s a month",
-    ),
-    (
-        "lambda_gb_second_tier3_usd",
-        "Lambda x86 duration, above 15 B GB-s a month",
-    ),
-    ("lambda_per_million_usd", "Lambda: per million requests"),
-    (
-        "lambda_pc_gb_second_usd",
-        "Lambda provisioned concurrency: GB-second enabled",
-    ),
-    (
-        "lambda_pc_duration_gb_second_usd",
-        "Lambda provisioned concurrency: duration GB-second",
-    ),
-    (
-        "lambda_free_gb_seconds",
-        "Lambda: free GB-seconds a month (not with provisioned concurrency)",
-    ),
-    (
-        "lambda_free_requests",
-        "Lambda: free requests a month (not with provisioned concurrency)",
-    ),
-    (
-        "azure_consumption_gb_second_usd",
-        "Azure Functions Consumption: GB-second",
-    ),
-    (
-        "azure_consumption_per_million_usd",
-        "Azure Functions Consumption: per million executions",
-    ),
-    (
-        "azure_consumption_free_gb_seconds",
-        "Azure Functions Consumption: free GB-seconds a month",
-    ),
-    (
-        "azure_consumption_free_executions",
-        "Azure Functions Consumption: free executions a month",
-    ),
-    (
-        "azure_flex_gb_second_usd",
-        "Azure Flex on-demand: GB-second executing",
-    ),
-    (
-        "azure_flex_per_million_usd",
-        "Azure Flex: per million executions",
-    ),
-    (
-        "azure_flex_always_ready_baseline_gb_second_usd",
-        "Azure Flex always-ready: baseline GB-second",
-    ),
-    (
-        "azure_flex_always_ready_gb_second_usd",
-        "Azure Flex always-ready: GB-second executing",
-    ),
-    (
-        "azure_flex_free_gb_seconds",
-        "Azure Flex on-demand: free GB-seconds a month",
-    ),
-    (
-        "azure_flex_free_executions",
-        "Azure Flex on-demand: free executions a month",
-    ),
-    (
-        "knative_node_vcpu_hour_usd",
-        "GKE node (E2, us-central1): vCPU-hour",
-    ),
-    (
-        "knative_node_gib_hour_usd",
-        "GKE node (E2, us-central1): GiB-hour",
-    ),
-    (
-        "knative_node_hour_usd",
-        "GKE node: price per node-hour (default: from the vCPU and GiB prices)",
-    ),
-    (
-        "knative_cluster_hour_usd",
-        "GKE cluster management fee per hour",
-    ),
-    (
-        "knative_free_credit_usd",
-        "GKE free-tier credit a month (covers one zonal cluster's fee)",
-    ),
-];
+/// Declares every price once: its name (the `[billing.prices]` key and the field), its type
+/// (`Option<f64>`: computed unless set), its default and its meaning. From that one table come
+/// [`PRICE_NAMES`], [`PriceTable`], its `Default` and the by-name setter.
+macro_rules! prices {
+    ($($name:ident: $ty:ty = $default:expr, $meaning:literal;)*) => {
+        /// Every overridable price or allowance: `(name, meaning)`, in the order the docs list them.
+        pub const PRICE_NAMES: &[(&str, &str)] = &[$((stringify!($name), $meaning)),*];
 
-/// A resolved set of prices. Field names are [`PRICE_NAMES`] entries.
-#[derive(Clone, Debug, PartialEq)]
-#[allow(missing_docs)] // each field is documented in PRICE_NAMES
-pub struct PriceTable {
-    pub cloud_run_request_vcpu_second_usd: f64,
-    pub cloud_run_request_gib_second_usd: f64,
-    pub cloud_run_request_per_million_usd: f64,
-    pub cloud_run_idle_vcpu_second_usd: f64,
-    pub cloud_run_idle_gib_second_usd: f64,
-    pub cloud_run_request_free_vcpu_seconds: f64,
-    pub cloud_run_request_free_gib_seconds: f64,
-    pub cloud_run_request_free_requests: f64,
-    pub cloud_run_instance_vcpu_second_usd: f64,
-    pub cloud_run_instance_gib_second_usd: f64,
-    pub cloud_run_instance_free_vcpu_seconds: f64,
-    pub cloud_run_instance_free_gib_seconds: f64,
-    pub lambda_gb_second_usd: f64,
-    pub lambda_gb_second_tier2_usd: f64,
-    pub lambda_gb_second_tier3_usd: f64,
-    pub lambda_per_million_usd: f64,
-    pub lambda_pc_gb_second_usd: f64,
-    pub lambda_pc_duration_gb_second_usd: f64,
-    pub lambda_free_gb_seconds: f64,
-    pub lambda_free_requests: f64,
-    pub azure_consumption_gb_second_usd: f64,
-    pub azure_consumption_per_million_usd: f64,
-    pub azure_consumption_free_gb_seconds: f64,
-    pub azure_consumption_free_executions: f64,
-    pub azure_flex_gb_second_usd: f64,
-    pub azure_flex_per_million_usd: f64,
-    pub azure_flex_always_ready_baseline_gb_second_usd: f64,
-    pub azure_flex_always_ready_gb_second_usd: f64,
-    pub azure_flex_free_gb_seconds: f64,
-    pub azure_flex_free_executions: f64,
-    pub knative_node_vcpu_hour_usd: f64,
-    pub knative_node_gib_hour_usd: f64,
-    /// `None`: computed from the node size and the vCPU and GiB hourly prices.
-    pub knative_node_hour_usd: Option<f64>,
-    pub knative_cluster_hour_usd: f64,
-    pub knative_free_credit_usd: f64,
+        /// A resolved set of prices. Field names are [`PRICE_NAMES`] entries.
+        #[derive(Clone, Debug, PartialEq)]
+        #[allow(missing_docs)] // each field is documented in PRICE_NAMES
+        pub struct PriceTable {
+            $(pub $name: $ty,)*
+        }
+
+        impl Default for PriceTable {
+            /// BILLING.md §1.1 list prices.
+            fn default() -> Self {
+                PriceTable { $($name: $default,)* }
+            }
+        }
+
+        impl PriceTable {
+            /// The field a price name refers to, or `None` for an unknown name.
+            fn slot(&mut self, name: &str) -> Option<Slot<'_>> {
+                Some(match name {
+                    $(stringify!($name) => Slot::from(&mut self.$name),)*
+                    _ => return None,
+                })
+            }
+        }
+    };
 }
 
-impl Default for PriceTable {
-    /// BILLING.md §1.1 list prices.
-    fn default() -> Self {
-        PriceTable {
-            cloud_run_request_vcpu_second_usd: 0.000024,
-            cloud_run_request_gib_second_usd: 0.0000025,
-            cloud_run_request_per_million_usd: 0.40,
-            cloud_run_idle_vcpu_second_usd: 0.0000025,
-            cloud_run_idle_gib_second_usd: 0.0000025,
-            cloud_run_request_free_vcpu_seconds: 180_000.0,
-            cloud_run_request_free_gib_seconds: 360_000.0,
-            cloud_run_request_free_requests: 2_000_000.0,
-            cloud_run_instance_vcpu_second_usd: 0.000018,
-            cloud_run_instance_gib_second_usd: 0.000002,
-            cloud_run_instance_free_vcpu_seconds: 240_000.0,
-            cloud_run_instance_free_gib_seconds: 450_000.0,
-            lambda_gb_second_usd: 0.0000166667,
-            lambda_gb_second_tier2_usd: 0.000015,
-            lambda_gb_second_tier3_usd: 0.0000133334,
-            lambda_per_million_usd: 0.20,
-            lambda_pc_gb_second_usd: 0.0000041667,
-            lambda_pc_duration_gb_second_usd: 0.0000097222,
-            lambda_free_gb_seconds: 400_000.0,
-            lambda_free_requests: 1_000_000.0,
-            azure_consumption_gb_second_usd: 0.000016,
-            azure_consumption_per_million_usd: 0.20,
-            azure_consumption_free_gb_seconds: 400_000.0,
-            azure_consumption_free_executions: 1_000_000.0,
-            azure_flex_gb_second_usd: 0.000026,
-            azure_flex_per_million_usd: 0.40,
-            azure_flex_always_ready_baseline_gb_second_usd: 0.000004,
-            azure_flex_always_ready_gb_second_usd: 0.000016,
-            azure_flex_free_gb_seconds: 100_000.0,
-            azure_flex_free_executions: 250_000.0,
-            knative_node_vcpu_hour_usd: 0.02181159,
-            knative_node_gib_hour_usd: 0.00292353,
-            knative_node_hour_usd: None,
-            knative_cluster_hour_usd: 0.10,
-            knative_free_credit_usd: 74.40,
-        }
-    }
+prices! {
+    cloud_run_request_vcpu_second_usd: f64 = 0.000024,
+        "Cloud Run request-based: active vCPU-second";
+    cloud_run_request_gib_second_usd: f64 = 0.0000025,
+        "Cloud Run request-based: active GiB-second";
+    cloud_run_request_per_million_usd: f64 = 0.40,
+        "Cloud Run request-based: per million requests";
+    cloud_run_idle_vcpu_second_usd: f64 = 0.0000025,
+        "Cloud Run request-based: idle min-instance vCPU-second";
+    cloud_run_idle_gib_second_usd: f64 = 0.0000025,
+        "Cloud Run request-based: idle min-instance GiB-second";
+    cloud_run_request_free_vcpu_seconds: f64 = 180_000.0,
+        "Cloud Run request-based: free vCPU-seconds a month";
+    cloud_run_request_free_gib_seconds: f64 = 360_000.0,
+        "Cloud Run request-based: free GiB-seconds a month";
+    cloud_run_request_free_requests: f64 = 2_000_000.0,
+        "Cloud Run request-based: free requests a month";
+    cloud_run_instance_vcpu_second_usd: f64 = 0.000018,
+        "Cloud Run instance-based: vCPU-second";
+    cloud_run_instance_gib_second_usd: f64 = 0.000002,
+        "Cloud Run instance-based: GiB-second";
+    cloud_run_instance_free_vcpu_seconds: f64 = 240_000.0,
+        "Cloud Run instance-based: free vCPU-seconds a month";
+    cloud_run_instance_free_gib_seconds: f64 = 450_000.0,
+        "Cloud Run instance-based: free GiB-seconds a month";
+    lambda_gb_second_usd: f64 = 0.0000166667,
+        "Lambda x86 duration, first 6 B GB-s a month";
+    lambda_gb_second_tier2_usd: f64 = 0.000015,
+        "Lambda x86 duration, next 9 B GB-s a month";
+    lambda_gb_second_tier3_usd: f64 = 0.0000133334,
+        "Lambda x86 duration, above 15 B GB-s a month";
+    lambda_per_million_usd: f64 = 0.20,
+        "Lambda: per million requests";
+    lambda_pc_gb_second_usd: f64 = 0.0000041667,
+        "Lambda provisioned concurrency: GB-second enabled";
+    lambda_pc_duration_gb_second_usd: f64 = 0.0000097222,
+        "Lambda provisioned concurrency: duration GB-second";
+    lambda_free_gb_seconds: f64 = 400_000.0,
+        "Lambda: free GB-seconds a month (not with provisioned concurrency)";
+    lambda_free_requests: f64 = 1_000_000.0,
+        "Lambda: free requests a month (not with provisioned concurrency)";
+    azure_consumption_gb_second_usd: f64 = 0.000016,
+        "Azure Functions Consumption: GB-second";
+    azure_consumption_per_million_usd: f64 = 0.20,
+        "Azure Functions Consumption: per million executions";
+    azure_consumption_free_gb_seconds: f64 = 400_000.0,
+        "Azure Functions Consumption: free GB-seconds a month";
+    azure_consumption_free_executions: f64 = 1_000_000.0,
+        "Azure Functions Consumption: free executions a month";
+    azure_flex_gb_second_usd: f64 = 0.000026,
+        "Azure Flex on-demand: GB-second executing";
+    azure_flex_per_million_usd: f64 = 0.40,
+        "Azure Flex: per million executions";
+    azure_flex_always_ready_baseline_gb_second_usd: f64 = 0.000004,
+        "Azure Flex always-ready: baseline GB-second";
+    azure_flex_always_ready_gb_second_usd: f64 = 0.000016,
+        "Azure Flex always-ready: GB-second executing";
+    azure_flex_free_gb_seconds: f64 = 100_000.0,
+        "Azure Flex on-demand: free GB-seconds a month";
+    azure_flex_free_executions: f64 = 250_000.0,
+        "Azure Flex on-demand: free executions a month";
+    knative_node_vcpu_hour_usd: f64 = 0.02181159,
+        "GKE node (E2, us-central1): vCPU-hour";
+    knative_node_gib_hour_usd: f64 = 0.00292353,
+        "GKE node (E2, us-central1): GiB-hour";
+    knative_node_hour_usd: Option<f64> = None,
+        "GKE node: price per node-hour (default: from the vCPU and GiB prices)";
+    knative_cluster_hour_usd: f64 = 0.10,
+        "GKE cluster management fee per hour";
+    knative_free_credit_usd: f64 = 74.40,
+        "GKE free-tier credit a month (covers one zonal cluster's fee)";
 }
 
 impl PriceTable {
-    /// The field a price name refers to, or `None` for an unknown name.
-    fn slot(&mut self, name: &str) -> Option<Slot<'_>> {
-        let p = self;
-        Some(match name {
-            "cloud_run_request_vcpu_second_usd" => {
-                Slot::F(&mut p.cloud_run_request_vcpu_second_usd)
-            }
-            "cloud_run_request_gib_second_usd" => Slot::F(&mut p.cloud_run_request_gib_second_usd),
-            "cloud_run_request_per_million_usd" => {
-                Slot::F(&mut p.cloud_run_request_per_million_usd)
-            }
-            "cloud_run_idle_vcpu_second_usd" => Slot::F(&mut p.cloud_run_idle_vcpu_second_usd),
-            "cloud_run_idle_gib_second_usd" => Slot::F(&mut p.cloud_run_idle_gib_second_usd),
-            "cloud_run_request_free_vcpu_seconds" => {
-                Slot::F(&mut p.cloud_run_request_free_vcpu_seconds)
-            }
-            "cloud_run_request_free_gib_seconds" => {
-                Slot::F(&mut p.cloud_run_request_free_gib_seconds)
-            }
-            "cloud_run_request_free_requests" => Slot::F(&mut p.cloud_run_request_free_requests),
-            "cloud_run_instance_vcpu_second_usd" => {
-                Slot::F(&mut p.cloud_run_instance_vcpu_second_usd)
-            }
-            "cloud_run_instance_gib_second_usd" => {
-                Slot::F(&mut p.cloud_run_instance_gib_second_usd)
-            }
-            "cloud_run_instance_free_vcpu_seconds" => {
-                Slot::F(&mut p.cloud_run_instance_free_vcpu_seconds)
-            }
-            "cloud_run_instance_free_gib_seconds" => {
-                Slot::F(&mut p.cloud_run_instance_free_gib_seconds)
-            }
-            "lambda_gb_second_usd" => Slot::F(&mut p.lambda_gb_second_usd),
-            "lambda_gb_second_tier2_usd" => Slot::F(&mut p.lambda_gb_second_tier2_usd),
-            "lambda_gb_second_tier3_usd" => Slot::F(&mut p.lambda_gb_second_tier3_usd),
-            "lambda_per_million_usd" => Slot::F(&mut p.lambda_per_million_usd),
-            "lambda_pc_gb_second_usd" => Slot::F(&mut p.lambda_pc_gb_second_usd),
-            "lambda_pc_duration_gb_second_usd" => Slot::F(&mut p.lambda_pc_duration_gb_second_usd),
-            "lambda_free_gb_seconds" => Slot::F(&mut p.lambda_free_gb_seconds),
-            "lambda_free_requests" => Slot::F(&mut p.lambda_free_requests),
-            "azure_consumption_gb_second_usd" => Slot::F(&mut p.azure_consumption_gb_second_usd),
-            "azure_consumption_per_million_usd" => {
-                Slot::F(&mut p.azure_consumption_per_million_usd)
-            }
-            "azure_consumption_free_gb_seconds" => {
-                Slot::F(&mut p.azure_consumption_free_gb_seconds)
-            }
-            "azure_consumption_free_executions" => {
-                Slot::F(&mut p.azure_consumption_free_executions)
-            }
-            "azure_flex_gb_second_usd" => Slot::F(&mut p.azure_flex_gb_second_usd),
-            "azure_flex_per_million_usd" => Slot::F(&mut p.azure_flex_per_million_usd),
-            "azure_flex_always_ready_baseline_gb_second_usd" => {
-                Slot::F(&mut p.azure_flex_always_ready_baseline_gb_second_usd)
-            }
-            "azure_flex_always_ready_gb_second_usd" => {
-                Slot::F(&mut p.azure_flex_always_ready_gb_second_usd)
-            }
-            "azure_flex_free_gb_seconds" => Slot::F(&mut p.azure_flex_free_gb_seconds),
-            "azure_flex_free_executions" => Slot::F(&mut p.azure_flex_free_executions),
-            "knative_node_vcpu_hour_usd" => Slot::F(&mut p.knative_node_vcpu_hour_usd),
-            "knative_node_gib_hour_usd" => Slot::F(&mut p.knative_node_gib_hour_usd),
-            "knative_node_hour_usd" => Slot::Opt(&mut p.knative_node_hour_usd),
-            "knative_cluster_hour_usd" => Slot::F(&mut p.knative_cluster_hour_usd),
-            "knative_free_credit_usd" => Slot::F(&mut p.knative_free_credit_usd),
-            _ => return None,
-        })
-    }
-
     /// True when `name` is a price this table knows.
     pub fn is_known(name: &str) -> bool {
         PriceTable::default().slot(name).is_some()
@@ -335,6 +147,18 @@ impl PriceTable {
 enum Slot<'a> {
     F(&'a mut f64),
     Opt(&'a mut Option<f64>),
+}
+
+impl<'a> From<&'a mut f64> for Slot<'a> {
+    fn from(f: &'a mut f64) -> Self {
+        Slot::F(f)
+    }
+}
+
+impl<'a> From<&'a mut Option<f64>> for Slot<'a> {
+    fn from(f: &'a mut Option<f64>) -> Self {
+        Slot::Opt(f)
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,14 @@ fn request(m: &mut Meter, rev: usize, id: u64, from: Time, to: Time) {
     m.request_finished(to, id);
 }
 
+/// `count` requests on instance 1 of revision 0, one every `period_s` seconds from 0, each
+/// busy for `busy`.
+fn every(m: &mut Meter, period_s: u64, count: u64, busy: Duration) {
+    for k in 0..count {
+        request(m, 0, 1, s(period_s * k), s(period_s * k) + busy);
+    }
+}
+
 fn stop(m: &mut Meter, t: Time, id: u64) {
     m.instance_stopping(t, id);
     m.instance_stopped(t, id);
@@ -102,15 +110,7 @@ fn min_instance_one_request_every_10s_bills_200ms_each_and_the_rest_idle() {
         &[rev(1.0, 0.5, 1)],
     );
     warm(&mut m, Time::ZERO, 0, 1);
-    for k in 0..8640 {
-        request(
-            &mut m,
-            0,
-            1,
-            s(10 * k),
-            s(10 * k) + Duration::from_millis(150),
-        );
-    }
+    every(&mut m, 10, 8640, Duration::from_millis(150));
     let c = m.finish(s(DAY_S));
     let r = &c["cloud-run-request"];
     // 8,640 requests × 200 ms = 1,728 s active; the other 84,672 s idle.
@@ -229,15 +229,7 @@ fn one_run_shows_what_the_rounding_rule_alone_does() {
     ];
     let mut m = Meter::new(&cfg(&models), &[rev(1.0, 0.5, 0)]);
     warm(&mut m, Time::ZERO, 0, 1);
-    for k in 0..100 {
-        request(
-            &mut m,
-            0,
-            1,
-            s(10 * k),
-            s(10 * k) + Duration::from_millis(42),
-        );
-    }
+    every(&mut m, 10, 100, Duration::from_millis(42));
     let c = m.finish(s(1000));
     close(c["cloud-run-request@1ms"].billable_seconds, 4.2);
     close(c["cloud-run-request"].billable_seconds, 10.0);
@@ -728,15 +720,7 @@ fn break_even_sits_near_75_percent_busy() {
             &[rev(1.0, 0.5, 0)],
         );
         warm(&mut m, Time::ZERO, 0, 1);
-        for k in 0..43_200u64 {
-            request(
-                &mut m,
-                0,
-                1,
-                s(60 * k),
-                s(60 * k) + Duration::from_millis(busy_ms),
-            );
-        }
+        every(&mut m, 60, 43_200, Duration::from_millis(busy_ms));
         m.finish(s(MONTH_S))
     };
     let at = run(45_000);

@@ -50,6 +50,14 @@ impl Harness {
         Harness::with_config(toml, |_| {})
     }
 
+    /// The KPA scenario with `n` instances kept warm (initial and min scale), run until `t`.
+    fn warm(n: u32, t: Time) -> Harness {
+        let with = format!("initial_scale = {n}\nmin_scale = {n}");
+        let mut h = Harness::new(&KPA.replace("initial_scale = 0", &with));
+        h.run_until(t);
+        h
+    }
+
     fn with_config(toml: &str, f: impl FnOnce(&mut Config)) -> Harness {
         let s = scenario(toml);
         let mut cfg = Config {
@@ -401,9 +409,7 @@ fn a_waiting_request_whose_client_went_away_leaves_its_queue() {
 
 #[test]
 fn a_running_request_whose_client_went_away_frees_its_slot() {
-    let toml = KPA.replace("initial_scale = 0", "initial_scale = 1\nmin_scale = 1");
-    let mut h = Harness::new(&toml);
-    h.run_until(Time::from_secs(2));
+    let mut h = Harness::warm(1, Time::from_secs(2));
     let a = h.arrive(Time::from_secs(3));
     let b = h.arrive(Time::from_secs(3));
     assert!(h.running.contains_key(&a), "cc = 1: the first runs");
@@ -721,9 +727,7 @@ fn a_lost_starting_instance_fails_its_waiting_request_and_is_replaced_with_a_bac
 
 #[test]
 fn a_lost_ready_kpa_instance_is_replaced_and_its_running_request_fails() {
-    let toml = KPA.replace("initial_scale = 0", "initial_scale = 1\nmin_scale = 1");
-    let mut h = Harness::new(&toml);
-    h.run_until(Time::from_secs(2));
+    let mut h = Harness::warm(1, Time::from_secs(2));
     let first = *h.started.iter().next().expect("initial instance");
     assert_eq!(h.state(first), InstState::Ready);
     let req = h.arrive(Time::from_secs(3));
@@ -747,9 +751,7 @@ fn a_lost_ready_kpa_instance_is_replaced_and_its_running_request_fails() {
 
 #[test]
 fn shutdown_stops_everything_replaces_nothing_and_is_not_a_scale_to_zero() {
-    let toml = KPA.replace("initial_scale = 0", "initial_scale = 2\nmin_scale = 2");
-    let mut h = Harness::new(&toml);
-    h.run_until(Time::from_secs(5));
+    let mut h = Harness::warm(2, Time::from_secs(5));
     assert_eq!(h.p.alive(), 2);
     h.p.on_shutdown(h.now);
     h.apply();

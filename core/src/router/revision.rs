@@ -421,10 +421,7 @@ impl TrafficSplit {
             return 0;
         }
         let u: f64 = rand::RngExt::random(rng);
-        self.cumulative
-            .iter()
-            .position(|&c| u < c)
-            .unwrap_or(self.cumulative.len() - 1)
+        crate::rng::bucket_of(&self.cumulative, u)
     }
 }
 
@@ -447,6 +444,14 @@ mod tests {
         InstId(n)
     }
 
+    /// Request `req` started on instance `inst`.
+    fn st(req: u32, inst: u32) -> Started {
+        Started {
+            req: q(req),
+            instance: i(inst),
+        }
+    }
+
     #[test]
     fn proxy_mode_buffers_until_an_instance_is_ready() {
         let mut rng = stream(1, "t");
@@ -454,22 +459,10 @@ mod tests {
         assert_eq!(r.route(Time::ZERO, q(1), &mut rng), Route::QueuedActivator);
         assert_eq!(r.route(Time::ZERO, q(2), &mut rng), Route::QueuedActivator);
         let s = r.add_ready(Time::from_secs(1), i(0), &mut rng, &mut live);
-        assert_eq!(
-            s,
-            vec![Started {
-                req: q(1),
-                instance: i(0)
-            }]
-        );
+        assert_eq!(s, vec![st(1, 0)]);
         assert_eq!(r.queued(), 1);
         let next = r.complete(Time::from_secs(2), i(0), &mut live);
-        assert_eq!(
-            next,
-            Some(Started {
-                req: q(2),
-                instance: i(0)
-            })
-        );
+        assert_eq!(next, Some(st(2, 0)));
         assert_eq!(r.complete(Time::from_secs(3), i(0), &mut live), None);
         assert!(r.is_idle(i(0)));
     }
@@ -534,13 +527,7 @@ mod tests {
         r.cancel_queued(None);
         let mut alive = |x: ReqId| x != q(1);
         let s = r.add_ready(Time::from_secs(1), i(0), &mut rng, &mut alive);
-        assert_eq!(
-            s,
-            vec![Started {
-                req: q(2),
-                instance: i(0)
-            }]
-        );
+        assert_eq!(s, vec![st(2, 0)]);
         assert_eq!(r.queued(), 0);
     }
 
@@ -561,10 +548,7 @@ mod tests {
         r.remove(i(0));
         assert_eq!(
             r.complete(Time::from_secs(1), i(1), &mut live),
-            Some(Started {
-                req: q(9),
-                instance: i(1)
-            })
+            Some(st(9, 1))
         );
     }
 

@@ -40,6 +40,16 @@ pub struct RawScenario {
     pub trace: Option<S<RawTrace>>,
 }
 
+impl RawScenario {
+    /// The top-level `[service]` and `[autoscaler]` tables (empty when absent): a single
+    /// service's settings, or every fleet service's defaults.
+    pub fn base_tables(&self) -> (RawService, RawAutoscaler) {
+        let service = self.service.as_ref().map(|s| s.get_ref().clone());
+        let autoscaler = self.autoscaler.as_ref().map(|s| s.get_ref().clone());
+        (service.unwrap_or_default(), autoscaler.unwrap_or_default())
+    }
+}
+
 /// `[[services]]`: one service of a fleet, with the tables of a single-service scenario (the
 /// top-level `[service]`, `[autoscaler]` and `[workload]` are its defaults).
 #[derive(Debug, Deserialize)]

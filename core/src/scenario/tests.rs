@@ -92,17 +92,16 @@ fn variant_errors_point_at_the_override() {
     assert!(e.message.contains("min_scal"), "{e}");
 }
 
+/// The error of a scenario whose `service_time` is `{ SPEC }`.
+fn service_time_err(spec: &str) -> ScenarioError {
+    parse(&format!("{MIN}[service]\nservice_time = {{ {spec} }}\n")).unwrap_err()
+}
+
 #[test]
 fn bad_distributions_and_processes() {
-    let e = parse(&format!(
-        "{MIN}[service]\nservice_time = {{ dist = \"gauss\", mean = \"1s\" }}\n"
-    ))
-    .unwrap_err();
+    let e = service_time_err("dist = \"gauss\", mean = \"1s\"");
     assert!(e.message.contains("unknown distribution \"gauss\""), "{e}");
-    let e = parse(&format!(
-        "{MIN}[service]\nservice_time = {{ dist = \"lognormal\", median = \"1s\", p99 = \"0.5s\" }}\n"
-    ))
-    .unwrap_err();
+    let e = service_time_err("dist = \"lognormal\", median = \"1s\", p99 = \"0.5s\"");
     assert!(e.message.contains("median < p99"), "{e}");
     let e = parse(&MIN.replace("poisson\", rate = 5", "poisson\", rate = -5")).unwrap_err();
     assert!(e.message.contains("≥ 0"), "{e}");
@@ -297,12 +296,7 @@ fn empirical_service_time_resolves_and_checks_its_points() {
             ]
         }
     );
-    let bad = |points: &str| {
-        let src = format!(
-            "{MIN}[service]\nservice_time = {{ dist = \"empirical\", points = {points} }}\n"
-        );
-        parse(&src).unwrap_err()
-    };
+    let bad = |points: &str| service_time_err(&format!("dist = \"empirical\", points = {points}"));
     let cases = [
         (
             "[[0, \"5ms\"]]",
@@ -346,14 +340,10 @@ fn empirical_service_time_resolves_and_checks_its_points() {
     // A duration without a unit and a missing `points` are errors too.
     let e = bad("[[0, 5], [1, \"9s\"]]");
     assert!(e.to_string().contains("unit"), "{e}");
-    let e = parse(&format!(
-        "{MIN}[service]\nservice_time = {{ dist = \"empirical\" }}\n"
-    ))
-    .unwrap_err();
+    let e = service_time_err("dist = \"empirical\"");
     assert!(e.message.contains("needs `points`"), "{e}");
-    let e = parse(&format!(
-        "{MIN}[service]\nservice_time = {{ dist = \"empirical\", points = [[0, \"1ms\"], [1, \"2ms\"]], mean = \"1s\" }}\n"
-    ))
-    .unwrap_err();
+    let e = service_time_err(
+        "dist = \"empirical\", points = [[0, \"1ms\"], [1, \"2ms\"]], mean = \"1s\"",
+    );
     assert!(e.message.contains("does not apply"), "{e}");
 }

@@ -48,11 +48,7 @@ impl ClassPicker {
             return 0;
         }
         let total = *self.cumulative.last().expect("non-empty");
-        let x = rng.random::<f64>() * total;
-        self.cumulative
-            .iter()
-            .position(|&c| x < c)
-            .unwrap_or(self.cumulative.len() - 1)
+        crate::rng::bucket_of(&self.cumulative, rng.random::<f64>() * total)
     }
 }
 

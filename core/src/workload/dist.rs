@@ -387,12 +387,16 @@ impl Sampler {
     }
 
     fn mean_nanos_f64(&self) -> f64 {
+        self.expectation(Leaf::mean_ns)
+    }
+
+    /// A moment of the distribution: `f` of a leaf, weighted over a mixture's parts.
+    fn expectation(&self, f: impl Fn(&Leaf) -> f64) -> f64 {
         match &self.kind {
-            Kind::Leaf(leaf) => leaf.mean_ns(),
-            Kind::Mixture { cum, parts } => weights(cum)
-                .zip(parts.iter())
-                .map(|(p, l)| p * l.mean_ns())
-                .sum(),
+            Kind::Leaf(leaf) => f(leaf),
+            Kind::Mixture { cum, parts } => {
+                weights(cum).zip(parts.iter()).map(|(p, l)| p * f(l)).sum()
+            }
         }
     }
 
@@ -414,13 +418,7 @@ impl Sampler {
     /// E\[S²\] in seconds squared (for the Pollaczek–Khinchine mean wait of an M/G/1 queue:
     /// W = λ E\[S²\] / (2 (1 − ρ))). Infinite when it overflows `f64`.
     pub fn second_moment_secs2(&self) -> f64 {
-        match &self.kind {
-            Kind::Leaf(leaf) => leaf.second_moment_secs2(),
-            Kind::Mixture { cum, parts } => weights(cum)
-                .zip(parts.iter())
-                .map(|(p, l)| p * l.second_moment_secs2())
-                .sum(),
-        }
+        self.expectation(Leaf::second_moment_secs2)
     }
 
     /// `true` when every draw is the same value (a fixed distribution, or one that degenerated

@@ -116,6 +116,52 @@ pub(super) fn columns(
         .collect()
 }
 
+/// One line of a CSV file, read through the columns found for `names` by [`columns`].
+pub(super) struct Fields<'a> {
+    csv: &'a Csv,
+    fields: Vec<&'a str>,
+    cols: &'a [usize],
+    names: &'a [&'a str],
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(csv: &'a Csv, line: &'a str, cols: &'a [usize], names: &'a [&'a str]) -> Self {
+        Fields {
+            csv,
+            fields: line.split(',').collect(),
+            cols,
+            names,
+        }
+    }
+
+    /// The 1-based column number of `names[i]`, for messages.
+    pub fn column(&self, i: usize) -> usize {
+        self.cols[i] + 1
+    }
+
+    /// The text of `names[i]`, trimmed, or an error naming the column when missing or empty.
+    pub fn text(&self, i: usize) -> Result<String, LabError> {
+        self.fields
+            .get(self.cols[i])
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                self.csv.err(format!(
+                    "column {} (`{}`) is missing or empty",
+                    self.column(i),
+                    self.names[i]
+                ))
+            })
+    }
+
+    /// `names[i]` as a finite number ≥ 0 (see [`non_negative`]).
+    pub fn number(&self, i: usize) -> Result<f64, LabError> {
+        let field = self.fields.get(self.cols[i]).copied();
+        non_negative(self.csv, field, self.cols[i], self.names[i])
+    }
+}
+
 /// At most 80 characters of `s`, for messages.
 pub(super) fn snippet(s: &str) -> String {
     if s.chars().count() <= 80 {
@@ -163,17 +209,21 @@ pub(super) struct FnKey {
     pub func: String,
 }
 
-/// Stratified by popularity: the candidates with an invocation, ordered by (total, key), cut
-/// into `n` strata of equal rank width, one drawn uniformly from each with a generator seeded
-/// by `seed`. All of them when `n` is `None` or at least their number. Returned in rank order.
-/// The functions to import: [`stratified`] over those with an invocation, with a warning when
-/// `n` asks for more than the trace has.
-pub(super) fn sample_functions(
-    all: Vec<Candidate>,
+/// The functions to import, from each function's total invocations: [`stratified`] over those
+/// with an invocation, with a warning when `n` asks for more than the trace has.
+pub(super) fn sample_functions<'a>(
+    totals: impl IntoIterator<Item = (&'a FnKey, u64)>,
     n: Option<usize>,
     seed: u64,
     warnings: &mut Vec<String>,
 ) -> Vec<Candidate> {
+    let all: Vec<Candidate> = totals
+        .into_iter()
+        .map(|(key, total)| Candidate {
+            total,
+            key: key.clone(),
+        })
+        .collect();
     let in_trace = all.iter().filter(|c| c.total > 0).count();
     let sampled = stratified(all, n, seed);
     if let Some(n) = n.filter(|&n| n > in_trace) {
@@ -185,6 +235,9 @@ pub(super) fn sample_functions(
     sampled
 }
 
+/// Stratified by popularity: the candidates with an invocation, ordered by (total, key), cut
+/// into `n` strata of equal rank width, one drawn uniformly from each with a generator seeded
+/// by `seed`. All of them when `n` is `None` or at least their number. Returned in rank order.
 pub(super) fn stratified(mut all: Vec<Candidate>, n: Option<usize>, seed: u64) -> Vec<Candidate> {
     all.retain(|c| c.total > 0);
     all.sort_unstable();

@@ -72,6 +72,15 @@ pub struct Synth2019 {
     pub seed: u64,
 }
 
+/// The bundled 2019 sample (`scenarios/azure/`): 2 days × 40 functions, up to 10⁵
+/// invocations a day.
+pub const SAMPLE_2019: Synth2019 = Synth2019 {
+    functions: 40,
+    days: 2,
+    max_daily: 1e5,
+    seed: 2019,
+};
+
 /// One generated function.
 struct Func {
     owner: String,
@@ -277,6 +286,18 @@ pub struct Synth2021 {
     /// Seed.
     pub seed: u64,
 }
+
+/// The bundled 2021 sample (`scenarios/azure/azure-2021-sample.csv`): 30 functions over an
+/// hour, about 3000 invocations.
+pub const SAMPLE_2021: Synth2021 = Synth2021 {
+    functions: 30,
+    seconds: 3600.0,
+    invocations: 3000.0,
+    seed: 2021,
+};
+
+/// The file name of the bundled 2021 sample.
+pub const SAMPLE_2021_FILE: &str = "azure-2021-sample.csv";
 
 /// Writes `app,func,end_timestamp,duration` rows in end-time order to `path` (seconds, three
 /// decimals, as the dataset). One invocation of the first function starts 20 s before 0 (it

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::synth::{Synth2019, Synth2021, write_2019, write_2021};
+use super::synth::{
+    SAMPLE_2019, SAMPLE_2021, SAMPLE_2021_FILE, Synth2019, Synth2021, write_2019, write_2021,
+};
 use super::*;
 
 fn samples() -> PathBuf {
@@ -73,6 +75,14 @@ fn trace_rows(path: &Path, header: &str) -> Vec<(f64, String, String)> {
     rows
 }
 
+/// The `name` of every `[[services]]` entry.
+fn service_names_in(toml_text: &str) -> Vec<String> {
+    services(toml_text)
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn services(toml_text: &str) -> Vec<toml::Table> {
     let doc: toml::Table = toml_text.parse().expect("the scenario is TOML");
     doc["services"]
@@ -99,10 +109,7 @@ fn imported_counts_per_function_per_minute_equal_the_trace() {
         assert!(prev.is_none(), "one row per function and minute");
     }
     let text = std::fs::read_to_string(&got.scenario).unwrap();
-    let names: Vec<String> = services(&text)
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<String> = service_names_in(&text);
     assert_eq!(names.len(), 15);
     let expected: HashMap<(String, u64), u64> = source_counts(&days())
         .into_iter()
@@ -158,10 +165,7 @@ fn sampling_is_deterministic_and_spans_popularity() {
     ranked.sort();
     let m = ranked.len();
     let text = std::fs::read_to_string(&x.scenario).unwrap();
-    let sampled: Vec<String> = services(&text)
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let sampled: Vec<String> = service_names_in(&text);
     let mut ranks: Vec<usize> = sampled
         .iter()
         .map(|n| ranked.iter().position(|(_, f)| f == n).unwrap())
@@ -259,10 +263,7 @@ fn the_2021_trace_comes_out_in_start_order_with_its_durations() {
     let rows = trace_rows(&got.trace, "t_s,service,duration_s");
     assert_eq!(rows.len() as u64, got.invocations);
     let text = std::fs::read_to_string(&got.scenario).unwrap();
-    let names: Vec<String> = services(&text)
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<String> = service_names_in(&text);
     assert_eq!(names.len(), 12);
     assert!(text.contains("durations = true"));
     // Every source row of a sampled function, as (start, function, duration) with start =
@@ -335,6 +336,15 @@ fn the_2021_trace_comes_out_in_start_order_with_its_durations() {
     assert_eq!(all.duration_s, (last_end + 20.0).ceil());
 }
 
+/// `text` with field `col` of line `line` (both 0-based) replaced by `value`.
+fn with_field(text: &str, line: usize, col: usize, value: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cols: Vec<&str> = lines[line].split(',').collect();
+    cols[col] = value;
+    lines[line] = cols.join(",");
+    lines.join("\n")
+}
+
 fn err_text(e: crate::LabError) -> String {
     assert!(e.is_bad_input(), "{e}");
     e.to_string()
@@ -365,11 +375,7 @@ fn bad_2019_input_names_the_file_line_and_column() {
         err_text(import_2019(&o).unwrap_err())
     };
     // A count that is not a number, on the third line, minute 10 (column 14).
-    let mut lines: Vec<String> = good.lines().map(String::from).collect();
-    let mut cols: Vec<String> = lines[2].split(',').map(String::from).collect();
-    cols[13] = "x7".into();
-    lines[2] = cols.join(",");
-    let e = run(&lines.join("\n"));
+    let e = run(&with_field(&good, 2, 13, "x7"));
     assert!(e.contains("broken.csv:3:"), "{e}");
     assert!(
         e.contains("column 14 (minute 10)") && e.contains("\"x7\""),
@@ -404,11 +410,7 @@ fn bad_2019_input_names_the_file_line_and_column() {
         e.contains("d.csv:1:") && e.contains("`percentile_Average_99`"),
         "{e}"
     );
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut cols: Vec<String> = lines[1].split(',').map(String::from).collect();
-    cols[12] = "0".into();
-    lines[1] = cols.join(",");
-    std::fs::write(&o.durations[0], lines.join("\n")).unwrap();
+    std::fs::write(&o.durations[0], with_field(&text, 1, 12, "0")).unwrap();
     let e = err_text(import_2019(&o).unwrap_err());
     assert!(e.contains("d.csv:2:") && e.contains("column 13"), "{e}");
     // A missing file.
@@ -450,11 +452,7 @@ fn bad_2021_input_names_the_file_line_and_column() {
         e.contains("broken.csv:1:") && e.contains("`duration`"),
         "{e}"
     );
-    let mut l: Vec<String> = good.lines().map(String::from).collect();
-    let mut cols: Vec<String> = l[3].split(',').map(String::from).collect();
-    cols[3] = "-1".into();
-    l[3] = cols.join(",");
-    let e = run(&l.join("\n"));
+    let e = run(&with_field(&good, 3, 3, "-1"));
     assert!(
         e.contains("broken.csv:4:") && e.contains("column 4 (`duration`)"),
         "{e}"
@@ -473,26 +471,8 @@ fn bad_2021_input_names_the_file_line_and_column() {
 #[test]
 fn the_bundled_samples_are_what_the_generator_writes() {
     let dir = tmp("regen");
-    write_2019(
-        &dir,
-        &Synth2019 {
-            functions: 40,
-            days: 2,
-            max_daily: 1e5,
-            seed: 2019,
-        },
-    )
-    .unwrap();
-    write_2021(
-        &dir.join("azure-2021-sample.csv"),
-        &Synth2021 {
-            functions: 30,
-            seconds: 3600.0,
-            invocations: 3000.0,
-            seed: 2021,
-        },
-    )
-    .unwrap();
+    write_2019(&dir, &SAMPLE_2019).unwrap();
+    write_2021(&dir.join(SAMPLE_2021_FILE), &SAMPLE_2021).unwrap();
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap();

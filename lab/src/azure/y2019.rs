@@ -8,8 +8,8 @@ use std::path::Path;
 use rand::RngExt;
 
 use super::common::{
-    Candidate, Csv, FleetFile, FnKey, ServiceEntry, bad, columns, create, empirical_ms, finish,
-    non_negative, sample_functions, service_names, snippet,
+    Csv, Fields, FleetFile, FnKey, ServiceEntry, bad, columns, create, empirical_ms, finish,
+    sample_functions, service_names, snippet,
 };
 use super::fits::{burr_memory_mb, exec_lognormal};
 use super::{Azure2019, Imported, trace_path};
@@ -182,37 +182,23 @@ fn durations(
         let cols = columns(&csv, &header, &names, "a function durations file")?;
         while let Some(line) = csv.next_line()? {
             let line = line.to_string();
-            let fields: Vec<&str> = line.split(',').collect();
-            let get = |i: usize| fields.get(cols[i]).copied();
-            let text = |i: usize| {
-                get(i)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        csv.err(format!(
-                            "column {} (`{}`) is missing or empty",
-                            cols[i] + 1,
-                            names[i]
-                        ))
-                    })
-            };
+            let row = Fields::new(&csv, &line, &cols, &names);
             let key = FnKey {
-                owner: text(0)?,
-                app: text(1)?,
-                func: text(2)?,
+                owner: row.text(0)?,
+                app: row.text(1)?,
+                func: row.text(2)?,
             };
-            let count = non_negative(&csv, get(3), cols[3], names[3])?;
+            let count = row.number(3)?;
             let mut points = Vec::with_capacity(DURATION_POINTS.len());
             for (j, (name, p)) in DURATION_POINTS.iter().enumerate() {
-                let v = non_negative(&csv, get(4 + j), cols[4 + j], name)?;
+                let v = row.number(4 + j)?;
                 if let Some(&(_, prev)) = points.last()
                     && v < prev
                 {
                     return Err(csv.err(format!(
                         "column {} (`{name}`): {v} ms is below the percentile before it \
                          ({prev} ms): percentiles never decrease",
-                        cols[4 + j] + 1
+                        row.column(4 + j)
                     )));
                 }
                 points.push((*p, v));
@@ -241,24 +227,10 @@ fn memory(
         let cols = columns(&csv, &header, &names, "an app memory file")?;
         while let Some(line) = csv.next_line()? {
             let line = line.to_string();
-            let fields: Vec<&str> = line.split(',').collect();
-            let get = |i: usize| fields.get(cols[i]).copied();
-            let text = |i: usize| {
-                get(i)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        csv.err(format!(
-                            "column {} (`{}`) is missing or empty",
-                            cols[i] + 1,
-                            names[i]
-                        ))
-                    })
-            };
-            let key = (text(0)?, text(1)?);
-            let samples = non_negative(&csv, get(2), cols[2], names[2])?;
-            let mb = non_negative(&csv, get(3), cols[3], names[3])?;
+            let row = Fields::new(&csv, &line, &cols, &names);
+            let key = (row.text(0)?, row.text(1)?);
+            let samples = row.number(2)?;
+            let mb = row.number(3)?;
             if apps.contains(&key) && best.get(&key).is_none_or(|(s, _)| samples > *s) {
                 best.insert(key, (samples, mb));
             }
@@ -294,14 +266,8 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
             "no function has an invocation in the given files: nothing to import",
         ));
     }
-    let candidates: Vec<Candidate> = totals
-        .iter()
-        .map(|(k, t)| Candidate {
-            total: t.total,
-            key: k.clone(),
-        })
-        .collect();
-    let sampled = sample_functions(candidates, opts.functions, opts.seed, &mut warnings);
+    let per_function = totals.iter().map(|(k, t)| (k, t.total));
+    let sampled = sample_functions(per_function, opts.functions, opts.seed, &mut warnings);
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<FnKey, usize> = keys

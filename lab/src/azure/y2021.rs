@@ -9,8 +9,8 @@ use std::io::Write;
 use rand::RngExt;
 
 use super::common::{
-    Candidate, Csv, FleetFile, FnKey, ServiceEntry, bad, columns, create, finish, non_negative,
-    sample_functions, secs, service_names,
+    Csv, Fields, FleetFile, FnKey, ServiceEntry, bad, columns, create, finish, sample_functions,
+    secs, service_names,
 };
 use super::fits::{burr_memory_mb, exec_lognormal};
 use super::y2019::{file_name, stem, write_text};
@@ -51,34 +51,19 @@ impl Reader {
             return Ok(None);
         };
         let line = line.to_string();
-        let fields: Vec<&str> = line.split(',').collect();
-        let csv = &self.csv;
-        let get = |i: usize| fields.get(self.cols[i]).copied();
-        let text = |i: usize| {
-            get(i)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    csv.err(format!(
-                        "column {} (`{}`) is missing or empty",
-                        self.cols[i] + 1,
-                        NAMES[i]
-                    ))
-                })
-        };
+        let row = Fields::new(&self.csv, &line, &self.cols, &NAMES);
         let key = FnKey {
             owner: String::new(),
-            app: text(0)?,
-            func: text(1)?,
+            app: row.text(0)?,
+            func: row.text(1)?,
         };
-        let end = non_negative(csv, get(2), self.cols[2], NAMES[2])?;
-        let duration = non_negative(csv, get(3), self.cols[3], NAMES[3])?;
+        let end = row.number(2)?;
+        let duration = row.number(3)?;
         if end < self.last_end {
-            return Err(csv.err(format!(
+            return Err(self.csv.err(format!(
                 "column {} (`end_timestamp`): {end} is earlier than the row before ({}): the \
                  2021 trace is in end-time order",
-                self.cols[2] + 1,
+                row.column(2),
                 self.last_end
             )));
         }
@@ -223,14 +208,8 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         ));
     }
     let in_trace = stats.len();
-    let candidates: Vec<Candidate> = stats
-        .iter()
-        .map(|(k, s)| Candidate {
-            total: s.count,
-            key: k.clone(),
-        })
-        .collect();
-    let sampled = sample_functions(candidates, opts.functions, opts.seed, &mut warnings);
+    let counts = stats.iter().map(|(k, s)| (k, s.count));
+    let sampled = sample_functions(counts, opts.functions, opts.seed, &mut warnings);
     let keys: Vec<&FnKey> = sampled.iter().map(|c| &c.key).collect();
     let names = service_names(&keys);
     let index: HashMap<&FnKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();

@@ -135,12 +135,7 @@ pub fn manifest(s: &Scenario, name: &str, image: &str, source: &str) -> Result<S
                     }
                     What::Rollout(j) => {
                         let ro = &s.rollouts[j];
-                        let _ = writeln!(
-                            out,
-                            "# at {}: traffic moves over {}",
-                            go_duration(ev.at),
-                            go_duration(ro.duration)
-                        );
+                        rollout_comment(&mut out, ev.at, ro.duration);
                         extra.service.push((
                             "serving.knative.dev/rollout-duration".into(),
                             go_duration(ro.duration),
@@ -257,6 +252,16 @@ pub fn warnings(s: &Scenario, knative: bool) -> Vec<String> {
     out
 }
 
+/// The comment both exports write before a rollout's traffic moves.
+fn rollout_comment(out: &mut String, at: Duration, over: Duration) {
+    let _ = writeln!(
+        out,
+        "# at {}: traffic moves over {}",
+        go_duration(at),
+        go_duration(over)
+    );
+}
+
 /// The `gcloud run deploy` command of `s` (one per revision with `[[revisions]]`, then
 /// `gcloud run services update-traffic` with the split and the tags).
 pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<String, LabError> {
@@ -330,12 +335,7 @@ pub fn gcloud(s: &Scenario, name: &str, image: &str, source: &str) -> Result<Str
                     }
                     What::Rollout(j) => {
                         let ro = &s.rollouts[j];
-                        let _ = writeln!(
-                            out,
-                            "# at {}: traffic moves over {}",
-                            go_duration(ev.at),
-                            go_duration(ro.duration)
-                        );
+                        rollout_comment(&mut out, ev.at, ro.duration);
                         let start = scalelab_core::Time::ZERO + ev.at;
                         let steps = scalelab_core::router::rollout::plan(
                             start,
@@ -723,20 +723,15 @@ fn service_document(
     let _ = writeln!(out, "      timeoutSeconds: {}", timeout_seconds(rev));
     out.push_str("      containers:\n");
     let _ = writeln!(out, "        - image: {}", quote(image));
-    out.push_str("          resources:\n            limits:\n");
-    let _ = writeln!(
-        out,
-        "              cpu: {}",
-        quote(&cpu_quantity(rev.service.vcpu))
-    );
-    let _ = writeln!(
-        out,
-        "              memory: {}",
-        quote(&memory_quantity(rev.service.memory_gib))
-    );
-    if hpa {
-        // The HPA's utilisation is of the CPU request: without one it cannot scale.
-        out.push_str("            requests:\n");
+    // The HPA's utilisation is of the CPU request: without one it cannot scale.
+    let sections: &[&str] = if hpa {
+        &["limits", "requests"]
+    } else {
+        &["limits"]
+    };
+    out.push_str("          resources:\n");
+    for section in sections {
+        let _ = writeln!(out, "            {section}:");
         let _ = writeln!(
             out,
             "              cpu: {}",

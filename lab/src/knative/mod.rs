@@ -90,10 +90,65 @@ mod tests {
 
 #[cfg(test)]
 mod round_trip {
-    use super::scenario_from_gcloud;
+    use super::{Imported, scenario_from_gcloud};
     use scalelab_core::autoscaler::AutoscalerSettings;
-    use scalelab_core::autoscaler::keys::KPA_KEYS;
+    use scalelab_core::autoscaler::keys::{KPA_KEYS, Key};
     use scalelab_core::scenario::Scenario;
+
+    /// A scenario written by a test (or read back by one).
+    fn parse(src: &str, file: &str) -> Scenario {
+        Scenario::from_toml_str(src, file.as_ref()).expect("valid")
+    }
+
+    /// A one-minute scenario `name` at one request a second, with `tables` after the workload.
+    fn one_minute(name: &str, tables: &str) -> Scenario {
+        let src = format!(
+            "name = \"{name}\"\nduration = \"1m\"\nworkload = {{ phases = [{{ duration = \"1m\", \
+             arrival = {{ process = \"constant\", rate = 1 }} }}] }}\n{tables}"
+        );
+        parse(&src, &format!("{name}.toml"))
+    }
+
+    /// `s` exported as the manifest of service `name`, and what importing it gives: the
+    /// manifest, the import and the scenario it parses to.
+    fn via_manifest(s: &Scenario, name: &str) -> (String, Imported, Scenario) {
+        let yaml = super::manifest(s, name, "img", "s.toml").expect("exported");
+        let back = super::scenario_from_manifest(&yaml, "s.yaml", "i.toml").expect("imported");
+        let t = parse(&back.toml, "i.toml");
+        (yaml, back, t)
+    }
+
+    /// `s` exported as the gcloud commands for service `name`, and what importing them gives.
+    fn via_gcloud(s: &Scenario, name: &str) -> (String, Imported, Scenario) {
+        let sh = super::gcloud(s, name, "img", "s.toml").expect("exported");
+        let back = scenario_from_gcloud(&sh, "s.sh", "i.toml").expect("imported");
+        let t = parse(&back.toml, "i.toml");
+        (sh, back, t)
+    }
+
+    /// `scenarios/rollout.toml`: revisions, rollouts, routes and variants of them.
+    fn rollout_toml() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/rollout.toml"
+        ))
+        .expect("scenarios/rollout.toml")
+    }
+
+    /// Each revision's name, traffic share, creation time and tag.
+    fn revisions(s: &Scenario) -> Vec<(String, f64, std::time::Duration, Option<String>)> {
+        s.revisions
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.traffic_percent,
+                    r.created_at,
+                    r.tag.clone(),
+                )
+            })
+            .collect()
+    }
 
     /// A value away from the default for every KPA key.
     const AWAY: [(&str, &str); 20] = [
@@ -119,24 +174,25 @@ mod round_trip {
         ("progress_deadline", "\"300s\""),
     ];
 
+    /// `key = value` lines setting every key of a table to its value in `away`.
+    fn every_key<T>(keys: &[Key<T>], away: &[(&str, &str)]) -> String {
+        keys.iter()
+            .map(|k| {
+                let (_, v) = away
+                    .iter()
+                    .find(|(key, _)| *key == k.key)
+                    .unwrap_or_else(|| panic!("the away values set {}", k.key));
+                format!("{} = {v}\n", k.key)
+            })
+            .collect()
+    }
+
     #[test]
     fn every_key_of_the_table_survives_export_and_import() {
-        let mut src = String::from(
-            "name = \"knobs\"\nduration = \"1m\"\nworkload = { phases = [{ duration = \"1m\", \
-             arrival = { process = \"constant\", rate = 1 } }] }\n[autoscaler]\n",
-        );
-        for k in &KPA_KEYS {
-            let (_, v) = AWAY
-                .iter()
-                .find(|(key, _)| *key == k.key)
-                .unwrap_or_else(|| panic!("AWAY sets {}", k.key));
-            src += &format!("{} = {v}\n", k.key);
-        }
-        let s = Scenario::from_toml_str(&src, "k.toml".as_ref()).expect("valid");
-        let yaml = super::manifest(&s, "knobs", "img", "k.toml").expect("exported");
-        let back = super::scenario_from_manifest(&yaml, "k.yaml", "i.toml").expect("imported");
+        let tables = String::from("[autoscaler]\n") + &every_key(&KPA_KEYS, &AWAY);
+        let s = one_minute("knobs", &tables);
+        let (_, back, t) = via_manifest(&s, "knobs");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         let (AutoscalerSettings::Kpa(a), AutoscalerSettings::Kpa(b)) =
             (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
         else {
@@ -171,22 +227,14 @@ mod round_trip {
             at = "12m"
             traffic = { v1 = 100 }
         "#;
-        let s = Scenario::from_toml_str(src, "d.toml".as_ref()).expect("valid");
-        let yaml = super::manifest(&s, "deploy", "img", "d.toml").expect("exported");
+        let s = parse(src, "d.toml");
+        let (yaml, back, t) = via_manifest(&s, "deploy");
         assert!(
             yaml.contains("serving.knative.dev/rollout-duration: \"5s\""),
             "{yaml}"
         );
-        let back = super::scenario_from_manifest(&yaml, "d.yaml", "i.toml").expect("imported");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
-        let names = |s: &Scenario| -> Vec<(String, f64, std::time::Duration)> {
-            s.revisions
-                .iter()
-                .map(|r| (r.name.clone(), r.traffic_percent, r.created_at))
-                .collect()
-        };
-        assert_eq!(names(&t), names(&s), "{}", back.toml);
+        assert_eq!(revisions(&t), revisions(&s), "{}", back.toml);
         assert_eq!(t.rollouts, s.rollouts, "{}", back.toml);
         let AutoscalerSettings::Kpa(k) = &t.revisions[1].autoscaler else {
             panic!("kpa")
@@ -239,20 +287,11 @@ mod round_trip {
     #[test]
     fn every_hpa_key_survives_export_and_import() {
         use scalelab_core::autoscaler::keys::HPA_KEYS;
-        let mut src = String::from(
-            "name = \"cpu\"\nduration = \"1m\"\nworkload = { phases = [{ duration = \"1m\", \
-             arrival = { process = \"constant\", rate = 1 } }] }\n[service]\nvcpu = 2\n\
-             cpu_share = 0.5\n[autoscaler]\nkind = \"hpa\"\n",
-        );
-        for k in &HPA_KEYS {
-            let (_, v) = HPA_AWAY
-                .iter()
-                .find(|(key, _)| *key == k.key)
-                .unwrap_or_else(|| panic!("HPA_AWAY sets {}", k.key));
-            src += &format!("{} = {v}\n", k.key);
-        }
-        let s = Scenario::from_toml_str(&src, "h.toml".as_ref()).expect("valid");
-        let yaml = super::manifest(&s, "cpu", "img", "h.toml").expect("exported");
+        let tables =
+            String::from("[service]\nvcpu = 2\ncpu_share = 0.5\n[autoscaler]\nkind = \"hpa\"\n")
+                + &every_key(&HPA_KEYS, &HPA_AWAY);
+        let s = one_minute("cpu", &tables);
+        let (yaml, back, t) = via_manifest(&s, "cpu");
         for line in [
             "autoscaling.knative.dev/class: \"hpa.autoscaling.knative.dev\"",
             "autoscaling.knative.dev/metric: \"cpu\"",
@@ -265,9 +304,7 @@ mod round_trip {
         ] {
             assert!(yaml.contains(line), "{line} in {yaml}");
         }
-        let back = super::scenario_from_manifest(&yaml, "h.yaml", "i.toml").expect("imported");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         let (AutoscalerSettings::Hpa(a), AutoscalerSettings::Hpa(b)) =
             (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
         else {
@@ -276,17 +313,12 @@ mod round_trip {
         assert_eq!(a, b);
         assert_eq!(s.revisions[0].service.vcpu, t.revisions[0].service.vcpu);
         // Defaults stay out of the manifest; the round trip still gives them.
-        let plain = Scenario::from_toml_str(
-            "name = \"p\"\nduration = \"1m\"\nworkload = { phases = [{ duration = \"1m\", \
-             arrival = { process = \"constant\", rate = 1 } }] }\n[service]\ncpu_share = 0.5\n\
-             [autoscaler]\nkind = \"hpa\"\n",
-            "p.toml".as_ref(),
-        )
-        .expect("valid");
-        let yaml = super::manifest(&plain, "p", "img", "p.toml").expect("exported");
+        let plain = one_minute(
+            "p",
+            "[service]\ncpu_share = 0.5\n[autoscaler]\nkind = \"hpa\"\n",
+        );
+        let (yaml, _, t) = via_manifest(&plain, "p");
         assert!(!yaml.contains("scalelab.dev/"), "{yaml}");
-        let back = super::scenario_from_manifest(&yaml, "p.yaml", "i.toml").expect("imported");
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         assert_eq!(plain.revisions[0].autoscaler, t.revisions[0].autoscaler);
     }
 
@@ -322,10 +354,7 @@ mod round_trip {
     /// timeout, boost, billing) `import gcloud` reads back into the same settings.
     #[test]
     fn cloud_run_survives_gcloud_export_and_import() {
-        let src = r#"
-            name = "run"
-            duration = "1m"
-            workload = { phases = [{ duration = "1m", arrival = { process = "constant", rate = 1 } }] }
+        let tables = r#"
             [service]
             container_concurrency = 40
             vcpu = 2
@@ -339,12 +368,10 @@ mod round_trip {
             [billing]
             models = ["cloud-run-instance"]
         "#;
-        let s = Scenario::from_toml_str(src, "r.toml".as_ref()).expect("valid");
-        let sh = super::gcloud(&s, "run", "img", "r.toml").expect("exported");
+        let s = one_minute("run", tables);
+        let (sh, back, t) = via_gcloud(&s, "run");
         assert!(!sh.contains("not Knative's KPA"), "{sh}");
-        let back = scenario_from_gcloud(&sh, "r.sh", "i.toml").expect("imported");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         assert_eq!(
             carried(&t.revisions[0].service),
             carried(&s.revisions[0].service),
@@ -363,10 +390,7 @@ mod round_trip {
     /// instances, the service), under Cloud Run's own autoscaler.
     #[test]
     fn kpa_through_gcloud_keeps_what_the_flags_carry() {
-        let src = r#"
-            name = "kpa"
-            duration = "1m"
-            workload = { phases = [{ duration = "1m", arrival = { process = "constant", rate = 1 } }] }
+        let tables = r#"
             [service]
             container_concurrency = 10
             vcpu = 0.5
@@ -376,10 +400,8 @@ mod round_trip {
             max_scale = 7
             target = 7
         "#;
-        let s = Scenario::from_toml_str(src, "k.toml".as_ref()).expect("valid");
-        let sh = super::gcloud(&s, "kpa", "img", "k.toml").expect("exported");
-        let back = scenario_from_gcloud(&sh, "k.sh", "i.toml").expect("imported");
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let s = one_minute("kpa", tables);
+        let (_, back, t) = via_gcloud(&s, "kpa");
         assert_eq!(
             carried(&t.revisions[0].service),
             carried(&s.revisions[0].service),
@@ -399,33 +421,15 @@ mod round_trip {
     /// its duration) and a rollback.
     #[test]
     fn deploys_survive_gcloud_export_and_import() {
-        let src = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/rollout.toml"
-        ))
-        .expect("scenarios/rollout.toml");
-        let s = Scenario::from_toml_str(&src, "rollout.toml".as_ref()).expect("valid");
+        let s = parse(&rollout_toml(), "rollout.toml");
         assert!(!s.rollouts.is_empty());
+        let services =
+            |s: &Scenario| -> Vec<_> { s.revisions.iter().map(|r| carried(&r.service)).collect() };
         for v in variants(&s) {
-            let sh = super::gcloud(&v, "shop", "img", "rollout.toml").expect("exported");
-            let back = scenario_from_gcloud(&sh, "r.sh", "i.toml").expect("imported");
+            let (sh, back, t) = via_gcloud(&v, "shop");
             assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-            let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
-            let revs = |s: &Scenario| -> Vec<_> {
-                s.revisions
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.name.clone(),
-                            r.traffic_percent,
-                            r.created_at,
-                            r.tag.clone(),
-                            carried(&r.service),
-                        )
-                    })
-                    .collect()
-            };
-            assert_eq!(revs(&t), revs(&v), "{sh}\n{}", back.toml);
+            assert_eq!(revisions(&t), revisions(&v), "{sh}\n{}", back.toml);
+            assert_eq!(services(&t), services(&v), "{sh}\n{}", back.toml);
             assert_eq!(t.rollouts, v.rollouts, "{sh}\n{}", back.toml);
         }
     }
@@ -467,7 +471,7 @@ mod round_trip {
             "{:?}",
             back.warnings
         );
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
+        let t = parse(&back.toml, "i.toml");
         let r: Vec<_> = t
             .revisions
             .iter()
@@ -529,41 +533,20 @@ mod round_trip {
     /// does (no warning); any other header is warned about, and gcloud warns about every route.
     #[test]
     fn routes_survive_knative_export_and_import() {
-        let src = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/rollout.toml"
-        ))
-        .expect("scenarios/rollout.toml");
-        let s = Scenario::from_toml_str(&src, "rollout.toml".as_ref()).expect("valid");
-        let yaml = super::manifest(&s, "shop", "img", "rollout.toml").expect("exported");
+        let src = rollout_toml();
+        let s = parse(&src, "rollout.toml");
+        let (yaml, back, t) = via_manifest(&s, "shop");
         assert!(yaml.contains("scalelab.dev/routes: "), "{yaml}");
         assert!(
             yaml.contains("x-canary: 1 -> shop-v2: NOT deployed"),
             "{yaml}"
         );
-        let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         assert_eq!(t.routes, s.routes, "{}", back.toml);
         // Every variant's deploys (instant, gradual, canary and rollback) come back too.
         for v in variants(&s) {
-            let yaml = super::manifest(&v, "shop", "img", "rollout.toml").expect("exported");
-            let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
-            let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
-            let revs = |s: &Scenario| -> Vec<_> {
-                s.revisions
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.name.clone(),
-                            r.traffic_percent,
-                            r.created_at,
-                            r.tag.clone(),
-                        )
-                    })
-                    .collect()
-            };
-            assert_eq!(revs(&t), revs(&v), "{}", back.toml);
+            let (_, back, t) = via_manifest(&v, "shop");
+            assert_eq!(revisions(&t), revisions(&v), "{}", back.toml);
             assert_eq!(t.rollouts, v.rollouts, "{}", back.toml);
             assert_eq!(t.routes, v.routes, "{}", back.toml);
         }
@@ -581,16 +564,14 @@ mod round_trip {
                 "match = { header = \"x-canary\", value = \"1\" }",
                 "match = { header = \"Knative-Serving-Tag\", value = \"canary\" }",
             );
-        let s = Scenario::from_toml_str(&tagged, "rollout.toml".as_ref()).expect("valid");
+        let s = parse(&tagged, "rollout.toml");
         assert!(super::export::warnings(&s, true).is_empty());
-        let yaml = super::manifest(&s, "shop", "img", "rollout.toml").expect("exported");
+        let (yaml, back, t) = via_manifest(&s, "shop");
         assert!(
             yaml.contains("tag-header-based-routing\\\":\\\"Enabled")
                 || yaml.contains("\"tag-header-based-routing\":\"Enabled\""),
             "{yaml}"
         );
-        let back = super::scenario_from_manifest(&yaml, "r.yaml", "i.toml").expect("imported");
-        let t = Scenario::from_toml_str(&back.toml, "i.toml".as_ref()).expect("valid");
         assert_eq!(t.routes, s.routes, "{}", back.toml);
         assert_eq!(t.revisions[1].tag.as_deref(), Some("canary"));
     }

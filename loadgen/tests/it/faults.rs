@@ -33,6 +33,11 @@ async fn load(url: &str, tweak: impl FnOnce(&mut scalelab_loadgen::LoadConfig)) 
     report
 }
 
+/// A fault server's URL with `https://`: what a TLS client meets there.
+async fn https_url(fault: Fault) -> String {
+    fault_server(fault).await.replace("http://", "https://")
+}
+
 #[tokio::test]
 async fn refused_connections_are_counted() {
     let r = load(&refused_url().await, |_| {}).await;
@@ -61,19 +66,13 @@ async fn a_silent_server_times_out() {
 
 #[tokio::test]
 async fn a_tls_handshake_that_never_ends_is_a_connect_timeout() {
-    let url = fault_server(Fault::Blackhole)
-        .await
-        .replace("http://", "https://");
-    let r = load(&url, |_| {}).await;
+    let r = load(&https_url(Fault::Blackhole).await, |_| {}).await;
     assert_eq!(r.recorder.outcome(Outcome::ConnectTimeout), 20);
 }
 
 #[tokio::test]
 async fn tls_to_a_plain_server_is_a_connect_error() {
-    let url = fault_server(Fault::Garbage)
-        .await
-        .replace("http://", "https://");
-    let r = load(&url, |_| {}).await;
+    let r = load(&https_url(Fault::Garbage).await, |_| {}).await;
     assert_eq!(r.recorder.outcome(Outcome::ConnectError), 20);
 }
 

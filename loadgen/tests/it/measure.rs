@@ -26,14 +26,19 @@ pub fn config(url: &str, arrival: ArrivalSpec, d: Duration) -> LoadConfig {
     c
 }
 
+/// [`config`] at a constant `rate` per second for `ms` milliseconds.
+pub fn constant(url: &str, rate: f64, ms: u64) -> LoadConfig {
+    config(
+        url,
+        ArrivalSpec::Constant { rate },
+        Duration::from_millis(ms),
+    )
+}
+
 #[tokio::test]
 async fn constant_rate_sends_exactly_the_schedule() {
     let server = hyper_server(Behaviour::Ok).await;
-    let cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 200.0 },
-        Duration::from_millis(1500),
-    );
+    let cfg = constant(&server.url(), 200.0, 1500);
     let report = run(&cfg).await.unwrap();
     let r = &report.recorder;
     assert_eq!(r.intended, 300);
@@ -158,11 +163,7 @@ async fn open_loop_shows_a_stall_that_closed_loop_hides() {
 #[tokio::test]
 async fn pool_wait_counts_in_latency() {
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(40))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 50.0 },
-        Duration::from_millis(400),
-    );
+    let mut cfg = constant(&server.url(), 50.0, 400);
     cfg.max_connections = 1;
     cfg.grace = Duration::from_secs(2);
     let report = run(&cfg).await.unwrap();
@@ -178,11 +179,7 @@ async fn pool_wait_counts_in_latency() {
 #[tokio::test]
 async fn http2_prior_knowledge_multiplexes_one_connection() {
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(30))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 200.0 },
-        Duration::from_millis(500),
-    );
+    let mut cfg = constant(&server.url(), 200.0, 500);
     cfg.http2 = true;
     let report = run(&cfg).await.unwrap();
     assert_eq!(report.recorder.outcome(Outcome::Http2xx), 100);
@@ -192,11 +189,7 @@ async fn http2_prior_knowledge_multiplexes_one_connection() {
 #[tokio::test]
 async fn closed_loop_stops_at_the_request_limit() {
     let server = hyper_server(Behaviour::Ok).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 1.0 },
-        Duration::from_secs(5),
-    );
+    let mut cfg = constant(&server.url(), 1.0, 5000);
     cfg.mode = LoopMode::Closed { connections: 4 };
     cfg.max_requests = Some(250);
     let report = run(&cfg).await.unwrap();
@@ -214,11 +207,7 @@ async fn hdr_log_is_a_standard_interval_log() {
     let dir = std::env::temp_dir().join(format!("scalelab-hdrlog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("latency.hlog");
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 100.0 },
-        Duration::from_millis(1500),
-    );
+    let mut cfg = constant(&server.url(), 100.0, 1500);
     cfg.hdr_log = Some(path.clone());
     let report = run(&cfg).await.unwrap();
     let text = std::fs::read(&path).unwrap();

@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use scalelab_core::workload::ArrivalSpec;
 use scalelab_loadgen::{LoadConfig, LoadReport, LoopMode, OUTCOMES, Outcome, run, to_result};
 
-use crate::measure::config;
+use crate::measure::constant;
 use crate::servers::{Behaviour, Fault, fault_server, hyper_server};
 
 /// Every intended request has exactly one outcome, in the recorder and in the document.
@@ -38,11 +37,7 @@ fn assert_accounted(cfg: &LoadConfig, report: &LoadReport) {
 async fn open_loop_far_above_a_slow_servers_capacity() {
     // 200 requests in 400 ms; the server needs 200 ms per request on each of 2 connections.
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(200))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 500.0 },
-        Duration::from_millis(400),
-    );
+    let mut cfg = constant(&server.url(), 500.0, 400);
     cfg.max_connections = 2;
     cfg.max_pending = 10;
     cfg.grace = Duration::from_millis(300);
@@ -100,11 +95,7 @@ async fn open_loop_far_above_a_slow_servers_capacity() {
 #[tokio::test]
 async fn open_loop_against_a_server_that_never_answers() {
     let url = fault_server(Fault::Stall).await;
-    let mut cfg = config(
-        &url,
-        ArrivalSpec::Constant { rate: 200.0 },
-        Duration::from_millis(300),
-    );
+    let mut cfg = constant(&url, 200.0, 300);
     cfg.max_connections = 2;
     cfg.max_pending = 10;
     cfg.grace = Duration::from_millis(200);
@@ -122,11 +113,7 @@ async fn open_loop_against_a_server_that_never_answers() {
 #[tokio::test]
 async fn closed_loop_against_slow_and_silent_servers() {
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(100))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 1.0 },
-        Duration::from_millis(250),
-    );
+    let mut cfg = constant(&server.url(), 1.0, 250);
     cfg.mode = LoopMode::Closed { connections: 3 };
     cfg.grace = Duration::from_millis(500);
     let report = run(&cfg).await.unwrap();
@@ -137,11 +124,7 @@ async fn closed_loop_against_slow_and_silent_servers() {
     assert_eq!(r.successes(), r.intended);
 
     let url = fault_server(Fault::Stall).await;
-    let mut cfg = config(
-        &url,
-        ArrivalSpec::Constant { rate: 1.0 },
-        Duration::from_millis(200),
-    );
+    let mut cfg = constant(&url, 1.0, 200);
     cfg.mode = LoopMode::Closed { connections: 3 };
     cfg.grace = Duration::from_millis(200);
     let report = run(&cfg).await.unwrap();
@@ -156,11 +139,7 @@ async fn closed_loop_against_slow_and_silent_servers() {
 #[tokio::test]
 async fn send_time_is_when_the_request_reaches_a_connection() {
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(50))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 100.0 },
-        Duration::from_millis(200),
-    );
+    let mut cfg = constant(&server.url(), 100.0, 200);
     cfg.max_connections = 1;
     cfg.grace = Duration::from_secs(3);
     let report = run(&cfg).await.unwrap();
@@ -185,11 +164,7 @@ async fn send_time_is_when_the_request_reaches_a_connection() {
 #[tokio::test]
 async fn max_lag_stops_the_run_and_counts_the_rest() {
     let server = hyper_server(Behaviour::Slow(Duration::from_millis(50))).await;
-    let mut cfg = config(
-        &server.url(),
-        ArrivalSpec::Constant { rate: 100.0 },
-        Duration::from_millis(500),
-    );
+    let mut cfg = constant(&server.url(), 100.0, 500);
     cfg.max_connections = 1;
     cfg.max_lag = Some(Duration::from_millis(30));
     cfg.grace = Duration::from_secs(1);

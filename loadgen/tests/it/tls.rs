@@ -14,12 +14,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use scalelab_core::workload::ArrivalSpec;
 use scalelab_loadgen::{LoadError, Outcome, TlsOptions, run};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::measure::config;
+use crate::measure::constant;
 
 struct TlsServer {
     url: String,
@@ -88,11 +87,7 @@ async fn load(
     url: &str,
     tweak: impl FnOnce(&mut scalelab_loadgen::LoadConfig),
 ) -> scalelab_loadgen::LoadReport {
-    let mut cfg = config(
-        url,
-        ArrivalSpec::Constant { rate: 40.0 },
-        Duration::from_millis(500),
-    );
+    let mut cfg = constant(url, 40.0, 500);
     cfg.connect_timeout = Duration::from_secs(2);
     tweak(&mut cfg);
     let report = run(&cfg).await.unwrap();
@@ -145,11 +140,7 @@ async fn a_cacert_without_certificates_is_bad_input() {
     let s = tls_server("badca").await;
     let bad = s.dir.join("not-a-cert.pem");
     std::fs::write(&bad, "hello\n").unwrap();
-    let mut cfg = config(
-        &s.url,
-        ArrivalSpec::Constant { rate: 1.0 },
-        Duration::from_millis(100),
-    );
+    let mut cfg = constant(&s.url, 1.0, 100);
     cfg.tls.cacert = Some(bad);
     match run(&cfg).await {
         Err(e @ LoadError::CaCert { .. }) => assert!(e.to_string().contains("--cacert"), "{e}"),

@@ -1,12 +1,12 @@
 //! Charts per variant: latency percentiles (all, warm, cold-delayed), the latency CDF, cost.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use scalelab_core::result::{Latency, RunResult, VariantResult};
 
-use super::{
-    DrawResult, FONT, Swatch, fonts, legend_strip, tick, titled, variant_color, variant_items,
-};
+use super::{DrawResult, FONT, Fonts, Swatch, legend_strip, tick, variant_color, variant_items};
 
 const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p99.9", "max"];
 
@@ -17,6 +17,36 @@ fn values(l: &Latency) -> [f64; 5] {
 /// A latency summary worth drawing (some samples or some positive value).
 fn present(l: &Latency) -> bool {
     l.count > 0 || l.max > 0.0
+}
+
+/// A log axis over positive `values`: whole decades around the smallest times `below` and the
+/// largest times `above` (1 to 10 when there are none).
+fn log_range(values: &[f64], below: f64, above: f64) -> (f64, f64) {
+    if values.is_empty() {
+        return (1.0, 10.0);
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(0.0, f64::max);
+    (
+        10f64.powf((lo * below).log10().floor()),
+        10f64.powf((hi * above).log10().ceil()),
+    )
+}
+
+/// The mesh of these charts: the fonts and a faint grid.
+fn faint_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    f: &Fonts,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.axis_desc_style((FONT, f.axis))
+        .label_style((FONT, f.tick))
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.12))
 }
 
 /// The category under an x value of a categorical axis, or "".
@@ -31,11 +61,9 @@ fn category(v: f64, names: &[&str]) -> String {
 
 pub(super) fn latency<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
-    title: &str,
 ) -> DrawResult<DB> {
-    let f = fonts(root);
-    let root = titled(root, title, f.title)?;
     type Pick = fn(&VariantResult) -> Option<Latency>;
     let mut panels: Vec<(&str, Pick)> = vec![("all requests", |v| Some(v.latency_ms))];
     if r.variants
@@ -59,17 +87,8 @@ pub(super) fn latency<DB: DrawingBackend>(
         .flat_map(|l| values(&l))
         .filter(|x| *x > 0.0)
         .collect();
-    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = all.iter().copied().fold(0.0, f64::max);
-    let (lo, hi) = if all.is_empty() {
-        (1.0, 10.0)
-    } else {
-        (
-            10f64.powf((lo / 2.0).log10().floor()),
-            10f64.powf((hi * 1.5).log10().ceil()),
-        )
-    };
-    let plots = legend_strip(&root, &variant_items(r), f.legend)?;
+    let (lo, hi) = log_range(&all, 0.5, 1.5);
+    let plots = legend_strip(root, &variant_items(r), f.legend)?;
     let areas = plots.split_evenly((1, panels.len()));
     let n = r.variants.len().max(1) as f64;
     for (k, ((name, pick), area)) in panels.iter().zip(areas.iter()).enumerate() {
@@ -82,14 +101,11 @@ pub(super) fn latency<DB: DrawingBackend>(
             .y_label_area_size(if k == 0 { 90 } else { 55 })
             .build_cartesian_2d(-0.5..4.5, (lo..hi).log_scale())?;
         let mut mesh = c.configure_mesh();
-        mesh.x_labels(5)
+        faint_mesh(&mut mesh, f)
+            .x_labels(5)
             .x_label_formatter(&|v| category(*v, &PERCENTILES))
             .y_label_formatter(&|v| tick(*v))
-            .axis_desc_style((FONT, f.axis))
-            .label_style((FONT, f.tick))
-            .disable_x_mesh()
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.12));
+            .disable_x_mesh();
         if k == 0 {
             mesh.y_desc("latency (ms, log scale)");
         }
@@ -162,11 +178,9 @@ fn cdf_points(v: &VariantResult, cap: f64) -> (Vec<(f64, f64)>, bool) {
 
 pub(super) fn latency_cdf<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
-    title: &str,
 ) -> DrawResult<DB> {
-    let f = fonts(root);
-    let root = titled(root, title, f.title)?;
     let cap = 4.0;
     let lines: Vec<CdfLine<'_>> = r
         .variants
@@ -197,18 +211,9 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
             )
         })
         .collect();
-    let root = legend_strip(&root, &items, f.legend)?;
+    let root = legend_strip(root, &items, f.legend)?;
     let xs: Vec<f64> = lines.iter().flat_map(|l| l.2.iter().map(|p| p.0)).collect();
-    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = xs.iter().copied().fold(0.0, f64::max);
-    let (lo, hi) = if xs.is_empty() {
-        (1.0, 10.0)
-    } else {
-        (
-            10f64.powf((lo * 0.8).log10().floor()),
-            10f64.powf((hi * 1.25).log10().ceil()),
-        )
-    };
+    let (lo, hi) = log_range(&xs, 0.8, 1.25);
     let mut c = ChartBuilder::on(&root)
         .margin_left(10)
         .margin_right(30)
@@ -217,7 +222,7 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
         .x_label_area_size(50)
         .y_label_area_size(110)
         .build_cartesian_2d((lo..hi).log_scale(), 0.0..cap)?;
-    c.configure_mesh()
+    faint_mesh(&mut c.configure_mesh(), f)
         .x_desc("latency (ms, log scale)")
         .y_desc("requests at or below (%)")
         .y_labels(5)
@@ -226,10 +231,6 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
             format!("{}%", crate::fmt::num(p, 2))
         })
         .x_label_formatter(&|v| tick(*v))
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()?;
     for (k, (i, _, pts, full)) in lines.into_iter().enumerate() {
         let col = variant_color(i);
@@ -250,11 +251,9 @@ pub(super) fn latency_cdf<DB: DrawingBackend>(
 
 pub(super) fn cost<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
-    title: &str,
 ) -> DrawResult<DB> {
-    let f = fonts(root);
-    let root = titled(root, title, f.title)?;
     let models = crate::exporters::cost_models(r);
     let names: Vec<&str> = models.iter().map(String::as_str).collect();
     let y_max = r
@@ -264,7 +263,7 @@ pub(super) fn cost<DB: DrawingBackend>(
         .filter(|x| x.is_finite())
         .fold(0.0, f64::max);
     let y_max = if y_max > 0.0 { y_max * 1.2 } else { 1.0 };
-    let plot = legend_strip(&root, &variant_items(r), f.legend)?;
+    let plot = legend_strip(root, &variant_items(r), f.legend)?;
     let m = models.len().max(1) as f64;
     let mut c = ChartBuilder::on(&plot)
         .margin_left(10)
@@ -273,17 +272,13 @@ pub(super) fn cost<DB: DrawingBackend>(
         .x_label_area_size(50)
         .y_label_area_size(90)
         .build_cartesian_2d(-0.5..(m - 0.5), 0.0..y_max)?;
-    c.configure_mesh()
+    faint_mesh(&mut c.configure_mesh(), f)
         .x_labels(models.len().max(1))
         .x_label_formatter(&|v| category(*v, &names))
         .x_desc("billing model")
         .y_desc("USD per million requests")
         .y_label_formatter(&|v| format!("${}", tick(*v)))
-        .axis_desc_style((FONT, f.axis))
-        .label_style((FONT, f.tick))
         .disable_x_mesh()
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()?;
     let n = r.variants.len().max(1) as f64;
     let w = 0.8 / n;

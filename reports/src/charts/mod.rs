@@ -83,7 +83,15 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
             .as_ref()
             .is_some_and(|s| !s.rows.is_empty())
     };
-    let mut used = Vec::new();
+    // File names: the variant's slug, made unique.
+    let mut used: Vec<String> = Vec::new();
+    let mut unique = |mut name: String| {
+        while used.contains(&name) {
+            name.push('_');
+        }
+        used.push(name.clone());
+        name
+    };
     let what = if r.mode == scalelab_core::result::Mode::Load {
         "requests and latency over time"
     } else {
@@ -91,13 +99,8 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
     };
     for (i, var) in r.variants.iter().enumerate() {
         if has_series(i) {
-            let mut name = format!("timeline-{}", crate::fmt::slug(&var.name));
-            while used.contains(&name) {
-                name.push('_');
-            }
-            used.push(name.clone());
             v.push(Chart {
-                name,
+                name: unique(format!("timeline-{}", crate::fmt::slug(&var.name))),
                 title: format!("{}: {what}", var.name),
                 kind: ChartKind::Timeline(i),
             });
@@ -107,13 +110,8 @@ pub fn charts_for(r: &RunResult) -> Vec<Chart> {
     let load = r.mode == scalelab_core::result::Mode::Load;
     for (i, var) in r.variants.iter().enumerate() {
         if !load && var.revisions.len() > 1 && has_series(i) {
-            let mut name = format!("revisions-{}", crate::fmt::slug(&var.name));
-            while used.contains(&name) {
-                name.push('_');
-            }
-            used.push(name.clone());
             v.push(Chart {
-                name,
+                name: unique(format!("revisions-{}", crate::fmt::slug(&var.name))),
                 title: format!("{}: traffic share and instances per revision", var.name),
                 kind: ChartKind::Revisions(i),
             });
@@ -205,14 +203,17 @@ fn draw<DB: DrawingBackend>(
     chart: &Chart,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
+    let f = fonts(root);
+    let area = titled(root, &chart.title, f.title)?;
+    let root = &area;
     match chart.kind {
-        ChartKind::Timeline(i) => time::timeline(root, r, i, &chart.title),
-        ChartKind::Instances => time::instances(root, r, &chart.title),
-        ChartKind::ColdStarts => time::cold_starts(root, r, &chart.title),
-        ChartKind::Latency => bars::latency(root, r, &chart.title),
-        ChartKind::LatencyCdf => bars::latency_cdf(root, r, &chart.title),
-        ChartKind::Cost => bars::cost(root, r, &chart.title),
-        ChartKind::Revisions(i) => time::revisions(root, r, i, &chart.title),
+        ChartKind::Timeline(i) => time::timeline(root, &f, r, i),
+        ChartKind::Instances => time::instances(root, &f, r),
+        ChartKind::ColdStarts => time::cold_starts(root, &f, r),
+        ChartKind::Latency => bars::latency(root, &f, r),
+        ChartKind::LatencyCdf => bars::latency_cdf(root, &f, r),
+        ChartKind::Cost => bars::cost(root, &f, r),
+        ChartKind::Revisions(i) => time::revisions(root, &f, r, i),
     }
 }
 

@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use scalelab_core::result::{RunResult, SeriesRow};
 
 use super::{
-    DrawResult, FONT, Swatch, downsample, fonts, house_mesh, legend_strip, linear, tick, time_unit,
-    titled, variant_color,
+    DrawResult, FONT, Fonts, Swatch, downsample, house_mesh, legend_strip, linear, tick, time_unit,
+    variant_color,
 };
 
 /// Most points per line: beyond this, buckets are merged (a chart is 1200 px wide).
@@ -67,18 +67,16 @@ fn steps(
 
 pub(super) fn timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
     index: usize,
-    title: &str,
 ) -> DrawResult<DB> {
-    let f = fonts(root);
-    let root = titled(root, title, f.title)?;
     let Some(series) = r.variants.get(index).and_then(|v| v.series.as_ref()) else {
         return Ok(());
     };
     let (rows, bucket) = downsample(&series.rows, series.bucket_s.max(1e-9), MAX_POINTS);
     if r.mode == scalelab_core::result::Mode::Load {
-        return load_timeline(&root, r, &rows, bucket, f);
+        return load_timeline(root, r, &rows, bucket, f);
     }
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
@@ -109,14 +107,14 @@ pub(super) fn timeline<DB: DrawingBackend>(
             Swatch::Patch(ZERO_SHADE.mix(0.25)),
         ));
     }
-    let root = legend_strip(&root, &items, f.legend)?;
+    let root = legend_strip(root, &items, f.legend)?;
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 45 / 100);
 
     // Requests per second.
     let rate = |n: u64| n as f64 / bucket;
     let y_max = headroom(rows.iter().map(|x| rate(x.arrivals).max(rate(x.errors))));
-    let mut c = requests_panel(&top, x_max, y_max, &f)?;
+    let mut c = requests_panel(&top, x_max, y_max, f)?;
     shade(&mut c, &panic, &zero, div, y_max)?;
     c.draw_series(LineSeries::new(
         steps(&rows, bucket, div, |x| rate(x.arrivals)),
@@ -137,7 +135,7 @@ pub(super) fn timeline<DB: DrawingBackend>(
             .unwrap_or(0),
     );
     let mut c = linear(&bottom, (10, 5), 50, x_max, i_max)?;
-    house_mesh(&mut c.configure_mesh(), &f)
+    house_mesh(&mut c.configure_mesh(), f)
         .x_desc(xlabel)
         .y_desc("instances")
         .y_labels(i_labels)
@@ -174,7 +172,7 @@ fn load_timeline<DB: DrawingBackend>(
     r: &RunResult,
     rows: &[SeriesRow],
     bucket: f64,
-    f: super::Fonts,
+    f: &Fonts,
 ) -> DrawResult<DB> {
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
@@ -200,7 +198,7 @@ fn load_timeline<DB: DrawingBackend>(
             .max(rate(x.completions))
             .max(rate(x.errors))
     }));
-    let mut c = requests_panel(&top, x_max, y_max, &f)?;
+    let mut c = requests_panel(&top, x_max, y_max, f)?;
     c.draw_series(LineSeries::new(
         steps(rows, bucket, div, |x| rate(x.arrivals)),
         ARRIVALS.stroke_width(2),
@@ -219,7 +217,7 @@ fn load_timeline<DB: DrawingBackend>(
     }
     let p_max = headroom(rows.iter().map(|x| x.p99_ms));
     let mut c = linear(&bottom, (10, 5), 50, x_max, p_max)?;
-    house_mesh(&mut c.configure_mesh(), &f)
+    house_mesh(&mut c.configure_mesh(), f)
         .x_desc(xlabel)
         .y_desc("p99 latency (ms)")
         .draw()?;
@@ -278,13 +276,11 @@ fn shade<'a, DB: DrawingBackend + 'a>(
 /// One line per variant from `f` over its (downsampled) rows.
 fn per_variant<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    fs: &Fonts,
     r: &RunResult,
-    title: &str,
     ylabel: &str,
     f: impl Fn(&[SeriesRow], f64, f64) -> Vec<(f64, f64)>,
 ) -> DrawResult<DB> {
-    let fs = fonts(root);
-    let root = titled(root, title, fs.title)?;
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
     let lines: Vec<(usize, Vec<(f64, f64)>)> = r
@@ -310,10 +306,10 @@ fn per_variant<DB: DrawingBackend>(
             )
         })
         .collect();
-    let root = legend_strip(&root, &items, fs.legend)?;
+    let root = legend_strip(root, &items, fs.legend)?;
     let y_max = headroom(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
     let mut c = linear(&root, (10, 5), 50, hz / div, y_max)?;
-    house_mesh(&mut c.configure_mesh(), &fs)
+    house_mesh(&mut c.configure_mesh(), fs)
         .x_desc(xlabel)
         .y_desc(ylabel)
         .draw()?;
@@ -348,11 +344,9 @@ fn count_tick(v: &f64) -> String {
 /// shared scale (overlaid step lines of equal height hide each other).
 pub(super) fn instances<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    fs: &Fonts,
     r: &RunResult,
-    title: &str,
 ) -> DrawResult<DB> {
-    let fs = fonts(root);
-    let root = titled(root, title, fs.title)?;
     let hz = horizon(r);
     let (div, xlabel) = time_unit(hz);
     let panels: Vec<(usize, &str, Vec<SeriesRow>, f64)> = r
@@ -390,7 +384,7 @@ pub(super) fn instances<DB: DrawingBackend>(
             y_max,
         )?;
         let mut mesh = c.configure_mesh();
-        house_mesh(&mut mesh, &fs)
+        house_mesh(&mut mesh, fs)
             .y_labels(labels)
             .y_label_formatter(&count_tick);
         if last {
@@ -426,12 +420,10 @@ pub(super) fn instances<DB: DrawingBackend>(
 /// (bottom) over time, one colour per revision: what a deploy, a canary or a rollout did.
 pub(super) fn revisions<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
     index: usize,
-    title: &str,
 ) -> DrawResult<DB> {
-    let f = fonts(root);
-    let root = titled(root, title, f.title)?;
     let Some(v) = r.variants.get(index) else {
         return Ok(());
     };
@@ -444,13 +436,13 @@ pub(super) fn revisions<DB: DrawingBackend>(
         .enumerate()
         .map(|(k, rev)| (rev.name.clone(), Swatch::Line(variant_color(k), 3, false)))
         .collect();
-    let root = legend_strip(&root, &items, f.legend)?;
+    let root = legend_strip(root, &items, f.legend)?;
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 40 / 100);
 
     // Traffic share: each point holds until the next, the last until the horizon.
     let mut c = linear(&top, (5, 0), 30, x_max, 105.0)?;
-    house_mesh(&mut c.configure_mesh(), &f)
+    house_mesh(&mut c.configure_mesh(), f)
         .y_desc("traffic %")
         .draw()?;
     for (k, rev) in v.revisions.iter().enumerate() {
@@ -493,7 +485,7 @@ pub(super) fn revisions<DB: DrawingBackend>(
         .unwrap_or(0);
     let (i_max, i_labels) = count_axis(peak);
     let mut c = linear(&bottom, (10, 5), 50, x_max, i_max)?;
-    house_mesh(&mut c.configure_mesh(), &f)
+    house_mesh(&mut c.configure_mesh(), f)
         .x_desc(xlabel)
         .y_desc("ready instances")
         .y_labels(i_labels)
@@ -507,13 +499,13 @@ pub(super) fn revisions<DB: DrawingBackend>(
 
 pub(super) fn cold_starts<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    f: &Fonts,
     r: &RunResult,
-    title: &str,
 ) -> DrawResult<DB> {
     per_variant(
         root,
+        f,
         r,
-        title,
         "cold starts (cumulative)",
         |rows, bucket, div| {
             let mut total = 0u64;

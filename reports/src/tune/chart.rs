@@ -166,15 +166,17 @@ fn draw<DB: DrawingBackend>(
                 )
             });
     }
+    // Filled when the candidate meets the SLO, hollow when it fails it.
+    let marker = |p: &Point<'_>, color: RGBColor| {
+        let style = if p.s.slo.passed {
+            color.filled()
+        } else {
+            color.stroke_width(2)
+        };
+        Circle::new((p.s.cost_usd.mean, p.s.p99_ms.mean), radius(p), style)
+    };
     chart
-        .draw_series(points.iter().filter(|p| !p.front).map(|p| {
-            let style = if p.s.slo.passed {
-                GREY.filled()
-            } else {
-                GREY.stroke_width(2)
-            };
-            Circle::new((p.s.cost_usd.mean, p.s.p99_ms.mean), radius(p), style)
-        }))?
+        .draw_series(points.iter().filter(|p| !p.front).map(|p| marker(p, GREY)))?
         .label("dominated (hollow: fails the SLO; size: cold-start ratio)")
         .legend(|(x, y)| Circle::new((x + 12, y), 5, GREY.filled()));
     let mut front: Vec<&Point<'_>> = points.iter().filter(|p| p.front).collect();
@@ -195,14 +197,7 @@ fn draw<DB: DrawingBackend>(
         }
     }
     chart
-        .draw_series(front.iter().map(|p| {
-            let style = if p.s.slo.passed {
-                BLUE.filled()
-            } else {
-                BLUE.stroke_width(2)
-            };
-            Circle::new((p.s.cost_usd.mean, p.s.p99_ms.mean), radius(p), style)
-        }))?
+        .draw_series(front.iter().map(|p| marker(p, BLUE)))?
         .label("Pareto front (cost, p99, cold-start ratio), ±1 sd over seeds")
         .legend(|(x, y)| Circle::new((x + 12, y), 5, BLUE.filled()));
     // Candidates with the same mean cost and p99 (a parameter that changed nothing) share one

@@ -30,6 +30,16 @@ fn weighted(window_s: u64) -> WindowBuckets {
 }
 
 /// Knative's test helper `forEachBucket`: the buckets of the last window, newest first.
+/// The non-empty buckets at `now`, oldest first.
+fn nonzero_buckets_at(b: &WindowBuckets, now: Time) -> Vec<(i64, f64)> {
+    let mut got: Vec<_> = buckets_at(b, now)
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+    got.sort_by_key(|(t, _)| *t);
+    got
+}
+
 fn buckets_at(b: &WindowBuckets, now: Time) -> Vec<(i64, f64)> {
     let now = b.trunc(to_i64(now));
     let Some(lw) = b.last_write else {
@@ -81,11 +91,7 @@ fn knative_buckets_simple() {
     ] {
         b.record(t, v);
     }
-    let mut got: Vec<_> = buckets_at(&b, s(70))
-        .into_iter()
-        .filter(|(_, v)| *v > 0.0)
-        .collect();
-    got.sort_by_key(|(t, _)| *t);
+    let got = nonzero_buckets_at(&b, s(70));
     let ns = |x: u64| (x * 1_000_000_000) as i64;
     assert_eq!(got, vec![(ns(10), 11.0), (ns(11), 1.0), (ns(13), 1.0)]);
 
@@ -93,11 +99,7 @@ fn knative_buckets_simple() {
     for (t, v) in [(s(10), 1.0), (s(13), 11.0), (s(16), 1.0)] {
         b.record(t, v);
     }
-    let mut got: Vec<_> = buckets_at(&b, s(70))
-        .into_iter()
-        .filter(|(_, v)| *v > 0.0)
-        .collect();
-    got.sort_by_key(|(t, _)| *t);
+    let got = nonzero_buckets_at(&b, s(70));
     assert_eq!(got, vec![(ns(10), 12.0), (ns(15), 1.0)]);
 }
 

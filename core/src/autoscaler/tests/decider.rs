@@ -53,6 +53,11 @@ fn obs(s: f64, p: f64) -> Option<(f64, f64)> {
     Some((s, p))
 }
 
+/// The desired pods of one decision on observed (stable, panic) averages.
+fn desired(d: &mut Decider, now: Time, ready: u32, reachable: bool, (s, p): (f64, f64)) -> i32 {
+    d.scale_observed(now, ready, reachable, obs(s, p)).desired
+}
+
 /// TestAutoscalerScale: the table, one decision each.
 #[test]
 fn knative_autoscaler_scale_table() {
@@ -257,19 +262,13 @@ fn knative_scale_down_delay_not_reachable() {
     s.scale_down_delay = secs(300);
     let mut d = Decider::new(Time::ZERO, s.clone(), 0);
     assert_eq!(
-        d.scale_observed(Time::from_secs(2), 0, true, obs(40.0, 40.0))
-            .desired,
+        desired(&mut d, Time::from_secs(2), 0, true, (40.0, 40.0)),
         4
     );
-    assert_eq!(
-        d.scale_observed(Time::from_secs(60), 0, true, obs(0.0, 0.0))
-            .desired,
-        4
-    );
+    assert_eq!(desired(&mut d, Time::from_secs(60), 0, true, (0.0, 0.0)), 4);
     d.update(Time::from_secs(60), s);
     assert_eq!(
-        d.scale_observed(Time::from_secs(62), 0, false, obs(0.0, 0.0))
-            .desired,
+        desired(&mut d, Time::from_secs(62), 0, false, (0.0, 0.0)),
         0
     );
 }
@@ -280,14 +279,9 @@ fn knative_scale_down_delay_zero() {
     let mut s = spec(10.0, 0.0);
     s.panic_threshold = 100.0;
     let mut d = Decider::new(Time::ZERO, s, 0);
+    assert_eq!(desired(&mut d, Time::ZERO, 0, true, (40.0, 40.0)), 4);
     assert_eq!(
-        d.scale_observed(Time::ZERO, 0, true, obs(40.0, 40.0))
-            .desired,
-        4
-    );
-    assert_eq!(
-        d.scale_observed(Time::from_millis(500), 0, true, obs(20.0, 20.0))
-            .desired,
+        desired(&mut d, Time::from_millis(500), 0, true, (20.0, 20.0)),
         2
     );
 }
@@ -493,16 +487,8 @@ fn knative_start_in_panic_mode() {
 #[test]
 fn restart_holds_scale_for_a_stable_window() {
     let mut d = Decider::new(T0, spec(10.0, 100.0), 5);
-    assert_eq!(
-        d.scale_observed(T0 + secs(2), 5, true, obs(10.0, 10.0))
-            .desired,
-        5
-    );
-    assert_eq!(
-        d.scale_observed(T0 + secs(60), 5, true, obs(10.0, 10.0))
-            .desired,
-        5
-    );
+    assert_eq!(desired(&mut d, T0 + secs(2), 5, true, (10.0, 10.0)), 5);
+    assert_eq!(desired(&mut d, T0 + secs(60), 5, true, (10.0, 10.0)), 5);
     let r = d.scale_observed(T0 + secs(62), 5, true, obs(10.0, 10.0));
     assert_eq!(
         r.desired, 1,
@@ -642,25 +628,15 @@ fn defaults_decider(cc: u32, ready: u32) -> Decider {
 }
 
 /// VALIDATION.md K1: containerConcurrency 10 → 7 per pod; stable average 20 → 3 pods.
-#[test]
-fn k1_container_concurrency_10_average_20_is_3_pods() {
-    let mut d = defaults_decider(10, 3);
-    assert_eq!(
-        d.scale_observed(Time::from_secs(2), 3, true, obs(20.0, 20.0))
-            .desired,
-        3
-    );
-}
-
 /// VALIDATION.md K2: unlimited concurrency → target 70; average 300 → 5 pods.
 #[test]
-fn k2_unlimited_average_300_is_5_pods() {
-    let mut d = defaults_decider(0, 5);
-    assert_eq!(
-        d.scale_observed(Time::from_secs(2), 5, true, obs(300.0, 300.0))
-            .desired,
-        5
-    );
+fn k1_k2_desired_pods_from_the_stable_average() {
+    // (case, containerConcurrency, ready pods, stable = panic average, desired)
+    for (case, cc, ready, avg, want) in [("K1", 10, 3, 20.0, 3), ("K2", 0, 5, 300.0, 5)] {
+        let mut d = defaults_decider(cc, ready);
+        let r = d.scale_observed(Time::from_secs(2), ready, true, obs(avg, avg));
+        assert_eq!(r.desired, want, "{case}");
+    }
 }
 
 /// VALIDATION.md K3: ready 2, target 7, 6 s average 30 → ⌈30/7⌉ = 5; 5/2 ≥ 2 → panic, 5.
@@ -677,13 +653,11 @@ fn k3_panic_at_twice_the_ready_pods() {
 fn k4_scale_down_rate_halves_per_tick() {
     let mut d = defaults_decider(10, 1);
     assert_eq!(
-        d.scale_observed(Time::from_secs(2), 10, true, obs(21.0, 21.0))
-            .desired,
+        desired(&mut d, Time::from_secs(2), 10, true, (21.0, 21.0)),
         5
     );
     assert_eq!(
-        d.scale_observed(Time::from_secs(4), 5, true, obs(21.0, 21.0))
-            .desired,
+        desired(&mut d, Time::from_secs(4), 5, true, (21.0, 21.0)),
         3
     );
 }

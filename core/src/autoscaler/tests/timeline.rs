@@ -53,6 +53,13 @@ impl Driver {
         }
     }
 
+    /// When the decider first wanted `n` pods.
+    fn first_desired(&self, n: i32) -> Time {
+        let at = self.decisions.iter().find(|(_, d)| *d == n);
+        at.unwrap_or_else(|| panic!("desired never reaches {n}: {:?}", self.decisions))
+            .0
+    }
+
     fn reconcile(&mut self) {
         let out = self.scaler.reconcile(
             self.now,
@@ -152,12 +159,7 @@ fn scale_to_zero_last_instance_goes_60_to_90s_after_traffic_stops() {
             peak >= want_peak,
             "load {load}: scaled up to {peak}, want ≥ {want_peak}"
         );
-        let zero = d
-            .decisions
-            .iter()
-            .find(|(_, n)| *n == 0)
-            .expect("desired reaches 0")
-            .0;
+        let zero = d.first_desired(0);
         assert!(
             zero >= Time::from_secs(160) && zero <= Time::from_secs(162),
             "load {load}: desired 0 at {zero}"
@@ -178,12 +180,7 @@ fn scale_to_zero_last_instance_goes_60_to_90s_after_traffic_stops() {
 #[test]
 fn scale_to_zero_activator_already_in_path_takes_the_fast_path() {
     let d = scale_to_zero_after_traffic(5.0);
-    let zero = d
-        .decisions
-        .iter()
-        .find(|(_, n)| *n == 0)
-        .expect("desired 0")
-        .0;
+    let zero = d.first_desired(0);
     assert_eq!(d.patches.last(), Some(&(zero + PROXY_REQUEUE, 0)));
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{R, Resolver};
 use crate::duration::format_duration;
-use crate::scenario::raw::RawScenario;
+use crate::scenario::raw::{RawScenario, S};
 use crate::scenario::{HeaderRoute, RequestClass, Revision, Rollout};
 
 /// Whether `s` is an HTTP header name (an RFC 9110 token).
@@ -22,6 +22,24 @@ pub(crate) fn is_header_value(s: &str) -> bool {
 }
 
 impl Resolver<'_> {
+    /// A string `parent` must have at `key`: `missing` when it is absent, `bad(value)` when
+    /// `ok` rejects it.
+    fn required_str<T>(
+        &self,
+        parent: &S<T>,
+        v: &Option<S<String>>,
+        key: &str,
+        ok: impl Fn(&str) -> bool,
+        bad: impl Fn(&str) -> String,
+        missing: &str,
+    ) -> R<String> {
+        match v {
+            Some(s) if ok(s.get_ref()) => Ok(s.get_ref().clone()),
+            Some(s) => Err(self.err(s, key, bad(s.get_ref()))),
+            None => Err(self.err(parent, key, missing)),
+        }
+    }
+
     /// `[[rollouts]]`: in time order, each naming revisions of the scenario with percentages
     /// that sum to 100.
     pub(super) fn rollouts(&self, raw: &RawScenario, revisions: &[Revision]) -> R<Vec<Rollout>> {
@@ -131,40 +149,23 @@ impl Resolver<'_> {
                     "each route needs `match = { header = \"NAME\", value = \"VALUE\" }`",
                 ));
             };
-            let header = match &m.get_ref().header {
-                Some(h) if is_header_name(h.get_ref()) => h.get_ref().to_ascii_lowercase(),
-                Some(h) => {
-                    return Err(self.err(
-                        h,
-                        &format!("{key}.match.header"),
-                        format!("\"{}\" is not an HTTP header name", h.get_ref()),
-                    ));
-                }
-                None => {
-                    return Err(self.err(
-                        m,
-                        &format!("{key}.match.header"),
-                        "the match needs `header`, the name of the header to look at",
-                    ));
-                }
-            };
-            let value = match &m.get_ref().value {
-                Some(v) if is_header_value(v.get_ref()) => v.get_ref().clone(),
-                Some(v) => {
-                    return Err(self.err(
-                        v,
-                        &format!("{key}.match.value"),
-                        "a header value is visible ASCII, without leading or trailing spaces",
-                    ));
-                }
-                None => {
-                    return Err(self.err(
-                        m,
-                        &format!("{key}.match.value"),
-                        "the match needs `value`, the header's exact value",
-                    ));
-                }
-            };
+            let mk = m.get_ref();
+            let header = self.required_str(
+                m,
+                &mk.header,
+                &format!("{key}.match.header"),
+                is_header_name,
+                |h| format!("\"{h}\" is not an HTTP header name"),
+                "the match needs `header`, the name of the header to look at",
+            )?;
+            let value = self.required_str(
+                m,
+                &mk.value,
+                &format!("{key}.match.value"),
+                is_header_value,
+                |_| "a header value is visible ASCII, without leading or trailing spaces".into(),
+                "the match needs `value`, the header's exact value",
+            )?;
             let Some(rev) = &r.revision else {
                 return Err(self.err(
                     e,
@@ -185,7 +186,7 @@ impl Resolver<'_> {
                 ));
             };
             out.push(HeaderRoute {
-                header,
+                header: header.to_ascii_lowercase(),
                 value,
                 revision: rev.get_ref().clone(),
                 revision_index: idx,
@@ -214,17 +215,8 @@ impl Resolver<'_> {
         for (i, e) in list.get_ref().iter().enumerate() {
             let key = format!("workload.request_classes[{i}]");
             let c = e.get_ref();
-            let name = c.name.get_ref().trim().to_string();
-            if name.is_empty() {
-                return Err(self.err(&c.name, &format!("{key}.name"), "empty class name"));
-            }
-            if out.iter().any(|o| o.name == name) {
-                return Err(self.err(
-                    &c.name,
-                    &format!("{key}.name"),
-                    format!("duplicate class name \"{name}\""),
-                ));
-            }
+            let names = out.iter().map(|o| o.name.as_str());
+            let name = self.unique_name(&c.name, &format!("{key}.name"), "class", names)?;
             let weight = self.f64_in(
                 &c.weight,
                 &format!("{key}.weight"),

@@ -157,16 +157,7 @@ impl Resolver<'_> {
                 format!("more than {MAX_SERVICES} services"),
             ));
         }
-        let base_service = raw
-            .service
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
-        let base_as = raw
-            .autoscaler
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
+        let (base_service, base_as) = raw.base_tables();
         let mut names = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(list.get_ref().len());
         for (i, e) in list.get_ref().iter().enumerate() {

@@ -107,6 +107,25 @@ impl Resolver<'_> {
         )
     }
 
+    /// A `name` (trimmed) that is not empty and not among `taken`; `what` names the thing
+    /// ("class", "revision") in the error.
+    fn unique_name<'n>(
+        &self,
+        raw: &S<String>,
+        key: &str,
+        what: &str,
+        mut taken: impl Iterator<Item = &'n str>,
+    ) -> R<String> {
+        let name = raw.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(self.err(raw, key, format!("empty {what} name")));
+        }
+        if taken.any(|t| t == name) {
+            return Err(self.err(raw, key, format!("duplicate {what} name \"{name}\"")));
+        }
+        Ok(name)
+    }
+
     fn f64_in(
         &self,
         v: &Option<S<f64>>,

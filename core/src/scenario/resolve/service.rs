@@ -15,16 +15,7 @@ use crate::workload::spec::{DistSpec, MixturePart};
 
 impl Resolver<'_> {
     pub(super) fn revisions(&self, raw: &RawScenario) -> R<Vec<Revision>> {
-        let base_service = raw
-            .service
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
-        let base_as = raw
-            .autoscaler
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
+        let (base_service, base_as) = raw.base_tables();
         self.revisions_of(&base_service, &base_as, raw.revisions.as_ref(), "")
     }
 
@@ -71,17 +62,8 @@ impl Resolver<'_> {
         for (i, r) in revs.get_ref().iter().enumerate() {
             let r = r.get_ref();
             let prefix = format!("{p}revisions[{i}]");
-            let name = r.name.get_ref().trim().to_string();
-            if name.is_empty() {
-                return Err(self.err(&r.name, &format!("{prefix}.name"), "empty revision name"));
-            }
-            if out.iter().any(|o| o.name == name) {
-                return Err(self.err(
-                    &r.name,
-                    &format!("{prefix}.name"),
-                    format!("duplicate revision name \"{name}\""),
-                ));
-            }
+            let names = out.iter().map(|o| o.name.as_str());
+            let name = self.unique_name(&r.name, &format!("{prefix}.name"), "revision", names)?;
             let traffic = match &r.traffic {
                 None => 0.0,
                 Some(t) => {
