@@ -124,7 +124,7 @@ pub(crate) fn totals(
     } else {
         0.0
     };
-    if let Some(c) = cluster {
+    if let Some(c) = cluster.map(|c| *c) {
         // The pool's own bills (the services' shares add up to them).
         for (model, bill) in c.costs {
             cost.insert(model, bill);

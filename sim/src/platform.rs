@@ -157,7 +157,7 @@ pub(crate) struct FleetRun {
     /// The fleet's latency histograms (all, warm, cold: the services' merged).
     pub hists: [LatencyHist; 3],
     /// `[cluster]`: the shared node pool's figures.
-    pub cluster: Option<FleetCluster>,
+    pub cluster: Option<Box<FleetCluster>>,
 }
 
 /// What a fleet's shared node pool did (`[cluster]`).
@@ -507,11 +507,11 @@ impl<'a> Platform<'a> {
                     }
                     None => Default::default(),
                 };
-                Some(FleetCluster {
+                Some(Box::new(FleetCluster {
                     result,
                     pods,
                     costs,
-                })
+                }))
             }
         };
         Ok((
