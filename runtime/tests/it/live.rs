@@ -459,26 +459,30 @@ async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
     assert_eq!(arrived.iter().sum::<u64>(), v.requests.arrived);
 }
 
+/// Starts `s` with `--allow-from BLOCK`, sends one request from 127.0.0.1, shuts down.
+async fn one_request_allowing(
+    s: &Scenario,
+    block: &str,
+) -> (Reply, scalelab_core::result::RunResult) {
+    let block: scalelab_runtime::Cidr = block.parse().expect("block");
+    let o = Options {
+        allow_from: vec![block],
+        ..open()
+    };
+    let h = start(s, o).await.expect("starts");
+    let r = get(&h.url(), "/?message=x").await;
+    (r, h.shutdown().await)
+}
+
 /// `--allow-from`: sources outside the blocks get 403 and are counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sources_outside_allow_from_get_403() {
     let s = scenario("initial_scale = 1");
-    let only_other: scalelab_runtime::Cidr = "127.0.0.2/32".parse().expect("block");
-    let h = start(
-        &s,
-        Options {
-            allow_from: vec![only_other],
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
-    let r = get(&h.url(), "/?message=x").await;
+    let (r, res) = one_request_allowing(&s, "127.0.0.2/32").await;
     assert_eq!(
         (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
         (StatusCode::FORBIDDEN, "source-not-allowed")
     );
-    let res = h.shutdown().await;
     let live = res.variants[0].live.as_ref().expect("live stats");
     assert_eq!(live.forbidden_sources, Some(1));
     assert_eq!(
@@ -486,27 +490,10 @@ async fn sources_outside_allow_from_get_403() {
         "refused before the platform"
     );
 
-    let loopback: scalelab_runtime::Cidr = "127.0.0.0/8".parse().expect("block");
-    let h = start(
-        &s,
-        Options {
-            allow_from: vec![loopback],
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
-    let r = get(&h.url(), "/?message=x").await;
+    let (r, res) = one_request_allowing(&s, "127.0.0.0/8").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let res = h.shutdown().await;
-    assert_eq!(
-        res.variants[0]
-            .live
-            .as_ref()
-            .expect("live")
-            .forbidden_sources,
-        Some(0)
-    );
+    let live = res.variants[0].live.as_ref().expect("live stats");
+    assert_eq!(live.forbidden_sources, Some(0));
 }
 
 /// A `--cmd` instance reports its real CPU use (read from /proc): a process group that burns
