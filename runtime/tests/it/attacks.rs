@@ -6,8 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{InstanceKind, Limits, Options, start};
+use scalelab_runtime::{InstanceKind, Limits, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -52,7 +51,7 @@ async fn bodies_stream_both_ways_and_too_large_ones_are_413() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(
         wait_until(&h, Duration::from_secs(10), |st| st.ready == 1).await,
         "the app started"
@@ -127,7 +126,7 @@ async fn a_synthetic_instance_refuses_bodies_beyond_the_limit_and_the_budget() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(wait_until(&h, Duration::from_secs(5), |st| st.ready == 1).await);
     // Within both limits: the hello function reads it.
     let r = call(
@@ -165,7 +164,7 @@ async fn slow_and_idle_clients_are_cut_off() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let addr = hostport(&h.url());
     // Slowloris: 50 connections trickling a header line a byte at a time, and 10 that send
     // nothing at all.
@@ -245,7 +244,7 @@ async fn no_more_than_max_connections_are_served_at_once() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let addr = hostport(&h.url());
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -280,7 +279,7 @@ async fn no_more_than_max_connections_are_served_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_leaves_the_queue_at_once() {
     let s = scenario_with(3000, 100, "initial_scale = 0");
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&s, open()).await;
     let mut c = TcpStream::connect(hostport(&h.url()))
         .await
         .expect("connects");
@@ -304,7 +303,7 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
     // A revision created at zero: the first request pokes the autoscaler at once (it used to
     // wait for the 2 s tick, and then a tick with data: 2.4 s and more).
     let s = scenario_with(300, 100, "initial_scale = 0");
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&s, open()).await;
     let t0 = h.clock().now();
     let r = get(&h.url(), "/?message=first").await;
     let took = h.clock().now() - t0;
@@ -319,9 +318,8 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revisions_are_reachable_by_tag_only() {
-    let src = include_str!("fixtures/tags.toml");
-    let s = Scenario::from_toml_str(src, "tags.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("tags.toml");
+    let h = started(&s, open()).await;
     let url = h.url();
     for path in ["/@dark/?message=x", "/@stable/?message=x"] {
         let r = get(&url, path).await;
@@ -352,7 +350,7 @@ async fn requests_wait_for_the_http_readiness_probe() {
             ready_path: http_probe.then(|| "/healthz".to_string()),
             ..open()
         };
-        let h = start(&s, o).await.expect("starts");
+        let h = started(&s, o).await;
         let serving = dir.join("serving");
         let mut ready_before_serving = false;
         let until = h.clock().now() + Duration::from_secs(10);
@@ -414,7 +412,7 @@ async fn a_sigterm_ignoring_grandchild_does_not_survive_scale_down_or_shutdown()
         time_scale: 0.25,
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(wait_until(&h, Duration::from_secs(40), |st| st.ready == 1).await);
     let first = pids(&dir);
     assert_eq!(first.len(), 1, "{first:?}");
@@ -455,7 +453,7 @@ async fn a_command_that_exits_at_start_fails_its_requests_fast_and_the_run() {
         max_start_failures: 3,
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     // Three failed starts (back-off 100 ms, 200 ms) take well under the 3 s request timeout:
     // the waiting request gets 503 from the failed revision, not a 504 at its timeout.
     let r = get(&h.url(), "/").await;

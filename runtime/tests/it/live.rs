@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
 use scalelab_core::Time;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, InstanceKind, Options, start};
+use scalelab_runtime::{Auth, InstanceKind, Options};
 
 use crate::support::*;
 
@@ -22,7 +22,7 @@ async fn hello_contract_with_cors() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let r = get(&h.url(), "/?message=Hello&name=Ada").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, r#"{"message":"Hello welcomes you, Ada!"}"#);
@@ -75,15 +75,14 @@ async fn hello_contract_with_cors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
     let s = scenario("initial_scale = 1");
-    let h = start(
+    let h = started(
         &s,
         Options {
             auth: Auth::Token("s3cret".into()),
             ..Options::default()
         },
     )
-    .await
-    .expect("starts");
+    .await;
     assert_eq!(h.token(), Some("s3cret"));
     let r = get(&h.url(), "/?message=x").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -112,10 +111,10 @@ async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
         "refused requests never reach a revision"
     );
     // A generated token is long and random.
-    let h = start(&s, Options::default()).await.expect("starts");
+    let h = started(&s, Options::default()).await;
     let t = h.token().expect("a token").to_string();
     assert_eq!(t.len(), 32);
-    let h2 = start(&s, Options::default()).await.expect("starts");
+    let h2 = started(&s, Options::default()).await;
     assert_ne!(h2.token(), Some(t.as_str()));
     h.shutdown().await;
     h2.shutdown().await;
@@ -126,15 +125,7 @@ async fn first_request_after_scale_to_zero_waits_one_cold_start() {
     // min 0, initial 1: the first instance idles out (6 s window + 1 s grace, at time scale
     // 0.25 that is about 2 s of wall time), then a request brings one back.
     let s = scenario("initial_scale = 1");
-    let h = start(
-        &s,
-        Options {
-            time_scale: 0.25,
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
+    let h = started(&s, scaled(0.25)).await;
     assert!(
         wait_until(&h, Duration::from_secs(30), |st| st.ready + st.starting
             == 0)
@@ -163,15 +154,7 @@ async fn first_request_after_scale_to_zero_waits_one_cold_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_load_scales_up_then_back_to_zero() {
     let s = scenario_with(300, 500, "initial_scale = 1\nmax_scale = 4");
-    let h = start(
-        &s,
-        Options {
-            time_scale: 0.25,
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
+    let h = started(&s, scaled(0.25)).await;
     // Eight clients back to back for 6 scenario seconds (1.5 s of wall time).
     let until = h.clock().now() + Duration::from_secs(6);
     let url = h.url();
@@ -238,7 +221,7 @@ async fn full_queue_is_503_and_timeouts_are_504() {
         2500,
         "initial_scale = 0\nmax_scale = 1\n[router]\nactivator_queue_depth = 2",
     );
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&s, open()).await;
     let mut tasks = Vec::new();
     for i in 0..3 {
         let url = h.url();
@@ -277,9 +260,8 @@ async fn full_queue_is_503_and_timeouts_are_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_running_past_its_timeout_is_504() {
-    let src = include_str!("fixtures/timeout.toml");
-    let s = Scenario::from_toml_str(src, "t.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("timeout.toml");
+    let h = started(&s, open()).await;
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
     let t0 = h.clock().now();
     let r = get(&h.url(), "/?message=slow").await;
@@ -295,9 +277,8 @@ async fn a_request_running_past_its_timeout_is_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_requests_in_flight() {
-    let src = include_str!("fixtures/drain.toml");
-    let s = Scenario::from_toml_str(src, "drain.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("drain.toml");
+    let h = started(&s, open()).await;
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
     let tasks: Vec<_> = (0..3)
         .map(|_| {
@@ -343,7 +324,7 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(
         wait_until(&h, Duration::from_secs(8), |st| st.ready == 1).await,
         "the app started"
@@ -378,9 +359,8 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
-    let src = include_str!("fixtures/canary.toml");
-    let s = Scenario::from_toml_str(src, "canary.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("canary.toml");
+    let h = started(&s, open()).await;
     let url = h.url();
     let r = get(&url, "/@next/?message=tagged").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -419,9 +399,8 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
 /// split does, and the rollout moves the split at its scenario time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
-    let src = include_str!("fixtures/deploy.toml");
-    let s = Scenario::from_toml_str(src, "deploy.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("deploy.toml");
+    let h = started(&s, open()).await;
     let url = h.url();
     // v2 is Ready once its initial instance is (a cold start of zero).
     let ready = wait_until(&h, Duration::from_secs(1), |st| st.ready >= 2).await;
@@ -469,7 +448,7 @@ async fn one_request_allowing(
         allow_from: vec![block],
         ..open()
     };
-    let h = start(s, o).await.expect("starts");
+    let h = started(s, o).await;
     let r = get(&h.url(), "/?message=x").await;
     (r, h.shutdown().await)
 }
@@ -532,7 +511,7 @@ async fn command_instances_report_their_real_cpu() {
             },
             ..open()
         };
-        let h = start(&s, o).await.expect("starts");
+        let h = started(&s, o).await;
         assert!(
             wait_until(&h, Duration::from_secs(20), |st| st.ready == 1).await,
             "the server started"
@@ -579,8 +558,7 @@ async fn hpa_scales_command_instances_on_their_real_cpu() {
         "burn.py",
         "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
     );
-    let src = include_str!("fixtures/hpa-cpu.toml");
-    let s = Scenario::from_toml_str(src, "hpa-cpu.toml".as_ref()).expect("valid");
+    let s = fixture("hpa-cpu.toml");
     let o = Options {
         instances: InstanceKind::Command {
             cmd: format!("{burner} & exec {server}"),
@@ -588,7 +566,7 @@ async fn hpa_scales_command_instances_on_their_real_cpu() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let scaled = wait_until(&h, Duration::from_secs(20), |st| st.ready == 2).await;
     let result = h.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

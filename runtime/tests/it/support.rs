@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, Handle, Options};
+use scalelab_runtime::{Auth, Handle, Options, start};
 
 /// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
 /// and may open further tables.
@@ -26,6 +26,15 @@ pub fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
     Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
 }
 
+/// The scenario `tests/it/fixtures/NAME`.
+pub fn fixture(name: &str) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/fixtures")
+        .join(name);
+    let src = std::fs::read_to_string(&path).expect("fixture readable");
+    Scenario::from_toml_str(&src, name.as_ref()).expect("valid fixture")
+}
+
 pub fn scenario(extra: &str) -> Scenario {
     scenario_with(300, 100, extra)
 }
@@ -35,6 +44,19 @@ pub fn open() -> Options {
         auth: Auth::AllowUnauthenticated,
         ..Options::default()
     }
+}
+
+/// [`open`] at `time_scale` wall seconds per scenario second.
+pub fn scaled(time_scale: f64) -> Options {
+    Options {
+        time_scale,
+        ..open()
+    }
+}
+
+/// The platform of `s` started with `o`; the test fails if it does not start.
+pub async fn started(s: &Scenario, o: Options) -> Handle {
+    start(s, o).await.expect("starts")
 }
 
 pub struct Reply {
