@@ -12,13 +12,6 @@ use tokio::net::TcpStream;
 
 use crate::support::*;
 
-fn command(cmd: String) -> InstanceKind {
-    InstanceKind::Command {
-        cmd,
-        termination_grace: Duration::from_secs(2),
-    }
-}
-
 /// Sends a raw request head and reads the status code of the answer.
 async fn raw_status(url: &str, head: &str) -> u16 {
     let mut s = TcpStream::connect(hostport(url)).await.expect("connects");

@@ -318,10 +318,7 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
     let dir = temp_dir("crashy");
     let s = scenario("initial_scale = 1\nmin_scale = 1");
     let o = Options {
-        instances: InstanceKind::Command {
-            cmd: test_app(&dir),
-            termination_grace: Duration::from_secs(2),
-        },
+        instances: command(test_app(&dir)),
         ..open()
     };
     let h = started(&s, o).await;
@@ -505,10 +502,7 @@ async fn command_instances_report_their_real_cpu() {
     ] {
         let s = scenario("initial_scale = 1\nmin_scale = 1");
         let o = Options {
-            instances: InstanceKind::Command {
-                cmd,
-                termination_grace: Duration::from_secs(2),
-            },
+            instances: command(cmd),
             ..open()
         };
         let h = started(&s, o).await;
@@ -560,10 +554,7 @@ async fn hpa_scales_command_instances_on_their_real_cpu() {
     );
     let s = fixture("hpa-cpu.toml");
     let o = Options {
-        instances: InstanceKind::Command {
-            cmd: format!("{burner} & exec {server}"),
-            termination_grace: Duration::from_secs(2),
-        },
+        instances: command(format!("{burner} & exec {server}")),
         ..open()
     };
     let h = started(&s, o).await;

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, Handle, Options, start};
+use scalelab_runtime::{Auth, Handle, InstanceKind, Options, start};
 
 /// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
 /// and may open further tables.
@@ -51,6 +51,14 @@ pub fn scaled(time_scale: f64) -> Options {
     Options {
         time_scale,
         ..open()
+    }
+}
+
+/// Command instances running `cmd`, with 2 s between SIGTERM and SIGKILL.
+pub fn command(cmd: String) -> InstanceKind {
+    InstanceKind::Command {
+        cmd,
+        termination_grace: Duration::from_secs(2),
     }
 }
 
