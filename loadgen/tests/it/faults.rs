@@ -38,42 +38,63 @@ async fn https_url(fault: Fault) -> String {
     fault_server(fault).await.replace("http://", "https://")
 }
 
+/// Each fault on its own: every one of the 20 requests ends in the fault's outcome (and, where
+/// given, in the fault's bucket).
 #[tokio::test]
-async fn refused_connections_are_counted() {
-    let r = load(&refused_url().await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectRefused), 20);
-    assert_eq!(r.recorder.count(Bucket::Rejected), 20);
-}
-
-#[tokio::test]
-async fn garbage_responses_are_protocol_errors() {
-    let r = load(&fault_server(Fault::Garbage).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Protocol), 20);
-}
-
-#[tokio::test]
-async fn resets_are_counted() {
-    let r = load(&fault_server(Fault::Reset).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Reset), 20);
-}
-
-#[tokio::test]
-async fn a_silent_server_times_out() {
-    let r = load(&fault_server(Fault::Stall).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Timeout), 20);
-    assert_eq!(r.recorder.count(Bucket::TimedOut), 20);
-}
-
-#[tokio::test]
-async fn a_tls_handshake_that_never_ends_is_a_connect_timeout() {
-    let r = load(&https_url(Fault::Blackhole).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectTimeout), 20);
-}
-
-#[tokio::test]
-async fn tls_to_a_plain_server_is_a_connect_error() {
-    let r = load(&https_url(Fault::Garbage).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectError), 20);
+async fn each_fault_is_counted_under_its_own_outcome() {
+    let cases = [
+        (
+            "garbage",
+            fault_server(Fault::Garbage).await,
+            Outcome::Protocol,
+            None,
+        ),
+        (
+            "reset",
+            fault_server(Fault::Reset).await,
+            Outcome::Reset,
+            None,
+        ),
+        (
+            "silent",
+            fault_server(Fault::Stall).await,
+            Outcome::Timeout,
+            Some(Bucket::TimedOut),
+        ),
+        // A TLS handshake that never ends is a connect timeout.
+        (
+            "tls blackhole",
+            https_url(Fault::Blackhole).await,
+            Outcome::ConnectTimeout,
+            None,
+        ),
+        // TLS to a plain server is a connect error.
+        (
+            "tls to plain",
+            https_url(Fault::Garbage).await,
+            Outcome::ConnectError,
+            None,
+        ),
+        // Last: nothing bound after it can take its port.
+        (
+            "refused",
+            refused_url().await,
+            Outcome::ConnectRefused,
+            Some(Bucket::Rejected),
+        ),
+    ];
+    for (name, url, outcome, bucket) in cases {
+        let r = load(&url, |_| {}).await;
+        assert_eq!(
+            r.recorder.outcome(outcome),
+            20,
+            "{name}: {:?}",
+            r.recorder.outcomes
+        );
+        if let Some(b) = bucket {
+            assert_eq!(r.recorder.count(b), 20, "{name}");
+        }
+    }
 }
 
 #[tokio::test]
