@@ -12,6 +12,15 @@ use tokio::net::TcpStream;
 
 use crate::support::*;
 
+/// A one-instance platform (no cold start, no service time) with `limits`: its handle and the
+/// address to dial.
+async fn limited(limits: Limits) -> (scalelab_runtime::Handle, String) {
+    let s = scenario_with(0, 0, "initial_scale = 1");
+    let h = started(&s, Options { limits, ..open() }).await;
+    let addr = hostport(&h.url());
+    (h, addr)
+}
+
 /// Sends a raw request head and reads the status code of the answer.
 async fn raw_status(url: &str, head: &str) -> u16 {
     let mut s = TcpStream::connect(hostport(url)).await.expect("connects");
@@ -148,17 +157,12 @@ async fn a_synthetic_instance_refuses_bodies_beyond_the_limit_and_the_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_are_cut_off() {
-    let s = scenario_with(0, 0, "initial_scale = 1");
-    let o = Options {
-        limits: Limits {
-            header_timeout: Duration::from_millis(500),
-            idle_timeout: Duration::from_secs(1),
-            ..Limits::default()
-        },
-        ..open()
-    };
-    let h = started(&s, o).await;
-    let addr = hostport(&h.url());
+    let (h, addr) = limited(Limits {
+        header_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
     // Slowloris: 50 connections trickling a header line a byte at a time, and 10 that send
     // nothing at all.
     let mut trickle = Vec::new();
@@ -228,17 +232,12 @@ async fn slow_and_idle_clients_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_than_max_connections_are_served_at_once() {
-    let s = scenario_with(0, 0, "initial_scale = 1");
-    let o = Options {
-        limits: Limits {
-            max_connections: 3,
-            header_timeout: Duration::from_secs(30),
-            ..Limits::default()
-        },
-        ..open()
-    };
-    let h = started(&s, o).await;
-    let addr = hostport(&h.url());
+    let (h, addr) = limited(Limits {
+        max_connections: 3,
+        header_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(TcpStream::connect(&addr).await.expect("connects"));
