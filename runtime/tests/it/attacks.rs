@@ -296,11 +296,7 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
     // wait for the 2 s tick, and then a tick with data: 2.4 s and more).
     let s = scenario_with(300, 100, "initial_scale = 0");
     let h = started(&s, open()).await;
-    let t0 = h.clock().now();
-    let r = get(&h.url(), "/?message=first").await;
-    let took = h.clock().now() - t0;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    let took = cold_request(&h, "/?message=first").await;
     assert!(
         took >= Duration::from_millis(400) && took < Duration::from_millis(1500),
         "300 ms cold start + 100 ms service, got {took:?}"
@@ -310,8 +306,7 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revisions_are_reachable_by_tag_only() {
-    let s = fixture("tags.toml");
-    let h = started(&s, open()).await;
+    let h = started(&fixture("tags.toml"), open()).await;
     let url = h.url();
     for path in ["/@dark/?message=x", "/@stable/?message=x"] {
         let r = get(&url, path).await;

@@ -132,11 +132,7 @@ async fn first_request_after_scale_to_zero_waits_one_cold_start() {
         .await,
         "scaled to zero"
     );
-    let t0 = h.clock().now();
-    let r = get(&h.url(), "/?message=cold").await;
-    let waited = h.clock().now() - t0;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    let waited = cold_request(&h, "/?message=cold").await;
     assert!(
         waited >= Duration::from_millis(400) && waited < Duration::from_millis(2000),
         "one 300 ms cold start + 100 ms service (the paused-clock test checks it exactly), got {waited:?}"
@@ -396,8 +392,7 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
 /// split does, and the rollout moves the split at its scenario time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
-    let s = fixture("deploy.toml");
-    let h = started(&s, open()).await;
+    let h = started(&fixture("deploy.toml"), open()).await;
     let url = h.url();
     // v2 is Ready once its initial instance is (a cold start of zero).
     let ready = wait_until(&h, Duration::from_secs(1), |st| st.ready >= 2).await;

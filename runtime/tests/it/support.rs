@@ -67,6 +67,17 @@ pub async fn started(s: &Scenario, o: Options) -> Handle {
     start(s, o).await.expect("starts")
 }
 
+/// Sends GET `path` to `h` and checks it was answered after a cold start: the scenario time
+/// the answer took.
+pub async fn cold_request(h: &Handle, path: &str) -> Duration {
+    let t0 = h.clock().now();
+    let r = get(&h.url(), path).await;
+    let took = h.clock().now() - t0;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    took
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
