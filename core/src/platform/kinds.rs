@@ -28,6 +28,24 @@ use super::requests::is_queued;
 use super::{Effect, InstState, Kind, Platform, Timer};
 
 impl Platform {
+    /// A Cloud Run or HPA decision of `desired` instances: counted as a tick and logged (these
+    /// autoscalers have no panic mode and no burst capacity).
+    fn decided(&mut self, r: RevId, desired: u32) {
+        let rev = &mut self.revs[r.index()];
+        rev.desired = u64::from(desired);
+        rev.counters.ticks += 1;
+        self.t.ticks += 1;
+        let ready = rev.ready;
+        self.log(|p| Event::ScaleDecision {
+            revision: p.revs[r.index()].name.clone(),
+            desired: i32::try_from(desired).unwrap_or(i32::MAX),
+            excess_burst_capacity: 0,
+            panic: false,
+            ready,
+            poke: false,
+        });
+    }
+
     /// Cloud Run's second `second` (whole, from t = 0) of revision `r`: the sample, and on
     /// every `evaluation_period` the decision.
     pub(super) fn cloud_run_second(&mut self, now: Time, r: RevId, second: u64) {
@@ -49,18 +67,7 @@ impl Platform {
             return;
         }
         let d = cr.decide(now, rev.in_system);
-        rev.desired = u64::from(d.desired);
-        rev.counters.ticks += 1;
-        self.t.ticks += 1;
-        let ready = rev.ready;
-        self.log(|p| Event::ScaleDecision {
-            revision: p.revs[r.index()].name.clone(),
-            desired: i32::try_from(d.desired).unwrap_or(i32::MAX),
-            excess_burst_capacity: 0,
-            panic: false,
-            ready,
-            poke: false,
-        });
+        self.decided(r, d.desired);
         self.cloud_run_scale(now, r, d.desired);
     }
 
@@ -307,23 +314,12 @@ impl Platform {
             });
         }
         let current = rev.starting + rev.ready;
-        let ready = rev.ready;
         let rev = &mut self.revs[r.index()];
         let Kind::Hpa { hpa } = &mut rev.kind else {
             return;
         };
         let sync = hpa.sync(now, current, &pods);
-        rev.desired = u64::from(sync.replicas);
-        rev.counters.ticks += 1;
-        self.t.ticks += 1;
-        self.log(|p| Event::ScaleDecision {
-            revision: p.revs[r.index()].name.clone(),
-            desired: i32::try_from(sync.replicas).unwrap_or(i32::MAX),
-            excess_burst_capacity: 0,
-            panic: false,
-            ready,
-            poke: false,
-        });
+        self.decided(r, sync.replicas);
         if sync.replicas != current {
             self.log(|p| Event::ReplicasChanged {
                 revision: p.revs[r.index()].name.clone(),

@@ -88,7 +88,15 @@ fn clean_rate(r: f64) -> f64 {
 /// A sine's `(mean, amplitude, period in ns)` as the generators use them: rates cleaned, the
 /// amplitude at most the mean, and no amplitude without a period (a zero period has no shape:
 /// the process is Poisson at the mean).
-fn sine_params(mean: f64, amplitude: f64, period: Duration) -> (f64, f64, u64) {
+fn sine_params(sine: &ArrivalSpec) -> (f64, f64, u64) {
+    let ArrivalSpec::Sine {
+        mean,
+        amplitude,
+        period,
+    } = *sine
+    else {
+        unreachable!("sine_params is only called on a sine arrival")
+    };
     let mean = clean_rate(mean);
     let period = duration_nanos(period);
     let amp = if period == 0 {
@@ -291,12 +299,8 @@ fn phase_generator(arrival: &ArrivalSpec, phase: usize, base: u64, dur: u64, roo
                 last: 0,
             }
         }
-        ArrivalSpec::Sine {
-            mean,
-            amplitude,
-            period,
-        } => {
-            let (mean, amp, period) = sine_params(mean, amplitude, period);
+        ref sine @ ArrivalSpec::Sine { .. } => {
+            let (mean, amp, period) = sine_params(sine);
             if mean == 0.0 {
                 return Gen::Idle;
             }
@@ -646,12 +650,8 @@ fn phase_expected(arrival: &ArrivalSpec, dur: u64, len: u64, room: u64) -> f64 {
             }
             from * len_s + (to - from) / dur_s * len_s * len_s / 2.0
         }
-        ArrivalSpec::Sine {
-            mean,
-            amplitude,
-            period,
-        } => {
-            let (mean, amp, period) = sine_params(mean, amplitude, period);
+        ref sine @ ArrivalSpec::Sine { .. } => {
+            let (mean, amp, period) = sine_params(sine);
             if period == 0 {
                 return mean * len_s;
             }
@@ -701,12 +701,8 @@ fn phase_rate(arrival: &ArrivalSpec, x: u64, dur: u64) -> f64 {
             let (from, to) = (clean_rate(from), clean_rate(to));
             from + (to - from) * (x as f64 / dur as f64)
         }
-        ArrivalSpec::Sine {
-            mean,
-            amplitude,
-            period,
-        } => {
-            let (mean, amp, period) = sine_params(mean, amplitude, period);
+        ref sine @ ArrivalSpec::Sine { .. } => {
+            let (mean, amp, period) = sine_params(sine);
             if period == 0 {
                 return mean;
             }
