@@ -375,7 +375,11 @@ impl FleetFile<'_> {
         s.push_str("[service]\n");
         // The defaults are the published fits: a service without its own data gets them.
         let _ = writeln!(s, "service_time = {}", super::fits::exec_lognormal());
-        let _ = writeln!(s, "memory_gib = {}", gib(super::fits::burr_memory_mb(0.5) / 1024.0));
+        let _ = writeln!(
+            s,
+            "memory_gib = {}",
+            gib(super::fits::burr_memory_mb(0.5) / 1024.0)
+        );
         s.push_str(
             "# Azure Functions' longest execution on the Consumption plan.\ntimeout = \"10m\"\n",
         );
