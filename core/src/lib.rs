@@ -43,6 +43,7 @@ pub mod duration;
 mod error;
 pub mod estimate;
 pub mod event;
+pub mod fleet_totals;
 pub mod ids;
 pub mod measure;
 pub mod platform;

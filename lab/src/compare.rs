@@ -40,11 +40,15 @@ pub struct SlotOverhead {
     pub simulated_wall_ms: f64,
 }
 
-/// One variant compared.
+/// One variant compared (a fleet's: its totals, then each service).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantFidelity {
     /// The variant.
     pub variant: String,
+    /// A fleet's service this table compares (absent: the variant's totals, or the only
+    /// service of a single-service scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// One row per metric.
     pub rows: Vec<FidelityRow>,
     /// The slot overhead on both sides.
@@ -160,27 +164,7 @@ pub fn compare(
     if let Some(f) = live::failure(&live) {
         return Err(LabError::Failed(f.to_string()));
     }
-    let mut variants = Vec::new();
-    for (s, l) in sim.variants.iter().zip(&live.variants) {
-        let rows = scalelab_reports::fidelity(s, l, opts.tolerance);
-        let used_ms = plan
-            .scenario
-            .run(&s.name)
-            .map_or(0.0, |sc| sc.router.slot_overhead.as_secs_f64() * 1e3);
-        let measured_ms = l.live.as_ref().and_then(|x| x.slot_overhead_ms);
-        variants.push(VariantFidelity {
-            variant: s.name.clone(),
-            rows,
-            slot_overhead: SlotOverhead {
-                live_wall_ms: measured_ms.map(|ms| ms * scale),
-                simulated_wall_ms: used_ms * scale,
-            },
-            title: format!(
-                "{} / {} · seed {} · time scale {}",
-                plan.scenario.name, s.name, plan.seed, scale
-            ),
-        });
-    }
+    let variants = fidelity_tables(&plan, &sim, &live, opts.tolerance, scale)?;
     let passed = variants.iter().all(|v| v.rows.iter().all(|r| r.passed));
     Ok(Comparison {
         sim,
@@ -190,6 +174,59 @@ pub fn compare(
         calibrated,
         time_scale: scale,
     })
+}
+
+/// The tables of a comparison: per variant, one of the whole run (a fleet's totals) and, for a
+/// fleet, one per service (matched by name; a service missing on the live side is a failure).
+fn fidelity_tables(
+    plan: &Plan,
+    sim: &RunResult,
+    live: &RunResult,
+    tolerance: Option<f64>,
+    scale: f64,
+) -> Result<Vec<VariantFidelity>, LabError> {
+    let mut variants = Vec::new();
+    for (s, l) in sim.variants.iter().zip(&live.variants) {
+        let used_ms = plan
+            .scenario
+            .run(&s.name)
+            .map_or(0.0, |sc| sc.router.slot_overhead.as_secs_f64() * 1e3);
+        let table = |sv: &VariantResult, lv: &VariantResult, service: Option<&str>| {
+            let measured_ms = lv.live.as_ref().and_then(|x| x.slot_overhead_ms);
+            let what = match service {
+                Some(svc) => format!("{} / service {svc}", s.name),
+                None if !s.services.is_empty() => format!("{} / fleet totals", s.name),
+                None => s.name.clone(),
+            };
+            VariantFidelity {
+                variant: s.name.clone(),
+                service: service.map(str::to_string),
+                rows: scalelab_reports::fidelity(sv, lv, tolerance),
+                slot_overhead: SlotOverhead {
+                    live_wall_ms: measured_ms.map(|ms| ms * scale),
+                    simulated_wall_ms: used_ms * scale,
+                },
+                title: format!(
+                    "{} / {what} · seed {} · time scale {}",
+                    plan.scenario.name, plan.seed, scale
+                ),
+            }
+        };
+        variants.push(table(s, l, None));
+        // A fleet: each service's own table and verdict, matched by name.
+        for ss in &s.services {
+            match l.services.iter().find(|x| x.name == ss.name) {
+                Some(ls) => variants.push(table(ss, ls, Some(&ss.name))),
+                None => {
+                    return Err(LabError::Failed(format!(
+                        "the live run of {} has no result for service {}",
+                        s.name, ss.name
+                    )));
+                }
+            }
+        }
+    }
+    Ok(variants)
 }
 
 impl VariantFidelity {
@@ -339,6 +376,7 @@ mod tests {
             .zip(&live.variants)
             .map(|(s, l)| VariantFidelity {
                 variant: s.name.clone(),
+                service: None,
                 rows: scalelab_reports::fidelity(s, l, None),
                 slot_overhead: SlotOverhead {
                     live_wall_ms: l
@@ -377,6 +415,33 @@ mod tests {
             names,
             ["sim: baseline", "sim: warm", "live: baseline", "live: warm"]
         );
+    }
+
+    #[test]
+    fn a_fleet_gets_a_table_for_its_totals_and_each_service() {
+        let s = Scenario::from_toml_str(
+            "duration = \"20s\"\n[service]\nservice_time = { dist = \"fixed\", value = \"50ms\" }\n\
+             [[workload.phases]]\nduration = \"20s\"\narrival = { process = \"constant\", rate = 5 }\n\
+             [[services]]\nname = \"a\"\n[[services]]\nname = \"b\"\n",
+            "f.toml".as_ref(),
+        )
+        .expect("valid");
+        let plan = Plan::new(s, 3, None, None).expect("plan");
+        let sim = simulate(&plan).expect("simulated");
+        let mut live = sim.clone();
+        let t = fidelity_tables(&plan, &sim, &live, None, 0.5).expect("tables");
+        let services: Vec<Option<&str>> = t.iter().map(|v| v.service.as_deref()).collect();
+        assert_eq!(services, [None, Some("a"), Some("b")]);
+        assert!(t.iter().all(|v| v.rows.iter().all(|r| r.passed)));
+        assert!(t[0].title.contains("fleet totals"), "{}", t[0].title);
+        assert!(t[2].title.contains("service b"), "{}", t[2].title);
+        let json = serde_json::to_value(&t).expect("json");
+        assert!(json[0].get("service").is_none());
+        assert_eq!(json[1]["service"], "a");
+        // A service live lost is a failure, never a silent pass.
+        live.variants[0].services.pop();
+        let e = fidelity_tables(&plan, &sim, &live, None, 0.5).unwrap_err();
+        assert!(e.to_string().contains("service b"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | 401 | `missing-token` | no `Authorization: Bearer …` while authentication is on |
 //! | 403 | `wrong-token` | a bearer token that is not the run's |
 //! | 403 | `source-not-allowed` | the client's address is outside `--allow-from`'s blocks (the connection is answered once and closed) |
+//! | 404 | `unknown-service` | a fleet (`[[services]]`): neither the `Host` header's first label nor a `/_scalelab/service/NAME/` prefix names a service (the body lists them) |
 //! | 404 | `unknown-revision` | `x-scalelab-revision` or `/@tag/` names no revision's tag, or one not created yet (`created_at`) |
 //! | 413 | `body-too-large` | request body over the limit (`--max-request-body`, 32 MiB) |
 //! | 429 | `max-instances` | keepalive autoscaler at `max_instances` |
@@ -63,9 +64,38 @@ static REVISION: HeaderName = HeaderName::from_static(REVISION_HEADER);
 static INSTANCE: HeaderName = HeaderName::from_static(INSTANCE_HEADER);
 static COLD: HeaderName = HeaderName::from_static(COLD_HEADER);
 
+/// One service behind the router: its platform and the `x-scalelab-revision` value of each of
+/// its revisions' answers.
+pub(crate) struct Svc {
+    pub name: String,
+    pub sh: Arc<Shared>,
+    pub rev_headers: Vec<HeaderValue>,
+}
+
+impl Svc {
+    pub fn new(name: String, sh: Arc<Shared>) -> Svc {
+        let rev_headers = sh
+            .revs
+            .iter()
+            .map(|r| {
+                HeaderValue::from_str(&r.name).unwrap_or_else(|_| HeaderValue::from_static("?"))
+            })
+            .collect();
+        Svc {
+            name,
+            sh,
+            rev_headers,
+        }
+    }
+}
+
 /// The router's configuration and handles.
 pub(crate) struct Front {
-    pub sh: Arc<Shared>,
+    /// The services it serves: one, or a fleet's (`[[services]]`), each picked by the request's
+    /// `Host` (its first DNS label) or the path prefix `/_scalelab/service/NAME/`.
+    pub services: Vec<Svc>,
+    /// A fleet: requests must name their service.
+    pub fleet: bool,
     /// The bearer token requests need (`None`: unauthenticated access allowed).
     pub token: Option<String>,
     /// Serve `/metrics` too (else it goes to the service).
@@ -78,8 +108,6 @@ pub(crate) struct Front {
     pub forbidden: AtomicU64,
     pub limits: Limits,
     pub budget: Budget,
-    /// `x-scalelab-revision` of each revision's answers.
-    pub rev_headers: Vec<HeaderValue>,
     /// The synthetic instances' behaviour (`None`: command instances).
     pub synthetic: Option<Synth>,
 }
@@ -147,19 +175,14 @@ impl Out {
 
 impl Front {
     pub fn new(
-        sh: Arc<Shared>,
+        services: Vec<Svc>,
+        fleet: bool,
+        instances: &InstanceKind,
         token: Option<String>,
         root_metrics: bool,
         limits: Limits,
     ) -> Front {
-        let rev_headers = sh
-            .revs
-            .iter()
-            .map(|r| {
-                HeaderValue::from_str(&r.name).unwrap_or_else(|_| HeaderValue::from_static("?"))
-            })
-            .collect();
-        let synthetic = match &sh.instances {
+        let synthetic = match instances {
             InstanceKind::Synthetic {
                 hello,
                 allowed_origin,
@@ -171,14 +194,14 @@ impl Front {
         };
         Front {
             budget: Budget::new(limits.max_inflight_body),
-            sh,
+            services,
+            fleet,
             token,
             root_metrics,
             draining: AtomicBool::new(false),
             allow_from: Vec::new(),
             forbidden: AtomicU64::new(0),
             limits,
-            rev_headers,
             synthetic,
         }
     }
@@ -258,7 +281,15 @@ pub(crate) async fn handle(
     conn: ConnGuard,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let (parts, mut body) = req.into_parts();
+    let (mut parts, mut body) = req.into_parts();
+    if front.fleet
+        && !parts.headers.contains_key(header::HOST)
+        && let Some(a) = parts.uri.authority()
+        && let Ok(v) = HeaderValue::from_str(a.as_str())
+    {
+        // HTTP/2 names the host in `:authority`: a fleet picks the service by it.
+        parts.headers.insert(header::HOST, v);
+    }
     let head = ReqHead {
         method: &parts.method,
         target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -280,6 +311,23 @@ pub(crate) async fn route(
     {
         return denied.answer();
     }
+    // Which service: the only one, or the one the Host or the path prefix names.
+    let (svc, rewritten) = match pick_service(front, req) {
+        Ok(x) => x,
+        Err(out) => return *out,
+    };
+    let under_prefix;
+    let req = match &rewritten {
+        Some(t) => {
+            under_prefix = ReqHead {
+                method: req.method,
+                target: t,
+                headers: req.headers,
+            };
+            &under_prefix
+        }
+        None => req,
+    };
     let path = req.path();
     if path == METRICS_PATH || (front.root_metrics && path == "/metrics") {
         let mut h = HeaderMap::with_capacity(1);
@@ -287,11 +335,7 @@ pub(crate) async fn route(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
-        return Out::own(
-            StatusCode::OK,
-            h,
-            Body::full(crate::prom::render(&front.sh)),
-        );
+        return Out::own(StatusCode::OK, h, Body::full(crate::prom::render(&svc.sh)));
     }
     if front.draining.load(Ordering::Relaxed) {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting-down");
@@ -299,13 +343,13 @@ pub(crate) async fn route(
     // Which revision: a tag header, a `/@tag/` path prefix, else the traffic split.
     let mut forward_target: Option<String> = None;
     let rev = if let Some(v) = req.headers.get(REVISION_HEADER) {
-        match find_revision(&front.sh, v) {
+        match find_revision(&svc.sh, v) {
             Some(r) => Some(r),
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
     } else if let Some(rest) = path.strip_prefix("/@") {
         let (key, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        match find_revision(&front.sh, key.as_bytes()) {
+        match find_revision(&svc.sh, key.as_bytes()) {
             Some(r) => {
                 let mut p = format!("/{tail}");
                 if let Some(q) = req.query() {
@@ -317,11 +361,10 @@ pub(crate) async fn route(
             }
             None => return refuse(StatusCode::NOT_FOUND, "unknown-revision"),
         }
-    } else if front.sh.has_routes {
+    } else if svc.sh.has_routes {
         // The first route whose header matches and whose revision is Ready; else the split.
         let h = &req.headers;
-        front
-            .sh
+        svc.sh
             .lock()
             .core
             .route_headers(|name| h.get(name).and_then(|v| std::str::from_utf8(v).ok()))
@@ -335,14 +378,14 @@ pub(crate) async fn route(
     {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
     }
-    let sh = &front.sh;
+    let sh = &svc.sh;
     let (mut ticket, run) = match sh.arrive(rev) {
-        Admit::Run(run) => (Ticket::running(front, req, run.clone()), run),
+        Admit::Run(run) => (Ticket::running(sh, req, run.clone()), run),
         Admit::Reject {
             rev,
             reply,
             arrival,
-        } => return front.reply(rev, req, arrival, reply),
+        } => return svc.reply(rev, req, arrival, reply),
         Admit::Wait {
             req: id,
             rev,
@@ -350,14 +393,14 @@ pub(crate) async fn route(
             arrival,
             mut rx,
         } => {
-            let mut ticket = Ticket::new(front, req, id, rev, arrival);
+            let mut ticket = Ticket::new(sh, req, id, rev, arrival);
             let waited = tokio::time::timeout_at(sh.clock.wall_at(deadline), &mut rx).await;
             let start = match waited {
                 Ok(started) => started.ok(),
                 Err(_) => {
                     if let Some(reply) = sh.time_out(id, rev, arrival) {
                         ticket.answered();
-                        return front.reply(rev, req, arrival, reply);
+                        return svc.reply(rev, req, arrival, reply);
                     }
                     // It started just as its deadline passed: it times out on its instance.
                     rx.try_recv().ok()
@@ -370,11 +413,11 @@ pub(crate) async fn route(
                 }
                 Some(Start::Reply(reply)) => {
                     ticket.answered();
-                    return front.reply(rev, req, arrival, reply);
+                    return svc.reply(rev, req, arrival, reply);
                 }
                 None => {
                     ticket.answered();
-                    return front.reply(rev, req, arrival, Reply::InstanceFailed);
+                    return svc.reply(rev, req, arrival, Reply::InstanceFailed);
                 }
             }
         }
@@ -398,14 +441,16 @@ pub(crate) async fn route(
         refuse(StatusCode::BAD_GATEWAY, "instance-failed")
     } else if let Some(up) = &run.up {
         let target = forward_target.as_deref().unwrap_or(req.target);
-        front.proxy(ticket, req, target, body, &run, up).await
+        front.proxy(sh, ticket, req, target, body, &run, up).await
     } else if let Some(synth) = &front.synthetic {
-        front.synthetic(&mut ticket, synth, req, body, &run).await
+        front
+            .synthetic(sh, &mut ticket, synth, req, body, &run)
+            .await
     } else {
         ticket.finish(Answer::Failed);
         refuse(StatusCode::BAD_GATEWAY, "instance-failed")
     };
-    out.revision = Some(front.rev_headers[run.rev.index()].clone());
+    out.revision = Some(svc.rev_headers[run.rev.index()].clone());
     out.instance = Some(run.header.clone());
     out.cold = run.cold;
     out
@@ -438,15 +483,15 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    fn new(front: &Front, head: &ReqHead<'_>, req: ReqId, rev: RevId, arrival: Time) -> Ticket {
-        let log = front.sh.request_log.as_ref().map(|_| {
+    fn new(sh: &Arc<Shared>, head: &ReqHead<'_>, req: ReqId, rev: RevId, arrival: Time) -> Ticket {
+        let log = sh.request_log.as_ref().map(|_| {
             Box::new(LogInfo {
                 method: head.method.clone(),
                 path: head.path().to_string(),
             })
         });
         Ticket {
-            sh: front.sh.clone(),
+            sh: sh.clone(),
             phase: Phase::Waiting,
             req,
             rev,
@@ -456,8 +501,8 @@ impl Ticket {
         }
     }
 
-    fn running(front: &Front, head: &ReqHead<'_>, run: Running) -> Ticket {
-        let mut t = Ticket::new(front, head, run.req, run.rev, run.arrival);
+    fn running(sh: &Arc<Shared>, head: &ReqHead<'_>, run: Running) -> Ticket {
+        let mut t = Ticket::new(sh, head, run.req, run.rev, run.arrival);
         t.started(run);
         t
     }
@@ -499,7 +544,7 @@ impl Ticket {
         };
         let now = self.sh.clock.now();
         let latency_ms = now.0.saturating_sub(self.arrival.0) as f64 / 1e6;
-        sink.json(&serde_json::json!({
+        let mut line = serde_json::json!({
             "t_s": self.arrival.as_secs_f64(),
             "revision": self.sh.revs[self.rev.index()].name,
             "method": info.method.as_str(),
@@ -509,7 +554,9 @@ impl Ticket {
             "instance": instance,
             "cold_start": cold,
             "reason": reason,
-        }));
+        });
+        name_service(&mut line, &self.sh);
+        sink.json(&line);
     }
 }
 
@@ -564,13 +611,104 @@ async fn read_whole(
     Ok((whole, lease))
 }
 
-impl Front {
+/// A fleet's request log names each line's service.
+fn name_service(line: &mut serde_json::Value, sh: &Shared) {
+    if let (Some(s), Some(m)) = (&sh.service, line.as_object_mut()) {
+        m.insert("service".into(), s.clone().into());
+    }
+}
+
+/// The path prefix that names a fleet's service (`/_scalelab/service/NAME/…`), for clients
+/// that cannot set `Host`.
+pub const SERVICE_PREFIX: &str = "/_scalelab/service/";
+
+/// At most this many service names are listed in an `unknown-service` answer.
+const LIST_SERVICES: usize = 20;
+
+/// The service a request is for, and its target with the service prefix removed when it had
+/// one. A single service (or a fleet of one) takes every request; in a fleet the path prefix
+/// `/_scalelab/service/NAME/` or the `Host` header's first DNS label (`NAME`, `NAME:PORT`,
+/// `NAME.anything`, as Knative's `NAME.NAMESPACE.DOMAIN`) names it; anything else is 404
+/// `unknown-service`.
+fn pick_service<'f>(
+    front: &'f Front,
+    req: &ReqHead<'_>,
+) -> Result<(&'f Svc, Option<String>), Box<Out>> {
+    if !front.fleet {
+        return Ok((&front.services[0], None));
+    }
+    let find = |name: &[u8]| {
+        front
+            .services
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    };
+    if let Some(rest) = req.target.strip_prefix(SERVICE_PREFIX) {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (name, tail) = rest.split_at(end);
+        let Some(svc) = find(name.as_bytes()) else {
+            return Err(unknown_service(
+                front,
+                &format!("path prefix {SERVICE_PREFIX}{name}/"),
+            ));
+        };
+        let target = match tail.strip_prefix('/') {
+            Some(t) => format!("/{t}"),
+            None => format!("/{tail}"),
+        };
+        return Ok((svc, Some(target)));
+    }
+    if front.services.len() == 1 {
+        // A fleet of one: no Host needed.
+        return Ok((&front.services[0], None));
+    }
+    let Some(host) = req.headers.get("host") else {
+        return Err(unknown_service(front, "no Host header"));
+    };
+    // The first DNS label, without a port (`[v6]:port` names no service).
+    let label = host
+        .split(|&b| b == b'.' || b == b':')
+        .next()
+        .unwrap_or_default();
+    match find(label) {
+        Some(svc) => Ok((svc, None)),
+        None => Err(unknown_service(
+            front,
+            &format!("Host \"{}\"", String::from_utf8_lossy(host)),
+        )),
+    }
+}
+
+/// 404 `unknown-service`, its body saying what was asked for and which services exist.
+fn unknown_service(front: &Front, asked: &str) -> Box<Out> {
+    let names: Vec<&str> = front
+        .services
+        .iter()
+        .take(LIST_SERVICES)
+        .map(|s| s.name.as_str())
+        .collect();
+    let more = front.services.len().saturating_sub(LIST_SERVICES);
+    let mut msg = format!(
+        "unknown-service: {asked} names no service of this fleet; name one by the Host header \
+         (NAME or NAME.anything) or the path prefix {SERVICE_PREFIX}NAME/. Services: {}",
+        names.join(", ")
+    );
+    if more > 0 {
+        msg += &format!(" and {more} more");
+    }
+    msg.push('\n');
+    let mut r = refuse(StatusCode::NOT_FOUND, "unknown-service");
+    r.body = Body::full(Bytes::from(msg));
+    Box::new(r)
+}
+
+impl Svc {
     /// The platform's own answer to a request that never reached an instance, logged.
     fn reply(&self, rev: RevId, req: &ReqHead<'_>, arrival: Time, reply: Reply) -> Out {
         let status = reply.status();
         if let Some(sink) = &self.sh.request_log {
             let latency_ms = self.sh.clock.now().0.saturating_sub(arrival.0) as f64 / 1e6;
-            sink.json(&serde_json::json!({
+            let mut line = serde_json::json!({
                 "t_s": arrival.as_secs_f64(),
                 "revision": self.sh.revs[rev.index()].name,
                 "method": req.method.as_str(),
@@ -580,7 +718,9 @@ impl Front {
                 "instance": serde_json::Value::Null,
                 "cold_start": false,
                 "reason": reply.reason(),
-            }));
+            });
+            name_service(&mut line, &self.sh);
+            sink.json(&line);
         }
         let mut r = refuse(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -589,18 +729,21 @@ impl Front {
         r.revision = Some(self.rev_headers[rev.index()].clone());
         r
     }
+}
 
+impl Front {
     /// Serves a request on a synthetic instance, in-process: it holds the instance slot for
     /// its sampled service time (capped at its deadline), then answers.
     async fn synthetic(
         &self,
+        sh: &Shared,
         ticket: &mut Ticket,
         synth: &Synth,
         req: &ReqHead<'_>,
         body: &mut (dyn ClientBody + Send),
         run: &Running,
     ) -> Out {
-        let clock = &self.sh.clock;
+        let clock = &sh.clock;
         let started = clock.wall_now();
         let deadline = clock.wall_at(run.deadline);
         let mut lease = Lease::empty();
@@ -651,8 +794,10 @@ impl Front {
     }
 
     /// Proxies a request to its command instance, until its deadline.
+    #[allow(clippy::too_many_arguments)]
     async fn proxy(
         &self,
+        sh: &Shared,
         mut ticket: Ticket,
         req: &ReqHead<'_>,
         target: &str,
@@ -679,7 +824,7 @@ impl Front {
             proxied: run.proxied,
             framing,
         };
-        let deadline = self.sh.clock.wall_at(run.deadline);
+        let deadline = sh.clock.wall_at(run.deadline);
         let rb = (framing != ReqFraming::None).then_some(ReqBody {
             body,
             max: self.limits.max_request_body,

@@ -65,7 +65,9 @@ use tokio::task::JoinHandle;
 
 pub use allow::Cidr;
 pub use clock::Clock;
-pub use front::{COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER};
+pub use front::{
+    COLD_HEADER, INSTANCE_HEADER, METRICS_PATH, REASON_HEADER, REVISION_HEADER, SERVICE_PREFIX,
+};
 pub use hello::{message_and_name, respond as hello_respond};
 pub use instance::SERVICE_NS_HEADER;
 pub use server::Limits;
@@ -240,16 +242,27 @@ pub struct Status {
     pub errors: u64,
 }
 
+/// One service of a running platform (a fleet has one per `[[services]]` entry).
+struct Running {
+    sh: Arc<Shared>,
+    /// The service as a single-service scenario (the run's scenario for a single service).
+    scenario: Scenario,
+    /// Its `[[services]]` labels.
+    labels: std::collections::BTreeMap<String, String>,
+}
+
 /// A running live platform.
 pub struct Handle {
     addr: SocketAddr,
     token: Option<String>,
-    sh: Arc<Shared>,
+    /// Its services, in the scenario's order (one for a single-service scenario).
+    services: Vec<Running>,
+    fleet: bool,
     front: Arc<front::Front>,
     stop_accept: watch::Sender<bool>,
     stop_driver: watch::Sender<bool>,
     server: JoinHandle<()>,
-    driver: JoinHandle<()>,
+    drivers: Vec<JoinHandle<()>>,
     drain: Duration,
     grace: Duration,
     scenario: Scenario,
@@ -268,6 +281,14 @@ fn generate_token() -> String {
 /// Starts the platform for `scenario` (its baseline, or `opts.variant`): binds the router,
 /// starts the initial instances and the autoscaler. Must be called within a tokio runtime
 /// with time and I/O enabled.
+///
+/// A fleet (`[[services]]`) runs every service behind the one listener, each with its own
+/// platform (revisions, activator, instances, autoscaler) and random streams from
+/// [`scalelab_core::scenario::service_seed`]`(seed, name)`, as the simulator runs it. A request
+/// names its service by its `Host` header's first DNS label (`NAME`, `NAME:PORT` or
+/// `NAME.anything`, as Knative's `NAME.NAMESPACE.DOMAIN`) or the path prefix
+/// `/_scalelab/service/NAME/` (removed before the request goes on); anything else gets 404
+/// `unknown-service`. A fleet with `[cluster]` is refused (nodes are simulated only).
 pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> {
     if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
         return Err(Error::InvalidOption(format!(
@@ -313,8 +334,20 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
             source,
         })
     };
-    let events = opts.events.as_ref().map(create).transpose()?;
-    let request_log = opts.request_log.as_ref().map(create).transpose()?;
+    if s.is_fleet() && s.cluster.is_some() {
+        return Err(Error::InvalidOption(
+            "a fleet with [cluster] cannot run live: nodes are simulated only (run it with \
+             `scalelab sim`, or remove [cluster] to run the fleet on unbounded capacity)"
+                .into(),
+        ));
+    }
+    let events = opts.events.as_ref().map(create).transpose()?.map(Arc::new);
+    let request_log = opts
+        .request_log
+        .as_ref()
+        .map(create)
+        .transpose()?
+        .map(Arc::new);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -345,40 +378,67 @@ pub async fn start(scenario: &Scenario, opts: Options) -> Result<Handle, Error> 
         InstanceKind::Synthetic { .. } => Duration::ZERO,
     };
     let clock = Clock::start(opts.time_scale);
-    let sh = Arc::new(Shared::new(
-        &s,
-        opts.seed,
-        variant,
-        clock,
-        opts.instances.clone(),
-        events,
-        request_log,
-        opts.ready_path.clone(),
-        opts.max_start_failures,
-    ));
+    let fleet = s.is_fleet();
+    // A fleet fails as a whole when any service's revision gives up (the message names it).
+    let failure = Arc::new(watch::Sender::new(None));
+    let mut services = Vec::new();
+    for m in s.members(opts.seed) {
+        let mut sh = Shared::new(
+            &m.scenario,
+            m.seed,
+            variant.clone(),
+            clock,
+            opts.instances.clone(),
+            events.clone(),
+            request_log.clone(),
+            opts.ready_path.clone(),
+            opts.max_start_failures,
+        );
+        if fleet {
+            sh.service = Some(m.name.to_string());
+            sh.failure = failure.clone();
+        }
+        services.push(Running {
+            sh: Arc::new(sh),
+            scenario: m.scenario.into_owned(),
+            labels: m.labels.into_owned(),
+        });
+    }
+    let svcs = services
+        .iter()
+        .map(|r| front::Svc::new(r.scenario.name.clone(), r.sh.clone()))
+        .collect();
     let mut front = front::Front::new(
-        sh.clone(),
+        svcs,
+        fleet,
+        &opts.instances,
         token.clone(),
         opts.root_metrics,
         opts.limits.clone(),
     );
     front.allow_from = opts.allow_from.clone();
     let front = Arc::new(front);
-    sh.boot();
+    for r in &services {
+        r.sh.boot();
+    }
     let (stop_accept, accept_rx) = watch::channel(false);
     let (stop_driver, driver_rx) = watch::channel(false);
-    let driver = tokio::spawn(driver::run(sh.clone(), driver_rx));
+    let drivers = services
+        .iter()
+        .map(|r| tokio::spawn(driver::run(r.sh.clone(), driver_rx.clone())))
+        .collect();
     let server = tokio::spawn(server::accept_loop(listener, front.clone(), accept_rx));
     let max_timeout = s.max_timeout();
     Ok(Handle {
         addr,
         token,
-        sh,
+        services,
+        fleet,
         front,
         stop_accept,
         stop_driver,
         server,
-        driver,
+        drivers,
         drain: opts.drain_timeout.unwrap_or(max_timeout),
         grace,
         scenario: s,
@@ -404,95 +464,205 @@ impl Handle {
 
     /// The scenario clock of this run.
     pub fn clock(&self) -> Clock {
-        self.sh.clock
+        self.services[0].sh.clock
     }
 
-    /// The current state, for a status line.
-    pub fn status(&self) -> Status {
-        let live = self.sh.lock();
-        let l = live.core.levels();
-        let t = live.core.tally();
-        // What the reconcilers ask for: the deciders' figures within each revision's bounds.
-        let desired = (0..live.core.revisions())
-            .map(|r| {
-                live.core
-                    .revision(scalelab_core::ids::RevId(r as u16))
-                    .target
-            })
-            .sum();
-        Status {
-            t: self.sh.clock.now(),
-            ready: l.ready,
-            starting: l.starting,
-            desired,
-            in_flight: l.in_flight,
-            queued: l.queued,
-            panic: l.panic,
-            arrived: t.arrived,
-            completed: t.completed,
-            errors: t.rejected + t.timed_out,
+    /// The names of a fleet's services, in the scenario's order: a request names its service
+    /// by `Host: NAME` (or `NAME.anything`) or the path prefix `/_scalelab/service/NAME/`.
+    /// Empty for a single-service scenario (every request goes to it).
+    pub fn services(&self) -> Vec<&str> {
+        if !self.fleet {
+            return Vec::new();
         }
+        self.services
+            .iter()
+            .map(|r| r.scenario.name.as_str())
+            .collect()
+    }
+
+    /// The current state, for a status line (a fleet's summed over its services).
+    pub fn status(&self) -> Status {
+        let mut st = Status {
+            t: self.clock().now(),
+            ..Status::default()
+        };
+        for r in &self.services {
+            let live = r.sh.lock();
+            let l = live.core.levels();
+            let t = live.core.tally();
+            // What the reconcilers ask for: the deciders' figures within each revision's bounds.
+            let desired: u64 = (0..live.core.revisions())
+                .map(|r| {
+                    live.core
+                        .revision(scalelab_core::ids::RevId(r as u16))
+                        .target
+                })
+                .sum();
+            st.ready += l.ready;
+            st.starting += l.starting;
+            st.desired += desired;
+            st.in_flight += l.in_flight;
+            st.queued += l.queued;
+            st.panic |= l.panic;
+            st.arrived += t.arrived;
+            st.completed += t.completed;
+            st.errors += t.rejected + t.timed_out;
+        }
+        st
     }
 
     /// Why the run failed, once it has: a revision whose instances keep failing to start gave
     /// up (its requests get 503 at once). The run should be ended and reported as failed.
     pub fn failure(&self) -> Option<String> {
-        self.sh.failed()
+        self.services[0].sh.failed()
     }
 
     /// Resolves when the run fails (see [`Handle::failure`]); never otherwise.
     pub async fn failed(&self) -> String {
-        let mut rx = self.sh.failure.subscribe();
+        // The services of a fleet share one failure.
+        let mut rx = self.services[0].sh.failure.subscribe();
         match rx.wait_for(Option::is_some).await {
             Ok(f) => f.clone().unwrap_or_default(),
             Err(_) => std::future::pending().await,
         }
     }
 
-    /// The Prometheus exposition `/metrics` serves.
+    /// The Prometheus exposition `/metrics` serves (a fleet's: each service's, under a
+    /// `# service: NAME` comment; over HTTP the request's service's alone).
     pub fn metrics(&self) -> String {
-        prom::render(&self.sh)
+        if !self.fleet {
+            return prom::render(&self.services[0].sh);
+        }
+        let mut out = String::new();
+        for r in &self.services {
+            out += &format!("# service: {}\n", r.scenario.name);
+            out += &prom::render(&r.sh);
+        }
+        out
     }
 
     /// Ends the run: stops accepting connections and answers new requests on open ones with
     /// 503, waits (up to the drain timeout) for the requests in flight, stops every instance
     /// (SIGTERM, grace period, SIGKILL for commands), and returns the result document.
     pub async fn shutdown(self) -> RunResult {
-        let sh = self.sh.clone();
+        let clock = self.clock();
+        let shs: Vec<Arc<Shared>> = self.services.iter().map(|r| r.sh.clone()).collect();
         self.front.draining.store(true, Ordering::Relaxed);
         let _ = self.stop_accept.send(true);
         // Drain: the autoscaler keeps running, so queued requests still get instances.
-        let drain_until = sh.clock.wall_now() + sh.clock.to_wall(self.drain);
-        while sh.in_system() > 0 && sh.clock.wall_now() < drain_until {
+        let drain_until = clock.wall_now() + clock.to_wall(self.drain);
+        while shs.iter().any(|sh| sh.in_system() > 0) && clock.wall_now() < drain_until {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let _ = self.stop_driver.send(true);
-        let _ = self.driver.await;
-        // The CPU command instances used since the last whole second counts too.
-        driver::sample_cpu_now(&sh);
-        sh.shut_down();
+        for d in self.drivers {
+            let _ = d.await;
+        }
+        for sh in &shs {
+            // The CPU command instances used since the last whole second counts too.
+            driver::sample_cpu_now(sh);
+            sh.shut_down();
+        }
         // Instances stop after their shutdown time (synthetic) or their grace period.
         let longest_shutdown = self
-            .scenario
-            .revisions
+            .services
             .iter()
+            .flat_map(|r| &r.scenario.revisions)
             .map(|r| r.service.shutdown)
             .max()
             .unwrap_or_default();
-        let stop_until = sh.clock.wall_now()
-            + sh.clock.to_wall(longest_shutdown)
+        let stop_until = clock.wall_now()
+            + clock.to_wall(longest_shutdown)
             + self.grace
             + Duration::from_secs(2);
-        while sh.alive() > 0 && sh.clock.wall_now() < stop_until {
+        while shs.iter().any(|sh| sh.alive() > 0) && clock.wall_now() < stop_until {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Whatever is left of a command instance does not outlive the run.
-        instance::kill_groups(&sh).await;
+        for sh in &shs {
+            instance::kill_groups(sh).await;
+        }
         // Requests still queued or running after the drain are reported in flight at the end.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.server).await;
         let forbidden = (!self.front.allow_from.is_empty())
             .then(|| self.front.forbidden.load(Ordering::Relaxed));
-        finish(&sh, &self.scenario, self.seed, forbidden)
+        if !self.fleet {
+            return finish(&shs[0], &self.scenario, self.seed, forbidden);
+        }
+        finish_fleet(&self.services, &self.scenario, self.seed, forbidden)
+    }
+}
+
+/// A fleet's result document, from the run's measurements until now: each service's result
+/// (its platform's books closed at the same end) in `services`, the fleet's totals around
+/// them ([`scalelab_core::fleet_totals`], with the live section summed).
+fn finish_fleet(
+    services: &[Running],
+    s: &Scenario,
+    seed: u64,
+    forbidden: Option<u64>,
+) -> RunResult {
+    use scalelab_core::fleet_totals::{ServiceOutcome, fleet_totals};
+    let sh0 = &services[0].sh;
+    let end = sh0.clock.now();
+    let scale = sh0.clock.scale();
+    let mut outcomes = Vec::with_capacity(services.len());
+    let mut total = LiveStats::default();
+    let (mut slot_ns, mut slot_n) = (0u128, 0u64);
+    for r in services {
+        let sh = &r.sh;
+        let (mut v, stats, hists, lag_events, lag_max_s) = {
+            let mut live = sh.lock();
+            let synthetic = matches!(sh.instances, InstanceKind::Synthetic { .. });
+            let empty = Platform::new(&r.scenario, Config::live(seed, synthetic));
+            let core = std::mem::replace(&mut live.core, empty);
+            let (v, stats, hists) = core.finish_with_latency(r.scenario.name.clone(), end);
+            (v, stats, hists, live.lag_events, live.lag_max_s)
+        };
+        let slot_ms = (stats.slot_excess_count > 0)
+            .then(|| stats.slot_excess_ns as f64 / stats.slot_excess_count as f64 / 1e6);
+        slot_ns += stats.slot_excess_ns;
+        slot_n += stats.slot_excess_count;
+        let live = LiveStats {
+            instance_errors: stats.failed,
+            instance_crashes: stats.crashes,
+            driver_lag_events: lag_events,
+            driver_lag_max_s: lag_max_s,
+            slot_overhead_ms: slot_ms,
+            slot_overhead_wall_ms: slot_ms.map(|ms| ms * scale),
+            client_closed: stats.client_closed,
+            ..LiveStats::default()
+        };
+        total.instance_errors += live.instance_errors;
+        total.instance_crashes += live.instance_crashes;
+        total.driver_lag_events += live.driver_lag_events;
+        total.driver_lag_max_s = total.driver_lag_max_s.max(live.driver_lag_max_s);
+        total.client_closed += live.client_closed;
+        v.set_live(live);
+        v.labels = r.labels.clone();
+        outcomes.push(ServiceOutcome {
+            result: v,
+            slo: r.scenario.slo.clone(),
+            hists,
+        });
+    }
+    let first_model = s.billing.models.first().map(String::as_str);
+    let mut t = fleet_totals(sh0.variant.clone(), outcomes, &s.slo, first_model);
+    let slot_ms = (slot_n > 0).then(|| slot_ns as f64 / slot_n as f64 / 1e6);
+    total.slot_overhead_ms = slot_ms;
+    total.slot_overhead_wall_ms = slot_ms.map(|ms| ms * scale);
+    total.forbidden_sources = forbidden;
+    total.failure = sh0.failed();
+    // The services share the logs: closed once.
+    let close = |sink: &Option<Arc<sink::Sink>>| sink.as_ref().and_then(|s| s.close().err());
+    total.event_log_error = close(&sh0.events).map(|e| e.to_string());
+    total.request_log_error = close(&sh0.request_log).map(|e| e.to_string());
+    t.set_live(total);
+    RunResult {
+        variants: vec![t],
+        scenario_path: Some(s.path.display().to_string()),
+        time_scale: Some(scale),
+        ..RunResult::new(&s.name, seed, Mode::Live, end.as_secs_f64())
     }
 }
 
@@ -523,7 +693,7 @@ fn finish(sh: &Arc<Shared>, s: &Scenario, seed: u64, forbidden: Option<u64>) -> 
         failure: sh.failed(),
         ..LiveStats::default()
     };
-    let close = |sink: &Option<sink::Sink>| sink.as_ref().and_then(|s| s.close().err());
+    let close = |sink: &Option<Arc<sink::Sink>>| sink.as_ref().and_then(|s| s.close().err());
     live.event_log_error = close(&sh.events).map(|e| e.to_string());
     live.request_log_error = close(&sh.request_log).map(|e| e.to_string());
     v.set_live(live);

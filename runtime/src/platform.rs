@@ -49,8 +49,21 @@ pub(crate) struct RevName {
     pub tag: Option<String>,
 }
 
-/// Everything the tasks of one run share.
+/// An event log line of a fleet's service.
+#[derive(serde::Serialize)]
+struct FleetStamped<'a> {
+    t_s: f64,
+    variant: &'a str,
+    service: &'a str,
+    #[serde(flatten)]
+    event: Event,
+}
+
+/// Everything the tasks of one service of a run share.
 pub(crate) struct Shared {
+    /// The service's name in a fleet (`[[services]]`; its event and request log lines carry
+    /// it); None for a single-service scenario.
+    pub service: Option<String>,
     pub clock: Clock,
     pub revs: Vec<RevName>,
     /// The scenario has `[[routes]]`: the router matches request headers before the split.
@@ -58,8 +71,8 @@ pub(crate) struct Shared {
     state: Mutex<Live>,
     /// Wakes the timer task when a timer earlier than the one it sleeps on was pushed.
     pub wake: Notify,
-    pub events: Option<Sink>,
-    pub request_log: Option<Sink>,
+    pub events: Option<Arc<Sink>>,
+    pub request_log: Option<Arc<Sink>>,
     pub variant: String,
     pub instances: InstanceKind,
     /// `--ready-path`: an HTTP probe instead of a TCP one for command instances.
@@ -68,7 +81,7 @@ pub(crate) struct Shared {
     /// message).
     pub exits: Mutex<Vec<Option<ExitInfo>>>,
     /// Set once when a revision gives up; the run then ends as failed.
-    pub failure: watch::Sender<Option<String>>,
+    pub failure: Arc<watch::Sender<Option<String>>>,
     /// Process groups of command instances still alive (killed at the end, whatever happens).
     pub groups: Mutex<BTreeSet<i32>>,
     /// The instance of each command instance's process group: its CPU time is read from
@@ -224,8 +237,8 @@ impl Shared {
         variant: String,
         clock: Clock,
         instances: InstanceKind,
-        events: Option<Sink>,
-        request_log: Option<Sink>,
+        events: Option<Arc<Sink>>,
+        request_log: Option<Arc<Sink>>,
         ready_path: Option<String>,
         max_start_failures: u32,
     ) -> Shared {
@@ -249,6 +262,7 @@ impl Shared {
             .collect();
         let n = revs.len();
         Shared {
+            service: None,
             clock,
             revs,
             has_routes: !s.routes.is_empty(),
@@ -271,7 +285,7 @@ impl Shared {
             instances,
             ready_path,
             exits: Mutex::new(vec![None; n]),
-            failure: watch::Sender::new(None),
+            failure: Arc::new(watch::Sender::new(None)),
             groups: Mutex::new(BTreeSet::new()),
             cpu_groups: Mutex::new(BTreeMap::new()),
         }
@@ -445,8 +459,13 @@ impl Shared {
     fn failure_message(&self, rev: RevId) -> String {
         let name = &self.revs[rev.index()].name;
         let exit = lock(&self.exits).get(rev.index()).cloned().flatten();
-        let mut msg =
-            format!("revision \"{name}\": its instances keep failing to start, giving up");
+        let mut msg = match &self.service {
+            Some(svc) => format!(
+                "service \"{svc}\", revision \"{name}\": its instances keep failing to start, \
+                 giving up"
+            ),
+            None => format!("revision \"{name}\": its instances keep failing to start, giving up"),
+        };
         if let Some(e) = &exit {
             msg += &format!(
                 " (the last one, instance {}, {} after {:.1} s{})",
@@ -508,12 +527,20 @@ impl Shared {
 
     /// Records an event in the event log.
     pub fn log(&self, now: Time, event: Event) {
-        if let Some(s) = &self.events {
-            s.json(&Stamped {
+        let Some(s) = &self.events else { return };
+        match &self.service {
+            None => s.json(&Stamped {
                 t_s: now.as_secs_f64(),
                 variant: self.variant.clone(),
                 event,
-            });
+            }),
+            // A fleet's services share one log: each line names its service.
+            Some(service) => s.json(&FleetStamped {
+                t_s: now.as_secs_f64(),
+                variant: &self.variant,
+                service,
+                event,
+            }),
         }
     }
 

@@ -12,8 +12,17 @@
 //! takes whichever of the lane and the heap's top comes first. That halves the heap's traffic
 //! in a busy scenario (every request is one arrival and one completion) without changing the
 //! order of anything.
+//!
+//! Another needs no heap either: the services' whole-second timers. Each is scheduled one
+//! second ahead as the previous one is processed, so they are scheduled in order of time, and
+//! they wait in a FIFO beside the heap ([`EventQueue::push_in_order`]); one scheduled before
+//! the FIFO's last goes to the heap instead. Every event keeps its (time, insertion) key, and
+//! `pop` takes the smallest of the lane, the FIFO's front and the heap's top, so the order of
+//! events is exactly the heap's alone. In a fleet of a thousand services this takes the
+//! busy services' seconds (a third of the events) out of the heap.
 
 use std::cmp::Reverse;
+use std::collections::VecDeque;
 
 use dary_heap::QuaternaryHeap;
 use scalelab_core::Time;
@@ -39,11 +48,20 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Where the next event comes from.
+enum Src {
+    Heap,
+    Lane,
+    Fifo,
+}
+
 /// Pending events in (time, insertion) order. Scheduling before the last popped time is a bug
 /// and panics.
 pub struct EventQueue<E> {
     heap: QuaternaryHeap<Entry<E>>,
     lane: Option<Entry<E>>,
+    /// Events scheduled in order of their keys (see [`push_in_order`](Self::push_in_order)).
+    fifo: VecDeque<Entry<E>>,
     seq: u64,
     /// The sequence of [`push_first`](Self::push_first)'s events, below every `seq`.
     first_seq: u64,
@@ -59,6 +77,7 @@ impl<E> Default for EventQueue<E> {
         EventQueue {
             heap: QuaternaryHeap::new(),
             lane: None,
+            fifo: VecDeque::new(),
             seq: ORDINARY,
             first_seq: 0,
             last: Time::ZERO,
@@ -122,18 +141,41 @@ impl<E> EventQueue<E> {
         self.lane = Some(e);
     }
 
+    /// Schedules `ev` at `at` like [`push`](Self::push) (the same key, so the same place in
+    /// the order), for a source whose events are mostly scheduled in order of time: it waits
+    /// in the FIFO when it is not before the FIFO's last event, in the heap otherwise.
+    #[inline]
+    pub fn push_in_order(&mut self, at: Time, ev: E) {
+        let e = self.entry(at, ev);
+        match self.fifo.back() {
+            // Keys are (time, sequence) and sequences grow: a later-or-equal time is a
+            // larger key.
+            Some(b) if b.key < e.key => self.heap.push(e),
+            _ => self.fifo.push_back(e),
+        }
+    }
+
     /// Removes and returns the next event.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
-        let from_lane = match (&self.lane, self.heap.peek()) {
-            (Some(l), Some(h)) => l.key > h.key,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        let next = if from_lane {
-            self.lane.take()
-        } else {
-            self.heap.pop()
+        // The smallest (time, sequence) of the three sources (keys are stored `Reverse`d).
+        let mut src = Src::Heap;
+        let mut best = self.heap.peek().map(|e| e.key.0);
+        if let Some(l) = &self.lane
+            && best.is_none_or(|b| l.key.0 < b)
+        {
+            src = Src::Lane;
+            best = Some(l.key.0);
+        }
+        if let Some(f) = self.fifo.front()
+            && best.is_none_or(|b| f.key.0 < b)
+        {
+            src = Src::Fifo;
+        }
+        let next = match src {
+            Src::Heap => self.heap.pop(),
+            Src::Lane => self.lane.take(),
+            Src::Fifo => self.fifo.pop_front(),
         };
         next.map(
             |Entry {
@@ -152,16 +194,14 @@ impl<E> EventQueue<E> {
     pub fn peek_time(&self) -> Option<Time> {
         let l = self.lane.as_ref().map(|e| e.key.0);
         let h = self.heap.peek().map(|e| e.key.0);
-        let k = match (l, h) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let f = self.fifo.front().map(|e| e.key.0);
+        let k = [l, h, f].into_iter().flatten().min()?;
         Some(Time((k >> 64) as u64))
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() + usize::from(self.lane.is_some())
+        self.heap.len() + self.fifo.len() + usize::from(self.lane.is_some())
     }
 
     /// True when nothing is pending.
@@ -202,6 +242,22 @@ mod tests {
     }
 
     #[test]
+    fn in_order_events_keep_their_place() {
+        let mut q = EventQueue::default();
+        q.push_in_order(Time::from_secs(1), 'a');
+        q.push(Time::from_secs(1), 'b');
+        q.push_in_order(Time::from_secs(2), 'c');
+        // Before the FIFO's last: to the heap, same place.
+        q.push_in_order(Time::from_secs(1), 'd');
+        q.push_lane(Time::from_secs(2), 'e');
+        q.push_in_order(Time::from_secs(2), 'f');
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.peek_time(), Some(Time::from_secs(1)));
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ['a', 'b', 'd', 'c', 'e', 'f']);
+    }
+
+    #[test]
     fn the_lane_keeps_its_place_in_insertion_order() {
         let mut q = EventQueue::default();
         q.push(Time::from_secs(1), 'a');
@@ -226,7 +282,7 @@ mod tests {
         /// Interleaved pushes (never before the last pop) and pops come out sorted by time, then
         /// by insertion, exactly like a reference sorted list.
         #[test]
-        fn matches_a_sorted_reference(ops in proptest::collection::vec((0u64..20, 0u8..3), 0..300)) {
+        fn matches_a_sorted_reference(ops in proptest::collection::vec((0u64..20, 0u8..5), 0..300)) {
             let mut q = EventQueue::default();
             let mut reference: Vec<(u64, usize)> = Vec::new();
             let mut now = 0u64;
@@ -248,6 +304,11 @@ mod tests {
                     q.push_lane(Time(now + dt), i);
                     in_lane = Some(i);
                     reference.push((now + dt, i));
+                } else if what == 3 {
+                    // Mostly in order (a second ahead of now), sometimes not.
+                    let t = if dt < 15 { now + 1 + dt / 8 } else { now + dt % 3 };
+                    q.push_in_order(Time(t), i);
+                    reference.push((t, i));
                 } else {
                     q.push(Time(now + dt), i);
                     reference.push((now + dt, i));

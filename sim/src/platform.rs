@@ -576,6 +576,17 @@ impl<'a> Platform<'a> {
         let svc = i as u32;
         for &e in p.effects() {
             match e {
+                // Whole seconds are scheduled in order of time (the queue's FIFO).
+                Effect::Timer {
+                    at,
+                    timer: Timer::Second,
+                } => q.push_in_order(
+                    at,
+                    Ev {
+                        svc,
+                        kind: Kind::Timer(Timer::Second),
+                    },
+                ),
                 Effect::Timer { at, timer } => q.push(
                     at,
                     Ev {
@@ -724,7 +735,7 @@ fn wake(
         }
         (Some(n), _) => {
             s.now = last;
-            q.push(
+            q.push_in_order(
                 n,
                 Ev {
                     svc: i as u32,

@@ -12,19 +12,13 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
     Scenario::from_file(path).map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))
 }
 
-/// Refuses a live run (`run`, `serve`, `compare`) of a fleet of more than one service (exit 2):
-/// the live runtime drives one service. A fleet of one runs as its service.
-pub fn refuse_live_fleet(s: &Scenario, path: &Path, command: &str) -> Result<(), Failure> {
-    if s.services.len() > 1 {
-        return Err(Failure::bad_input(anyhow::anyhow!(
-            "{}: `scalelab {command}` does not support fleets yet: the scenario has {} \
-             [[services]] and the live runtime serves one service (simulate the fleet with \
-             `scalelab sim`, or keep one [[services]] entry to run it live)",
-            path.display(),
-            s.services.len()
-        )));
-    }
-    Ok(())
+/// Refuses what a live run (`run`, `serve`, `compare`) of a fleet cannot do (exit 2): a fleet
+/// with `[cluster]` (nodes are simulated only), and for `run` and `compare` a `[trace]` of
+/// recorded durations or too many requests ([`scalelab_lab::live::check_fleet`]). A fleet
+/// otherwise runs live, every service behind one listener.
+pub fn refuse_live_fleet(s: &Scenario, _path: &Path, command: &str) -> Result<(), Failure> {
+    scalelab_lab::live::check_fleet(s, command, command != "serve")
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))
 }
 
 /// `--seed` if given, else the scenario's, else a fresh one (announced on stderr so the run can

@@ -182,6 +182,13 @@ pub fn run(a: LoadArgs) -> CmdResult {
     } else {
         let path = Path::new(&target);
         let s = load_scenario(path)?;
+        if s.is_fleet() {
+            return Err(bad(format!(
+                "{}: a fleet ([[services]]) has one workload per service and `scalelab load` sends                  one workload to one URL; run the fleet live with `scalelab run {}` (each                  service's workload with its Host header), or simulate it with `scalelab sim`",
+                path.display(),
+                path.display()
+            )));
+        }
         if a.rate.is_some() {
             return Err(bad(
                 "--rate is for quick mode; the scenario's workload sets the rate",

@@ -99,8 +99,16 @@ pub fn run(a: ServeArgs) -> CmdResult {
     // Traffic comes from outside; what the scenario itself starts is its instances.
     let mut idle = scenario.clone();
     idle.workload.phases.clear();
+    idle.trace = None;
+    for svc in &mut idle.services {
+        svc.workload.phases.clear();
+    }
     for v in &mut idle.variants {
         v.scenario.workload.phases.clear();
+        v.scenario.trace = None;
+        for svc in &mut v.scenario.services {
+            svc.workload.phases.clear();
+        }
     }
     super::common::check_work(
         &a.scenario,
@@ -213,6 +221,15 @@ pub fn run(a: ServeArgs) -> CmdResult {
                 Some(t) => writeln!(out, "token: {t}")?,
                 None => writeln!(out, "token: none (unauthenticated access allowed)")?,
             }
+            // A fleet: each service answers to its Host name (or the path prefix).
+            for name in h.services() {
+                writeln!(
+                    out,
+                    "service: {name} (Host: {name}, or {}{}{name}/)",
+                    h.url(),
+                    scalelab_runtime::SERVICE_PREFIX
+                )?;
+            }
             out.flush()?;
         }
         if !quiet {
@@ -221,13 +238,23 @@ pub fn run(a: ServeArgs) -> CmdResult {
                 Some(t) => format!(" -H 'Authorization: Bearer {t}'"),
                 None => String::new(),
             };
-            eprintln!(
-                "serving {} (seed {seed}); try: curl{auth} '{}/?message=Hello'; metrics at {}{}; Ctrl-C stops",
-                scenario.name,
-                h.url(),
-                h.url(),
-                scalelab_runtime::METRICS_PATH
-            );
+            match h.services().first() {
+                None => eprintln!(
+                    "serving {} (seed {seed}); try: curl{auth} '{}/?message=Hello'; metrics at {}{}; Ctrl-C stops",
+                    scenario.name,
+                    h.url(),
+                    h.url(),
+                    scalelab_runtime::METRICS_PATH
+                ),
+                Some(first) => eprintln!(
+                    "serving the fleet {} ({} services, seed {seed}); try: curl{auth} -H 'Host: {first}' '{}/?message=Hello'; metrics per service at {}{} with its Host; Ctrl-C stops",
+                    scenario.name,
+                    h.services().len(),
+                    h.url(),
+                    h.url(),
+                    scalelab_runtime::METRICS_PATH
+                ),
+            }
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(Failure::runtime)?;

@@ -1,6 +1,6 @@
 //! Fleets end to end: `sim` on a fleet (totals and `services`), reports with the per-service
 //! table, variants addressing a service by name, bad fleet input (exit 2 naming the file, line
-//! and key), and live commands refusing fleets of more than one service.
+//! and key), and live commands refusing a trace of recorded durations.
 
 use crate::support::*;
 
@@ -139,14 +139,33 @@ fn bad_fleet_input_exits_2_naming_file_line_and_key() {
 }
 
 #[test]
-fn live_commands_refuse_a_fleet_of_more_than_one_service() {
-    for cmd in ["run", "serve", "compare"] {
-        let o = scalelab(&[cmd, "scenarios/fleet.toml"]);
+fn live_commands_refuse_a_trace_of_recorded_durations() {
+    // A trace whose requests take their recorded durations cannot be replayed live: refused,
+    // not half-run (other fleets run live: tests/it/live_fleet.rs).
+    let d = scratch("durations");
+    let toml = GOOD.replace(
+        "[trace]\nfile = \"t.csv\"",
+        "[trace]\nfile = \"t.csv\"\ndurations = true",
+    );
+    let f = write(&d, &toml, "t_s,service,duration_s\n1.5,b,0.2\n3,b,0.1\n");
+    for cmd in ["run", "compare"] {
+        let o = scalelab(&[cmd, &f]);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
         assert!(
-            stderr(&o).contains("does not support fleets"),
+            stderr(&o).contains("recorded durations"),
             "{cmd}: {}",
             stderr(&o)
         );
     }
+}
+
+#[test]
+fn load_refuses_a_fleet_and_points_at_run() {
+    // `load` sends one workload to one URL: a fleet is refused (exit 2), never half-sent as
+    // its first service's workload without a Host header.
+    let d = scratch("load");
+    let f = write(&d, GOOD, "t_s,service,count\n0,b,2\n");
+    let o = scalelab(&["load", &f, "--url", "http://127.0.0.1:9/"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("scalelab run"), "{}", stderr(&o));
 }

@@ -7,6 +7,7 @@ mod hardening;
 mod knative;
 mod kpa;
 mod live;
+mod live_fleet;
 mod load;
 mod report;
 mod router;

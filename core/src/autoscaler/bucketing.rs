@@ -57,6 +57,9 @@ pub struct WindowBuckets {
     first_write: Option<i64>,
     /// Start of the newest bucket written (signed ns; `None` = never written).
     last_write: Option<i64>,
+    /// `slot(index(last_write))` while `last_write` is set: the ring position of the newest
+    /// bucket, so that records and averages find theirs without a division.
+    last_slot: usize,
     granularity: i64,
     window: i64,
     window_total: f64,
@@ -79,6 +82,7 @@ impl WindowBuckets {
             buckets: vec![0.0; nb],
             first_write: None,
             last_write: None,
+            last_slot: 0,
             granularity,
             window,
             window_total: 0.0,
@@ -109,16 +113,38 @@ impl WindowBuckets {
         self.buckets.is_empty()
     }
 
+    /// The start of `t`'s bucket: `index(t) × granularity`, which is `t − t mod granularity`.
+    #[inline]
     fn trunc(&self, t: i64) -> i64 {
-        t - t.rem_euclid(self.granularity)
+        self.index(t) * self.granularity
     }
 
+    /// `floor(t / granularity)`. Knative's (and every scenario's) granularity is 1 s: divided
+    /// by the constant, which the compiler turns into a multiplication (this runs several times
+    /// per window per second of a run).
+    #[inline]
     fn index(&self, t: i64) -> i64 {
-        t.div_euclid(self.granularity)
+        const SEC: i64 = 1_000_000_000;
+        if self.granularity == SEC {
+            t.div_euclid(SEC)
+        } else {
+            t.div_euclid(self.granularity)
+        }
     }
 
+    #[inline]
     fn slot(&self, index: i64) -> usize {
         index.rem_euclid(self.buckets.len() as i64) as usize
+    }
+
+    /// The slot after `s` in the ring (`slot(i + 1)` from `slot(i)`, without a division).
+    #[inline]
+    fn next_slot(&self, s: usize) -> usize {
+        if s + 1 == self.buckets.len() {
+            0
+        } else {
+            s + 1
+        }
     }
 
     /// Adds `value` into the bucket of `now` (Knative's `Record`).
@@ -129,8 +155,9 @@ impl WindowBuckets {
     pub fn record(&mut self, now: Time, value: f64) {
         debug_assert!(!value.is_nan(), "recorded NaN");
         let now = to_i64(now);
-        let bucket_time = self.trunc(now);
         let write_index = self.index(now);
+        let bucket_time = write_index * self.granularity;
+        let mut s = self.last_slot;
         if self.last_write != Some(bucket_time) {
             if let Some(lw) = self.last_write
                 && bucket_time.saturating_add(self.window) <= lw
@@ -143,8 +170,10 @@ impl WindowBuckets {
             if self.last_write.is_none_or(|lw| bucket_time > lw) {
                 match self.last_write {
                     Some(lw) if bucket_time - lw < self.window => {
-                        for i in self.index(lw) + 1..=write_index {
-                            let s = self.slot(i);
+                        // The buckets after the last write up to this one (slots following
+                        // the last write's) are cleared.
+                        for _ in self.index(lw) + 1..=write_index {
+                            s = self.next_slot(s);
                             self.window_total -= self.buckets[s];
                             self.buckets[s] = 0.0;
                         }
@@ -153,14 +182,28 @@ impl WindowBuckets {
                         self.first_write = Some(bucket_time);
                         self.buckets.iter_mut().for_each(|b| *b = 0.0);
                         self.window_total = 0.0;
+                        s = self.slot(write_index);
                     }
                 }
                 self.last_write = Some(bucket_time);
+                self.last_slot = s;
+            } else {
+                // A late write, into its own earlier bucket.
+                s = self.slot(write_index);
             }
         }
-        let s = self.slot(write_index);
+        debug_assert_eq!(s, self.slot(write_index));
         self.buckets[s] += value;
         self.window_total += value;
+    }
+
+    /// True when every bucket holds 0 and the running total is small enough that the linear
+    /// average rounds it to 0 for any bucket count (|total × 10⁶| < 0.5; dividing by a count
+    /// ≥ 1 only shrinks it): both averages then read 0 (or −0) whenever they are read, until
+    /// the next write.
+    pub fn only_zeros(&self) -> bool {
+        (self.window_total * 10f64.powi(PRECISION_DIGITS)).abs() < 0.5
+            && self.buckets.iter().all(|&b| b == 0.0)
     }
 
     /// True when nothing was written in the last window (Knative's `IsEmpty`): the decider's
@@ -202,8 +245,11 @@ impl WindowBuckets {
             let st = self.index(lw);
             let en = self.index(now);
             let mut ret = self.window_total;
-            for i in st + 1..=en {
-                ret -= self.buckets[self.slot(i)];
+            debug_assert_eq!(self.last_slot, self.slot(st));
+            let mut s = self.next_slot(self.last_slot);
+            for _ in st + 1..=en {
+                ret -= self.buckets[s];
+                s = self.next_slot(s);
             }
             let n = written.min(nb - (en - st));
             round6(ret / n as f64)
@@ -232,9 +278,17 @@ impl WindowBuckets {
         }
         let start = self.index(lw);
         let mut ret = 0.0;
-        for i in 0..n.max(0) {
-            ret += self.buckets[self.slot(start - i)] * multiplier;
+        debug_assert_eq!(self.last_slot, self.slot(start));
+        let mut s = self.last_slot;
+        for _ in 0..n.max(0) {
+            ret += self.buckets[s] * multiplier;
             multiplier *= 1.0 - c;
+            // slot(start − i − 1) from slot(start − i).
+            s = if s == 0 {
+                self.buckets.len() - 1
+            } else {
+                s - 1
+            };
         }
         ret
     }
@@ -267,6 +321,9 @@ impl WindowBuckets {
         self.window = w;
         self.buckets = fresh;
         self.window_total = total;
+        if let Some(lw) = self.last_write {
+            self.last_slot = self.slot(self.index(lw));
+        }
         self.smoothing = smoothing_coefficient(nb);
     }
 }

@@ -193,6 +193,14 @@ pub struct Tick {
     pub notify: bool,
 }
 
+/// [`Decider::raw`]'s figures.
+struct Raw {
+    ds: i32,
+    dp: i32,
+    over: bool,
+    ebc: i32,
+}
+
 /// One revision's decider: metric windows, panic state, scale-down delay window, status.
 #[derive(Clone, Debug)]
 pub struct Decider {
@@ -299,6 +307,39 @@ impl Decider {
                 panic: self.in_panic(),
             };
         };
+        let Raw { ds, dp, over, ebc } = self.raw(ready, reachable, stable, panic);
+        let spec = &self.spec;
+        if over {
+            self.panic_start = Some(now);
+        } else if let Some(ps) = self.panic_start
+            && ps.saturating_add(spec.stable_window) < now
+        {
+            self.panic_start = None;
+            self.max_panic_pods = 0;
+        }
+        let mut desired = ds;
+        if self.panic_start.is_some() {
+            desired = desired.max(dp);
+            self.max_panic_pods = self.max_panic_pods.max(desired);
+            desired = self.max_panic_pods;
+        }
+        if reachable && let Some(w) = &mut self.delay {
+            w.record(now, desired);
+            desired = w.current();
+        }
+        ScaleResult {
+            desired,
+            excess_burst_capacity: ebc,
+            valid: true,
+            panic: self.in_panic(),
+        }
+    }
+
+    /// The stateless part of a decision from `(stable, panic)` averages: the stable and panic
+    /// desired pods (clamped, activation scale applied), whether that is over the panic
+    /// threshold, and the excess burst capacity.
+    #[inline]
+    fn raw(&self, ready: u32, reachable: bool, stable: f64, panic: f64) -> Raw {
         let spec = &self.spec;
         let ready_raw = f64::from(ready);
         let r = ready_raw.max(1.0);
@@ -322,24 +363,6 @@ impl Decider {
             }
         }
         let over = dppc / r >= spec.panic_threshold;
-        if over {
-            self.panic_start = Some(now);
-        } else if let Some(ps) = self.panic_start
-            && ps.saturating_add(spec.stable_window) < now
-        {
-            self.panic_start = None;
-            self.max_panic_pods = 0;
-        }
-        let mut desired = ds;
-        if self.panic_start.is_some() {
-            desired = desired.max(dp);
-            self.max_panic_pods = self.max_panic_pods.max(desired);
-            desired = self.max_panic_pods;
-        }
-        if reachable && let Some(w) = &mut self.delay {
-            w.record(now, desired);
-            desired = w.current();
-        }
         let tbc = spec.target_burst_capacity;
         let ebc = if tbc == 0.0 {
             0.0
@@ -348,12 +371,37 @@ impl Decider {
         } else {
             -1.0
         };
-        ScaleResult {
-            desired,
-            excess_burst_capacity: ebc as i32,
-            valid: true,
-            panic: self.in_panic(),
+        Raw {
+            ds,
+            dp,
+            over,
+            ebc: ebc as i32,
         }
+    }
+
+    /// True when every tick from `now` on, while `ready` pods stay ready, nothing is recorded
+    /// and `reachable` holds, changes nothing the decider or its revision shows: the windows of
+    /// the scaling metric hold only zeros (so their averages read 0 at every later time, until
+    /// the stable window is empty and the ticks have no data), the decider is not panicking
+    /// and would not start to, the scale-down delay holds nothing above 0, and the decision
+    /// those zeros give is the current status (`desired` and EBC: no notification). Such ticks
+    /// only count, like ticks without data (see `Platform::second_is_idle`).
+    pub fn quiet(&self, now: Time, ready: u32, reachable: bool) -> bool {
+        if self.panic_start.is_some() || self.delay.as_ref().is_some_and(|d| d.current() != 0) {
+            return false;
+        }
+        if !self.collector.only_zeros(self.spec.metric) {
+            return false;
+        }
+        let Some((stable, panic)) = self.collector.observed(now, self.spec.metric) else {
+            return true;
+        };
+        let raw = self.raw(ready, reachable, stable, panic);
+        // With a delay window, a decision above 0 would be recorded into it.
+        !raw.over
+            && (self.delay.is_none() || raw.ds == 0)
+            && raw.ds == self.status.desired_scale
+            && raw.ebc == self.status.excess_burst_capacity
     }
 
     /// A tick: [`scale`](Self::scale), then the multiscaler's status update.

@@ -135,6 +135,17 @@ impl ConcurrencyMeter {
         self.concurrency
     }
 
+    /// True when nothing is in flight and nothing was measured since the last report: every
+    /// report from now on (until a request arrives) is all zeros.
+    pub fn is_quiet(&self) -> bool {
+        self.concurrency == 0
+            && self.proxied_concurrency == 0
+            && self.integral == 0
+            && self.proxied_integral == 0
+            && self.count == 0
+            && self.proxied_count == 0
+    }
+
     /// Cuts the report for the period since the previous one and starts a new period:
     /// `∫conc dt / elapsed` and the arrivals counted. In-flight requests carry over.
     pub fn report(&mut self, now: Time) -> Stat {
@@ -145,8 +156,8 @@ impl ConcurrencyMeter {
             ..Stat::default()
         };
         if self.in_use > 0 {
-            s.avg_concurrency = self.integral as f64 / self.in_use as f64;
-            s.avg_proxied_concurrency = self.proxied_integral as f64 / self.in_use as f64;
+            s.avg_concurrency = as_f64(self.integral) / self.in_use as f64;
+            s.avg_proxied_concurrency = as_f64(self.proxied_integral) / self.in_use as f64;
         }
         self.integral = 0;
         self.proxied_integral = 0;
@@ -154,6 +165,18 @@ impl ConcurrencyMeter {
         self.count = 0;
         self.proxied_count = 0;
         s
+    }
+}
+
+/// `x as f64` (rounded to nearest), through the cheap 64-bit conversion when it fits: the same
+/// value (both round the same integer), without the software routine a 128-bit one calls.
+#[inline]
+fn as_f64(x: u128) -> f64 {
+    match u64::try_from(x) {
+        // (`black_box`: otherwise the compiler sees both arms are `x as f64` and keeps the
+        // 128-bit conversion for both.)
+        Ok(v) => std::hint::black_box(v) as f64,
+        Err(_) => x as f64,
     }
 }
 
@@ -415,6 +438,17 @@ impl Collector {
             Metric::Rps => &self.rps_stable,
         };
         !(self.scraping && s.is_empty_at(now))
+    }
+
+    /// True when both windows of `metric` hold only zeros and their running total is within
+    /// rounding of 0 (the linear average rounds it to 0 whatever the bucket count), so that
+    /// their averages read 0 at every later time as long as nothing is recorded.
+    pub fn only_zeros(&self, metric: Metric) -> bool {
+        let (s, p) = match metric {
+            Metric::Concurrency => (&self.concurrency_stable, &self.concurrency_panic),
+            Metric::Rps => (&self.rps_stable, &self.rps_panic),
+        };
+        s.only_zeros() && p.only_zeros()
     }
 
     /// Applies new window lengths (Knative resizes the buckets when the Metric changes) and

@@ -898,6 +898,9 @@ impl Platform {
         // Every completed request is recorded once, as warm or cold; the overall distribution
         // is their sum (one histogram update per request instead of two).
         let t = &mut self.t;
+        // (Values still pending go into their histograms once, not into a copy per answer.)
+        t.latency_warm.flush();
+        t.latency_cold.flush();
         t.latency.merge(&t.latency_warm);
         t.latency.merge(&t.latency_cold);
         let billing = std::mem::replace(&mut self.billing, Meter::new(&Default::default(), &[]));

@@ -613,13 +613,11 @@ fn idle_seconds_processed_at_once_give_what_delivering_each_gives() {
         (KEEPALIVE, &[1, 2, 200, 201, 1500, 3000][..], 3600, 3500),
     ] {
         let (ticked, none, _) = run_idle(toml, at, end, false);
-        let (skipped, n, alive) = run_idle(toml, at, end, true);
+        // (A KPA second may be idle with an instance alive: one ready, idle pod whose
+        // scrapes report zeros to a quiet decider; `skip_seconds` records them.)
+        let (skipped, n, _alive) = run_idle(toml, at, end, true);
         assert_eq!(none, 0);
         assert!(n > idle, "{n} seconds skipped, expected more than {idle}");
-        assert!(
-            !alive,
-            "a KPA second is never idle while an instance is alive"
-        );
         assert_eq!(skipped, ticked);
     }
 }

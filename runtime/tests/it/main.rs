@@ -3,9 +3,11 @@
 //! checked exactly on the paused clock in the crate's unit tests.
 //!
 //! - `live`: the platform's behaviour (scaling, queues, timeouts, revisions, crashes);
+//! - `fleet`: a fleet's services behind one listener, picked by `Host` or path prefix;
 //! - `attacks`: what a hostile or careless client or instance command does to the router
 //!   (bodies, slow clients, reaching around the router, process groups, crash loops).
 
 mod attacks;
+mod fleet;
 mod live;
 mod support;

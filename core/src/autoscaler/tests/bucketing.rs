@@ -364,3 +364,157 @@ fn max_window_slides() {
         assert_eq!(w.current(), want, "t = {t}s");
     }
 }
+
+/// The ring as it was written before the division-free indexing (every index and slot by a
+/// division): the reference the faster code must match bit for bit.
+mod reference {
+    use super::*;
+
+    fn trunc(b: &WindowBuckets, t: i64) -> i64 {
+        t - t.rem_euclid(b.granularity)
+    }
+    fn index(b: &WindowBuckets, t: i64) -> i64 {
+        t.div_euclid(b.granularity)
+    }
+    fn slot(b: &WindowBuckets, i: i64) -> usize {
+        i.rem_euclid(b.buckets.len() as i64) as usize
+    }
+
+    pub fn record(b: &mut WindowBuckets, now: Time, value: f64) {
+        let now = to_i64(now);
+        let bucket_time = trunc(b, now);
+        let write_index = index(b, now);
+        if b.last_write != Some(bucket_time) {
+            if let Some(lw) = b.last_write
+                && bucket_time.saturating_add(b.window) <= lw
+            {
+                return;
+            }
+            if b.first_write.is_none_or(|fw| fw > bucket_time) {
+                b.first_write = Some(bucket_time);
+            }
+            if b.last_write.is_none_or(|lw| bucket_time > lw) {
+                match b.last_write {
+                    Some(lw) if bucket_time - lw < b.window => {
+                        for i in index(b, lw) + 1..=write_index {
+                            let s = slot(b, i);
+                            b.window_total -= b.buckets[s];
+                            b.buckets[s] = 0.0;
+                        }
+                    }
+                    _ => {
+                        b.first_write = Some(bucket_time);
+                        b.buckets.iter_mut().for_each(|x| *x = 0.0);
+                        b.window_total = 0.0;
+                    }
+                }
+                b.last_write = Some(bucket_time);
+            }
+        }
+        let s = slot(b, write_index);
+        b.buckets[s] += value;
+        b.window_total += value;
+    }
+
+    pub fn linear_average(b: &WindowBuckets, now: Time) -> f64 {
+        let now = trunc(b, to_i64(now));
+        let Some(lw) = b.last_write else {
+            return 0.0;
+        };
+        let nb = b.buckets.len() as i64;
+        let written = match b.first_write {
+            Some(fw) => (lw - fw) / b.granularity + 1,
+            None => i64::MAX,
+        };
+        let d = now - lw;
+        if d <= 0 {
+            round6(b.window_total / written.min(nb) as f64)
+        } else if d < b.window {
+            let st = index(b, lw);
+            let en = index(b, now);
+            let mut ret = b.window_total;
+            for i in st + 1..=en {
+                ret -= b.buckets[slot(b, i)];
+            }
+            round6(ret / written.min(nb - (en - st)) as f64)
+        } else {
+            0.0
+        }
+    }
+
+    pub fn weighted_average(b: &WindowBuckets, now: Time) -> f64 {
+        let t = trunc(b, to_i64(now));
+        let Some(lw) = b.last_write else {
+            return 0.0;
+        };
+        if t - lw > b.window {
+            return 0.0;
+        }
+        let c = b.smoothing;
+        let mut multiplier = c;
+        let mut n = b.buckets.len() as i64;
+        if t > lw {
+            let zeros = (t - lw) / b.granularity;
+            multiplier *= (1.0 - c).powf(zeros as f64);
+            n -= zeros;
+        }
+        let start = index(b, lw);
+        let mut ret = 0.0;
+        for i in 0..n.max(0) {
+            ret += b.buckets[slot(b, start - i)] * multiplier;
+            multiplier *= 1.0 - c;
+        }
+        ret
+    }
+}
+
+proptest::proptest! {
+    /// Records (mostly forward in time, some late, some after long gaps, a resize now and
+    /// then) and averages read between them are bit for bit those of the reference, for
+    /// 1 s and 3 s buckets, both algorithms.
+    #[test]
+    fn matches_the_division_reference(
+        window_s in 1u64..70,
+        gran_s in proptest::prop_oneof![proptest::strategy::Just(1u64), proptest::strategy::Just(3u64)],
+        weighted_avg in proptest::bool::ANY,
+        ops in proptest::collection::vec((0u64..5_000, 0u8..10, -1.0f64..50.0), 1..200),
+    ) {
+        let agg = if weighted_avg { Aggregation::WeightedExponential } else { Aggregation::Linear };
+        let mut b = WindowBuckets::new(Duration::from_secs(window_s), Duration::from_secs(gran_s), agg);
+        let mut r = b.clone();
+        let mut now_ms = 0u64;
+        for (dt, what, v) in ops {
+            match what {
+                // A long gap.
+                0 => now_ms += dt * 100,
+                // A late write (up to 5 s back).
+                1 => {
+                    let t = ms(now_ms.saturating_sub(dt));
+                    b.record(t, v);
+                    reference::record(&mut r, t, v);
+                }
+                // A resize.
+                2 if dt % 7 == 0 => {
+                    let w = Duration::from_secs(1 + dt % 80);
+                    b.resize_window(ms(now_ms), w);
+                    r.resize_window(ms(now_ms), w);
+                }
+                _ => {
+                    now_ms += dt / 4;
+                    b.record(ms(now_ms), v);
+                    reference::record(&mut r, ms(now_ms), v);
+                }
+            }
+            proptest::prop_assert_eq!(b.window_total.to_bits(), r.window_total.to_bits());
+            proptest::prop_assert_eq!(&b.buckets, &r.buckets);
+            proptest::prop_assert_eq!(b.last_write, r.last_write);
+            proptest::prop_assert_eq!(b.first_write, r.first_write);
+            for ahead in [0u64, 700, 1_000, 2_500, 30_000, 65_000, 200_000] {
+                let t = ms(now_ms + ahead);
+                proptest::prop_assert_eq!(b.linear_average(t).to_bits(), reference::linear_average(&r, t).to_bits());
+                proptest::prop_assert_eq!(b.weighted_average(t).to_bits(), reference::weighted_average(&r, t).to_bits());
+                proptest::prop_assert_eq!(b.is_empty_at(t), r.is_empty_at(t));
+            }
+        }
+    }
+}

@@ -727,3 +727,51 @@ fn unlimited_tbc_disables_no_data() {
     assert!(t.result.valid);
     assert_eq!((t.result.desired, t.result.excess_burst_capacity), (0, -1));
 }
+
+/// `quiet`: true exactly when every later tick (nothing recorded but zeros) would decide what
+/// the status shows, and then such ticks indeed change nothing.
+#[test]
+fn quiet_means_the_next_ticks_change_nothing() {
+    let zero = Stat::default();
+    let one = Stat {
+        avg_concurrency: 1.0,
+        ..Stat::default()
+    };
+    let mut d = decider(10.0, 0.0);
+    // Data above zero in the window: not quiet.
+    d.record(T0, &one);
+    let t = d.tick(T0, 1, true);
+    assert!(t.result.valid);
+    assert!(!d.quiet(T0 + secs(1), 1, true));
+    // Zeros for a whole window: the bucket with 1 left it.
+    let mut now = T0;
+    for _ in 0..61 {
+        now += secs(1);
+        d.record(now, &zero);
+    }
+    // The status still says 1 (the last tick's decision): the zeros decide 0, not quiet yet.
+    assert_eq!(d.status().desired_scale, 1);
+    assert!(!d.quiet(now, 1, true));
+    let tick = d.tick(now, 1, true);
+    assert_eq!(tick.result.desired, 0);
+    assert!(d.quiet(now, 1, true), "{:?}", d.status());
+    let status = d.status();
+    // Quiet: the following ticks (zeros recorded, or nothing) notify nothing and decide the same.
+    for k in 1..100 {
+        let at = now + secs(k);
+        if k < 30 {
+            d.record(at, &zero);
+        }
+        if k % 2 == 0 {
+            let t = d.tick(at, 1, true);
+            assert!(!t.notify, "tick {k}: {t:?}");
+            assert!(!t.result.valid || t.result.desired == status.desired_scale);
+            assert_eq!(d.status(), status);
+        }
+    }
+    // Panic mode is never quiet.
+    let mut p = Decider::new(T0, spec(10.0, 0.0), 3);
+    assert!(p.in_panic());
+    p.record(T0, &zero);
+    assert!(!p.quiet(T0, 3, true));
+}
