@@ -370,81 +370,70 @@ mod tests {
         H1Conn::new(Io::Plain(tcp))
     }
 
+    /// One response read from a server that sends `pieces`: (status, body bytes) or the
+    /// outcome, and whether the connection can carry another request.
+    async fn read(pieces: Vec<&'static [u8]>, head: bool) -> (Result<(u16, u64), Outcome>, bool) {
+        let mut c = conn_with(pieces).await;
+        let r = c.read_response(head).await;
+        (r.map(|r| (r.status, r.body_bytes)), c.is_usable())
+    }
+
     #[tokio::test]
     async fn content_length_chunked_and_interim_responses() {
-        let mut c = conn_with(vec![
+        let interim: Vec<&[u8]> = vec![
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe",
             b"llo",
-        ])
-        .await;
-        let r = c.read_response(false).await.ok().unwrap();
-        assert_eq!((r.status, r.body_bytes), (200, 5));
-        assert!(c.is_usable());
-
-        let mut c = conn_with(vec![
+        ];
+        assert_eq!(read(interim, false).await, (Ok((200, 5)), true));
+        let chunked: Vec<&[u8]> = vec![
             b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;x=y\r\npe",
             b"dia\r\n0\r\nX-Trailer: 1\r\n\r\n",
-        ])
-        .await;
-        let r = c.read_response(false).await.ok().unwrap();
-        assert_eq!((r.status, r.body_bytes), (201, 9));
-        assert!(c.is_usable());
-
-        let mut c = conn_with(vec![
-            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
-        ])
-        .await;
-        let r = c.read_response(false).await.ok().unwrap();
-        assert_eq!((r.status, r.body_bytes), (204, 0));
-        assert!(!c.is_usable());
-
+        ];
+        assert_eq!(read(chunked, false).await, (Ok((201, 9)), true));
+        let close = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+        assert_eq!(read(vec![close], false).await, (Ok((204, 0)), false));
         // HEAD: a Content-Length but no body.
-        let mut c = conn_with(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"]).await;
-        let r = c.read_response(true).await.ok().unwrap();
-        assert_eq!((r.status, r.body_bytes), (200, 0));
-        assert!(c.is_usable());
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+        assert_eq!(read(vec![head], true).await, (Ok((200, 0)), true));
     }
 
     #[tokio::test]
     async fn close_delimited_bodies_and_http10() {
-        let mut c = conn_with(vec![b"HTTP/1.0 200 OK\r\n\r\nabc", b"def"]).await;
-        let r = c.read_response(false).await.ok().unwrap();
-        assert_eq!((r.status, r.body_bytes), (200, 6));
-        assert!(!c.is_usable());
+        let pieces: Vec<&[u8]> = vec![b"HTTP/1.0 200 OK\r\n\r\nabc", b"def"];
+        assert_eq!(read(pieces, false).await, (Ok((200, 6)), false));
     }
 
     #[tokio::test]
     async fn broken_responses_are_classified() {
-        let mut c = conn_with(vec![b"SPLORK 9000 \x00\x01\r\n\r\n"]).await;
-        assert!(matches!(
-            c.read_response(false).await,
-            Err(Outcome::Protocol)
-        ));
-        assert!(!c.is_usable());
-        let mut c = conn_with(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]).await;
-        assert!(matches!(c.read_response(false).await, Err(Outcome::Reset)));
-        let mut c = conn_with(vec![]).await;
-        assert!(matches!(c.read_response(false).await, Err(Outcome::Reset)));
-        let mut c = conn_with(vec![b"HTTP/1.1 200 OK\r\nContent-Le"]).await;
-        assert!(matches!(
-            c.read_response(false).await,
-            Err(Outcome::Protocol)
-        ));
-        let mut c = conn_with(vec![
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        ])
-        .await;
-        assert!(matches!(
-            c.read_response(false).await,
-            Err(Outcome::Protocol)
-        ));
-        let mut c = conn_with(vec![
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        ])
-        .await;
-        assert!(matches!(
-            c.read_response(false).await,
-            Err(Outcome::Protocol)
-        ));
+        for (reply, outcome) in [
+            (&b"SPLORK 9000 \x00\x01\r\n\r\n"[..], Outcome::Protocol),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                Outcome::Reset,
+            ),
+            (b"", Outcome::Reset),
+            (b"HTTP/1.1 200 OK\r\nContent-Le", Outcome::Protocol),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                Outcome::Protocol,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                Outcome::Protocol,
+            ),
+        ] {
+            let pieces = if reply.is_empty() {
+                vec![]
+            } else {
+                vec![reply]
+            };
+            let got = read(pieces, false).await;
+            assert_eq!(
+                got,
+                (Err(outcome), false),
+                "{}",
+                String::from_utf8_lossy(reply)
+            );
+        }
     }
 }

@@ -319,47 +319,51 @@ impl Comparison {
 
     /// Aligned text.
     pub fn to_text(&self, color: bool) -> String {
-        let mut o = String::new();
-        let _ = writeln!(
-            o,
-            "baseline: {} ({})",
-            self.baseline.label, self.baseline.title
-        );
-        for r in &self.runs {
-            let _ = writeln!(o, "compared: {} ({})", r.label, r.title);
-        }
-        for (title, t) in self.tables() {
-            let _ = writeln!(o, "\n{title}");
-            o.push_str(&t.to_text(color));
-        }
-        o.push('\n');
-        for l in self.verdict_lines() {
-            let _ = writeln!(o, "{l}");
-        }
-        o
+        self.render(false, color)
     }
 
     /// Markdown (GitHub step summaries).
     pub fn to_markdown(&self) -> String {
-        let mut o = String::from("## scalelab comparison\n\n");
+        self.render(true, false)
+    }
+
+    /// The one layout of both: the runs compared, the tables, the verdict; as markdown (a
+    /// title, list items, `###` headings, a ✅/❌ verdict) or as aligned text.
+    fn render(&self, markdown: bool, color: bool) -> String {
+        let mut o = String::new();
+        let (item, code) = if markdown { ("- ", "`") } else { ("", "") };
+        if markdown {
+            o.push_str("## scalelab comparison\n\n");
+        }
         let _ = writeln!(
             o,
-            "- baseline: `{}` ({})",
+            "{item}baseline: {code}{}{code} ({})",
             self.baseline.label, self.baseline.title
         );
         for r in &self.runs {
-            let _ = writeln!(o, "- compared: `{}` ({})", r.label, r.title);
+            let _ = writeln!(o, "{item}compared: {code}{}{code} ({})", r.label, r.title);
         }
         for (title, t) in self.tables() {
-            let _ = writeln!(o, "\n### {title}\n");
-            o.push_str(&t.to_markdown());
+            if markdown {
+                let _ = writeln!(o, "\n### {title}\n");
+                o.push_str(&t.to_markdown());
+            } else {
+                let _ = writeln!(o, "\n{title}");
+                o.push_str(&t.to_text(color));
+            }
         }
         o.push('\n');
-        let mark = if self.failed() { "❌" } else { "✅" };
         let lines = self.verdict_lines();
-        let _ = writeln!(o, "{mark} {}", lines[0]);
-        for l in &lines[1..] {
-            let _ = writeln!(o, "- {}", l.trim());
+        if markdown {
+            let mark = if self.failed() { "❌" } else { "✅" };
+            let _ = writeln!(o, "{mark} {}", lines[0]);
+            for l in &lines[1..] {
+                let _ = writeln!(o, "- {}", l.trim());
+            }
+        } else {
+            for l in lines {
+                let _ = writeln!(o, "{l}");
+            }
         }
         o
     }
@@ -510,23 +514,20 @@ mod tests {
         r
     }
 
+    /// Run "b" against baseline "a" at a 10 % tolerance.
+    fn a_vs_b(a: RunResult, b: RunResult) -> Comparison {
+        compare(("a", &a), &[("b", &b)], 10.0)
+    }
+
     #[test]
     fn within_tolerance_is_not_a_regression() {
-        let c = compare(
-            ("a", &run(100.0, 1.0, 0)),
-            &[("b", &run(109.0, 1.05, 0))],
-            10.0,
-        );
+        let c = a_vs_b(run(100.0, 1.0, 0), run(109.0, 1.05, 0));
         assert!(!c.failed(), "{:?}", c.regressions().collect::<Vec<_>>());
     }
 
     #[test]
     fn latency_cost_and_errors_regress_beyond_tolerance() {
-        let c = compare(
-            ("a", &run(100.0, 1.0, 0)),
-            &[("b", &run(120.0, 1.2, 50))],
-            10.0,
-        );
+        let c = a_vs_b(run(100.0, 1.0, 0), run(120.0, 1.2, 50));
         let names: Vec<&str> = c.regressions().map(|d| d.metric.as_str()).collect();
         assert_eq!(
             names,
@@ -543,7 +544,7 @@ mod tests {
 
     #[test]
     fn improvements_and_tiny_absolute_changes_pass() {
-        let c = compare(("a", &run(1.0, 1.0, 0)), &[("b", &run(1.3, 0.5, 0))], 10.0);
+        let c = a_vs_b(run(1.0, 1.0, 0), run(1.3, 0.5, 0));
         assert!(!c.failed(), "0.3 ms is below the 0.5 ms floor");
     }
 }

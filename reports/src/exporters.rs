@@ -469,69 +469,68 @@ pub(crate) fn service_tables(r: &RunResult) -> Vec<(String, Table)> {
 }
 
 pub(crate) fn text_summary(r: &RunResult, color: bool) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "{}", run_title(r));
-    let _ = writeln!(o);
-    o.push_str(&summary_table(r).to_text(color));
-    for (title, t) in service_tables(r) {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "{title}");
-        o.push_str(&t.to_text(color));
-    }
-    let sentences = tradeoff::tradeoff_sentences(r);
-    if !sentences.is_empty() {
-        let _ = writeln!(o);
-        for s in sentences {
-            let _ = writeln!(o, "{s}");
-        }
-    }
-    if let Some(v) = slo_verdict(r) {
-        let _ = writeln!(o);
-        let painted = match (color, slo_failures(r).is_empty()) {
-            (false, _) => v,
-            (true, true) => format!("\x1b[32m{v}\x1b[0m"),
-            (true, false) => format!("\x1b[1;31m{v}\x1b[0m"),
-        };
-        let _ = writeln!(o, "{painted}");
-    }
-    if let Some(cmd) = reproduce_command(r) {
-        let _ = writeln!(o, "reproduce: {cmd}");
-    }
-    o
+    summary(r, false, color)
 }
 
 pub(crate) fn markdown_summary(r: &RunResult) -> String {
+    summary(r, true, false)
+}
+
+/// The one layout of both summaries: the run, its tables, the trade-offs, the SLO verdict and
+/// the command that reproduces it; as markdown (a title, `###` headings, list items, a ✅/❌
+/// verdict) or as aligned text (the verdict painted when `color`).
+fn summary(r: &RunResult, markdown: bool, color: bool) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "## scalelab: {}", r.scenario);
-    let _ = writeln!(o);
+    if markdown {
+        let _ = writeln!(o, "## scalelab: {}", r.scenario);
+        let _ = writeln!(o);
+    }
     let _ = writeln!(o, "{}", run_title(r));
     let _ = writeln!(o);
-    o.push_str(&summary_table(r).to_markdown());
+    let table = |t: &crate::table::Table| {
+        if markdown {
+            t.to_markdown()
+        } else {
+            t.to_text(color)
+        }
+    };
+    o.push_str(&table(&summary_table(r)));
     for (title, t) in service_tables(r) {
         let _ = writeln!(o);
-        let _ = writeln!(o, "### {}", crate::table::md_escape(&title));
-        let _ = writeln!(o);
-        o.push_str(&t.to_markdown());
+        if markdown {
+            let _ = writeln!(o, "### {}", crate::table::md_escape(&title));
+            let _ = writeln!(o);
+        } else {
+            let _ = writeln!(o, "{title}");
+        }
+        o.push_str(&table(&t));
     }
     let sentences = tradeoff::tradeoff_sentences(r);
     if !sentences.is_empty() {
         let _ = writeln!(o);
+        let item = if markdown { "- " } else { "" };
         for s in sentences {
-            let _ = writeln!(o, "- {s}");
+            let _ = writeln!(o, "{item}{s}");
         }
     }
     if let Some(v) = slo_verdict(r) {
         let _ = writeln!(o);
-        let mark = if slo_failures(r).is_empty() {
-            "✅"
-        } else {
-            "❌"
+        let verdict = match (markdown, color, slo_failures(r).is_empty()) {
+            (true, _, true) => format!("✅ {v}"),
+            (true, _, false) => format!("❌ {v}"),
+            (false, false, _) => v,
+            (false, true, true) => format!("\x1b[32m{v}\x1b[0m"),
+            (false, true, false) => format!("\x1b[1;31m{v}\x1b[0m"),
         };
-        let _ = writeln!(o, "{mark} {v}");
+        let _ = writeln!(o, "{verdict}");
     }
     if let Some(cmd) = reproduce_command(r) {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "Reproduce: `{cmd}`");
+        if markdown {
+            let _ = writeln!(o);
+            let _ = writeln!(o, "Reproduce: `{cmd}`");
+        } else {
+            let _ = writeln!(o, "reproduce: {cmd}");
+        }
     }
     o
 }

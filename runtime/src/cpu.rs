@@ -27,18 +27,7 @@ pub(crate) fn group_usage(groups: &BTreeMap<i32, InstId>) -> Option<Vec<(InstId,
 fn read_proc(groups: &BTreeMap<i32, InstId>) -> Option<Vec<(InstId, Duration)>> {
     let hz = rustix::param::clock_ticks_per_second().max(1);
     let mut ticks: BTreeMap<i32, u64> = BTreeMap::new();
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        // A process may exit between the listing and the read: skip it.
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
+    for stat in proc_stats()? {
         if let Some((pgrp, t)) = parse_stat(&stat)
             && groups.contains_key(&pgrp)
         {
@@ -61,13 +50,30 @@ fn read_proc(_: &BTreeMap<i32, InstId>) -> Option<Vec<(InstId, Duration)>> {
     None
 }
 
+/// The `/proc/PID/stat` text of every process `/proc` lists; None when `/proc` cannot be read.
+/// A process that exits between the listing and the read is skipped.
+pub(crate) fn proc_stats() -> Option<impl Iterator<Item = String>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    Some(dir.flatten().filter_map(|e| {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))?;
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()
+    }))
+}
+
+/// The fields of a `/proc/PID/stat` line after the command name (state, ppid, pgrp, …). The
+/// name in parentheses may hold anything, so the fields are counted after its last `)`.
+pub(crate) fn stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(stat.rsplit_once(')')?.1.split_whitespace())
+}
+
 /// The process group and the clock ticks (utime + stime + cutime + cstime) of one
-/// `/proc/PID/stat` line. The command name in parentheses may hold anything, so the fields are
-/// counted after its last `)`.
+/// `/proc/PID/stat` line.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn parse_stat(stat: &str) -> Option<(i32, u64)> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let f: Vec<&str> = stat_fields(stat)?.collect();
     // state(0) ppid(1) pgrp(2) … utime(11) stime(12) cutime(13) cstime(14)
     let pgrp = f.get(2)?.parse().ok()?;
     let mut t = 0u64;

@@ -139,25 +139,13 @@ fn group_has_live_member(pgid: i32) -> bool {
     if !group_alive(pgid) {
         return false;
     }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Some(stats) = crate::cpu::proc_stats() else {
         return true;
     };
-    for e in dir.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
+    for stat in stats {
+        let Some(mut f) = crate::cpu::stat_fields(&stat) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...: the command may contain anything, so split after it.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut f = rest.split_whitespace();
         let state = f.next().unwrap_or("");
         let pgrp = f.nth(1).and_then(|x| x.parse::<i32>().ok());
         if pgrp == Some(pgid) && state != "Z" && state != "X" {

@@ -15,13 +15,18 @@ const D2: &str = "scenarios/azure/invocations_per_function_md.anon.d02.csv";
 const DUR: &str = "scenarios/azure/function_durations_percentiles.anon.d01.csv";
 const MEM: &str = "scenarios/azure/app_memory_percentiles.anon.d01.csv";
 
+/// `scalelab import KIND ARGS… -o OUT`.
+fn import_to(kind: &str, args: &[&str], out: impl AsRef<Path>) -> Output {
+    let mut all = vec!["import", kind];
+    all.extend_from_slice(args);
+    all.extend(["-o", out.as_ref().to_str().unwrap()]);
+    scalelab(&all)
+}
+
 /// `import azure-2019` of both bundled days with their durations and memory files, then
 /// `extra`, writing `out`; asserts that it succeeds.
 fn import_2019(out: impl AsRef<Path>, extra: &[&str]) -> Output {
-    let out = out.as_ref().to_str().unwrap();
     let mut args = vec![
-        "import",
-        "azure-2019",
         "--invocations",
         D1,
         "--invocations",
@@ -32,8 +37,7 @@ fn import_2019(out: impl AsRef<Path>, extra: &[&str]) -> Output {
         MEM,
     ];
     args.extend_from_slice(extra);
-    args.extend(["-o", out]);
-    let o = scalelab(&args);
+    let o = import_to("azure-2019", &args, out);
     assert_exit(&o, 0);
     o
 }
@@ -65,15 +69,8 @@ fn import_azure_2019_writes_the_fleet_and_its_trace() {
 fn import_azure_2021_writes_the_fleet_and_its_trace() {
     let dir = temp_dir("2021");
     let out = dir.join("f.toml");
-    let o = scalelab(&[
-        "import",
-        "azure-2021",
-        "scenarios/azure/azure-2021-sample.csv",
-        "--functions",
-        "5",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let sample = "scenarios/azure/azure-2021-sample.csv";
+    let o = import_to("azure-2021", &[sample, "--functions", "5"], &out);
     assert_exit(&o, 0);
     let toml_text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(toml_text.matches("[[services]]").count(), 5);
@@ -92,44 +89,29 @@ fn bad_trace_input_is_exit_2_naming_file_and_line() {
     lines[3] = cols.join(",");
     let bad = write_file(&dir, "bad.csv", lines.join("\n"));
     let out = dir.join("x.toml");
-    let o = scalelab(&[
-        "import",
+    let o = import_to(
         "azure-2019",
-        "--invocations",
-        bad.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+        &["--invocations", bad.to_str().unwrap()],
+        &out,
+    );
     assert_exit(&o, 2);
     assert_contains(&stderr(&o), "bad.csv:4: column 11 (minute 7)");
     assert_contains(&stderr(&o), "\"zero\"");
     assert!(!out.exists(), "no scenario for a failed import");
 
-    let o = scalelab(&["import", "azure-2021", D1, "-o", out.to_str().unwrap()]);
+    let o = import_to("azure-2021", &[D1], &out);
     assert_exit(&o, 2);
     assert_contains(&stderr(&o), "d01.csv:1: missing column `app`");
-    let o = scalelab(&[
-        "import",
-        "azure-2019",
-        "--invocations",
-        "no/such.csv",
-        "-o",
-        "x.toml",
-    ]);
+    let o = import_to("azure-2019", &["--invocations", "no/such.csv"], "x.toml");
     assert_exit(&o, 2);
     assert_contains(&stderr(&o), "no/such.csv: no such file");
     let o = scalelab(&["import", "azure-2019", "--invocations", D1]);
     assert_eq!(o.status.code(), Some(2), "-o is required");
-    let o = scalelab(&[
-        "import",
+    let o = import_to(
         "azure-2019",
-        "--invocations",
-        D1,
-        "--functions",
-        "0",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+        &["--invocations", D1, "--functions", "0"],
+        &out,
+    );
     assert_exit(&o, 2);
     assert_contains(&stderr(&o), "--functions");
 }

@@ -146,14 +146,8 @@ fn rerenders_a_saved_result_in_every_format() {
     assert_contains(&stdout(&o), "| metric | baseline | min-1 |");
 
     let html = d.join("page.html");
-    let o = scalelab(&[
-        "report",
-        &file,
-        "--format",
-        "html",
-        "-o",
-        &html.display().to_string(),
-    ]);
+    let page_arg = html.display().to_string();
+    let o = scalelab(&["report", &file, "--format", "html", "-o", &page_arg]);
     assert_exit(&o, 0);
     assert!(stdout(&o).is_empty());
     let page = std::fs::read_to_string(&html).unwrap();

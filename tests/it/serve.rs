@@ -15,6 +15,14 @@ fn temp_dir(name: &str) -> Scratch {
     fresh_dir("serve", name)
 }
 
+/// A fresh directory `name` holding the scenario `file` written from `toml`: the directory
+/// (removed when dropped) and the scenario's path.
+fn scenario_in(name: &str, file: &str, toml: &str) -> (Scratch, String) {
+    let dir = temp_dir(name);
+    let path = write_file(&dir, file, toml);
+    (dir, path.to_str().unwrap().to_string())
+}
+
 /// How long a serve run may take to exit by itself or on SIGTERM before it is killed.
 const EXIT: Duration = Duration::from_secs(120);
 
@@ -151,9 +159,8 @@ fn bad_serve_flags_are_bad_input() {
 #[test]
 fn a_serve_run_whose_requests_all_time_out_fails_its_slo() {
     let _shared = crate::support::shared();
-    let dir = temp_dir("timeouts");
-    let scen = write_file(
-        &dir,
+    let (_dir, scen) = scenario_in(
+        "timeouts",
         "slow.toml",
         r#"
 name = "all-time-out"
@@ -169,13 +176,7 @@ arrival = { process = "poisson", rate = 1 }
 p99 = "500ms"
 "#,
     );
-    let mut s = Serve::start(&[
-        scen.to_str().unwrap(),
-        "--allow-unauthenticated",
-        "--stop-after",
-        "2s",
-        "-q",
-    ]);
+    let mut s = Serve::start(&[&scen, "--allow-unauthenticated", "--stop-after", "2s", "-q"]);
     assert_eq!(http_get(&s.url, "/", &[]).0, 504);
     let exit = s.wait(EXIT);
     let out = s.rest_of_stdout();
@@ -189,14 +190,13 @@ p99 = "500ms"
 #[test]
 fn serve_refuses_a_million_instances() {
     let _shared = crate::support::shared();
-    let dir = temp_dir("million");
-    let scen = write_file(
-        &dir,
+    let (_dir, scen) = scenario_in(
+        "million",
         "million.toml",
         "duration = \"1m\"\n[autoscaler]\nmin_scale = 1000000\n[[workload.phases]]\nduration = \
          \"1m\"\narrival = { process = \"poisson\", rate = 1 }\n",
     );
-    let o = scalelab(&["serve", scen.to_str().unwrap(), "--stop-after", "1s"]);
+    let o = scalelab(&["serve", &scen, "--stop-after", "1s"]);
     assert_exit(&o, 2);
     assert_contains(
         &stderr(&o),

@@ -345,8 +345,6 @@ pub(super) struct FleetFile<'a> {
     pub header: Vec<String>,
     pub seed: u64,
     pub duration_s: f64,
-    pub default_service_time: String,
-    pub default_memory_gib: f64,
     pub trace_file: &'a str,
     pub trace_lines: Vec<String>,
     /// `[sim]` keys, if any.
@@ -355,6 +353,11 @@ pub(super) struct FleetFile<'a> {
 }
 
 impl FleetFile<'_> {
+    /// Writes the rendered scenario to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), LabError> {
+        super::y2019::write_text(path, &self.render())
+    }
+
     pub fn render(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
@@ -370,8 +373,13 @@ impl FleetFile<'_> {
              override them).\n",
         );
         s.push_str("[service]\n");
-        let _ = writeln!(s, "service_time = {}", self.default_service_time);
-        let _ = writeln!(s, "memory_gib = {}", gib(self.default_memory_gib));
+        // The defaults are the published fits: a service without its own data gets them.
+        let _ = writeln!(s, "service_time = {}", super::fits::exec_lognormal());
+        let _ = writeln!(
+            s,
+            "memory_gib = {}",
+            gib(super::fits::burr_memory_mb(0.5) / 1024.0)
+        );
         s.push_str(
             "# Azure Functions' longest execution on the Consumption plan.\ntimeout = \"10m\"\n",
         );

@@ -11,7 +11,7 @@ use super::common::{
     Csv, Fields, FleetFile, FnKey, ServiceEntry, bad, columns, create, empirical_ms, finish,
     sample_functions, service_names, snippet,
 };
-use super::fits::{burr_memory_mb, exec_lognormal};
+use super::fits::burr_memory_mb;
 use super::{Azure2019, Imported, trace_path};
 use crate::LabError;
 
@@ -436,8 +436,6 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
         ],
         seed: opts.seed,
         duration_s,
-        default_service_time: exec_lognormal(),
-        default_memory_gib: burr_memory_mb(0.5) / 1024.0,
         trace_file: &trace_name,
         trace_lines: vec![
             "interval = \"60s\"".into(),
@@ -447,7 +445,7 @@ pub fn import_2019(opts: &Azure2019) -> Result<Imported, LabError> {
         sim_lines: vec!["timeseries_bucket = \"60s\"".into()],
         services,
     };
-    write_text(&opts.output, &fleet.render())?;
+    fleet.write(&opts.output)?;
     Ok(Imported {
         scenario: opts.output.clone(),
         trace,

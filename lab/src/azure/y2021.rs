@@ -12,8 +12,8 @@ use super::common::{
     Csv, Fields, FleetFile, FnKey, ServiceEntry, bad, columns, create, finish, sample_functions,
     secs, service_names,
 };
-use super::fits::{burr_memory_mb, exec_lognormal};
-use super::y2019::{file_name, stem, write_text};
+use super::fits::burr_memory_mb;
+use super::y2019::{file_name, stem};
 use super::{Azure2021, Imported, trace_path};
 use crate::LabError;
 
@@ -317,14 +317,12 @@ pub fn import_2021(opts: &Azure2021) -> Result<Imported, LabError> {
         ],
         seed: opts.seed,
         duration_s,
-        default_service_time: exec_lognormal(),
-        default_memory_gib: burr_memory_mb(0.5) / 1024.0,
         trace_file: &trace_name,
         trace_lines: vec!["durations = true".into()],
         sim_lines: Vec::new(),
         services,
     };
-    write_text(&opts.output, &fleet.render())?;
+    fleet.write(&opts.output)?;
     Ok(Imported {
         scenario: opts.output.clone(),
         trace,

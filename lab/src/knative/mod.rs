@@ -126,6 +126,20 @@ mod round_trip {
         (sh, back, t)
     }
 
+    /// The one-minute scenario `name` with `tables` through `via_gcloud`, checked to carry its
+    /// service settings back: the scenario, the script, the import and what it parses to.
+    fn service_through_gcloud(name: &str, tables: &str) -> (Scenario, String, Imported, Scenario) {
+        let s = one_minute(name, tables);
+        let (sh, back, t) = via_gcloud(&s, name);
+        assert_eq!(
+            carried(&t.revisions[0].service),
+            carried(&s.revisions[0].service),
+            "{}",
+            back.toml
+        );
+        (s, sh, back, t)
+    }
+
     /// `scenarios/rollout.toml`: revisions, rollouts, routes and variants of them.
     fn rollout_toml() -> String {
         std::fs::read_to_string(concat!(
@@ -368,16 +382,9 @@ mod round_trip {
             [billing]
             models = ["cloud-run-instance"]
         "#;
-        let s = one_minute("run", tables);
-        let (sh, back, t) = via_gcloud(&s, "run");
+        let (s, sh, back, t) = service_through_gcloud("run", tables);
         assert!(!sh.contains("not Knative's KPA"), "{sh}");
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
-        assert_eq!(
-            carried(&t.revisions[0].service),
-            carried(&s.revisions[0].service),
-            "{}",
-            back.toml
-        );
         assert_eq!(
             t.revisions[0].autoscaler, s.revisions[0].autoscaler,
             "{}",
@@ -400,14 +407,7 @@ mod round_trip {
             max_scale = 7
             target = 7
         "#;
-        let s = one_minute("kpa", tables);
-        let (_, back, t) = via_gcloud(&s, "kpa");
-        assert_eq!(
-            carried(&t.revisions[0].service),
-            carried(&s.revisions[0].service),
-            "{}",
-            back.toml
-        );
+        let (s, _, back, t) = service_through_gcloud("kpa", tables);
         let (AutoscalerSettings::Kpa(k), AutoscalerSettings::CloudRun(c)) =
             (&s.revisions[0].autoscaler, &t.revisions[0].autoscaler)
         else {

@@ -38,42 +38,36 @@ async fn https_url(fault: Fault) -> String {
     fault_server(fault).await.replace("http://", "https://")
 }
 
+/// Each fault on its own: every one of the 20 requests ends in the fault's outcome (and, where
+/// given, in the fault's bucket).
 #[tokio::test]
-async fn refused_connections_are_counted() {
-    let r = load(&refused_url().await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectRefused), 20);
-    assert_eq!(r.recorder.count(Bucket::Rejected), 20);
-}
-
-#[tokio::test]
-async fn garbage_responses_are_protocol_errors() {
-    let r = load(&fault_server(Fault::Garbage).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Protocol), 20);
-}
-
-#[tokio::test]
-async fn resets_are_counted() {
-    let r = load(&fault_server(Fault::Reset).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Reset), 20);
-}
-
-#[tokio::test]
-async fn a_silent_server_times_out() {
-    let r = load(&fault_server(Fault::Stall).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::Timeout), 20);
-    assert_eq!(r.recorder.count(Bucket::TimedOut), 20);
-}
-
-#[tokio::test]
-async fn a_tls_handshake_that_never_ends_is_a_connect_timeout() {
-    let r = load(&https_url(Fault::Blackhole).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectTimeout), 20);
-}
-
-#[tokio::test]
-async fn tls_to_a_plain_server_is_a_connect_error() {
-    let r = load(&https_url(Fault::Garbage).await, |_| {}).await;
-    assert_eq!(r.recorder.outcome(Outcome::ConnectError), 20);
+async fn each_fault_is_counted_under_its_own_outcome() {
+    use Bucket::{Rejected, TimedOut};
+    use Outcome::{ConnectError, ConnectRefused, ConnectTimeout, Protocol, Reset, Timeout};
+    let cases = [
+        (fault_server(Fault::Garbage).await, Protocol, None),
+        (fault_server(Fault::Reset).await, Reset, None),
+        (fault_server(Fault::Stall).await, Timeout, Some(TimedOut)),
+        // A TLS handshake that never ends is a connect timeout.
+        (https_url(Fault::Blackhole).await, ConnectTimeout, None),
+        // TLS to a plain server is a connect error.
+        (https_url(Fault::Garbage).await, ConnectError, None),
+        // Last: nothing bound after it can take its port.
+        (refused_url().await, ConnectRefused, Some(Rejected)),
+    ];
+    for (url, outcome, bucket) in cases {
+        let r = load(&url, |_| {}).await;
+        let got = (
+            r.recorder.outcome(outcome),
+            bucket.map(|b| r.recorder.count(b)),
+        );
+        assert_eq!(
+            got,
+            (20, bucket.map(|_| 20)),
+            "{url}, {outcome:?}: {:?}",
+            r.recorder.outcomes
+        );
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use scalelab_core::workload::{ArrivalSpec, Phase, WorkloadSpec, expected_count};
 use scalelab_loadgen::{
-    Bucket, LoadConfig, LoopMode, Outcome, Schedule, Shard, decode_histogram, run, to_result,
+    Bucket, LoadConfig, LoadReport, LoopMode, Outcome, Schedule, Shard, decode_histogram, run,
+    to_result,
 };
 
 use crate::servers::{Behaviour, hyper_server};
@@ -33,6 +34,24 @@ pub fn constant(url: &str, rate: f64, ms: u64) -> LoadConfig {
         ArrivalSpec::Constant { rate },
         Duration::from_millis(ms),
     )
+}
+
+/// [`constant`] against a server that takes `slow_ms` a request, through one connection (so
+/// requests queue for it), with `grace` to finish and `tweak` applied: the config and the run.
+pub async fn queued_on_one_connection(
+    slow_ms: u64,
+    rate: f64,
+    ms: u64,
+    grace: Duration,
+    tweak: impl FnOnce(&mut LoadConfig),
+) -> (LoadConfig, LoadReport) {
+    let server = hyper_server(Behaviour::Slow(Duration::from_millis(slow_ms))).await;
+    let mut cfg = constant(&server.url(), rate, ms);
+    cfg.max_connections = 1;
+    cfg.grace = grace;
+    tweak(&mut cfg);
+    let report = run(&cfg).await.unwrap();
+    (cfg, report)
 }
 
 #[tokio::test]
@@ -162,11 +181,7 @@ async fn open_loop_shows_a_stall_that_closed_loop_hides() {
 /// With one connection allowed, requests queue for it, and the wait counts in their latency.
 #[tokio::test]
 async fn pool_wait_counts_in_latency() {
-    let server = hyper_server(Behaviour::Slow(Duration::from_millis(40))).await;
-    let mut cfg = constant(&server.url(), 50.0, 400);
-    cfg.max_connections = 1;
-    cfg.grace = Duration::from_secs(2);
-    let report = run(&cfg).await.unwrap();
+    let (_, report) = queued_on_one_connection(40, 50.0, 400, Duration::from_secs(2), |_| {}).await;
     let r = &report.recorder;
     assert_eq!(r.count(Bucket::Completed), 20);
     assert_eq!(report.connections_opened, 1);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use scalelab_loadgen::{LoadConfig, LoadReport, LoopMode, OUTCOMES, Outcome, run, to_result};
 
-use crate::measure::constant;
+use crate::measure::{constant, queued_on_one_connection};
 use crate::servers::{Behaviour, Fault, fault_server, hyper_server};
 
 /// Every intended request has exactly one outcome, in the recorder and in the document.
@@ -138,11 +138,8 @@ async fn closed_loop_against_slow_and_silent_servers() {
 /// intended time.
 #[tokio::test]
 async fn send_time_is_when_the_request_reaches_a_connection() {
-    let server = hyper_server(Behaviour::Slow(Duration::from_millis(50))).await;
-    let mut cfg = constant(&server.url(), 100.0, 200);
-    cfg.max_connections = 1;
-    cfg.grace = Duration::from_secs(3);
-    let report = run(&cfg).await.unwrap();
+    let (cfg, report) =
+        queued_on_one_connection(50, 100.0, 200, Duration::from_secs(3), |_| {}).await;
     assert_accounted(&cfg, &report);
     let r = &report.recorder;
     assert_eq!(r.successes(), 20);
@@ -163,12 +160,10 @@ async fn send_time_is_when_the_request_reaches_a_connection() {
 /// `not_sent`, and the accounting still holds.
 #[tokio::test]
 async fn max_lag_stops_the_run_and_counts_the_rest() {
-    let server = hyper_server(Behaviour::Slow(Duration::from_millis(50))).await;
-    let mut cfg = constant(&server.url(), 100.0, 500);
-    cfg.max_connections = 1;
-    cfg.max_lag = Some(Duration::from_millis(30));
-    cfg.grace = Duration::from_secs(1);
-    let report = run(&cfg).await.unwrap();
+    let (cfg, report) = queued_on_one_connection(50, 100.0, 500, Duration::from_secs(1), |c| {
+        c.max_lag = Some(Duration::from_millis(30))
+    })
+    .await;
     assert_accounted(&cfg, &report);
     assert!(report.stopped_early.is_some());
     assert_eq!(report.recorder.intended, 50);

@@ -6,18 +6,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{InstanceKind, Limits, Options, start};
+use scalelab_runtime::{InstanceKind, Limits, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::*;
 
-fn command(cmd: String) -> InstanceKind {
-    InstanceKind::Command {
-        cmd,
-        termination_grace: Duration::from_secs(2),
-    }
+/// A one-instance platform (no cold start, no service time) with `limits`: its handle and the
+/// address to dial.
+async fn limited(limits: Limits) -> (scalelab_runtime::Handle, String) {
+    let s = scenario_with(0, 0, "initial_scale = 1");
+    let h = started(&s, Options { limits, ..open() }).await;
+    let addr = hostport(&h.url());
+    (h, addr)
 }
 
 /// Sends a raw request head and reads the status code of the answer.
@@ -52,7 +53,7 @@ async fn bodies_stream_both_ways_and_too_large_ones_are_413() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(
         wait_until(&h, Duration::from_secs(10), |st| st.ready == 1).await,
         "the app started"
@@ -127,7 +128,7 @@ async fn a_synthetic_instance_refuses_bodies_beyond_the_limit_and_the_budget() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(wait_until(&h, Duration::from_secs(5), |st| st.ready == 1).await);
     // Within both limits: the hello function reads it.
     let r = call(
@@ -156,17 +157,12 @@ async fn a_synthetic_instance_refuses_bodies_beyond_the_limit_and_the_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_are_cut_off() {
-    let s = scenario_with(0, 0, "initial_scale = 1");
-    let o = Options {
-        limits: Limits {
-            header_timeout: Duration::from_millis(500),
-            idle_timeout: Duration::from_secs(1),
-            ..Limits::default()
-        },
-        ..open()
-    };
-    let h = start(&s, o).await.expect("starts");
-    let addr = hostport(&h.url());
+    let (h, addr) = limited(Limits {
+        header_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
     // Slowloris: 50 connections trickling a header line a byte at a time, and 10 that send
     // nothing at all.
     let mut trickle = Vec::new();
@@ -236,17 +232,12 @@ async fn slow_and_idle_clients_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_than_max_connections_are_served_at_once() {
-    let s = scenario_with(0, 0, "initial_scale = 1");
-    let o = Options {
-        limits: Limits {
-            max_connections: 3,
-            header_timeout: Duration::from_secs(30),
-            ..Limits::default()
-        },
-        ..open()
-    };
-    let h = start(&s, o).await.expect("starts");
-    let addr = hostport(&h.url());
+    let (h, addr) = limited(Limits {
+        max_connections: 3,
+        header_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(TcpStream::connect(&addr).await.expect("connects"));
@@ -280,7 +271,7 @@ async fn no_more_than_max_connections_are_served_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_leaves_the_queue_at_once() {
     let s = scenario_with(3000, 100, "initial_scale = 0");
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&s, open()).await;
     let mut c = TcpStream::connect(hostport(&h.url()))
         .await
         .expect("connects");
@@ -304,12 +295,8 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
     // A revision created at zero: the first request pokes the autoscaler at once (it used to
     // wait for the 2 s tick, and then a tick with data: 2.4 s and more).
     let s = scenario_with(300, 100, "initial_scale = 0");
-    let h = start(&s, open()).await.expect("starts");
-    let t0 = h.clock().now();
-    let r = get(&h.url(), "/?message=first").await;
-    let took = h.clock().now() - t0;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    let h = started(&s, open()).await;
+    let took = cold_request(&h, "/?message=first").await;
     assert!(
         took >= Duration::from_millis(400) && took < Duration::from_millis(1500),
         "300 ms cold start + 100 ms service, got {took:?}"
@@ -319,9 +306,7 @@ async fn the_first_request_after_start_waits_one_cold_start_not_a_tick() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revisions_are_reachable_by_tag_only() {
-    let src = include_str!("fixtures/tags.toml");
-    let s = Scenario::from_toml_str(src, "tags.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&fixture("tags.toml"), open()).await;
     let url = h.url();
     for path in ["/@dark/?message=x", "/@stable/?message=x"] {
         let r = get(&url, path).await;
@@ -352,7 +337,7 @@ async fn requests_wait_for_the_http_readiness_probe() {
             ready_path: http_probe.then(|| "/healthz".to_string()),
             ..open()
         };
-        let h = start(&s, o).await.expect("starts");
+        let h = started(&s, o).await;
         let serving = dir.join("serving");
         let mut ready_before_serving = false;
         let until = h.clock().now() + Duration::from_secs(10);
@@ -414,7 +399,7 @@ async fn a_sigterm_ignoring_grandchild_does_not_survive_scale_down_or_shutdown()
         time_scale: 0.25,
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(wait_until(&h, Duration::from_secs(40), |st| st.ready == 1).await);
     let first = pids(&dir);
     assert_eq!(first.len(), 1, "{first:?}");
@@ -455,7 +440,7 @@ async fn a_command_that_exits_at_start_fails_its_requests_fast_and_the_run() {
         max_start_failures: 3,
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     // Three failed starts (back-off 100 ms, 200 ms) take well under the 3 s request timeout:
     // the waiting request gets 503 from the failed revision, not a 504 at its timeout.
     let r = get(&h.url(), "/").await;

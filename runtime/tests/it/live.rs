@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
 use scalelab_core::Time;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, InstanceKind, Options, start};
+use scalelab_runtime::{Auth, InstanceKind, Options};
 
 use crate::support::*;
 
@@ -22,7 +22,7 @@ async fn hello_contract_with_cors() {
         },
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let r = get(&h.url(), "/?message=Hello&name=Ada").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, r#"{"message":"Hello welcomes you, Ada!"}"#);
@@ -75,15 +75,14 @@ async fn hello_contract_with_cors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
     let s = scenario("initial_scale = 1");
-    let h = start(
+    let h = started(
         &s,
         Options {
             auth: Auth::Token("s3cret".into()),
             ..Options::default()
         },
     )
-    .await
-    .expect("starts");
+    .await;
     assert_eq!(h.token(), Some("s3cret"));
     let r = get(&h.url(), "/?message=x").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -112,10 +111,10 @@ async fn bearer_token_is_required_unless_unauthenticated_access_is_allowed() {
         "refused requests never reach a revision"
     );
     // A generated token is long and random.
-    let h = start(&s, Options::default()).await.expect("starts");
+    let h = started(&s, Options::default()).await;
     let t = h.token().expect("a token").to_string();
     assert_eq!(t.len(), 32);
-    let h2 = start(&s, Options::default()).await.expect("starts");
+    let h2 = started(&s, Options::default()).await;
     assert_ne!(h2.token(), Some(t.as_str()));
     h.shutdown().await;
     h2.shutdown().await;
@@ -126,26 +125,14 @@ async fn first_request_after_scale_to_zero_waits_one_cold_start() {
     // min 0, initial 1: the first instance idles out (6 s window + 1 s grace, at time scale
     // 0.25 that is about 2 s of wall time), then a request brings one back.
     let s = scenario("initial_scale = 1");
-    let h = start(
-        &s,
-        Options {
-            time_scale: 0.25,
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
+    let h = started(&s, scaled(0.25)).await;
     assert!(
         wait_until(&h, Duration::from_secs(30), |st| st.ready + st.starting
             == 0)
         .await,
         "scaled to zero"
     );
-    let t0 = h.clock().now();
-    let r = get(&h.url(), "/?message=cold").await;
-    let waited = h.clock().now() - t0;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    let waited = cold_request(&h, "/?message=cold").await;
     assert!(
         waited >= Duration::from_millis(400) && waited < Duration::from_millis(2000),
         "one 300 ms cold start + 100 ms service (the paused-clock test checks it exactly), got {waited:?}"
@@ -163,15 +150,7 @@ async fn first_request_after_scale_to_zero_waits_one_cold_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_load_scales_up_then_back_to_zero() {
     let s = scenario_with(300, 500, "initial_scale = 1\nmax_scale = 4");
-    let h = start(
-        &s,
-        Options {
-            time_scale: 0.25,
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
+    let h = started(&s, scaled(0.25)).await;
     // Eight clients back to back for 6 scenario seconds (1.5 s of wall time).
     let until = h.clock().now() + Duration::from_secs(6);
     let url = h.url();
@@ -238,7 +217,7 @@ async fn full_queue_is_503_and_timeouts_are_504() {
         2500,
         "initial_scale = 0\nmax_scale = 1\n[router]\nactivator_queue_depth = 2",
     );
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&s, open()).await;
     let mut tasks = Vec::new();
     for i in 0..3 {
         let url = h.url();
@@ -277,9 +256,8 @@ async fn full_queue_is_503_and_timeouts_are_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_running_past_its_timeout_is_504() {
-    let src = include_str!("fixtures/timeout.toml");
-    let s = Scenario::from_toml_str(src, "t.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("timeout.toml");
+    let h = started(&s, open()).await;
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
     let t0 = h.clock().now();
     let r = get(&h.url(), "/?message=slow").await;
@@ -295,9 +273,8 @@ async fn a_request_running_past_its_timeout_is_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_requests_in_flight() {
-    let src = include_str!("fixtures/drain.toml");
-    let s = Scenario::from_toml_str(src, "drain.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("drain.toml");
+    let h = started(&s, open()).await;
     assert!(wait_until(&h, Duration::from_secs(2), |st| st.ready == 1).await);
     let tasks: Vec<_> = (0..3)
         .map(|_| {
@@ -337,13 +314,10 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
     let dir = temp_dir("crashy");
     let s = scenario("initial_scale = 1\nmin_scale = 1");
     let o = Options {
-        instances: InstanceKind::Command {
-            cmd: test_app(&dir),
-            termination_grace: Duration::from_secs(2),
-        },
+        instances: command(test_app(&dir)),
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     assert!(
         wait_until(&h, Duration::from_secs(8), |st| st.ready == 1).await,
         "the app started"
@@ -378,9 +352,8 @@ async fn a_crashed_child_process_is_replaced_and_its_request_fails_with_502() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
-    let src = include_str!("fixtures/canary.toml");
-    let s = Scenario::from_toml_str(src, "canary.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let s = fixture("canary.toml");
+    let h = started(&s, open()).await;
     let url = h.url();
     let r = get(&url, "/@next/?message=tagged").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -419,9 +392,7 @@ async fn traffic_splits_by_percentage_and_tags_pick_a_revision() {
 /// split does, and the rollout moves the split at its scenario time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
-    let src = include_str!("fixtures/deploy.toml");
-    let s = Scenario::from_toml_str(src, "deploy.toml".as_ref()).expect("valid");
-    let h = start(&s, open()).await.expect("starts");
+    let h = started(&fixture("deploy.toml"), open()).await;
     let url = h.url();
     // v2 is Ready once its initial instance is (a cold start of zero).
     let ready = wait_until(&h, Duration::from_secs(1), |st| st.ready >= 2).await;
@@ -459,26 +430,30 @@ async fn routes_match_headers_and_a_rollout_switches_at_its_time() {
     assert_eq!(arrived.iter().sum::<u64>(), v.requests.arrived);
 }
 
+/// Starts `s` with `--allow-from BLOCK`, sends one request from 127.0.0.1, shuts down.
+async fn one_request_allowing(
+    s: &Scenario,
+    block: &str,
+) -> (Reply, scalelab_core::result::RunResult) {
+    let block: scalelab_runtime::Cidr = block.parse().expect("block");
+    let o = Options {
+        allow_from: vec![block],
+        ..open()
+    };
+    let h = started(s, o).await;
+    let r = get(&h.url(), "/?message=x").await;
+    (r, h.shutdown().await)
+}
+
 /// `--allow-from`: sources outside the blocks get 403 and are counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sources_outside_allow_from_get_403() {
     let s = scenario("initial_scale = 1");
-    let only_other: scalelab_runtime::Cidr = "127.0.0.2/32".parse().expect("block");
-    let h = start(
-        &s,
-        Options {
-            allow_from: vec![only_other],
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
-    let r = get(&h.url(), "/?message=x").await;
+    let (r, res) = one_request_allowing(&s, "127.0.0.2/32").await;
     assert_eq!(
         (r.status, r.headers["x-scalelab-reason"].to_str().unwrap()),
         (StatusCode::FORBIDDEN, "source-not-allowed")
     );
-    let res = h.shutdown().await;
     let live = res.variants[0].live.as_ref().expect("live stats");
     assert_eq!(live.forbidden_sources, Some(1));
     assert_eq!(
@@ -486,27 +461,10 @@ async fn sources_outside_allow_from_get_403() {
         "refused before the platform"
     );
 
-    let loopback: scalelab_runtime::Cidr = "127.0.0.0/8".parse().expect("block");
-    let h = start(
-        &s,
-        Options {
-            allow_from: vec![loopback],
-            ..open()
-        },
-    )
-    .await
-    .expect("starts");
-    let r = get(&h.url(), "/?message=x").await;
+    let (r, res) = one_request_allowing(&s, "127.0.0.0/8").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let res = h.shutdown().await;
-    assert_eq!(
-        res.variants[0]
-            .live
-            .as_ref()
-            .expect("live")
-            .forbidden_sources,
-        Some(0)
-    );
+    let live = res.variants[0].live.as_ref().expect("live stats");
+    assert_eq!(live.forbidden_sources, Some(0));
 }
 
 /// A `--cmd` instance reports its real CPU use (read from /proc): a process group that burns
@@ -539,13 +497,10 @@ async fn command_instances_report_their_real_cpu() {
     ] {
         let s = scenario("initial_scale = 1\nmin_scale = 1");
         let o = Options {
-            instances: InstanceKind::Command {
-                cmd,
-                termination_grace: Duration::from_secs(2),
-            },
+            instances: command(cmd),
             ..open()
         };
-        let h = start(&s, o).await.expect("starts");
+        let h = started(&s, o).await;
         assert!(
             wait_until(&h, Duration::from_secs(20), |st| st.ready == 1).await,
             "the server started"
@@ -592,16 +547,12 @@ async fn hpa_scales_command_instances_on_their_real_cpu() {
         "burn.py",
         "import time\nend = time.time() + 20\nwhile time.time() < end:\n    pass\n",
     );
-    let src = include_str!("fixtures/hpa-cpu.toml");
-    let s = Scenario::from_toml_str(src, "hpa-cpu.toml".as_ref()).expect("valid");
+    let s = fixture("hpa-cpu.toml");
     let o = Options {
-        instances: InstanceKind::Command {
-            cmd: format!("{burner} & exec {server}"),
-            termination_grace: Duration::from_secs(2),
-        },
+        instances: command(format!("{burner} & exec {server}")),
         ..open()
     };
-    let h = start(&s, o).await.expect("starts");
+    let h = started(&s, o).await;
     let scaled = wait_until(&h, Duration::from_secs(20), |st| st.ready == 2).await;
     let result = h.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scalelab_core::scenario::Scenario;
-use scalelab_runtime::{Auth, Handle, Options};
+use scalelab_runtime::{Auth, Handle, InstanceKind, Options, start};
 
 /// A scenario with fixed cold start and service time (ms); `extra` goes into `[autoscaler]`
 /// and may open further tables.
@@ -26,6 +26,15 @@ pub fn scenario_with(cold_ms: u64, service_ms: u64, extra: &str) -> Scenario {
     Scenario::from_toml_str(&src, "live-test.toml".as_ref()).expect("valid test scenario")
 }
 
+/// The scenario `tests/it/fixtures/NAME`.
+pub fn fixture(name: &str) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/fixtures")
+        .join(name);
+    let src = std::fs::read_to_string(&path).expect("fixture readable");
+    Scenario::from_toml_str(&src, name.as_ref()).expect("valid fixture")
+}
+
 pub fn scenario(extra: &str) -> Scenario {
     scenario_with(300, 100, extra)
 }
@@ -35,6 +44,38 @@ pub fn open() -> Options {
         auth: Auth::AllowUnauthenticated,
         ..Options::default()
     }
+}
+
+/// [`open`] at `time_scale` wall seconds per scenario second.
+pub fn scaled(time_scale: f64) -> Options {
+    Options {
+        time_scale,
+        ..open()
+    }
+}
+
+/// Command instances running `cmd`, with 2 s between SIGTERM and SIGKILL.
+pub fn command(cmd: String) -> InstanceKind {
+    InstanceKind::Command {
+        cmd,
+        termination_grace: Duration::from_secs(2),
+    }
+}
+
+/// The platform of `s` started with `o`; the test fails if it does not start.
+pub async fn started(s: &Scenario, o: Options) -> Handle {
+    start(s, o).await.expect("starts")
+}
+
+/// Sends GET `path` to `h` and checks it was answered after a cold start: the scenario time
+/// the answer took.
+pub async fn cold_request(h: &Handle, path: &str) -> Duration {
+    let t0 = h.clock().now();
+    let r = get(&h.url(), path).await;
+    let took = h.clock().now() - t0;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-scalelab-cold-start"], "1");
+    took
 }
 
 pub struct Reply {
