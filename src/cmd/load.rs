@@ -184,7 +184,9 @@ pub fn run(a: LoadArgs) -> CmdResult {
         let s = load_scenario(path)?;
         if s.is_fleet() {
             return Err(bad(format!(
-                "{}: a fleet ([[services]]) has one workload per service and `scalelab load` sends                  one workload to one URL; run the fleet live with `scalelab run {}` (each                  service's workload with its Host header), or simulate it with `scalelab sim`",
+                "{}: a fleet ([[services]]) has one workload per service and `scalelab load` sends \
+                 one workload to one URL; run the fleet live with `scalelab run {}` (each \
+                 service's workload with its Host header), or simulate it with `scalelab sim`",
                 path.display(),
                 path.display()
             )));
