@@ -51,36 +51,34 @@ pub fn add_rows(into: &mut Vec<SeriesRow>, rows: &[SeriesRow], bucket_s: f64) {
     }
 }
 
-/// The variant's result of a fleet named `name`: totals with each service's result in
-/// `services` (in order). Each service's SLO is checked on its own result; `fleet_slo` on the
-/// totals, with the services' failed checks added, so the run fails when any service's SLO
-/// fails. The driver's own sections (`sim`, `live`, `client`) are left to the caller.
-pub fn fleet_totals(
-    name: String,
-    services: Vec<ServiceOutcome>,
-    fleet_slo: &Slo,
-    first_model: Option<&str>,
-) -> VariantResult {
-    let mut t = VariantResult {
-        name,
-        ..VariantResult::default()
-    };
-    let mut occ = Occupancy::default();
-    let mut cost: BTreeMap<String, Cost> = BTreeMap::new();
-    let mut cpu_weighted = 0.0;
-    let mut hists = [LatencyHist::new(), LatencyHist::new(), LatencyHist::new()];
-    let mut rows = Vec::new();
-    let mut bucket_s = 1.0;
-    let mut out = Vec::with_capacity(services.len());
-    for s in services {
-        let mut v = s.result;
-        if let Some(sr) = v.series.take() {
-            bucket_s = sr.bucket_s;
-            add_rows(&mut rows, &sr.rows, sr.bucket_s);
+/// A fleet's totals summed one service at a time: requests, cold starts, instances,
+/// autoscaler counts, costs by model and occupancy.
+pub struct Sums {
+    t: VariantResult,
+    occ: Occupancy,
+    cost: BTreeMap<String, Cost>,
+    cpu_weighted: f64,
+}
+
+impl Sums {
+    /// Nothing summed yet, for the variant `name`.
+    pub fn new(name: String) -> Sums {
+        let t = VariantResult {
+            name,
+            ..VariantResult::default()
+        };
+        let (occ, cost) = (Occupancy::default(), BTreeMap::new());
+        Sums {
+            t,
+            occ,
+            cost,
+            cpu_weighted: 0.0,
         }
-        for (f, h) in hists.iter_mut().zip(&s.hists) {
-            f.merge(h);
-        }
+    }
+
+    /// Adds one service's result.
+    pub fn add(&mut self, v: &VariantResult) {
+        let t = &mut self.t;
         let q = &mut t.requests;
         q.arrived += v.requests.arrived;
         q.completed += v.requests.completed;
@@ -97,13 +95,13 @@ pub fn fleet_totals(
         i.idle_instance_seconds += v.instances.idle_instance_seconds;
         i.time_at_zero_s += v.instances.time_at_zero_s;
         i.scale_to_zero_events += v.instances.scale_to_zero_events;
-        cpu_weighted += v.instances.mean_cpu_utilization * v.instances.instance_seconds;
+        self.cpu_weighted += v.instances.mean_cpu_utilization * v.instances.instance_seconds;
         let a = &mut t.autoscaler;
         a.ticks += v.autoscaler.ticks;
         a.panic_episodes += v.autoscaler.panic_episodes;
         a.panic_seconds += v.autoscaler.panic_seconds;
         for (model, c) in &v.cost {
-            let e = cost.entry(model.clone()).or_default();
+            let e = self.cost.entry(model.clone()).or_default();
             e.total_usd += c.total_usd;
             e.cpu_usd += c.cpu_usd;
             e.memory_usd += c.memory_usd;
@@ -112,52 +110,104 @@ pub fn fleet_totals(
             e.billable_seconds += c.billable_seconds;
         }
         if let Some(o) = &v.occupancy {
+            let occ = &mut self.occ;
             occ.end_s = occ.end_s.max(o.end_s);
             occ.mean_in_system += o.mean_in_system;
             occ.mean_busy_instances += o.mean_busy_instances;
         }
+    }
+
+    /// The totals of `services` (each already SLO-checked on its own result): the sums, with
+    /// `bills` replacing the summed bill of their models (a shared node pool's), ratios and
+    /// per-million costs, latency from the merged histograms, the summed series, the fleet's
+    /// `[slo]` checked on the totals and each service's failed checks added (named
+    /// `SERVICE: check`), so the run fails when any service's SLO fails.
+    pub fn finish(
+        self,
+        bills: BTreeMap<String, Cost>,
+        [all, warm, cold]: [LatencyHist; 3],
+        series: Series,
+        services: Vec<VariantResult>,
+        (fleet_slo, first_model): (&Slo, Option<&str>),
+    ) -> VariantResult {
+        let Sums {
+            mut t,
+            occ,
+            mut cost,
+            cpu_weighted,
+        } = self;
+        let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
+        t.cold_starts.ratio = per(t.cold_starts.requests_delayed as f64, t.requests.arrived);
+        t.instances.mean_cpu_utilization = if t.instances.instance_seconds > 0.0 {
+            cpu_weighted / t.instances.instance_seconds
+        } else {
+            0.0
+        };
+        cost.extend(bills);
+        for c in cost.values_mut() {
+            c.per_million_requests_usd = per(c.total_usd * 1e6, t.requests.arrived);
+        }
+        t.cost = cost;
+        t.latency_ms = all.summary();
+        t.latency_ms_warm = Some(warm.summary());
+        t.latency_ms_cold = Some(cold.summary());
+        t.latency_cdf = Some(
+            all.cdf()
+                .into_iter()
+                .map(|(ms, fraction)| CdfPoint { ms, fraction })
+                .collect(),
+        );
+        t.series = Some(series);
+        t.set_occupancy(occ);
+        t.slo = check_slo(fleet_slo, &t, first_model);
+        for s in &services {
+            for c in s.slo.checks.iter().filter(|c| !c.passed) {
+                t.slo.checks.push(SloCheck {
+                    name: format!("{}: {}", s.name, c.name),
+                    ..c.clone()
+                });
+                t.slo.passed = false;
+            }
+        }
+        t.services = services;
+        t
+    }
+}
+
+/// The variant's result of a fleet named `name`: totals with each service's result in
+/// `services` (in order), each service's SLO checked on its own result ([`Sums::finish`]).
+/// The driver's own sections (`sim`, `live`, `client`) are left to the caller.
+pub fn fleet_totals(
+    name: String,
+    services: Vec<ServiceOutcome>,
+    fleet_slo: &Slo,
+    first_model: Option<&str>,
+) -> VariantResult {
+    let mut sums = Sums::new(name);
+    let mut hists = [LatencyHist::new(), LatencyHist::new(), LatencyHist::new()];
+    let mut rows = Vec::new();
+    let mut bucket_s = 1.0;
+    let mut out = Vec::with_capacity(services.len());
+    for s in services {
+        let mut v = s.result;
+        if let Some(sr) = v.series.take() {
+            bucket_s = sr.bucket_s;
+            add_rows(&mut rows, &sr.rows, sr.bucket_s);
+        }
+        for (f, h) in hists.iter_mut().zip(&s.hists) {
+            f.merge(h);
+        }
+        sums.add(&v);
         v.slo = check_slo(&s.slo, &v, first_model);
         out.push(v);
     }
-    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
-    t.cold_starts.ratio = per(t.cold_starts.requests_delayed as f64, t.requests.arrived);
-    t.instances.mean_cpu_utilization = if t.instances.instance_seconds > 0.0 {
-        cpu_weighted / t.instances.instance_seconds
-    } else {
-        0.0
-    };
-    for c in cost.values_mut() {
-        c.per_million_requests_usd = per(c.total_usd * 1e6, t.requests.arrived);
-    }
-    t.cost = cost;
-    let [all, warm, cold] = hists;
-    t.latency_ms = all.summary();
-    t.latency_ms_warm = Some(warm.summary());
-    t.latency_ms_cold = Some(cold.summary());
-    t.latency_cdf = Some(
-        all.cdf()
-            .into_iter()
-            .map(|(ms, fraction)| CdfPoint { ms, fraction })
-            .collect(),
-    );
-    t.series = Some(Series {
+    let series = Series {
         bucket_s,
         rows,
         coarsened: None,
-    });
-    t.set_occupancy(occ);
-    t.slo = check_slo(fleet_slo, &t, first_model);
-    for s in &out {
-        for c in s.slo.checks.iter().filter(|c| !c.passed) {
-            t.slo.checks.push(SloCheck {
-                name: format!("{}: {}", s.name, c.name),
-                ..c.clone()
-            });
-            t.slo.passed = false;
-        }
-    }
-    t.services = out;
-    t
+    };
+    let slo = (fleet_slo, first_model);
+    sums.finish(BTreeMap::new(), hists, series, out, slo)
 }
 
 #[cfg(test)]

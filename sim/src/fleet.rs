@@ -9,10 +9,9 @@
 use std::collections::BTreeMap;
 
 use scalelab_core::cluster::PodsResult;
+use scalelab_core::fleet_totals::Sums;
 use scalelab_core::platform::Stats;
-use scalelab_core::result::{
-    CdfPoint, Cost, Occupancy, Series, SimStats, SloCheck, VariantResult, check_slo,
-};
+use scalelab_core::result::{Cost, Series, SimStats, VariantResult, check_slo};
 use scalelab_core::scenario::Slo;
 
 use crate::platform::FleetRun;
@@ -51,14 +50,8 @@ pub(crate) fn totals(
     let shares = cluster
         .as_ref()
         .map(|c| node_shares(&c.pods, c.costs.values().next()));
-    let mut t = VariantResult {
-        name,
-        ..VariantResult::default()
-    };
+    let mut sums = Sums::new(name);
     let mut st = Stats::default();
-    let mut occ = Occupancy::default();
-    let mut cost: BTreeMap<String, Cost> = BTreeMap::new();
-    let mut cpu_weighted = 0.0;
     let mut services = Vec::with_capacity(runs.len());
     for (k, mut r) in runs.into_iter().enumerate() {
         let v = &mut r.v;
@@ -74,41 +67,7 @@ pub(crate) fn totals(
             }
             v.pods = Some(pods);
         }
-        let q = &mut t.requests;
-        q.arrived += v.requests.arrived;
-        q.completed += v.requests.completed;
-        q.rejected += v.requests.rejected;
-        q.timed_out += v.requests.timed_out;
-        q.in_flight_at_end += v.requests.in_flight_at_end;
-        let c = &mut t.cold_starts;
-        c.count += v.cold_starts.count;
-        c.requests_delayed += v.cold_starts.requests_delayed;
-        let i = &mut t.instances;
-        i.peak += v.instances.peak;
-        i.mean += v.instances.mean;
-        i.instance_seconds += v.instances.instance_seconds;
-        i.idle_instance_seconds += v.instances.idle_instance_seconds;
-        i.time_at_zero_s += v.instances.time_at_zero_s;
-        i.scale_to_zero_events += v.instances.scale_to_zero_events;
-        cpu_weighted += v.instances.mean_cpu_utilization * v.instances.instance_seconds;
-        let a = &mut t.autoscaler;
-        a.ticks += v.autoscaler.ticks;
-        a.panic_episodes += v.autoscaler.panic_episodes;
-        a.panic_seconds += v.autoscaler.panic_seconds;
-        for (model, c) in &v.cost {
-            let e = cost.entry(model.clone()).or_default();
-            e.total_usd += c.total_usd;
-            e.cpu_usd += c.cpu_usd;
-            e.memory_usd += c.memory_usd;
-            e.requests_usd += c.requests_usd;
-            e.idle_usd += c.idle_usd;
-            e.billable_seconds += c.billable_seconds;
-        }
-        if let Some(o) = &v.occupancy {
-            occ.end_s = occ.end_s.max(o.end_s);
-            occ.mean_in_system += o.mean_in_system;
-            occ.mean_busy_instances += o.mean_busy_instances;
-        }
+        sums.add(v);
         add_stats(&mut st, &r.stats);
         v.slo = check_slo(&r.slo, v, first_model);
         // Events are counted for the fleet, not per service.
@@ -117,51 +76,20 @@ pub(crate) fn totals(
         v.set_sim(own);
         services.push(r.v);
     }
-    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
-    t.cold_starts.ratio = per(t.cold_starts.requests_delayed as f64, t.requests.arrived);
-    t.instances.mean_cpu_utilization = if t.instances.instance_seconds > 0.0 {
-        cpu_weighted / t.instances.instance_seconds
-    } else {
-        0.0
+    // The pool's own bills (the services' shares add up to them).
+    let (bills, pool) = match cluster.map(|c| *c) {
+        Some(c) => (c.costs, Some(c.result)),
+        None => (BTreeMap::new(), None),
     };
-    if let Some(c) = cluster.map(|c| *c) {
-        // The pool's own bills (the services' shares add up to them).
-        for (model, bill) in c.costs {
-            cost.insert(model, bill);
-        }
-        t.cluster = Some(c.result);
-    }
-    for c in cost.values_mut() {
-        c.per_million_requests_usd = per(c.total_usd * 1e6, t.requests.arrived);
-    }
-    t.cost = cost;
-    t.latency_ms = all.summary();
-    t.latency_ms_warm = Some(warm.summary());
-    t.latency_ms_cold = Some(cold.summary());
-    t.latency_cdf = Some(
-        all.cdf()
-            .into_iter()
-            .map(|(ms, fraction)| CdfPoint { ms, fraction })
-            .collect(),
-    );
-    t.series = Some(Series {
+    let series = Series {
         bucket_s,
         rows,
         coarsened: None,
-    });
-    t.set_occupancy(occ);
-    t.slo = check_slo(fleet_slo, &t, first_model);
-    for s in &services {
-        for c in s.slo.checks.iter().filter(|c| !c.passed) {
-            t.slo.checks.push(SloCheck {
-                name: format!("{}: {}", s.name, c.name),
-                ..c.clone()
-            });
-            t.slo.passed = false;
-        }
-    }
+    };
+    let slo = (fleet_slo, first_model);
+    let mut t = sums.finish(bills, [all, warm, cold], series, services, slo);
+    t.cluster = pool;
     t.set_sim(sim_stats(&st, events, t.requests.completed));
-    t.services = services;
     (t, st)
 }
 

@@ -46,6 +46,7 @@ use std::io::Write;
 use scalelab_core::Time;
 use scalelab_core::cluster::NodeEvent;
 use scalelab_core::event::{Event, Stamped};
+use scalelab_core::fleet_totals::add_rows;
 use scalelab_core::ids::{InstId, ReqId};
 use scalelab_core::measure::LatencyHist;
 use scalelab_core::platform::{self, Config, Effect, Outcome, Stats, Timer};
@@ -951,32 +952,4 @@ struct ServiceStamped<'a> {
     service: &'a str,
     #[serde(flatten)]
     event: Event,
-}
-
-/// Adds `rows` (a service's series rows) into the fleet's `into`, bucket by bucket: counts and
-/// levels are summed, `panic` is any, `p99_ms` and `cpu_utilization` the highest.
-pub(crate) fn add_rows(into: &mut Vec<SeriesRow>, rows: &[SeriesRow], bucket_s: f64) {
-    for r in rows {
-        let k = (r.t_s / bucket_s).round() as usize;
-        if into.len() <= k {
-            let from = into.len();
-            into.extend((from..=k).map(|j| SeriesRow {
-                t_s: j as f64 * bucket_s,
-                ..SeriesRow::default()
-            }));
-        }
-        let m = &mut into[k];
-        m.arrivals += r.arrivals;
-        m.completions += r.completions;
-        m.errors += r.errors;
-        m.in_flight += r.in_flight;
-        m.queued += r.queued;
-        m.ready += r.ready;
-        m.starting += r.starting;
-        m.desired += r.desired;
-        m.panic |= r.panic;
-        m.cold_starts += r.cold_starts;
-        m.p99_ms = m.p99_ms.max(r.p99_ms);
-        m.cpu_utilization = m.cpu_utilization.max(r.cpu_utilization);
-    }
 }
