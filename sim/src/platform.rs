@@ -332,6 +332,19 @@ impl<'a> Platform<'a> {
         }
     }
 
+    /// A service stopped running while handling an event of `kind`: true when it was the last
+    /// one (the run is over); otherwise a trace event still schedules the trace's next arrival.
+    fn retire(&mut self, kind: &Kind) -> bool {
+        self.running -= 1;
+        if self.running == 0 {
+            return true;
+        }
+        if matches!(kind, Kind::Trace) {
+            self.next_trace();
+        }
+        false
+    }
+
     /// Schedules the trace's next arrival.
     fn next_trace(&mut self) {
         let Some(tr) = self.trace.as_mut() else {
@@ -375,12 +388,8 @@ impl<'a> Platform<'a> {
             if let Some(from) = self.svcs[i].dormant
                 && self.wake(i, from, Some(t))
             {
-                self.running -= 1;
-                if self.running == 0 {
+                if self.retire(&ev.kind) {
                     break;
-                }
-                if matches!(ev.kind, Kind::Trace) {
-                    self.next_trace();
                 }
                 continue;
             }
@@ -391,12 +400,8 @@ impl<'a> Platform<'a> {
             let second = matches!(ev.kind, Kind::Timer(Timer::Second));
             if t > s.hard_end || (drained && second) {
                 s.ended = Some(t);
-                self.running -= 1;
-                if self.running == 0 {
+                if self.retire(&ev.kind) {
                     break;
-                }
-                if matches!(ev.kind, Kind::Trace) {
-                    self.next_trace();
                 }
                 continue;
             }

@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::support::run;
 use proptest::prelude::*;
 use scalelab_core::result::VariantResult;
 use scalelab_core::scenario::Scenario;
-use scalelab_sim::{SimOptions, run_variant_ticking, simulate};
+use scalelab_sim::run_variant_ticking;
 
 const HEAD: &str = r#"
 name = "fleet-test"
@@ -105,20 +106,6 @@ fn fleet(names: &[&str], tag: &str, extra: &str) -> Scenario {
     let path = d.join(format!("{tag}.toml"));
     std::fs::write(&path, &src).expect("write scenario");
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn run(s: &Scenario, seed: u64) -> VariantResult {
-    let r = simulate(
-        s,
-        &SimOptions {
-            seed,
-            threads: 1,
-            check: true,
-            ..Default::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    r.variants.into_iter().next().expect("one variant")
 }
 
 #[test]
