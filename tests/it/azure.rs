@@ -131,7 +131,7 @@ fn trace_counts(path: &Path) -> std::collections::BTreeMap<String, Vec<u64>> {
 
 fn sim_json(scenario: &Path) -> serde_json::Value {
     let o = scalelab(&["sim", scenario.to_str().unwrap(), "--format", "json"]);
-    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    assert_completed(&o);
     serde_json::from_slice(&o.stdout).expect("result JSON")
 }
 

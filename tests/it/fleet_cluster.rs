@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{root, scalelab, stderr, stdout};
+use crate::support::{assert_completed, root, scalelab, stderr, stdout};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -225,7 +225,7 @@ fn a_service_whose_pod_fits_no_node_exits_2_naming_it() {
 fn the_bundled_fleet_cluster_shows_the_trade_off() {
     let f = root().join("scenarios/fleet-cluster.toml");
     let o = scalelab(&["sim", &s(&f), "--format", "json"]);
-    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    assert_completed(&o);
     let doc = json(&o);
     let vs = doc["variants"].as_array().expect("variants");
     let by = |n: &str| vs.iter().find(|v| v["name"] == n).expect("variant");

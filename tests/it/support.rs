@@ -109,6 +109,11 @@ pub fn assert_exit(o: &Output, code: i32) {
 
 /// Asserts that `text` contains `needle`, showing the text when it does not.
 #[track_caller]
+/// The run completed: exit 0, or 3 when an `[slo]` threshold failed.
+pub fn assert_completed(o: &Output) {
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(o));
+}
+
 pub fn assert_contains(text: &str, needle: &str) {
     assert!(text.contains(needle), "{needle:?} not in:\n{text}");
 }
