@@ -8,25 +8,7 @@ fn scratch(name: &str) -> Scratch {
     fresh_dir("fleet-cli", name)
 }
 
-const GOOD: &str = r#"
-duration = "2m"
-[service]
-service_time = { dist = "fixed", value = "50ms" }
-cold_start = { dist = "fixed", value = "1s" }
-[trace]
-file = "t.csv"
-[[services]]
-name = "a"
-labels = { team = "x" }
-[[services.workload.phases]]
-duration = "2m"
-arrival = { process = "poisson", rate = 5 }
-[[services]]
-name = "b"
-[[variants]]
-name = "a-target-5"
-set = { "services.a.autoscaler.target" = 5 }
-"#;
+const GOOD: &str = include_str!("fixtures/fleet-good.toml");
 
 fn write(dir: &std::path::Path, toml: &str, trace: &str) -> String {
     std::fs::write(dir.join("t.csv"), trace).expect("trace");
@@ -84,7 +66,7 @@ fn bad_fleet_input_exits_2_naming_file_line_and_key() {
             dup.as_str(),
             "t_s,service,count\n",
             vec![
-                "fleet.toml:15",
+                "fleet.toml:14",
                 "services[1].name",
                 "duplicate service name \"a\"",
             ],

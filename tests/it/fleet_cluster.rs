@@ -24,41 +24,7 @@ fn s(p: &Path) -> String {
 
 /// Two services on 2-vCPU nodes: `burst` scales up at once and fills them, `steady` runs all
 /// along; nodes take 60 s to provision.
-const FLEET: &str = r#"
-duration = "4m"
-[service]
-container_concurrency = 4
-vcpu = 0.5
-memory_gib = 0.5
-service_time = { dist = "fixed", value = "400ms" }
-cold_start = { dist = "fixed", value = "2s" }
-[autoscaler]
-target = 2
-max_scale = 8
-scale_to_zero_grace_period = "20s"
-[billing]
-models = ["knative-nodes"]
-[cluster]
-min_nodes = 1
-max_nodes = 6
-node_provisioning = "60s"
-[[services]]
-name = "burst"
-[[services.workload.phases]]
-duration = "30s"
-arrival = { process = "poisson", rate = 0.1 }
-[[services.workload.phases]]
-duration = "2m"
-arrival = { process = "poisson", rate = 40 }
-[[services.workload.phases]]
-duration = "90s"
-arrival = { process = "poisson", rate = 0.1 }
-[[services]]
-name = "steady"
-[[services.workload.phases]]
-duration = "4m"
-arrival = { process = "poisson", rate = 3 }
-"#;
+const FLEET: &str = include_str!("fixtures/fleet-cluster.toml");
 
 fn json(o: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(o)))

@@ -9,27 +9,7 @@ use scalelab_core::scenario::Scenario;
 
 use crate::support::*;
 
-const FLEET: &str = r#"
-name = "two"
-duration = "20s"
-[service]
-service_time = { dist = "fixed", value = "20ms" }
-cold_start = { dist = "fixed", value = "200ms" }
-# Every service's arrivals (the test sends its own requests).
-[[workload.phases]]
-duration = "20s"
-arrival = { process = "constant", rate = 1 }
-[[services]]
-name = "api"
-[services.autoscaler]
-min_scale = 1
-[[services]]
-name = "jobs"
-[services.service]
-container_concurrency = 1
-[services.autoscaler]
-min_scale = 2
-"#;
+const FLEET: &str = include_str!("fixtures/fleet.toml");
 
 fn fleet(src: &str) -> Scenario {
     Scenario::from_toml_str(src, "two.toml".as_ref()).expect("valid fleet")

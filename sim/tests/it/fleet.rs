@@ -10,20 +10,7 @@ use scalelab_core::result::VariantResult;
 use scalelab_core::scenario::Scenario;
 use scalelab_sim::run_variant_ticking;
 
-const HEAD: &str = r#"
-name = "fleet-test"
-duration = "6m"
-[service]
-service_time = { dist = "lognormal", median = "50ms", p99 = "400ms" }
-cold_start = { dist = "lognormal", median = "1s", p99 = "3s" }
-[autoscaler]
-kind = "kpa"
-scale_to_zero_grace_period = "20s"
-[billing]
-models = ["cloud-run-request", "lambda"]
-[trace]
-file = "TRACE"
-"#;
+const HEAD: &str = include_str!("fixtures/fleet-head.toml");
 
 /// The services, each a block of its own.
 const SERVICES: [(&str, &str); 4] = [

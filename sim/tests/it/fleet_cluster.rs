@@ -46,27 +46,7 @@ fn run(s: &Scenario, seed: u64) -> VariantResult {
 /// Two keepalive services, one pod per request: `burst` takes two 1-vCPU pods at t = 1 s and
 /// 1.5 s for 2 minutes; `late` one at t = 10 s for 1 s. Nodes of 2 vCPU (two pods), no control
 /// plane, provisioning 60 s.
-const TWO: &str = r#"
-duration = "3m"
-[service]
-container_concurrency = 1
-vcpu = 1.0
-memory_gib = 1.0
-cold_start = { dist = "fixed", value = "2s" }
-[autoscaler]
-kind = "keepalive"
-idle_timeout = "30s"
-[trace]
-file = "TRACE"
-[billing]
-models = ["knative-nodes"]
-[cluster]
-node_vcpu = 2
-queue_proxy_vcpu = 0
-control_plane = false
-min_nodes = MIN
-node_provisioning = "60s"
-"#;
+const TWO: &str = include_str!("fixtures/fleet-two-keepalive.toml");
 
 fn two(tag: &str, services: &[&str], min_nodes: u32) -> Scenario {
     let mut csv = String::from("t_s,service,duration_s\n");
@@ -143,47 +123,7 @@ fn one_service_s_burst_makes_another_s_cold_start_wait_for_a_node() {
 }
 
 /// Three services of different shapes (KPA steady, keepalive bursts, KPA rare).
-const MIXED: &str = r#"
-duration = "5m"
-[service]
-vcpu = 1.0
-memory_gib = 1.0
-service_time = { dist = "lognormal", median = "80ms", p99 = "600ms" }
-cold_start = { dist = "lognormal", median = "1s", p99 = "4s" }
-[autoscaler]
-kind = "kpa"
-target = 5
-scale_to_zero_grace_period = "20s"
-[billing]
-models = ["cloud-run-request", "knative-nodes"]
-
-[[services]]
-name = "api"
-[[services.workload.phases]]
-duration = "5m"
-arrival = { process = "poisson", rate = 40 }
-
-[[services]]
-name = "jobs"
-[services.service]
-container_concurrency = 1
-vcpu = 0.5
-service_time = { dist = "exponential", mean = "2s" }
-[services.autoscaler]
-kind = "keepalive"
-idle_timeout = "40s"
-[[services.workload.phases]]
-duration = "5m"
-arrival = { process = "onoff", rate = 4, on = "40s", off = "80s" }
-
-[[services]]
-name = "rare"
-[services.service]
-memory_gib = 2.0
-[[services.workload.phases]]
-duration = "5m"
-arrival = { process = "poisson", rate = 0.03 }
-"#;
+const MIXED: &str = include_str!("fixtures/fleet-mixed.toml");
 
 fn mixed(tag: &str, cluster: &str) -> Scenario {
     load(&write(&format!("{tag}.toml"), &format!("{MIXED}{cluster}")))
