@@ -212,11 +212,7 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         return run_fleet_variant(plan, sc, name, opts);
     }
     let scale = opts.time_scale;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Failed(format!("starting the async runtime: {e}")))?;
+    let rt = async_runtime()?;
     rt.block_on(async {
         let runtime_opts = runtime_options(plan, name, opts);
         let handle = scalelab_runtime::start(&plan.scenario, runtime_opts).await?;
@@ -243,38 +239,14 @@ pub fn run_variant(plan: &Plan, name: &str, opts: &LiveOptions) -> Result<Varian
         cfg.warnings = false;
         cfg.progress = opts.progress;
         cfg.max_connections = cfg.max_connections.max(4096);
-        // A revision whose instances keep failing to start ends the run at once.
-        let report = tokio::select! {
-            r = scalelab_loadgen::run(&cfg) => Some(r),
-            _ = handle.failed() => None,
-        };
-        if report.is_some() {
-            // Like the simulator, keep the platform up to the scenario's horizon so the
-            // scale-down after the last request is observed too.
-            let clock = handle.clock();
-            tokio::select! {
-                _ = clock.sleep_until(scalelab_core::Time::ZERO + sc.duration) => {}
-                _ = handle.failed() => {}
-            }
-        }
-        let failure = handle.failure();
-        let doc = handle.shutdown().await;
-        let mut v = doc
-            .variants
-            .into_iter()
-            .next()
-            .ok_or_else(|| LabError::Failed("the runtime returned no result".into()))?;
-        v.name = name.to_string();
-        let report = match (failure, report) {
-            (None, Some(r)) => r?,
-            (f, _) => {
+        let run = scalelab_loadgen::run(&cfg);
+        let (mut v, report) = drive(handle, run, sc.duration, name).await?;
+        let report = match report {
+            Ok(r) => r?,
+            Err(why) => {
                 // A revision kept failing to start: the run failed part-way. The runtime's
                 // measurements so far are returned with the failure in `live.failure` (the
                 // caller writes them and exits 1); the load generator was stopped.
-                let why = f.unwrap_or_else(|| "the runtime stopped before the run ended".into());
-                let mut live = v.live.clone().unwrap_or_default();
-                live.failure = Some(why.clone());
-                v.set_live(live);
                 v.slo = check_slo(&sc.slo, &v, sc.billing.models.first().map(String::as_str));
                 v.slo.fail_unfinished(&why);
                 return Ok(v);
@@ -369,11 +341,7 @@ fn run_fleet_variant(
 ) -> Result<VariantResult, LabError> {
     let scale = opts.time_scale;
     let workloads = service_workloads(sc, plan.seed)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Failed(format!("starting the async runtime: {e}")))?;
+    let rt = async_runtime()?;
     rt.block_on(async {
         let handle =
             scalelab_runtime::start(&plan.scenario, runtime_options(plan, name, opts)).await?;
@@ -425,33 +393,10 @@ fn run_fleet_variant(
             }
             out
         };
-        // A revision whose instances keep failing to start ends the run at once.
-        let reports = tokio::select! {
-            r = all => Some(r),
-            _ = handle.failed() => None,
-        };
-        if reports.is_some() {
-            let clock = handle.clock();
-            tokio::select! {
-                _ = clock.sleep_until(scalelab_core::Time::ZERO + sc.duration) => {}
-                _ = handle.failed() => {}
-            }
-        }
-        let failure = handle.failure();
-        let doc = handle.shutdown().await;
-        let mut v = doc
-            .variants
-            .into_iter()
-            .next()
-            .ok_or_else(|| LabError::Failed("the runtime returned no result".into()))?;
-        v.name = name.to_string();
-        let reports = match (failure, reports) {
-            (None, Some(r)) => r,
-            (f, _) => {
-                let why = f.unwrap_or_else(|| "the runtime stopped before the run ended".into());
-                let mut live = v.live.clone().unwrap_or_default();
-                live.failure = Some(why.clone());
-                v.set_live(live);
+        let (mut v, reports) = drive(handle, all, sc.duration, name).await?;
+        let reports = match reports {
+            Ok(r) => r,
+            Err(why) => {
                 v.slo.fail_unfinished(&why);
                 return Ok(v);
             }
@@ -501,4 +446,55 @@ pub fn failure(doc: &RunResult) -> Option<&str> {
     doc.variants
         .iter()
         .find_map(|v| v.live.as_ref().and_then(|l| l.failure.as_deref()))
+}
+
+/// Runs `load` against the runtime behind `handle` (a revision whose instances keep failing to
+/// start ends it at once), keeps the platform up to `horizon` as the simulator does, so the
+/// scale-down after the last request is observed too, and shuts it down. Returns the
+/// variant's result, named `name`, with the load's output, or with why the run failed
+/// part-way (the result so far then carries it in `live.failure`).
+async fn drive<T>(
+    handle: scalelab_runtime::Handle,
+    load: impl std::future::Future<Output = T>,
+    horizon: Duration,
+    name: &str,
+) -> Result<(VariantResult, Result<T, String>), LabError> {
+    let out = tokio::select! {
+        r = load => Some(r),
+        _ = handle.failed() => None,
+    };
+    if out.is_some() {
+        let clock = handle.clock();
+        tokio::select! {
+            _ = clock.sleep_until(scalelab_core::Time::ZERO + horizon) => {}
+            _ = handle.failed() => {}
+        }
+    }
+    let failure = handle.failure();
+    let doc = handle.shutdown().await;
+    let mut v = doc
+        .variants
+        .into_iter()
+        .next()
+        .ok_or_else(|| LabError::Failed("the runtime returned no result".into()))?;
+    v.name = name.to_string();
+    match (failure, out) {
+        (None, Some(r)) => Ok((v, Ok(r))),
+        (f, _) => {
+            let why = f.unwrap_or_else(|| "the runtime stopped before the run ended".into());
+            let mut live = v.live.clone().unwrap_or_default();
+            live.failure = Some(why.clone());
+            v.set_live(live);
+            Ok((v, Err(why)))
+        }
+    }
+}
+
+/// The async runtime a live run drives the platform and its load generators on.
+fn async_runtime() -> Result<tokio::runtime::Runtime, LabError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| LabError::Failed(format!("starting the async runtime: {e}")))
 }
